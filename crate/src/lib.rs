@@ -1,0 +1,98 @@
+//! convnet-wasm: convolutional-network kernels and runtime, compiled to WebAssembly.
+//!
+//! This file is the thin wasm-bindgen surface: each export checks sizes, calls into
+//! [`kernels`] or [`nn`], and copies its result out into a fresh JS array. No numeric work
+//! lives here. The TypeScript layer (`ts/`) validates arguments before calling, so the errors
+//! returned here are a second line of defence.
+
+pub mod kernels;
+pub mod nn;
+
+use kernels::dense::{dense_backward as dense_backward_kernel, dense_forward as dense_forward_kernel};
+use kernels::dense::{DenseGrads, DenseParams};
+use nn::rng::Rng;
+use std::sync::Mutex;
+use wasm_bindgen::prelude::*;
+
+/// The message of the last Rust panic. A panic aborts the wasm call with a trap that JS sees
+/// as "unreachable"; the TS layer then reads this to raise an error that says what happened.
+static LAST_PANIC: Mutex<Option<String>> = Mutex::new(None);
+
+#[wasm_bindgen(start)]
+fn start() {
+    std::panic::set_hook(Box::new(|info| {
+        if let Ok(mut slot) = LAST_PANIC.lock() {
+            *slot = Some(info.to_string());
+        }
+    }));
+}
+
+/// Returns, and clears, the message of the last panic.
+#[wasm_bindgen]
+pub fn take_panic_message() -> Option<String> {
+    LAST_PANIC.lock().ok().and_then(|mut slot| slot.take())
+}
+
+/// Panics with `message`: lets the TS tests check that a panic reaches JS with its message.
+#[wasm_bindgen]
+pub fn panic_with_message(message: String) {
+    panic!("{message}");
+}
+
+/// The crate version and the SIMD flavour it was built with, e.g. `0.1.0+simd128`.
+#[wasm_bindgen]
+pub fn build_info() -> String {
+    let simd = if cfg!(target_feature = "simd128") { "simd128" } else { "scalar" };
+    format!("{}+{simd}", env!("CARGO_PKG_VERSION"))
+}
+
+/// `count` values uniform in [low, high) from the library's generator seeded with `seed`.
+#[wasm_bindgen]
+pub fn random_uniform(seed: u64, count: usize, low: f32, high: f32) -> Vec<f32> {
+    let mut rng = Rng::new(seed);
+    (0..count).map(|_| rng.uniform(low, high)).collect()
+}
+
+/// `y = x·W + b` for a batch.
+///
+/// # Shapes
+/// `x`: batch·inputs, `w`: inputs·units, `b`: units; returns batch·units.
+#[wasm_bindgen]
+pub fn dense_forward(
+    batch: usize,
+    inputs: usize,
+    units: usize,
+    x: &[f32],
+    w: &[f32],
+    b: &[f32],
+) -> Result<Vec<f32>, JsError> {
+    let p = DenseParams { batch, inputs, units };
+    let mut y = vec![0.0; p.y_len()];
+    p.check_forward(x.len(), w.len(), b.len(), y.len())?;
+    dense_forward_kernel(&p, x, w, b, &mut y);
+    Ok(y)
+}
+
+/// The gradients of a dense layer, concatenated as `[dx | dw | db]`.
+///
+/// # Shapes
+/// `x`: batch·inputs, `w`: inputs·units, `dy`: batch·units; returns
+/// batch·inputs + inputs·units + units values.
+#[wasm_bindgen]
+pub fn dense_backward(
+    batch: usize,
+    inputs: usize,
+    units: usize,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+) -> Result<Vec<f32>, JsError> {
+    let p = DenseParams { batch, inputs, units };
+    let mut out = vec![0.0; p.x_len() + p.w_len() + units];
+    let (dx, rest) = out.split_at_mut(p.x_len());
+    let (dw, db) = rest.split_at_mut(p.w_len());
+    p.check_backward(x.len(), w.len(), dy.len(), [dx.len(), dw.len(), db.len()])?;
+    let mut scratch = vec![0.0; p.backward_scratch_len()];
+    dense_backward_kernel(&p, x, w, dy, DenseGrads { dx, dw, db }, &mut scratch);
+    Ok(out)
+}

@@ -1,0 +1,3 @@
+//! Layers, losses, optimisers, initialisers and the random generator they share.
+
+pub mod rng;

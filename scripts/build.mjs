@@ -1,0 +1,62 @@
+#!/usr/bin/env node
+// npm run build: Rust → wasm (wasm-pack, simd128, release) → wasm-opt -O3 (npm binaryen) →
+// TypeScript → dist/ (ESM + .d.ts, with the one .wasm that serves Node and browsers).
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const glueDir = join(root, 'ts', 'wasm');
+const dist = join(root, 'dist');
+const bin = (name) => join(root, 'node_modules', '.bin', name);
+
+function run(label, cmd, args, env = process.env) {
+  const start = performance.now();
+  try {
+    execFileSync(cmd, args, { cwd: root, stdio: 'inherit', env });
+  } catch {
+    console.error(`build: "${label}" failed (${cmd} ${args.join(' ')}).`);
+    console.error('build: if a tool is missing, run scripts/setup first.');
+    process.exit(1);
+  }
+  console.log(`build: ${label} (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+}
+
+// The toolchain that has the wasm32 target: rustup's, or Debian's rustc-web (scripts/lib.sh).
+let wasmPath;
+try {
+  wasmPath = execFileSync('bash', ['-c', 'source scripts/lib.sh && wasm_build_path'], {
+    cwd: root,
+    encoding: 'utf8',
+  }).trim();
+} catch {
+  console.error('build: no Rust toolchain with the wasm32-unknown-unknown target. Run scripts/setup.');
+  process.exit(1);
+}
+const wasmEnv = { ...process.env, PATH: wasmPath };
+
+run('wasm-pack (release, +simd128)', 'wasm-pack', [
+  '--quiet', 'build', 'crate', '--target', 'web', '--release', '--no-pack',
+  '--out-dir', glueDir, '--out-name', 'convnet_wasm',
+], wasmEnv);
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(join(dist, 'wasm'), { recursive: true });
+
+// The features rustc enables for wasm32-unknown-unknown; wasm-opt must not add others, and it
+// never reorders float arithmetic without --fast-math, so results stay bit-identical.
+const features = ['simd', 'bulk-memory', 'sign-ext', 'nontrapping-float-to-int', 'mutable-globals', 'multivalue', 'reference-types'];
+run('wasm-opt -O3', bin('wasm-opt'), [
+  '-O3', ...features.map((f) => `--enable-${f}`),
+  join(glueDir, 'convnet_wasm_bg.wasm'), '-o', join(dist, 'convnet_wasm_bg.wasm'),
+]);
+
+run('tsc', bin('tsc'), ['-p', 'tsconfig.build.json']);
+for (const file of ['convnet_wasm.js', 'convnet_wasm.d.ts']) copyFileSync(join(glueDir, file), join(dist, 'wasm', file));
+
+const kib = (path) => (statSync(path).size / 1024).toFixed(1);
+console.log(
+  `build: dist/ ready; wasm ${kib(join(glueDir, 'convnet_wasm_bg.wasm'))} KiB before wasm-opt, ` +
+    `${kib(join(dist, 'convnet_wasm_bg.wasm'))} KiB after`,
+);

@@ -1,0 +1,40 @@
+/**
+ * The browser entry point (also for bundlers and Web Workers): fetches the wasm module relative
+ * to this module's URL by default. With a bundler that does not copy assets referenced through
+ * `new URL(…, import.meta.url)` (esbuild, for one), copy `convnet_wasm_bg.wasm` next to the
+ * bundle, or pass `init({ wasm: url })`.
+ * @module
+ */
+import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
+import { WasmLoadError } from './errors.js';
+
+async function resolveBrowser(source: WasmSource | undefined): Promise<GlueInput> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source !== undefined && typeof source !== 'string' && !(source instanceof URL)) {
+    checkWasmBytes(source, 'the wasm bytes passed to init()');
+    return source;
+  }
+  const base = typeof location === 'undefined' ? import.meta.url : location.href;
+  const url = source === undefined ? new URL('./convnet_wasm_bg.wasm', import.meta.url) : new URL(source, base);
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (cause) {
+    throw new WasmLoadError(`could not fetch the wasm module from ${url.href}: ${String(cause)}`, { cause });
+  }
+  if (!response.ok) {
+    throw new WasmLoadError(
+      `fetching the wasm module from ${url.href} answered HTTP ${response.status}. ` +
+        'Serve convnet_wasm_bg.wasm beside the bundle, or pass init({ wasm: url }).',
+    );
+  }
+  // Streaming compilation needs the application/wasm type; otherwise compile from the bytes.
+  if (response.headers.get('content-type')?.split(';')[0]?.trim() === 'application/wasm') return response;
+  const bytes = await response.arrayBuffer();
+  checkWasmBytes(bytes, url.href);
+  return bytes;
+}
+
+setWasmResolver(resolveBrowser);
+
+export * from './index.js';

@@ -1,0 +1,62 @@
+/**
+ * The Node entry point: reads the wasm module with `fs`, from the installed package by default.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
+import { WasmLoadError } from './errors.js';
+
+/** Strings are URLs when they have a scheme (file:, https:), file paths otherwise. */
+function toUrl(source: string | URL): URL {
+  if (source instanceof URL) return source;
+  return /^[a-z][a-z0-9+.-]+:/i.test(source) && !/^[a-z]:[\\/]/i.test(source) ? new URL(source) : pathToFileURL(source);
+}
+
+async function resolveNode(source: WasmSource | undefined): Promise<GlueInput> {
+  if (source instanceof WebAssembly.Module) return source;
+  if (source !== undefined && typeof source !== 'string' && !(source instanceof URL)) {
+    checkWasmBytes(source, 'the wasm bytes passed to init()');
+    return source;
+  }
+  const url = toUrl(source ?? new URL('./convnet_wasm_bg.wasm', import.meta.url));
+  if (url.protocol === 'file:') {
+    const path = fileURLToPath(url);
+    let bytes: Uint8Array<ArrayBuffer>;
+    try {
+      // A copy with its own ArrayBuffer: Buffers may share a pooled one.
+      bytes = new Uint8Array(await readFile(path));
+    } catch (cause) {
+      const reason = cause instanceof Error ? cause.message : String(cause);
+      throw new WasmLoadError(
+        `could not read the wasm module at ${path} (${reason}). ` +
+          (source === undefined
+            ? 'It ships beside dist/index.node.js: reinstall the package, or run `npm run build` in a checkout.'
+            : 'Check the path passed to init({ wasm }).'),
+        { cause },
+      );
+    }
+    checkWasmBytes(bytes, path);
+    return bytes;
+  }
+  return fetchWasm(url);
+}
+
+async function fetchWasm(url: URL): Promise<GlueInput> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (cause) {
+    throw new WasmLoadError(`could not fetch the wasm module from ${url.href}: ${String(cause)}`, { cause });
+  }
+  if (!response.ok) {
+    throw new WasmLoadError(`fetching the wasm module from ${url.href} answered HTTP ${response.status}`);
+  }
+  const bytes = await response.arrayBuffer();
+  checkWasmBytes(bytes, url.href);
+  return bytes;
+}
+
+setWasmResolver(resolveNode);
+
+export * from './index.js';

@@ -1,0 +1,94 @@
+/**
+ * Loading the wasm module, once per JS realm (page, worker or Node process).
+ * @module
+ */
+import initGlue, { build_info } from './wasm/convnet_wasm.js';
+import { NotInitializedError, WasmLoadError } from './errors.js';
+
+/**
+ * Where to take the wasm module from: a URL (or a URL string, or in Node a file path), the
+ * module's bytes, or an already compiled module.
+ */
+export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
+
+/** Options for {@link init}. */
+export interface InitOptions {
+  /**
+   * The wasm module. By default Node reads `convnet_wasm_bg.wasm` from the installed package,
+   * and a browser fetches it relative to this module's URL. Pass a URL for a CDN, or the bytes
+   * when a bundler inlines them.
+   */
+  wasm?: WasmSource;
+}
+
+/** What the glue's initialiser accepts: bytes, a compiled module, or a fetch response. */
+export type GlueInput = BufferSource | WebAssembly.Module | Response;
+
+/** How a platform (Node or browser) turns a {@link WasmSource} into something the glue loads. */
+export type WasmResolver = (source: WasmSource | undefined) => Promise<GlueInput>;
+
+let resolver: WasmResolver | undefined;
+let ready: Promise<void> | undefined;
+let initialised = false;
+
+/** Installs the platform's resolver. Called once by the Node or browser entry point. */
+export function setWasmResolver(r: WasmResolver): void {
+  resolver = r;
+}
+
+const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
+
+/** Checks that bytes start like a wasm module, so a wrong file fails with a clear message. */
+export function checkWasmBytes(bytes: BufferSource, where: string): void {
+  const view = ArrayBuffer.isView(bytes)
+    ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
+    : new Uint8Array(bytes);
+  if (view.length < 8 || WASM_MAGIC.some((b, i) => view[i] !== b)) {
+    const head = Array.from(view.subarray(0, 4), (b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new WasmLoadError(
+      `${where} is not a WebAssembly module: it has ${view.length} bytes and starts with [${head}], not [00 61 73 6d]`,
+    );
+  }
+}
+
+async function load(options: InitOptions): Promise<void> {
+  if (resolver === undefined) {
+    throw new WasmLoadError('no wasm loader for this platform: import convnet-wasm through its package entry');
+  }
+  const input = await resolver(options.wasm);
+  try {
+    await initGlue({ module_or_path: input });
+  } catch (cause) {
+    throw new WasmLoadError(`the wasm module failed to instantiate: ${String(cause)}`, { cause });
+  }
+  initialised = true;
+}
+
+/**
+ * Loads and instantiates the wasm module. Call it once before anything else; further calls,
+ * concurrent ones included, return the same promise. If loading fails, the promise rejects with
+ * a {@link WasmLoadError} that says where it looked, and a later call tries again.
+ */
+export function init(options: InitOptions = {}): Promise<void> {
+  ready ??= load(options).catch((error: unknown) => {
+    ready = undefined;
+    throw error;
+  });
+  return ready;
+}
+
+/** Whether {@link init} has finished. */
+export function isInitialized(): boolean {
+  return initialised;
+}
+
+/** Throws {@link NotInitializedError} unless {@link init} has finished. */
+export function assertInitialized(what: string): void {
+  if (!initialised) throw new NotInitializedError(what);
+}
+
+/** The crate's version and SIMD flavour, e.g. `0.1.0+simd128`. */
+export function buildInfo(): string {
+  assertInitialized('buildInfo()');
+  return build_info();
+}

@@ -1,0 +1,41 @@
+/**
+ * Argument checks that run before any wasm call, so bad input fails with a message that names
+ * the argument and the sizes involved.
+ * @module
+ */
+import { InvalidArgumentError, ShapeMismatchError } from './errors.js';
+
+/** Throws unless `value` is an integer in [min, 2^31). */
+export function checkCount(name: string, value: unknown, min = 1): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value >= 2 ** 31) {
+    throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got ${describe(value)}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a Float32Array of exactly `expected` values (`formula` explains it). */
+export function checkFloat32(name: string, value: unknown, expected: number, formula: string): Float32Array {
+  if (!(value instanceof Float32Array)) {
+    throw new InvalidArgumentError(`${name} must be a Float32Array, got ${describe(value)}`);
+  }
+  if (value.length !== expected) {
+    throw new ShapeMismatchError(`${name} has ${value.length} values, expected ${formula} = ${expected}`);
+  }
+  return value;
+}
+
+/** Throws unless `value` is a finite number. */
+export function checkFinite(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) {
+    throw new InvalidArgumentError(`${name} must be a finite number, got ${describe(value)}`);
+  }
+  return value;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
+  if (typeof value === 'string') return JSON.stringify(value);
+  return String(value);
+}
