@@ -5,8 +5,15 @@
 #[cfg(all(test, target_arch = "wasm32", not(target_feature = "simd128")))]
 compile_error!("wasm tests must be built with +simd128: see .cargo/config.toml");
 
+pub mod act;
+pub mod conv;
 pub mod dense;
+pub mod dropout;
 pub mod gemm;
+pub mod lanes;
+pub mod pool;
+pub mod rbf;
+pub mod softmax;
 
 #[cfg(test)]
 pub(crate) mod test_support;

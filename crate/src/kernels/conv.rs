@@ -1,0 +1,664 @@
+//! 2-D convolution (Keras's Conv2D): forward, input gradient, kernel gradient, bias gradient.
+//!
+//! Layouts follow Keras: images are NHWC, the kernel is HWIO (`[kh, kw, in_c, out_c]`), the
+//! bias is `[out_c]`. `same` padding splits the total as TensorFlow does (the extra row or
+//! column goes at the bottom or right).
+//!
+//! The fast path turns each image into patch rows (im2col) and multiplies them with the kernel
+//! on [`gemm`](super::gemm); the gradients are a GEMM plus a fixed-order scatter (col2im). The
+//! scalar reference in [`scalar`] writes the same sums as direct loops, in the same order:
+//! - `y[n,p,f] = (Σ_{kh,kw,c} x·w) + b[f]`, terms in (kh, kw, c) order, padding skipped;
+//! - `dW[k,f] = Σ_n (Σ_p cols[p,k]·dy[p,f])`, one partial sum per image, added in image order;
+//! - `dx` gathers, for every output position p in order, `Σ_f dy[p,f]·W[k,f]` into its inputs;
+//! - `db[f] = Σ_n Σ_p dy[n,p,f]`.
+//!
+//! so the two agree bit for bit. Skipped padding terms would only add exact zeros.
+//!
+//! A [`ConnectionTable`] (LeNet-5's C3) restricts which input maps each output map reads. Its
+//! compact parameters expand into a dense kernel with zeros for the missing connections; zero
+//! terms leave every sum unchanged, so the dense kernels serve table convolutions exactly.
+
+use super::gemm::{gemm, transpose, GemmParams};
+use super::{check_len, ShapeError};
+
+/// Keras's padding modes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Padding {
+    /// No padding: the output shrinks by `kernel − 1`.
+    Valid,
+    /// Zero padding so that `out = ceil(in / stride)`.
+    Same,
+}
+
+/// Output length and leading padding along one axis, as TensorFlow computes them.
+pub fn output_extent(input: usize, kernel: usize, stride: usize, padding: Padding) -> (usize, usize) {
+    match padding {
+        Padding::Valid => (if input >= kernel { (input - kernel) / stride + 1 } else { 0 }, 0),
+        Padding::Same => {
+            let out = input.div_ceil(stride);
+            let total = ((out.max(1) - 1) * stride + kernel).saturating_sub(input);
+            (out, total / 2)
+        }
+    }
+}
+
+/// The shape of one Conv2D applied to a batch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Conv2dParams {
+    pub batch: usize,
+    pub in_h: usize,
+    pub in_w: usize,
+    pub in_c: usize,
+    pub out_c: usize,
+    pub k_h: usize,
+    pub k_w: usize,
+    pub stride_h: usize,
+    pub stride_w: usize,
+    pub padding: Padding,
+}
+
+impl Conv2dParams {
+    pub fn out_h(&self) -> usize {
+        output_extent(self.in_h, self.k_h, self.stride_h, self.padding).0
+    }
+
+    pub fn out_w(&self) -> usize {
+        output_extent(self.in_w, self.k_w, self.stride_w, self.padding).0
+    }
+
+    fn pad_top(&self) -> usize {
+        output_extent(self.in_h, self.k_h, self.stride_h, self.padding).1
+    }
+
+    fn pad_left(&self) -> usize {
+        output_extent(self.in_w, self.k_w, self.stride_w, self.padding).1
+    }
+
+    /// Values in one patch row: `k_h·k_w·in_c`.
+    pub fn patch_len(&self) -> usize {
+        self.k_h * self.k_w * self.in_c
+    }
+
+    /// Output positions per image: `out_h·out_w`.
+    pub fn positions(&self) -> usize {
+        self.out_h() * self.out_w()
+    }
+
+    pub fn x_len(&self) -> usize {
+        self.batch * self.in_h * self.in_w * self.in_c
+    }
+
+    pub fn w_len(&self) -> usize {
+        self.patch_len() * self.out_c
+    }
+
+    pub fn y_len(&self) -> usize {
+        self.batch * self.positions() * self.out_c
+    }
+
+    /// Scratch for [`conv2d_forward`]: one image's patch rows.
+    pub fn forward_scratch_len(&self) -> usize {
+        self.positions() * self.patch_len()
+    }
+
+    /// Scratch for [`conv2d_backward`]: patch rows, their transpose (reused for their
+    /// gradient), `Wᵀ`, and one image's kernel-gradient partial sum.
+    pub fn backward_scratch_len(&self) -> usize {
+        2 * self.forward_scratch_len() + 2 * self.w_len()
+    }
+
+    /// Checks that the configuration is usable: no zero sizes, a non-empty output.
+    pub fn validate(&self) -> Result<(), String> {
+        let named = [
+            ("batch", self.batch),
+            ("input height", self.in_h),
+            ("input width", self.in_w),
+            ("input channels", self.in_c),
+            ("filters", self.out_c),
+            ("kernel height", self.k_h),
+            ("kernel width", self.k_w),
+            ("stride height", self.stride_h),
+            ("stride width", self.stride_w),
+        ];
+        if let Some((name, _)) = named.iter().find(|(_, v)| *v == 0) {
+            return Err(format!("conv2d: {name} must be at least 1"));
+        }
+        if self.out_h() == 0 || self.out_w() == 0 {
+            return Err(format!(
+                "conv2d: a {}×{} kernel with 'valid' padding does not fit a {}×{} input",
+                self.k_h, self.k_w, self.in_h, self.in_w
+            ));
+        }
+        Ok(())
+    }
+
+    /// Checks the operand lengths.
+    ///
+    /// # Shapes
+    /// `x`: batch·in_h·in_w·in_c, `w`: k_h·k_w·in_c·out_c, `b`: out_c, `y`: batch·out_h·out_w·out_c.
+    pub fn check(&self, kernel: &'static str, x: usize, w: usize, b: usize, y: usize) -> Result<(), ShapeError> {
+        let p = *self;
+        check_len(kernel, "x", x, p.x_len(), || format!("batch·h·w·c = {}·{}·{}·{}", p.batch, p.in_h, p.in_w, p.in_c))?;
+        check_len(kernel, "w", w, p.w_len(), || format!("kh·kw·in·out = {}·{}·{}·{}", p.k_h, p.k_w, p.in_c, p.out_c))?;
+        check_len(kernel, "b", b, p.out_c, || "filters".into())?;
+        check_len(kernel, "y", y, p.y_len(), || {
+            format!("batch·out_h·out_w·filters = {}·{}·{}·{}", p.batch, p.out_h(), p.out_w(), p.out_c)
+        })
+    }
+}
+
+fn fail(e: impl core::fmt::Display) -> ! {
+    panic!("{e}")
+}
+
+/// Writes one image's patch rows: `cols[p, (kh·k_w + kw)·in_c + c]`, zeros for padding.
+fn im2col(p: &Conv2dParams, image: &[f32], cols: &mut [f32]) {
+    let (out_h, out_w, c) = (p.out_h(), p.out_w(), p.in_c);
+    let (pad_t, pad_l) = (p.pad_top(), p.pad_left());
+    let run = p.k_w * c;
+    let mut row = 0;
+    for oh in 0..out_h {
+        for ow in 0..out_w {
+            let patch = &mut cols[row * p.patch_len()..(row + 1) * p.patch_len()];
+            for kh in 0..p.k_h {
+                let dst = &mut patch[kh * run..(kh + 1) * run];
+                let ih = (oh * p.stride_h + kh) as isize - pad_t as isize;
+                if ih < 0 || ih >= p.in_h as isize {
+                    dst.fill(0.0);
+                    continue;
+                }
+                let iw0 = (ow * p.stride_w) as isize - pad_l as isize;
+                let src_row = &image[ih as usize * p.in_w * c..(ih as usize + 1) * p.in_w * c];
+                if iw0 >= 0 && iw0 as usize + p.k_w <= p.in_w {
+                    // The whole kernel row is inside: one contiguous copy.
+                    dst.copy_from_slice(&src_row[iw0 as usize * c..iw0 as usize * c + run]);
+                } else {
+                    for kw in 0..p.k_w {
+                        let iw = iw0 + kw as isize;
+                        let d = &mut dst[kw * c..(kw + 1) * c];
+                        if iw < 0 || iw >= p.in_w as isize {
+                            d.fill(0.0);
+                        } else {
+                            d.copy_from_slice(&src_row[iw as usize * c..(iw as usize + 1) * c]);
+                        }
+                    }
+                }
+            }
+            row += 1;
+        }
+    }
+}
+
+/// Adds patch-row gradients back into one image's input gradient, in position order.
+fn col2im(p: &Conv2dParams, dcols: &[f32], dimage: &mut [f32]) {
+    let (out_h, out_w, c) = (p.out_h(), p.out_w(), p.in_c);
+    let (pad_t, pad_l) = (p.pad_top(), p.pad_left());
+    dimage.fill(0.0);
+    let mut row = 0;
+    for oh in 0..out_h {
+        for ow in 0..out_w {
+            let patch = &dcols[row * p.patch_len()..(row + 1) * p.patch_len()];
+            for kh in 0..p.k_h {
+                let ih = (oh * p.stride_h + kh) as isize - pad_t as isize;
+                if ih < 0 || ih >= p.in_h as isize {
+                    continue;
+                }
+                for kw in 0..p.k_w {
+                    let iw = (ow * p.stride_w + kw) as isize - pad_l as isize;
+                    if iw < 0 || iw >= p.in_w as isize {
+                        continue;
+                    }
+                    let at = (ih as usize * p.in_w + iw as usize) * c;
+                    let src = &patch[(kh * p.k_w + kw) * c..(kh * p.k_w + kw + 1) * c];
+                    for (d, &s) in dimage[at..at + c].iter_mut().zip(src) {
+                        *d += s;
+                    }
+                }
+            }
+            row += 1;
+        }
+    }
+}
+
+/// `y = conv(x, w) + b`.
+///
+/// # Shapes
+/// See [`Conv2dParams::check`]; `scratch`: at least [`Conv2dParams::forward_scratch_len`].
+pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], scratch: &mut [f32]) {
+    p.validate().unwrap_or_else(|e| fail(e));
+    p.check("conv2d_forward", x.len(), w.len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
+    let image_len = p.in_h * p.in_w * p.in_c;
+    let out_len = p.positions() * p.out_c;
+    let g = GemmParams { m: p.positions(), k: p.patch_len(), n: p.out_c };
+    let cols = &mut scratch[..p.forward_scratch_len()];
+    for n in 0..p.batch {
+        im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
+        gemm(&g, cols, w, Some(b), &mut y[n * out_len..(n + 1) * out_len]);
+    }
+}
+
+/// The gradient buffers [`conv2d_backward`] overwrites.
+pub struct Conv2dGrads<'a> {
+    /// ∂L/∂x, like `x`.
+    pub dx: &'a mut [f32],
+    /// ∂L/∂W, like `w` (HWIO).
+    pub dw: &'a mut [f32],
+    /// ∂L/∂b, `out_c`.
+    pub db: &'a mut [f32],
+}
+
+/// Overwrites `grads` with the gradients of [`conv2d_forward`] for the upstream gradient `dy`.
+///
+/// # Shapes
+/// `dy` is shaped like `y`; `scratch`: at least [`Conv2dParams::backward_scratch_len`].
+pub fn conv2d_backward(
+    p: &Conv2dParams,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    grads: Conv2dGrads<'_>,
+    scratch: &mut [f32],
+) {
+    p.validate().unwrap_or_else(|e| fail(e));
+    p.check("conv2d_backward", x.len(), w.len(), grads.db.len(), dy.len()).unwrap_or_else(|e| fail(e));
+    check_len("conv2d_backward", "dx", grads.dx.len(), p.x_len(), || "like x".into()).unwrap_or_else(|e| fail(e));
+    check_len("conv2d_backward", "dw", grads.dw.len(), p.w_len(), || "like w".into()).unwrap_or_else(|e| fail(e));
+    assert!(scratch.len() >= p.backward_scratch_len(), "conv2d_backward: scratch too small");
+    let (positions, patch, filters) = (p.positions(), p.patch_len(), p.out_c);
+    let image_len = p.in_h * p.in_w * p.in_c;
+    let out_len = positions * filters;
+
+    let (cols, rest) = scratch.split_at_mut(p.forward_scratch_len());
+    let (cols_t, rest) = rest.split_at_mut(p.forward_scratch_len());
+    let (w_t, rest) = rest.split_at_mut(p.w_len());
+    let partial = &mut rest[..p.w_len()];
+
+    transpose(patch, filters, w, w_t);
+    grads.dw.fill(0.0);
+    grads.db.fill(0.0);
+    for n in 0..p.batch {
+        let dy_n = &dy[n * out_len..(n + 1) * out_len];
+        im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
+        transpose(positions, patch, cols, cols_t);
+        gemm(&GemmParams { m: patch, k: positions, n: filters }, cols_t, dy_n, None, partial);
+        for (d, &s) in grads.dw.iter_mut().zip(partial.iter()) {
+            *d += s;
+        }
+        // The patch-row gradients reuse the transpose's buffer.
+        let dcols = &mut cols_t[..];
+        gemm(&GemmParams { m: positions, k: filters, n: patch }, dy_n, w_t, None, dcols);
+        col2im(p, dcols, &mut grads.dx[n * image_len..(n + 1) * image_len]);
+        for row in dy_n.chunks_exact(filters) {
+            for (d, &s) in grads.db.iter_mut().zip(row) {
+                *d += s;
+            }
+        }
+    }
+}
+
+/// Which input maps each output map reads (LeNet-5's C3), and where each output map's compact
+/// weights start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConnectionTable {
+    in_c: usize,
+    inputs: Vec<Vec<usize>>,
+}
+
+impl ConnectionTable {
+    /// `inputs[f]` lists, in ascending order, the input maps output map `f` reads.
+    pub fn new(in_c: usize, inputs: Vec<Vec<usize>>) -> Result<Self, String> {
+        for (f, list) in inputs.iter().enumerate() {
+            if list.is_empty() {
+                return Err(format!("connection table: output map {f} reads no input map"));
+            }
+            if list.windows(2).any(|w| w[0] >= w[1]) {
+                return Err(format!("connection table: output map {f}'s inputs {list:?} are not strictly ascending"));
+            }
+            if let Some(&bad) = list.iter().find(|&&c| c >= in_c) {
+                return Err(format!(
+                    "connection table: output map {f} reads map {bad}, but there are {in_c} input maps"
+                ));
+            }
+        }
+        Ok(ConnectionTable { in_c, inputs })
+    }
+
+    pub fn out_c(&self) -> usize {
+        self.inputs.len()
+    }
+
+    pub fn inputs(&self, f: usize) -> &[usize] {
+        &self.inputs[f]
+    }
+
+    /// Trainable kernel weights: `Σ_f k_h·k_w·|inputs(f)|` (biases not included).
+    pub fn compact_len(&self, k_h: usize, k_w: usize) -> usize {
+        self.inputs.iter().map(|l| k_h * k_w * l.len()).sum()
+    }
+
+    /// Expands compact weights (for each output map f: `[k_h, k_w, |inputs(f)|]`) into a dense
+    /// HWIO kernel with zeros where there is no connection.
+    pub fn expand(&self, k_h: usize, k_w: usize, compact: &[f32], dense: &mut [f32]) {
+        let out_c = self.out_c();
+        assert_eq!(compact.len(), self.compact_len(k_h, k_w), "connection table: compact kernel length");
+        assert_eq!(dense.len(), k_h * k_w * self.in_c * out_c, "connection table: dense kernel length");
+        dense.fill(0.0);
+        let mut at = 0;
+        for (f, list) in self.inputs.iter().enumerate() {
+            for k in 0..k_h * k_w {
+                for &c in list {
+                    dense[(k * self.in_c + c) * out_c + f] = compact[at];
+                    at += 1;
+                }
+            }
+        }
+    }
+
+    /// Gathers a dense HWIO kernel gradient back into compact form (the inverse of [`expand`]).
+    ///
+    /// [`expand`]: ConnectionTable::expand
+    pub fn compact(&self, k_h: usize, k_w: usize, dense: &[f32], compact: &mut [f32]) {
+        let out_c = self.out_c();
+        assert_eq!(compact.len(), self.compact_len(k_h, k_w), "connection table: compact kernel length");
+        assert_eq!(dense.len(), k_h * k_w * self.in_c * out_c, "connection table: dense kernel length");
+        let mut at = 0;
+        for (f, list) in self.inputs.iter().enumerate() {
+            for k in 0..k_h * k_w {
+                for &c in list {
+                    compact[at] = dense[(k * self.in_c + c) * out_c + f];
+                    at += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The reference: direct loops, in the order the module header defines.
+pub mod scalar {
+    use super::{fail, Conv2dGrads, Conv2dParams};
+
+    /// Calls `f(k, input index)` for each in-bounds tap of output position (oh, ow), in (kh, kw, c)
+    /// order; `k` indexes the patch row.
+    fn taps(p: &Conv2dParams, oh: usize, ow: usize, mut f: impl FnMut(usize, usize)) {
+        let (pad_t, pad_l) = (p.pad_top() as isize, p.pad_left() as isize);
+        for kh in 0..p.k_h {
+            let ih = (oh * p.stride_h + kh) as isize - pad_t;
+            if ih < 0 || ih >= p.in_h as isize {
+                continue;
+            }
+            for kw in 0..p.k_w {
+                let iw = (ow * p.stride_w + kw) as isize - pad_l;
+                if iw < 0 || iw >= p.in_w as isize {
+                    continue;
+                }
+                for c in 0..p.in_c {
+                    f((kh * p.k_w + kw) * p.in_c + c, (ih as usize * p.in_w + iw as usize) * p.in_c + c);
+                }
+            }
+        }
+    }
+
+    /// See [`super::conv2d_forward`].
+    pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+        p.check("conv2d_forward", x.len(), w.len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
+        let image_len = p.in_h * p.in_w * p.in_c;
+        let f_n = p.out_c;
+        for n in 0..p.batch {
+            let image = &x[n * image_len..(n + 1) * image_len];
+            for oh in 0..p.out_h() {
+                for ow in 0..p.out_w() {
+                    let out = ((n * p.out_h() + oh) * p.out_w() + ow) * f_n;
+                    for f in 0..f_n {
+                        let mut acc = 0.0f32;
+                        taps(p, oh, ow, |k, i| acc += image[i] * w[k * f_n + f]);
+                        y[out + f] = acc + b[f];
+                    }
+                }
+            }
+        }
+    }
+
+    /// See [`super::conv2d_backward`].
+    pub fn conv2d_backward(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32], grads: Conv2dGrads<'_>) {
+        let image_len = p.in_h * p.in_w * p.in_c;
+        let f_n = p.out_c;
+        let positions = p.positions();
+        grads.dx.fill(0.0);
+        grads.dw.fill(0.0);
+        grads.db.fill(0.0);
+        let mut partial = vec![0.0f32; p.w_len()];
+        for n in 0..p.batch {
+            let image = &x[n * image_len..(n + 1) * image_len];
+            let dy_n = &dy[n * positions * f_n..(n + 1) * positions * f_n];
+            let dx_n = &mut grads.dx[n * image_len..(n + 1) * image_len];
+            partial.fill(0.0);
+            for oh in 0..p.out_h() {
+                for ow in 0..p.out_w() {
+                    let pos = oh * p.out_w() + ow;
+                    let g = &dy_n[pos * f_n..(pos + 1) * f_n];
+                    taps(p, oh, ow, |k, i| {
+                        let mut acc = 0.0f32;
+                        for (f, &gf) in g.iter().enumerate() {
+                            acc += gf * w[k * f_n + f];
+                        }
+                        dx_n[i] += acc;
+                    });
+                }
+            }
+            // dW: for each (k, f), positions in order; taps outside the image add nothing.
+            for k in 0..p.patch_len() {
+                for f in 0..f_n {
+                    let mut acc = 0.0f32;
+                    for oh in 0..p.out_h() {
+                        for ow in 0..p.out_w() {
+                            if let Some(i) = tap_index(p, oh, ow, k) {
+                                acc += image[i] * dy_n[(oh * p.out_w() + ow) * f_n + f];
+                            }
+                        }
+                    }
+                    partial[k * f_n + f] = acc;
+                }
+            }
+            for (d, &s) in grads.dw.iter_mut().zip(&partial) {
+                *d += s;
+            }
+            for pos in 0..positions {
+                for f in 0..f_n {
+                    grads.db[f] += dy_n[pos * f_n + f];
+                }
+            }
+        }
+    }
+
+    /// The input index that patch entry `k` of output position (oh, ow) reads, if in bounds.
+    fn tap_index(p: &Conv2dParams, oh: usize, ow: usize, k: usize) -> Option<usize> {
+        let c = k % p.in_c;
+        let kw = (k / p.in_c) % p.k_w;
+        let kh = k / (p.in_c * p.k_w);
+        let ih = (oh * p.stride_h + kh) as isize - p.pad_top() as isize;
+        let iw = (ow * p.stride_w + kw) as isize - p.pad_left() as isize;
+        if ih < 0 || ih >= p.in_h as isize || iw < 0 || iw >= p.in_w as isize {
+            return None;
+        }
+        Some((ih as usize * p.in_w + iw as usize) * p.in_c + c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel_test;
+    use crate::kernels::test_support::{assert_bits_eq, check_gradient, random_vec, test_rng};
+
+    #[allow(clippy::too_many_arguments)]
+    fn params(
+        batch: usize,
+        h: usize,
+        w: usize,
+        c: usize,
+        f: usize,
+        k: usize,
+        s: usize,
+        padding: Padding,
+    ) -> Conv2dParams {
+        Conv2dParams { batch, in_h: h, in_w: w, in_c: c, out_c: f, k_h: k, k_w: k, stride_h: s, stride_w: s, padding }
+    }
+
+    struct Grads {
+        dx: Vec<f32>,
+        dw: Vec<f32>,
+        db: Vec<f32>,
+    }
+
+    fn fast_backward(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32]) -> Grads {
+        let mut g = Grads { dx: vec![f32::NAN; p.x_len()], dw: vec![f32::NAN; p.w_len()], db: vec![f32::NAN; p.out_c] };
+        let mut scratch = vec![f32::NAN; p.backward_scratch_len()];
+        conv2d_backward(p, x, w, dy, Conv2dGrads { dx: &mut g.dx, dw: &mut g.dw, db: &mut g.db }, &mut scratch);
+        g
+    }
+
+    fn fast_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+        let mut y = vec![f32::NAN; p.y_len()];
+        let mut scratch = vec![f32::NAN; p.forward_scratch_len()];
+        conv2d_forward(p, x, w, b, &mut y, &mut scratch);
+        y
+    }
+
+    kernel_test!(
+        fn output_extent_matches_tensorflow() {
+            // Fashion's 28×28 'same' layers, LeNet's 32→28 'valid', stride 2 and odd sizes.
+            assert_eq!(output_extent(28, 7, 1, Padding::Same), (28, 3));
+            assert_eq!(output_extent(14, 3, 1, Padding::Same), (14, 1));
+            assert_eq!(output_extent(32, 5, 1, Padding::Valid), (28, 0));
+            assert_eq!(output_extent(7, 3, 2, Padding::Same), (4, 1));
+            assert_eq!(output_extent(8, 3, 2, Padding::Same), (4, 0));
+            assert_eq!(output_extent(8, 4, 2, Padding::Same), (4, 1));
+            assert_eq!(output_extent(7, 2, 2, Padding::Valid), (3, 0));
+            assert_eq!(output_extent(4, 5, 1, Padding::Valid), (0, 0));
+        }
+    );
+
+    kernel_test!(
+        fn fast_path_matches_scalar_on_awkward_shapes() {
+            let mut rng = test_rng(21);
+            let cases = [
+                params(2, 9, 9, 1, 5, 7, 1, Padding::Same),
+                params(1, 8, 7, 3, 4, 3, 1, Padding::Same),
+                params(2, 11, 10, 2, 3, 5, 1, Padding::Valid),
+                params(2, 9, 8, 3, 9, 3, 2, Padding::Same),
+                params(1, 10, 9, 5, 6, 3, 2, Padding::Valid),
+                params(3, 5, 5, 6, 13, 1, 1, Padding::Valid),
+                params(1, 6, 6, 7, 17, 2, 2, Padding::Same),
+                params(1, 3, 4, 2, 3, 5, 1, Padding::Same),
+            ];
+            for p in cases {
+                let x = random_vec(&mut rng, p.x_len());
+                let w = random_vec(&mut rng, p.w_len());
+                let b = random_vec(&mut rng, p.out_c);
+                let dy = random_vec(&mut rng, p.y_len());
+                let mut want_y = vec![f32::NAN; p.y_len()];
+                scalar::conv2d_forward(&p, &x, &w, &b, &mut want_y);
+                assert_bits_eq(&fast_forward(&p, &x, &w, &b), &want_y, &format!("y {p:?}"));
+
+                let mut want =
+                    Grads { dx: vec![f32::NAN; p.x_len()], dw: vec![f32::NAN; p.w_len()], db: vec![f32::NAN; p.out_c] };
+                scalar::conv2d_backward(
+                    &p,
+                    &x,
+                    &w,
+                    &dy,
+                    Conv2dGrads { dx: &mut want.dx, dw: &mut want.dw, db: &mut want.db },
+                );
+                let got = fast_backward(&p, &x, &w, &dy);
+                assert_bits_eq(&got.dx, &want.dx, &format!("dx {p:?}"));
+                assert_bits_eq(&got.dw, &want.dw, &format!("dw {p:?}"));
+                assert_bits_eq(&got.db, &want.db, &format!("db {p:?}"));
+            }
+        }
+    );
+
+    kernel_test!(
+        fn gradients_match_finite_differences() {
+            let mut rng = test_rng(22);
+            for p in [
+                params(2, 6, 5, 2, 3, 3, 1, Padding::Same),
+                params(1, 7, 7, 1, 2, 5, 1, Padding::Valid),
+                params(2, 7, 6, 2, 2, 3, 2, Padding::Same),
+            ] {
+                let (x, w, b) =
+                    (random_vec(&mut rng, p.x_len()), random_vec(&mut rng, p.w_len()), random_vec(&mut rng, p.out_c));
+                let dy = random_vec(&mut rng, p.y_len());
+                let g = fast_backward(&p, &x, &w, &dy);
+                let loss = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
+                    fast_forward(&p, x, w, b).iter().zip(&dy).map(|(&y, &d)| y as f64 * d as f64).sum()
+                };
+                check_gradient("dx", &mut x.clone(), &g.dx, 60, |xv| loss(xv, &w, &b));
+                check_gradient("dw", &mut w.clone(), &g.dw, 60, |wv| loss(&x, wv, &b));
+                check_gradient("db", &mut b.clone(), &g.db, 60, |bv| loss(&x, &w, bv));
+            }
+        }
+    );
+
+    /// LeNet-5's C3 table (REFERENCE.md §2).
+    fn lenet_c3() -> ConnectionTable {
+        let mut inputs: Vec<Vec<usize>> = (0..6).map(|f| (0..3).map(|i| (f + i) % 6).collect()).collect();
+        inputs.extend((0..6).map(|f| (0..4).map(|i| (f + i) % 6).collect()));
+        inputs.extend([vec![0, 1, 3, 4], vec![1, 2, 4, 5], vec![0, 2, 3, 5], (0..6).collect()]);
+        for l in &mut inputs {
+            l.sort_unstable();
+        }
+        ConnectionTable::new(6, inputs).unwrap()
+    }
+
+    kernel_test!(
+        fn connection_table_counts_and_round_trips() {
+            let table = lenet_c3();
+            // 1,516 trainable parameters: kernel weights plus one bias per map.
+            assert_eq!(table.compact_len(5, 5) + table.out_c(), 1516);
+            let mut rng = test_rng(23);
+            let compact = random_vec(&mut rng, table.compact_len(5, 5));
+            let mut dense = vec![f32::NAN; 5 * 5 * 6 * 16];
+            table.expand(5, 5, &compact, &mut dense);
+            assert_eq!(dense.iter().filter(|&&v| v != 0.0).count(), compact.iter().filter(|&&v| v != 0.0).count());
+            let mut back = vec![f32::NAN; compact.len()];
+            table.compact(5, 5, &dense, &mut back);
+            assert_bits_eq(&back, &compact, "compact(expand(w))");
+        }
+    );
+
+    kernel_test!(
+        fn table_conv_changes_exactly_the_connected_maps() {
+            // Perturb one S2 map; exactly the C3 maps that read it change.
+            let table = lenet_c3();
+            let p = params(1, 14, 14, 6, 16, 5, 1, Padding::Valid);
+            let mut rng = test_rng(24);
+            let compact = random_vec(&mut rng, table.compact_len(5, 5));
+            let mut w = vec![0.0; p.w_len()];
+            table.expand(5, 5, &compact, &mut w);
+            let b = random_vec(&mut rng, 16);
+            let x = random_vec(&mut rng, p.x_len());
+            let base = fast_forward(&p, &x, &w, &b);
+            for s2 in 0..6 {
+                let mut x2 = x.clone();
+                for i in (s2..x2.len()).step_by(6) {
+                    x2[i] += 0.5;
+                }
+                let y2 = fast_forward(&p, &x2, &w, &b);
+                let changed: Vec<usize> =
+                    (0..16).filter(|&f| (0..100).any(|pos| y2[pos * 16 + f] != base[pos * 16 + f])).collect();
+                let expected: Vec<usize> = (0..16).filter(|&f| table.inputs(f).contains(&s2)).collect();
+                assert_eq!(changed, expected, "S2 map {s2}");
+            }
+        }
+    );
+
+    kernel_test!(
+        fn rejects_bad_tables_and_empty_outputs() {
+            assert!(ConnectionTable::new(3, vec![vec![0, 3]]).unwrap_err().contains("reads map 3, but there are 3"));
+            assert!(ConnectionTable::new(3, vec![vec![]]).unwrap_err().contains("reads no input map"));
+            assert!(ConnectionTable::new(3, vec![vec![1, 0]]).unwrap_err().contains("not strictly ascending"));
+            let p = params(1, 4, 4, 1, 1, 5, 1, Padding::Valid);
+            assert_eq!(p.validate().unwrap_err(), "conv2d: a 5×5 kernel with 'valid' padding does not fit a 4×4 input");
+        }
+    );
+}

@@ -1,0 +1,72 @@
+//! Dropout, as Keras applies it in training: each value is kept when a uniform draw in [0, 1) is
+//! at least `rate`, and kept values are scaled by `1/(1 − rate)`. The mask comes from the
+//! library's seeded generator, one draw per value in order, so a seed fixes it everywhere.
+
+use super::lanes::{groups_of_4, load_upto, store_upto, Lanes};
+use crate::nn::rng::Rng;
+
+/// Fills `mask` with `1/(1 − rate)` (kept) or 0 (dropped).
+pub fn dropout_mask(rng: &mut Rng, rate: f32, mask: &mut [f32]) {
+    assert!((0.0..1.0).contains(&rate), "dropout: rate must be in [0, 1), got {rate}");
+    let scale = 1.0 / (1.0 - rate);
+    for m in mask.iter_mut() {
+        *m = if rng.next_f32() >= rate { scale } else { 0.0 };
+    }
+}
+
+/// `y = x · mask` (forward), or `dx = dy · mask` (backward): the same element-wise product.
+pub fn apply_mask(x: &[f32], mask: &[f32], y: &mut [f32]) {
+    assert!(x.len() == mask.len() && mask.len() == y.len(), "dropout: x, mask and y lengths differ");
+    for r in groups_of_4(x.len()) {
+        let v = load_upto(&x[r.clone()], 0.0).mul(load_upto(&mask[r.clone()], 0.0));
+        store_upto(v, &mut y[r]);
+    }
+}
+
+/// The reference: one value at a time.
+pub mod scalar {
+    /// See [`super::apply_mask`].
+    pub fn apply_mask(x: &[f32], mask: &[f32], y: &mut [f32]) {
+        for ((y, &x), &m) in y.iter_mut().zip(x).zip(mask) {
+            *y = x * m;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel_test;
+    use crate::kernels::test_support::{assert_bits_eq, random_vec, test_rng};
+
+    kernel_test!(
+        fn keeps_about_one_minus_rate_and_preserves_the_mean() {
+            let mut rng = Rng::new(5);
+            let mut mask = vec![0.0; 100_000];
+            dropout_mask(&mut rng, 0.5, &mut mask);
+            let kept = mask.iter().filter(|&&m| m == 2.0).count();
+            assert_eq!(kept + mask.iter().filter(|&&m| m == 0.0).count(), mask.len());
+            assert!((kept as f64 / 1e5 - 0.5).abs() < 0.01, "kept {kept}");
+            let mean: f64 = mask.iter().map(|&m| m as f64).sum::<f64>() / 1e5;
+            assert!((mean - 1.0).abs() < 0.02, "mean {mean}");
+            let mut again = vec![0.0; 100_000];
+            dropout_mask(&mut Rng::new(5), 0.5, &mut again);
+            assert_bits_eq(&again, &mask, "same seed, same mask");
+        }
+    );
+
+    kernel_test!(
+        fn fast_matches_scalar() {
+            let mut rng = test_rng(71);
+            for len in [1, 3, 4, 7, 130] {
+                let x = random_vec(&mut rng, len);
+                let mut mask = vec![0.0; len];
+                dropout_mask(&mut rng, 0.3, &mut mask);
+                let (mut a, mut b) = (vec![f32::NAN; len], vec![f32::NAN; len]);
+                scalar::apply_mask(&x, &mask, &mut a);
+                apply_mask(&x, &mask, &mut b);
+                assert_bits_eq(&b, &a, "dropout");
+            }
+        }
+    );
+}

@@ -1,0 +1,248 @@
+//! Lanes of f32: [`Lanes`] is implemented by `f32` and by [`F4`] (wasm `v128` under simd128, a
+//! plain array elsewhere). Element-wise math (exp, tanh, log, …) is written once, generic over
+//! `Lanes`; every operation is lane-wise and IEEE-exact (no fused multiply-add, no approximate
+//! reciprocal), so the SIMD build computes exactly what the scalar reference computes.
+
+/// The operations element-wise kernels use, lane by lane.
+pub trait Lanes: Copy {
+    fn splat(v: f32) -> Self;
+    fn add(self, o: Self) -> Self;
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    fn div(self, o: Self) -> Self;
+    fn floor(self) -> Self;
+    fn abs(self) -> Self;
+    /// `if self > o { a } else { b }`, false for NaN.
+    fn gt_select(self, o: Self, a: Self, b: Self) -> Self;
+    /// `if self < o { a } else { b }`, false for NaN.
+    fn lt_select(self, o: Self, a: Self, b: Self) -> Self;
+    /// `2^n` for integral `n` in [-126, 127], built from the exponent bits.
+    fn pow2i(n: Self) -> Self;
+    /// The magnitude of `self` with the sign of `s`.
+    fn with_sign_of(self, s: Self) -> Self;
+    /// Splits a positive normal value into (mantissa in [1, 2), exponent) as floats.
+    fn frexp1(self) -> (Self, Self);
+}
+
+impl Lanes for f32 {
+    fn splat(v: f32) -> Self {
+        v
+    }
+    fn add(self, o: Self) -> Self {
+        self + o
+    }
+    fn sub(self, o: Self) -> Self {
+        self - o
+    }
+    fn mul(self, o: Self) -> Self {
+        self * o
+    }
+    fn div(self, o: Self) -> Self {
+        self / o
+    }
+    fn floor(self) -> Self {
+        f32::floor(self)
+    }
+    fn abs(self) -> Self {
+        f32::abs(self)
+    }
+    fn gt_select(self, o: Self, a: Self, b: Self) -> Self {
+        if self > o {
+            a
+        } else {
+            b
+        }
+    }
+    fn lt_select(self, o: Self, a: Self, b: Self) -> Self {
+        if self < o {
+            a
+        } else {
+            b
+        }
+    }
+    fn pow2i(n: Self) -> Self {
+        f32::from_bits(((n as i32 + 127) as u32) << 23)
+    }
+    fn with_sign_of(self, s: Self) -> Self {
+        f32::copysign(self, s)
+    }
+    fn frexp1(self) -> (Self, Self) {
+        let bits = self.to_bits();
+        let e = ((bits >> 23) & 0xff) as i32 - 127;
+        (f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000), e as f32)
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod imp {
+    use super::Lanes;
+    use core::arch::wasm32::*;
+
+    /// Four f32 lanes in a wasm `v128`.
+    #[derive(Clone, Copy)]
+    pub struct F4(v128);
+
+    impl F4 {
+        #[inline(always)]
+        pub fn load(s: &[f32]) -> Self {
+            assert!(s.len() >= 4);
+            // SAFETY: at least 4 values are readable; v128_load has no alignment requirement.
+            F4(unsafe { v128_load(s.as_ptr() as *const v128) })
+        }
+        #[inline(always)]
+        pub fn store(self, d: &mut [f32]) {
+            assert!(d.len() >= 4);
+            // SAFETY: at least 4 values are writable; v128_store has no alignment requirement.
+            unsafe { v128_store(d.as_mut_ptr() as *mut v128, self.0) }
+        }
+    }
+
+    impl Lanes for F4 {
+        #[inline(always)]
+        fn splat(v: f32) -> Self {
+            F4(f32x4_splat(v))
+        }
+        #[inline(always)]
+        fn add(self, o: Self) -> Self {
+            F4(f32x4_add(self.0, o.0))
+        }
+        #[inline(always)]
+        fn sub(self, o: Self) -> Self {
+            F4(f32x4_sub(self.0, o.0))
+        }
+        #[inline(always)]
+        fn mul(self, o: Self) -> Self {
+            F4(f32x4_mul(self.0, o.0))
+        }
+        #[inline(always)]
+        fn div(self, o: Self) -> Self {
+            F4(f32x4_div(self.0, o.0))
+        }
+        #[inline(always)]
+        fn floor(self) -> Self {
+            F4(f32x4_floor(self.0))
+        }
+        #[inline(always)]
+        fn abs(self) -> Self {
+            F4(f32x4_abs(self.0))
+        }
+        #[inline(always)]
+        fn gt_select(self, o: Self, a: Self, b: Self) -> Self {
+            F4(v128_bitselect(a.0, b.0, f32x4_gt(self.0, o.0)))
+        }
+        #[inline(always)]
+        fn lt_select(self, o: Self, a: Self, b: Self) -> Self {
+            F4(v128_bitselect(a.0, b.0, f32x4_lt(self.0, o.0)))
+        }
+        #[inline(always)]
+        fn pow2i(n: Self) -> Self {
+            let e = i32x4_add(i32x4_trunc_sat_f32x4(n.0), i32x4_splat(127));
+            F4(i32x4_shl(e, 23))
+        }
+        #[inline(always)]
+        fn with_sign_of(self, s: Self) -> Self {
+            let sign = i32x4_splat(i32::MIN);
+            F4(v128_or(v128_andnot(self.0, sign), v128_and(s.0, sign)))
+        }
+        #[inline(always)]
+        fn frexp1(self) -> (Self, Self) {
+            let e = i32x4_sub(u32x4_shr(v128_and(self.0, i32x4_splat(0x7f80_0000)), 23), i32x4_splat(127));
+            let m = v128_or(v128_and(self.0, i32x4_splat(0x007f_ffff)), i32x4_splat(0x3f80_0000));
+            (F4(m), F4(f32x4_convert_i32x4(e)))
+        }
+    }
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+mod imp {
+    use super::Lanes;
+
+    /// Four f32 lanes, computed one by one with the `f32` operations.
+    #[derive(Clone, Copy)]
+    pub struct F4([f32; 4]);
+
+    impl F4 {
+        pub fn load(s: &[f32]) -> Self {
+            F4([s[0], s[1], s[2], s[3]])
+        }
+        pub fn store(self, d: &mut [f32]) {
+            d[..4].copy_from_slice(&self.0);
+        }
+        fn zip(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
+            F4(core::array::from_fn(|i| f(self.0[i], o.0[i])))
+        }
+    }
+
+    impl Lanes for F4 {
+        fn splat(v: f32) -> Self {
+            F4([v; 4])
+        }
+        fn add(self, o: Self) -> Self {
+            self.zip(o, Lanes::add)
+        }
+        fn sub(self, o: Self) -> Self {
+            self.zip(o, Lanes::sub)
+        }
+        fn mul(self, o: Self) -> Self {
+            self.zip(o, Lanes::mul)
+        }
+        fn div(self, o: Self) -> Self {
+            self.zip(o, Lanes::div)
+        }
+        fn floor(self) -> Self {
+            F4(self.0.map(Lanes::floor))
+        }
+        fn abs(self) -> Self {
+            F4(self.0.map(Lanes::abs))
+        }
+        fn gt_select(self, o: Self, a: Self, b: Self) -> Self {
+            F4(core::array::from_fn(|i| self.0[i].gt_select(o.0[i], a.0[i], b.0[i])))
+        }
+        fn lt_select(self, o: Self, a: Self, b: Self) -> Self {
+            F4(core::array::from_fn(|i| self.0[i].lt_select(o.0[i], a.0[i], b.0[i])))
+        }
+        fn pow2i(n: Self) -> Self {
+            F4(n.0.map(<f32 as Lanes>::pow2i))
+        }
+        fn with_sign_of(self, s: Self) -> Self {
+            self.zip(s, Lanes::with_sign_of)
+        }
+        fn frexp1(self) -> (Self, Self) {
+            let pairs = self.0.map(Lanes::frexp1);
+            (F4(pairs.map(|p| p.0)), F4(pairs.map(|p| p.1)))
+        }
+    }
+}
+
+pub use imp::F4;
+
+/// Loads up to 4 values; missing lanes are `pad`.
+#[inline(always)]
+pub fn load_upto(s: &[f32], pad: f32) -> F4 {
+    if s.len() >= 4 {
+        F4::load(s)
+    } else {
+        let mut b = [pad; 4];
+        b[..s.len()].copy_from_slice(s);
+        F4::load(&b)
+    }
+}
+
+/// Stores the first `d.len()` (at most 4) lanes.
+#[inline(always)]
+pub fn store_upto(v: F4, d: &mut [f32]) {
+    if d.len() >= 4 {
+        v.store(d)
+    } else {
+        let mut b = [0.0; 4];
+        v.store(&mut b);
+        let n = d.len();
+        d.copy_from_slice(&b[..n]);
+    }
+}
+
+/// The ranges `[0, 4)`, `[4, 8)`, … covering `0..len`; the last may be shorter.
+#[inline(always)]
+pub fn groups_of_4(len: usize) -> impl Iterator<Item = core::ops::Range<usize>> {
+    (0..len).step_by(4).map(move |i| i..(i + 4).min(len))
+}

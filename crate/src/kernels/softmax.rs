@@ -1,0 +1,197 @@
+//! Softmax, and softmax fused with sparse categorical cross-entropy.
+//!
+//! Stable for large logits: each row is shifted by its maximum before exp, and the loss is
+//! `ln Σ e^{l−m} − (l_y − m)`, never `−ln p_y`, so it stays finite when p_y underflows. The
+//! gradient of the batch-mean loss is `(p − onehot(y)) / batch`, as Keras computes it.
+//!
+//! Per row: the maximum and the sum run over classes in order; exp and the division are
+//! element-wise over [`F4`] lanes, so the SIMD and scalar forms give the same bits.
+
+use super::act::exp;
+use super::lanes::{groups_of_4, load_upto, store_upto, Lanes, F4};
+
+/// The shape of a batch of logits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SoftmaxParams {
+    pub batch: usize,
+    pub classes: usize,
+}
+
+impl SoftmaxParams {
+    fn check(&self, kernel: &str, logits: usize, out: usize) {
+        let want = self.batch * self.classes;
+        assert!(self.classes > 0, "{kernel}: classes must be at least 1");
+        assert_eq!(logits, want, "{kernel}: logits has {logits} values, expected batch·classes = {want}");
+        assert_eq!(out, want, "{kernel}: output has {out} values, expected batch·classes = {want}");
+    }
+}
+
+/// Writes `e^{l−max}` for one row into `e` and returns the row's maximum and the sum.
+#[inline(always)]
+fn shifted_exp(row: &[f32], e: &mut [f32]) -> (f32, f32) {
+    let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let m = F4::splat(max);
+    for r in groups_of_4(row.len()) {
+        store_upto(exp(load_upto(&row[r.clone()], 0.0).sub(m)), &mut e[r]);
+    }
+    let sum = e.iter().fold(0.0f32, |s, &v| s + v);
+    (max, sum)
+}
+
+#[inline(always)]
+fn scale_row(e: &mut [f32], by: f32) {
+    let s = F4::splat(by);
+    for r in groups_of_4(e.len()) {
+        let v = load_upto(&e[r.clone()], 0.0).div(s);
+        store_upto(v, &mut e[r]);
+    }
+}
+
+/// `probs = softmax(logits)`, row by row.
+pub fn softmax(p: &SoftmaxParams, logits: &[f32], probs: &mut [f32]) {
+    p.check("softmax", logits.len(), probs.len());
+    for (row, out) in logits.chunks_exact(p.classes).zip(probs.chunks_exact_mut(p.classes)) {
+        let (_, sum) = shifted_exp(row, out);
+        scale_row(out, sum);
+    }
+}
+
+/// The mean sparse categorical cross-entropy of a batch; writes ∂loss/∂logits into `dlogits`.
+///
+/// # Shapes
+/// `logits`, `dlogits`: batch·classes; `labels`: batch, each below `classes`.
+pub fn softmax_cross_entropy(p: &SoftmaxParams, logits: &[f32], labels: &[u32], dlogits: &mut [f32]) -> f32 {
+    p.check("softmax_cross_entropy", logits.len(), dlogits.len());
+    assert_eq!(labels.len(), p.batch, "softmax_cross_entropy: {} labels for a batch of {}", labels.len(), p.batch);
+    let mut total = 0.0f64;
+    let inv_batch = 1.0 / p.batch as f32;
+    for ((row, d), &label) in logits.chunks_exact(p.classes).zip(dlogits.chunks_exact_mut(p.classes)).zip(labels) {
+        let label = label as usize;
+        assert!(label < p.classes, "softmax_cross_entropy: label {label} is not below {} classes", p.classes);
+        let (max, sum) = shifted_exp(row, d);
+        total += (sum.ln() - (row[label] - max)) as f64;
+        scale_row(d, sum);
+        d[label] -= 1.0;
+        let s = F4::splat(inv_batch);
+        for r in groups_of_4(d.len()) {
+            let v = load_upto(&d[r.clone()], 0.0).mul(s);
+            store_upto(v, &mut d[r]);
+        }
+    }
+    (total / p.batch as f64) as f32
+}
+
+/// The reference: one value at a time.
+pub mod scalar {
+    use super::SoftmaxParams;
+    use crate::kernels::act::exp;
+
+    fn shifted_exp(row: &[f32], e: &mut [f32]) -> (f32, f32) {
+        let mut max = f32::NEG_INFINITY;
+        for &v in row {
+            max = max.max(v);
+        }
+        let mut sum = 0.0f32;
+        for (e, &v) in e.iter_mut().zip(row) {
+            *e = exp(v - max);
+        }
+        for &v in e.iter() {
+            sum += v;
+        }
+        (max, sum)
+    }
+
+    /// See [`super::softmax`].
+    pub fn softmax(p: &SoftmaxParams, logits: &[f32], probs: &mut [f32]) {
+        for (row, out) in logits.chunks_exact(p.classes).zip(probs.chunks_exact_mut(p.classes)) {
+            let (_, sum) = shifted_exp(row, out);
+            for v in out.iter_mut() {
+                *v /= sum;
+            }
+        }
+    }
+
+    /// See [`super::softmax_cross_entropy`].
+    pub fn softmax_cross_entropy(p: &SoftmaxParams, logits: &[f32], labels: &[u32], dlogits: &mut [f32]) -> f32 {
+        let mut total = 0.0f64;
+        let inv_batch = 1.0 / p.batch as f32;
+        for ((row, d), &label) in logits.chunks_exact(p.classes).zip(dlogits.chunks_exact_mut(p.classes)).zip(labels) {
+            let label = label as usize;
+            let (max, sum) = shifted_exp(row, d);
+            total += (sum.ln() - (row[label] - max)) as f64;
+            for v in d.iter_mut() {
+                *v /= sum;
+            }
+            d[label] -= 1.0;
+            for v in d.iter_mut() {
+                *v *= inv_batch;
+            }
+        }
+        (total / p.batch as f64) as f32
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel_test;
+    use crate::kernels::test_support::{assert_bits_eq, check_gradient, random_vec, test_rng};
+
+    kernel_test!(
+        fn fast_matches_scalar() {
+            let mut rng = test_rng(51);
+            for (batch, classes) in [(1, 1), (3, 10), (5, 7), (2, 4), (4, 13)] {
+                let p = SoftmaxParams { batch, classes };
+                let logits: Vec<f32> = random_vec(&mut rng, batch * classes).iter().map(|v| v * 20.0).collect();
+                let labels: Vec<u32> = (0..batch).map(|i| ((i * 7) % classes) as u32).collect();
+                let (mut a, mut b) = (vec![f32::NAN; batch * classes], vec![f32::NAN; batch * classes]);
+                scalar::softmax(&p, &logits, &mut a);
+                softmax(&p, &logits, &mut b);
+                assert_bits_eq(&b, &a, "softmax");
+                let la = scalar::softmax_cross_entropy(&p, &logits, &labels, &mut a);
+                let lb = softmax_cross_entropy(&p, &logits, &labels, &mut b);
+                assert_eq!(la.to_bits(), lb.to_bits(), "loss");
+                assert_bits_eq(&b, &a, "dlogits");
+            }
+        }
+    );
+
+    kernel_test!(
+        fn stable_for_huge_logits() {
+            let p = SoftmaxParams { batch: 2, classes: 3 };
+            let logits = [1000.0, 0.0, -1000.0, -5e30, 5e30, 0.0];
+            let mut d = [0.0; 6];
+            let loss = softmax_cross_entropy(&p, &logits, &[2, 1], &mut d);
+            // Row 1: −ln p(−1000) ≈ 2000; row 2: p(label) = 1, loss 0. Mean ≈ 1000.
+            assert!((loss - 1000.0).abs() < 1e-3, "loss {loss}");
+            assert!(d.iter().all(|v| v.is_finite()));
+            let mut probs = [0.0; 6];
+            softmax(&p, &logits, &mut probs);
+            assert_eq!(probs, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        }
+    );
+
+    kernel_test!(
+        fn matches_f64_and_finite_differences() {
+            let mut rng = test_rng(52);
+            let p = SoftmaxParams { batch: 4, classes: 10 };
+            let logits: Vec<f32> = random_vec(&mut rng, 40).iter().map(|v| v * 3.0).collect();
+            let labels = [3u32, 0, 9, 5];
+            let mut d = vec![0.0; 40];
+            let loss = softmax_cross_entropy(&p, &logits, &labels, &mut d);
+            let want: f64 = (0..4)
+                .map(|n| {
+                    let row = &logits[n * 10..n * 10 + 10];
+                    let lse = row.iter().map(|&v| (v as f64).exp()).sum::<f64>().ln();
+                    lse - row[labels[n] as usize] as f64
+                })
+                .sum::<f64>()
+                / 4.0;
+            assert!((loss as f64 - want).abs() < 1e-5, "loss {loss}, want {want}");
+            check_gradient("dlogits", &mut logits.clone(), &d, 40, |l| {
+                let mut scratch = vec![0.0; 40];
+                softmax_cross_entropy(&p, l, &labels, &mut scratch) as f64
+            });
+        }
+    );
+}
