@@ -16,6 +16,8 @@ pub mod rbf;
 pub mod softmax;
 
 #[cfg(test)]
+mod golden_tests;
+#[cfg(test)]
 pub(crate) mod test_support;
 
 use core::fmt;

@@ -1,0 +1,158 @@
+//! Every kernel family against Keras/TensorFlow: the fixtures come from scripts/make-golden.py
+//! (tensorflow-cpu) and are compiled into the test binary, so the check also runs inside wasm.
+
+use super::conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dParams, Padding};
+use super::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
+use super::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2dParams};
+use super::softmax::{softmax, softmax_cross_entropy, SoftmaxParams};
+use crate::kernel_test;
+use serde_json::Value;
+
+const FIXTURES: &str = include_str!("../../../test/fixtures/golden/kernels.json");
+
+fn cases(kind: &str) -> Vec<Value> {
+    let doc: Value = serde_json::from_str(FIXTURES).expect("kernels.json parses");
+    let all = doc["cases"].as_array().expect("cases").clone();
+    let picked: Vec<Value> = all.into_iter().filter(|c| c["kind"] == kind).collect();
+    assert!(!picked.is_empty(), "no {kind} cases in kernels.json");
+    picked
+}
+
+fn floats(case: &Value, key: &str) -> Vec<f32> {
+    case[key].as_array().unwrap_or_else(|| panic!("{key} missing")).iter().map(|v| v.as_f64().unwrap() as f32).collect()
+}
+
+fn size(case: &Value, key: &str) -> usize {
+    case[key].as_u64().unwrap_or_else(|| panic!("{key} missing")) as usize
+}
+
+fn padding(case: &Value) -> Padding {
+    match case["padding"].as_str() {
+        Some("same") => Padding::Same,
+        Some("valid") => Padding::Valid,
+        other => panic!("padding {other:?}"),
+    }
+}
+
+/// TensorFlow sums in another order (and with FMA): agree to float32 rounding, relative to the
+/// magnitude of the value.
+fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    assert_eq!(got.len(), want.len(), "{what}: length");
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{what}[{i}]: got {g}, Keras {w}");
+    }
+}
+
+kernel_test!(
+    fn conv2d_matches_keras() {
+        for c in cases("conv2d") {
+            let name = c["name"].as_str().unwrap();
+            let (k, s) = (size(&c, "kernel"), size(&c, "stride"));
+            let p = Conv2dParams {
+                batch: size(&c, "batch"),
+                in_h: size(&c, "in_h"),
+                in_w: size(&c, "in_w"),
+                in_c: size(&c, "in_c"),
+                out_c: size(&c, "filters"),
+                k_h: k,
+                k_w: k,
+                stride_h: s,
+                stride_w: s,
+                padding: padding(&c),
+            };
+            let (x, w, b, dy) = (floats(&c, "x"), floats(&c, "w"), floats(&c, "b"), floats(&c, "dy"));
+            let mut y = vec![0.0; p.y_len()];
+            conv2d_forward(&p, &x, &w, &b, &mut y, &mut vec![0.0; p.forward_scratch_len()]);
+            assert_close(&y, &floats(&c, "y"), &format!("{name}: y"));
+            let (mut dx, mut dw, mut db) = (vec![0.0; p.x_len()], vec![0.0; p.w_len()], vec![0.0; p.out_c]);
+            let grads = Conv2dGrads { dx: &mut dx, dw: &mut dw, db: &mut db };
+            conv2d_backward(&p, &x, &w, &dy, grads, &mut vec![0.0; p.backward_scratch_len()]);
+            assert_close(&dx, &floats(&c, "dx"), &format!("{name}: dx"));
+            assert_close(&dw, &floats(&c, "dw"), &format!("{name}: dw"));
+            assert_close(&db, &floats(&c, "db"), &format!("{name}: db"));
+        }
+    }
+);
+
+fn pool_params(c: &Value) -> Pool2dParams {
+    let (k, s) = (size(c, "pool"), size(c, "stride"));
+    Pool2dParams {
+        batch: size(c, "batch"),
+        in_h: size(c, "in_h"),
+        in_w: size(c, "in_w"),
+        channels: size(c, "channels"),
+        pool_h: k,
+        pool_w: k,
+        stride_h: s,
+        stride_w: s,
+        padding: padding(c),
+    }
+}
+
+kernel_test!(
+    fn max_pool_matches_keras() {
+        for c in cases("max_pool") {
+            let name = c["name"].as_str().unwrap();
+            let p = pool_params(&c);
+            let (mut y, mut arg) = (vec![0.0; p.y_len()], vec![0u32; p.y_len()]);
+            max_pool_forward(&p, &floats(&c, "x"), &mut y, &mut arg);
+            assert_close(&y, &floats(&c, "y"), &format!("{name}: y"));
+            let mut dx = vec![0.0; p.x_len()];
+            max_pool_backward(&p, &floats(&c, "dy"), &arg, &mut dx);
+            assert_close(&dx, &floats(&c, "dx"), &format!("{name}: dx"));
+        }
+    }
+);
+
+kernel_test!(
+    fn avg_pool_matches_keras() {
+        for c in cases("avg_pool") {
+            let name = c["name"].as_str().unwrap();
+            let p = pool_params(&c);
+            let mut y = vec![0.0; p.y_len()];
+            avg_pool_forward(&p, &floats(&c, "x"), &mut y);
+            assert_close(&y, &floats(&c, "y"), &format!("{name}: y"));
+            let mut dx = vec![0.0; p.x_len()];
+            avg_pool_backward(&p, &floats(&c, "dy"), &mut dx);
+            assert_close(&dx, &floats(&c, "dx"), &format!("{name}: dx"));
+        }
+    }
+);
+
+kernel_test!(
+    fn dense_matches_keras() {
+        for c in cases("dense") {
+            let name = c["name"].as_str().unwrap();
+            let p = DenseParams { batch: size(&c, "batch"), inputs: size(&c, "inputs"), units: size(&c, "units") };
+            let (x, w, b, dy) = (floats(&c, "x"), floats(&c, "w"), floats(&c, "b"), floats(&c, "dy"));
+            let mut y = vec![0.0; p.y_len()];
+            dense_forward(&p, &x, &w, &b, &mut y);
+            assert_close(&y, &floats(&c, "y"), &format!("{name}: y"));
+            let (mut dx, mut dw, mut db) = (vec![0.0; p.x_len()], vec![0.0; p.w_len()], vec![0.0; p.units]);
+            let grads = DenseGrads { dx: &mut dx, dw: &mut dw, db: &mut db };
+            dense_backward(&p, &x, &w, &dy, grads, &mut vec![0.0; p.backward_scratch_len()]);
+            assert_close(&dx, &floats(&c, "dx"), &format!("{name}: dx"));
+            assert_close(&dw, &floats(&c, "dw"), &format!("{name}: dw"));
+            assert_close(&db, &floats(&c, "db"), &format!("{name}: db"));
+        }
+    }
+);
+
+kernel_test!(
+    fn softmax_cross_entropy_matches_keras() {
+        for c in cases("softmax_cross_entropy") {
+            let name = c["name"].as_str().unwrap();
+            let p = SoftmaxParams { batch: size(&c, "batch"), classes: size(&c, "classes") };
+            let logits = floats(&c, "logits");
+            let labels: Vec<u32> = c["labels"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as u32).collect();
+            let mut probs = vec![0.0; logits.len()];
+            softmax(&p, &logits, &mut probs);
+            assert_close(&probs, &floats(&c, "probs"), &format!("{name}: probs"));
+            let mut d = vec![0.0; logits.len()];
+            let loss = softmax_cross_entropy(&p, &logits, &labels, &mut d);
+            let want = c["loss"].as_f64().unwrap() as f32;
+            assert!((loss - want).abs() <= 2e-5 * (1.0 + want.abs()), "{name}: loss {loss}, Keras {want}");
+            assert_close(&d, &floats(&c, "dlogits"), &format!("{name}: dlogits"));
+        }
+    }
+);
