@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // npm run build: Rust → wasm (wasm-pack, simd128, release) → wasm-opt -O3 (npm binaryen) →
 // TypeScript → dist/ (ESM + .d.ts, with the one .wasm that serves Node and browsers).
+// `node scripts/build.mjs --bench` instead builds the benchmark module (cargo feature `bench`)
+// into bench/wasm/, through the same wasm-pack and wasm-opt steps.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
-const glueDir = join(root, 'ts', 'wasm');
+const benchBuild = process.argv.includes('--bench');
+const glueDir = benchBuild ? join(root, 'bench', 'wasm') : join(root, 'ts', 'wasm');
 const dist = join(root, 'dist');
 const bin = (name) => join(root, 'node_modules', '.bin', name);
 
@@ -36,21 +39,28 @@ try {
 }
 const wasmEnv = { ...process.env, PATH: wasmPath };
 
-run('wasm-pack (release, +simd128)', 'wasm-pack', [
+run(`wasm-pack (release, +simd128${benchBuild ? ', bench' : ''})`, 'wasm-pack', [
   '--quiet', 'build', 'crate', '--target', 'web', '--release', '--no-pack',
   '--out-dir', glueDir, '--out-name', 'convnet_wasm',
+  ...(benchBuild ? ['--', '--features', 'bench'] : []),
 ], wasmEnv);
-
-rmSync(dist, { recursive: true, force: true });
-mkdirSync(join(dist, 'wasm'), { recursive: true });
 
 // The features rustc enables for wasm32-unknown-unknown; wasm-opt must not add others, and it
 // never reorders float arithmetic without --fast-math, so results stay bit-identical.
 const features = ['simd', 'bulk-memory', 'sign-ext', 'nontrapping-float-to-int', 'mutable-globals', 'multivalue', 'reference-types'];
-run('wasm-opt -O3', bin('wasm-opt'), [
-  '-O3', ...features.map((f) => `--enable-${f}`),
-  join(glueDir, 'convnet_wasm_bg.wasm'), '-o', join(dist, 'convnet_wasm_bg.wasm'),
-]);
+const wasmOpt = (from, to) =>
+  run('wasm-opt -O3', bin('wasm-opt'), ['-O3', ...features.map((f) => `--enable-${f}`), from, '-o', to]);
+
+if (benchBuild) {
+  const file = join(glueDir, 'convnet_wasm_bg.wasm');
+  wasmOpt(file, file);
+  console.log(`build: benchmark module ready in ${glueDir}`);
+  process.exit(0);
+}
+
+rmSync(dist, { recursive: true, force: true });
+mkdirSync(join(dist, 'wasm'), { recursive: true });
+wasmOpt(join(glueDir, 'convnet_wasm_bg.wasm'), join(dist, 'convnet_wasm_bg.wasm'));
 
 run('tsc', bin('tsc'), ['-p', 'tsconfig.build.json']);
 for (const file of ['convnet_wasm.js', 'convnet_wasm.d.ts']) copyFileSync(join(glueDir, file), join(dist, 'wasm', file));

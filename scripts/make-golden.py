@@ -99,6 +99,42 @@ def softmax_ce_case(name, batch, classes, scale):
                 dlogits=f32_list(d))
 
 
+def activation_case(name, fn_name, n):
+    x = uniform(n) * 4.0
+    dy = uniform(n)
+    fns = {
+        "relu": tf.keras.activations.relu,
+        "tanh": tf.keras.activations.tanh,
+        "sigmoid": tf.keras.activations.sigmoid,
+        # LeCun's squashing function, built from TF's tanh: 1.7159·tanh(2/3·a).
+        "lecun_tanh": lambda v: 1.7159 * tf.math.tanh(v * (2.0 / 3.0)),
+    }
+    y, (dx,) = grads(fns[fn_name], [x], dy)
+    return dict(name=name, kind="activation", activation=fn_name, x=f32_list(x), dy=f32_list(dy), y=f32_list(y),
+                dx=f32_list(dx))
+
+
+def subsample_case(name, batch, h, w, c):
+    """LeNet's subsampling, coef·(sum of each 2×2 window) + bias, through TF's average pool ×4."""
+    x, coef, bias = uniform(batch, h, w, c), uniform(c), uniform(c)
+    pool = tf.keras.layers.AveragePooling2D(pool_size=2, strides=2, padding="valid")
+    dy = uniform(*pool.compute_output_shape((batch, h, w, c)))
+    y, (dx, dcoef, dbias) = grads(lambda x_, c_, b_: 4.0 * pool(x_) * c_ + b_, [x, coef, bias], dy)
+    return dict(name=name, kind="subsample", batch=batch, in_h=h, in_w=w, channels=c, x=f32_list(x),
+                coef=f32_list(coef), bias=f32_list(bias), dy=f32_list(dy), y=f32_list(y), dx=f32_list(dx),
+                dcoef=f32_list(dcoef), dbias=f32_list(dbias))
+
+
+def rbf_case(name, batch, inputs, units):
+    """Euclidean RBF units with fixed ±1 prototypes: y[n,i] = Σ_j (x[n,j] − w[i,j])²."""
+    x = uniform(batch, inputs)
+    protos = np.where(rng.uniform(size=(units, inputs)) < 0.5, -1.0, 1.0).astype(np.float32)
+    dy = uniform(batch, units)
+    y, (dx,) = grads(lambda x_: tf.reduce_sum(tf.square(x_[:, None, :] - protos[None]), axis=2), [x], dy)
+    return dict(name=name, kind="rbf", batch=batch, inputs=inputs, units=units, x=f32_list(x),
+                prototypes=f32_list(protos), dy=f32_list(dy), y=f32_list(y), dx=f32_list(dx))
+
+
 def main():
     cases = [
         conv_case("conv2d 7x7 same (Fashion layer 1)", 2, 10, 9, 1, 4, 7, 1, "same"),
@@ -114,6 +150,12 @@ def main():
         dense_case("dense 37→21", 3, 37, 21),
         softmax_ce_case("softmax cross-entropy", 6, 10, 3.0),
         softmax_ce_case("softmax cross-entropy, large logits", 4, 10, 60.0),
+        activation_case("relu", "relu", 37),
+        activation_case("tanh", "tanh", 37),
+        activation_case("sigmoid", "sigmoid", 37),
+        activation_case("LeCun scaled tanh", "lecun_tanh", 37),
+        subsample_case("LeNet subsampling 2x2 (odd size)", 2, 7, 6, 5),
+        rbf_case("RBF 84→10 (LeNet output)", 3, 84, 10),
     ]
     doc = {
         "generator": "scripts/make-golden.py",

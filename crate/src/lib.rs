@@ -5,6 +5,8 @@
 //! lives here. The TypeScript layer (`ts/`) validates arguments before calling, so the errors
 //! returned here are a second line of defence.
 
+#[cfg(all(feature = "bench", target_arch = "wasm32"))]
+pub mod bench;
 pub mod kernels;
 pub mod nn;
 
@@ -69,7 +71,7 @@ pub fn dense_forward(
     let p = DenseParams { batch, inputs, units };
     let mut y = vec![0.0; p.y_len()];
     p.check_forward(x.len(), w.len(), b.len(), y.len())?;
-    dense_forward_kernel(&p, x, w, b, &mut y);
+    dense_forward_kernel(&p, x, w, b, &mut y, &mut vec![0.0; p.forward_scratch_len()]);
     Ok(y)
 }
 

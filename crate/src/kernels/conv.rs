@@ -18,7 +18,7 @@
 //! compact parameters expand into a dense kernel with zeros for the missing connections; zero
 //! terms leave every sum unchanged, so the dense kernels serve table convolutions exactly.
 
-use super::gemm::{gemm, transpose, GemmParams};
+use super::gemm::{gemm, gemm_packed, pack_b, transpose, GemmParams};
 use super::{check_len, ShapeError};
 
 /// Keras's padding modes.
@@ -96,15 +96,32 @@ impl Conv2dParams {
         self.batch * self.positions() * self.out_c
     }
 
-    /// Scratch for [`conv2d_forward`]: one image's patch rows.
-    pub fn forward_scratch_len(&self) -> usize {
+    fn cols_len(&self) -> usize {
         self.positions() * self.patch_len()
     }
 
+    fn forward_gemm(&self) -> GemmParams {
+        GemmParams { m: self.positions(), k: self.patch_len(), n: self.out_c }
+    }
+
+    fn weight_grad_gemm(&self) -> GemmParams {
+        GemmParams { m: self.patch_len(), k: self.positions(), n: self.out_c }
+    }
+
+    fn input_grad_gemm(&self) -> GemmParams {
+        GemmParams { m: self.positions(), k: self.out_c, n: self.patch_len() }
+    }
+
+    /// Scratch for [`conv2d_forward`]: one image's patch rows and the GEMM's packing buffer.
+    pub fn forward_scratch_len(&self) -> usize {
+        self.cols_len() + self.forward_gemm().pack_len()
+    }
+
     /// Scratch for [`conv2d_backward`]: patch rows, their transpose (reused for their
-    /// gradient), `Wᵀ`, and one image's kernel-gradient partial sum.
+    /// gradient), `Wᵀ`, one image's kernel-gradient partial sum, `Wᵀ` packed, and room to pack
+    /// each image's output gradient.
     pub fn backward_scratch_len(&self) -> usize {
-        2 * self.forward_scratch_len() + 2 * self.w_len()
+        2 * self.cols_len() + 2 * self.w_len() + self.input_grad_gemm().pack_len() + self.weight_grad_gemm().pack_len()
     }
 
     /// Checks that the configuration is usable: no zero sizes, a non-empty output.
@@ -229,11 +246,12 @@ pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut
     p.check("conv2d_forward", x.len(), w.len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
     let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = p.positions() * p.out_c;
-    let g = GemmParams { m: p.positions(), k: p.patch_len(), n: p.out_c };
-    let cols = &mut scratch[..p.forward_scratch_len()];
+    assert!(scratch.len() >= p.forward_scratch_len(), "conv2d_forward: scratch too small");
+    let (cols, packed_w) = scratch.split_at_mut(p.cols_len());
+    pack_b(&p.forward_gemm(), w, packed_w);
     for n in 0..p.batch {
         im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
-        gemm(&g, cols, w, Some(b), &mut y[n * out_len..(n + 1) * out_len]);
+        gemm_packed(&p.forward_gemm(), cols, packed_w, Some(b), &mut y[n * out_len..(n + 1) * out_len]);
     }
 }
 
@@ -268,25 +286,27 @@ pub fn conv2d_backward(
     let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = positions * filters;
 
-    let (cols, rest) = scratch.split_at_mut(p.forward_scratch_len());
-    let (cols_t, rest) = rest.split_at_mut(p.forward_scratch_len());
+    let (cols, rest) = scratch.split_at_mut(p.cols_len());
+    let (cols_t, rest) = rest.split_at_mut(p.cols_len());
     let (w_t, rest) = rest.split_at_mut(p.w_len());
-    let partial = &mut rest[..p.w_len()];
+    let (partial, rest) = rest.split_at_mut(p.w_len());
+    let (packed_w_t, pack) = rest.split_at_mut(p.input_grad_gemm().pack_len());
 
     transpose(patch, filters, w, w_t);
+    pack_b(&p.input_grad_gemm(), w_t, packed_w_t);
     grads.dw.fill(0.0);
     grads.db.fill(0.0);
     for n in 0..p.batch {
         let dy_n = &dy[n * out_len..(n + 1) * out_len];
         im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
         transpose(positions, patch, cols, cols_t);
-        gemm(&GemmParams { m: patch, k: positions, n: filters }, cols_t, dy_n, None, partial);
+        gemm(&p.weight_grad_gemm(), cols_t, dy_n, None, partial, pack);
         for (d, &s) in grads.dw.iter_mut().zip(partial.iter()) {
             *d += s;
         }
         // The patch-row gradients reuse the transpose's buffer.
         let dcols = &mut cols_t[..];
-        gemm(&GemmParams { m: positions, k: filters, n: patch }, dy_n, w_t, None, dcols);
+        gemm_packed(&p.input_grad_gemm(), dy_n, packed_w_t, None, dcols);
         col2im(p, dcols, &mut grads.dx[n * image_len..(n + 1) * image_len]);
         for row in dy_n.chunks_exact(filters) {
             for (d, &s) in grads.db.iter_mut().zip(row) {

@@ -29,9 +29,26 @@ impl DenseParams {
         self.batch * self.units
     }
 
-    /// The scratch [`dense_backward`] needs: room for `Wᵀ`, then for `xᵀ`.
+    fn forward_gemm(&self) -> GemmParams {
+        GemmParams { m: self.batch, k: self.inputs, n: self.units }
+    }
+
+    fn input_grad_gemm(&self) -> GemmParams {
+        GemmParams { m: self.batch, k: self.units, n: self.inputs }
+    }
+
+    fn weight_grad_gemm(&self) -> GemmParams {
+        GemmParams { m: self.inputs, k: self.batch, n: self.units }
+    }
+
+    /// The scratch [`dense_forward`] needs: the GEMM's packing buffer.
+    pub fn forward_scratch_len(&self) -> usize {
+        self.forward_gemm().pack_len()
+    }
+
+    /// The scratch [`dense_backward`] needs: room for `Wᵀ`, then for `xᵀ`, and the packing buffer.
     pub fn backward_scratch_len(&self) -> usize {
-        self.w_len().max(self.x_len())
+        self.w_len().max(self.x_len()) + self.input_grad_gemm().pack_len().max(self.weight_grad_gemm().pack_len())
     }
 
     /// Checks the forward operands.
@@ -77,11 +94,11 @@ fn fail(e: ShapeError) -> ! {
 /// `y = x·W + b`.
 ///
 /// # Shapes
-/// `x`: batch·inputs, `w`: inputs·units, `b`: units, `y`: batch·units.
-pub fn dense_forward(p: &DenseParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+/// `x`: batch·inputs, `w`: inputs·units, `b`: units, `y`: batch·units, `scratch`: at least
+/// [`DenseParams::forward_scratch_len`].
+pub fn dense_forward(p: &DenseParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], scratch: &mut [f32]) {
     p.check_forward(x.len(), w.len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
-    let g = GemmParams { m: p.batch, k: p.inputs, n: p.units };
-    gemm(&g, x, w, Some(b), y);
+    gemm(&p.forward_gemm(), x, w, Some(b), y, scratch);
 }
 
 /// Overwrites `grads` with ∂L/∂x = dy·Wᵀ, ∂L/∂W = xᵀ·dy and ∂L/∂b = Σ_batch dy.
@@ -99,14 +116,15 @@ pub fn dense_backward(p: &DenseParams, x: &[f32], w: &[f32], dy: &[f32], grads: 
         p.backward_scratch_len()
     );
     let DenseParams { batch, inputs, units } = *p;
+    let (transposed, pack) = scratch.split_at_mut(p.w_len().max(p.x_len()));
 
-    let wt = &mut scratch[..p.w_len()];
+    let wt = &mut transposed[..p.w_len()];
     transpose(inputs, units, w, wt);
-    gemm(&GemmParams { m: batch, k: units, n: inputs }, dy, wt, None, grads.dx);
+    gemm(&p.input_grad_gemm(), dy, wt, None, grads.dx, pack);
 
-    let xt = &mut scratch[..p.x_len()];
+    let xt = &mut transposed[..p.x_len()];
     transpose(batch, inputs, x, xt);
-    gemm(&GemmParams { m: inputs, k: batch, n: units }, xt, dy, None, grads.dw);
+    gemm(&p.weight_grad_gemm(), xt, dy, None, grads.dw, pack);
 
     column_sums(batch, units, dy, grads.db);
 }
@@ -247,7 +265,7 @@ mod tests {
                 let mut want_y = vec![f32::NAN; c.p.y_len()];
                 let mut got_y = vec![f32::NAN; c.p.y_len()];
                 scalar::dense_forward(&c.p, &c.x, &c.w, &c.b, &mut want_y);
-                dense_forward(&c.p, &c.x, &c.w, &c.b, &mut got_y);
+                dense_forward(&c.p, &c.x, &c.w, &c.b, &mut got_y, &mut vec![f32::NAN; c.p.forward_scratch_len()]);
                 assert_bits_eq(&got_y, &want_y, &format!("y {ctx}"));
 
                 let mut want = Grads::for_params(&c.p);
@@ -268,7 +286,7 @@ mod tests {
                 let g = run_backward(&c);
                 let loss = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
                     let mut y = vec![0.0; c.p.y_len()];
-                    dense_forward(&c.p, x, w, b, &mut y);
+                    dense_forward(&c.p, x, w, b, &mut y, &mut vec![0.0; c.p.forward_scratch_len()]);
                     y.iter().zip(&c.dy).map(|(&y, &d)| y as f64 * d as f64).sum()
                 };
                 let (mut x, mut w, mut b) = (c.x.clone(), c.w.clone(), c.b.clone());
@@ -284,7 +302,14 @@ mod tests {
             // x = [[1, 2]], W = [[1, 2, 3], [4, 5, 6]], b = [0.5, -1, 0]: y = [9.5, 11, 15].
             let p = DenseParams { batch: 1, inputs: 2, units: 3 };
             let mut y = [0.0; 3];
-            dense_forward(&p, &[1.0, 2.0], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[0.5, -1.0, 0.0], &mut y);
+            dense_forward(
+                &p,
+                &[1.0, 2.0],
+                &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                &[0.5, -1.0, 0.0],
+                &mut y,
+                &mut vec![0.0; p.forward_scratch_len()],
+            );
             assert_eq!(y, [9.5, 11.0, 15.0]);
         }
     );

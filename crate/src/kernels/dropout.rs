@@ -37,7 +37,7 @@ pub mod scalar {
 mod tests {
     use super::*;
     use crate::kernel_test;
-    use crate::kernels::test_support::{assert_bits_eq, random_vec, test_rng};
+    use crate::kernels::test_support::{assert_bits_eq, check_gradient, random_vec, test_rng};
 
     kernel_test!(
         fn keeps_about_one_minus_rate_and_preserves_the_mean() {
@@ -52,6 +52,24 @@ mod tests {
             let mut again = vec![0.0; 100_000];
             dropout_mask(&mut Rng::new(5), 0.5, &mut again);
             assert_bits_eq(&again, &mask, "same seed, same mask");
+        }
+    );
+
+    kernel_test!(
+        fn gradient_matches_finite_differences() {
+            // The backward pass is the same product with the upstream gradient.
+            let mut rng = test_rng(72);
+            let x = random_vec(&mut rng, 33);
+            let dy = random_vec(&mut rng, 33);
+            let mut mask = vec![0.0; 33];
+            dropout_mask(&mut rng, 0.4, &mut mask);
+            let mut dx = vec![0.0; 33];
+            apply_mask(&dy, &mask, &mut dx);
+            check_gradient("dropout dx", &mut x.clone(), &dx, 33, |xs| {
+                let mut y = vec![0.0; 33];
+                apply_mask(xs, &mask, &mut y);
+                y.iter().zip(&dy).map(|(&a, &b)| a as f64 * b as f64).sum()
+            });
         }
     );
 

@@ -1,4 +1,4 @@
-//! Row-major matrix products, the engine under dense and (later) convolution.
+//! Row-major matrix products, the engine under dense and convolution.
 //!
 //! Every output element is accumulated from +0.0 over `k` in ascending order, with the bias
 //! (if any) added last. The scalar and SIMD versions keep that order, so they agree bit for bit,
@@ -11,6 +11,11 @@ pub struct GemmParams {
     pub k: usize,
     pub n: usize,
 }
+
+/// Rows of `k` handled per packed block of B: 256 rows of an 8-column panel (8 KiB) stay in L1.
+pub const KC: usize = 256;
+/// Columns per packed panel, and per register tile.
+pub const NR: usize = 8;
 
 impl GemmParams {
     /// Panics with the sizes involved when a slice does not match the shape.
@@ -26,17 +31,45 @@ impl GemmParams {
         }
         assert_eq!(c, m * n, "gemm: C has {c} values, expected m·n = {m}·{n}");
     }
+
+    /// The length of B packed by [`pack_b`]: `k` rows of `n` rounded up to whole panels.
+    pub fn pack_len(&self) -> usize {
+        self.k.max(1) * self.n.div_ceil(NR) * NR
+    }
 }
 
-/// `C = A · B (+ bias)`, overwriting `C`. Uses simd128 when the build enables it.
+/// Packs B for [`gemm_packed`]. Pack once, multiply many times: convolution packs its kernel
+/// once per batch and reuses it for every image.
 ///
 /// # Shapes
-/// `a`: m·k, `b`: k·n, `bias`: n, `c`: m·n (all row-major).
-pub fn gemm(p: &GemmParams, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+/// `b`: k·n; `packed`: at least [`GemmParams::pack_len`].
+pub fn pack_b(p: &GemmParams, b: &[f32], packed: &mut [f32]) {
+    assert_eq!(b.len(), p.k * p.n, "gemm: B has {} values, expected k·n = {}·{}", b.len(), p.k, p.n);
+    assert!(packed.len() >= p.pack_len(), "gemm: pack has {} values, needs {}", packed.len(), p.pack_len());
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    simd::gemm(p, a, b, bias, c);
+    simd::pack_b(p, b, packed);
+    // The scalar build multiplies with the reference, which reads B as it is.
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    scalar::gemm(p, a, b, bias, c);
+    packed[..b.len()].copy_from_slice(b);
+}
+
+/// `C = A · B (+ bias)` with B already packed by [`pack_b`] for the same shape.
+pub fn gemm_packed(p: &GemmParams, a: &[f32], packed: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+    assert!(packed.len() >= p.pack_len(), "gemm: pack has {} values, needs {}", packed.len(), p.pack_len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    simd::gemm_packed(p, a, packed, bias, c);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    scalar::gemm(p, a, &packed[..p.k * p.n], bias, c);
+}
+
+/// `C = A · B (+ bias)`, overwriting `C`: [`pack_b`] into `pack`, then [`gemm_packed`]. Uses
+/// simd128 when the build enables it.
+///
+/// # Shapes
+/// `a`: m·k, `b`: k·n, `bias`: n, `c`: m·n (all row-major); `pack`: [`GemmParams::pack_len`].
+pub fn gemm(p: &GemmParams, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32], pack: &mut [f32]) {
+    pack_b(p, b, pack);
+    gemm_packed(p, a, pack, bias, c);
 }
 
 /// Writes the transpose of the row-major `rows×cols` matrix `src` into `dst` (`cols×rows`).
@@ -79,102 +112,169 @@ pub mod scalar {
     }
 }
 
-/// simd128: 4×8 register tiles (8 f32x4 accumulators), which fit V8's 16 xmm registers.
+/// simd128: B is packed, in blocks of [`KC`] rows, into contiguous panels of [`NR`] columns; a
+/// 4×8 register tile (8 f32x4 accumulators, which fit V8's 16 xmm registers) walks each panel.
+/// Between blocks of `k` the tile is stored to C and loaded back, which continues each sum
+/// exactly where it stopped, so the order stays the scalar reference's.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd {
-    use super::GemmParams;
+    use super::{GemmParams, KC, NR};
     use core::arch::wasm32::*;
 
-    const TILE_ROWS: usize = 4;
-
-    /// `C = A · B (+ bias)`. See [`super::gemm`].
-    pub fn gemm(p: &GemmParams, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
-        p.check(a.len(), b.len(), bias.map(<[f32]>::len), c.len());
-        let m = p.m;
-        let mut i = 0;
-        while i + TILE_ROWS <= m {
-            // SAFETY: check() proved every slice's length, and the tile functions read rows
-            // i..i+TILE_ROWS of A and C and columns < n of B, C and bias only.
-            unsafe { row_block::<TILE_ROWS>(p, a, b, bias, c, i) };
-            i += TILE_ROWS;
-        }
-        while i < m {
-            // SAFETY: as above, for one row.
-            unsafe { row_block::<1>(p, a, b, bias, c, i) };
-            i += 1;
+    /// Block `pc` (rows `pc..pc+kc` of B) starts at `pc·n8`; within it, panel `jp` at `jp·kc·NR`.
+    pub fn pack_b(p: &GemmParams, b: &[f32], pack: &mut [f32]) {
+        let GemmParams { k, n, .. } = *p;
+        let n8 = n.div_ceil(NR) * NR;
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            for jp in 0..n.div_ceil(NR) {
+                let (j0, w) = (jp * NR, NR.min(n - jp * NR));
+                let dst = &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
+                for (kk, d) in dst.chunks_exact_mut(NR).enumerate() {
+                    d[..w].copy_from_slice(&b[(pc + kk) * n + j0..(pc + kk) * n + j0 + w]);
+                    d[w..].fill(0.0);
+                }
+            }
         }
     }
 
-    /// Computes rows `i0..i0+R` of C: 8-column tiles, then 4-column, then a scalar tail.
-    ///
-    /// # Safety
-    /// `a`, `b`, `bias` and `c` must have the lengths [`GemmParams::check`] asks for, and
-    /// `i0 + R <= m`.
+    /// `C = A · B (+ bias)` from a packed B. See [`super::gemm_packed`].
+    pub fn gemm_packed(p: &GemmParams, a: &[f32], pack: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+        p.check(a.len(), p.k * p.n, bias.map(<[f32]>::len), c.len());
+        let GemmParams { m, k, n } = *p;
+        if k == 0 {
+            for row in c.chunks_exact_mut(n.max(1)) {
+                match bias {
+                    Some(bias) => row.copy_from_slice(bias),
+                    None => row.fill(0.0),
+                }
+            }
+            return;
+        }
+        let panels = n.div_ceil(NR);
+        let n8 = panels * NR;
+        let mut pc = 0;
+        while pc < k {
+            let kc = KC.min(k - pc);
+            let block = Block { k, pc, kc, first: pc == 0, last: pc + kc == k };
+            for jp in 0..panels {
+                let panel = &pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
+                let cols = Cols { n, j0: jp * NR, w: NR.min(n - jp * NR) };
+                let mut i = 0;
+                while i + 4 <= m {
+                    tile::<4>(a, panel, bias, c, i, &block, &cols);
+                    i += 4;
+                }
+                match m - i {
+                    3 => tile::<3>(a, panel, bias, c, i, &block, &cols),
+                    2 => tile::<2>(a, panel, bias, c, i, &block, &cols),
+                    1 => tile::<1>(a, panel, bias, c, i, &block, &cols),
+                    _ => {}
+                }
+            }
+            pc += kc;
+        }
+    }
+
+    /// Which rows of `k` a pass covers, and whether it starts or ends the sums.
+    struct Block {
+        k: usize,
+        pc: usize,
+        kc: usize,
+        first: bool,
+        last: bool,
+    }
+
+    /// Which columns of C a panel covers: `j0..j0 + w` of `n`.
+    struct Cols {
+        n: usize,
+        j0: usize,
+        w: usize,
+    }
+
+    /// Reads up to 8 values of a row into two vectors, zeros beyond `w`.
     #[inline(always)]
-    unsafe fn row_block<const R: usize>(
-        p: &GemmParams,
+    fn load8(src: &[f32], w: usize) -> [v128; 2] {
+        let mut buf = [0.0f32; NR];
+        let from: &[f32] = if w == NR {
+            &src[..NR]
+        } else {
+            buf[..w].copy_from_slice(&src[..w]);
+            &buf
+        };
+        // SAFETY: `from` holds 8 values.
+        unsafe { [v128_load(from.as_ptr() as *const v128), v128_load(from.as_ptr().add(4) as *const v128)] }
+    }
+
+    /// Writes the first `w` of 8 values.
+    #[inline(always)]
+    fn store8(v: [v128; 2], dst: &mut [f32], w: usize) {
+        if w == NR {
+            let dst = &mut dst[..NR];
+            // SAFETY: dst holds 8 values.
+            unsafe {
+                v128_store(dst.as_mut_ptr() as *mut v128, v[0]);
+                v128_store(dst.as_mut_ptr().add(4) as *mut v128, v[1]);
+            }
+            return;
+        }
+        let mut buf = [0.0f32; NR];
+        // SAFETY: buf holds 8 values.
+        unsafe {
+            v128_store(buf.as_mut_ptr() as *mut v128, v[0]);
+            v128_store(buf.as_mut_ptr().add(4) as *mut v128, v[1]);
+        }
+        dst[..w].copy_from_slice(&buf[..w]);
+    }
+
+    /// Rows `i0..i0+R` of C against one packed panel, over one block of `k`.
+    #[inline(always)]
+    fn tile<const R: usize>(
         a: &[f32],
-        b: &[f32],
+        panel: &[f32],
         bias: Option<&[f32]>,
         c: &mut [f32],
         i0: usize,
+        blk: &Block,
+        cols: &Cols,
     ) {
-        let GemmParams { k, n, .. } = *p;
-        let ap = a.as_ptr().add(i0 * k);
-        let bp = b.as_ptr();
-        let cp = c.as_mut_ptr().add(i0 * n);
-        let mut j = 0;
-        while j + 8 <= n {
-            let mut acc = [[f32x4_splat(0.0); 2]; R];
-            for kk in 0..k {
-                let b0 = v128_load(bp.add(kk * n + j) as *const v128);
-                let b1 = v128_load(bp.add(kk * n + j + 4) as *const v128);
-                for (r, row) in acc.iter_mut().enumerate() {
-                    let av = f32x4_splat(*ap.add(r * k + kk));
+        let Cols { n, j0, w } = *cols;
+        let mut acc = [[f32x4_splat(0.0); 2]; R];
+        if !blk.first {
+            for (r, row) in acc.iter_mut().enumerate() {
+                *row = load8(&c[(i0 + r) * n + j0..], w);
+            }
+        }
+        // Bounds are checked here, once per tile; the loop below reads through raw pointers.
+        let rows: [*const f32; R] = core::array::from_fn(|r| {
+            let start = (i0 + r) * blk.k + blk.pc;
+            a[start..start + blk.kc].as_ptr()
+        });
+        assert!(panel.len() >= blk.kc * NR);
+        let bp = panel.as_ptr();
+        for kk in 0..blk.kc {
+            // SAFETY: the panel holds kc·NR values and each row pointer kc values (checked above).
+            unsafe {
+                let b0 = v128_load(bp.add(kk * NR) as *const v128);
+                let b1 = v128_load(bp.add(kk * NR + 4) as *const v128);
+                for (row, &src) in acc.iter_mut().zip(rows.iter()) {
+                    let av = v128_load32_splat(src.add(kk) as *const u32);
                     row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
                     row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
                 }
             }
-            for (r, row) in acc.iter().enumerate() {
-                for (half, &v) in row.iter().enumerate() {
-                    let col = j + 4 * half;
-                    let out = match bias {
-                        Some(bias) => f32x4_add(v, v128_load(bias.as_ptr().add(col) as *const v128)),
-                        None => v,
-                    };
-                    v128_store(cp.add(r * n + col) as *mut v128, out);
-                }
-            }
-            j += 8;
         }
-        while j + 4 <= n {
-            let mut acc = [f32x4_splat(0.0); R];
-            for kk in 0..k {
-                let b0 = v128_load(bp.add(kk * n + j) as *const v128);
-                for (r, v) in acc.iter_mut().enumerate() {
-                    *v = f32x4_add(*v, f32x4_mul(f32x4_splat(*ap.add(r * k + kk)), b0));
+        if blk.last {
+            if let Some(bias) = bias {
+                let bv = load8(&bias[j0..], w);
+                for row in acc.iter_mut() {
+                    row[0] = f32x4_add(row[0], bv[0]);
+                    row[1] = f32x4_add(row[1], bv[1]);
                 }
             }
-            for (r, &v) in acc.iter().enumerate() {
-                let out = match bias {
-                    Some(bias) => f32x4_add(v, v128_load(bias.as_ptr().add(j) as *const v128)),
-                    None => v,
-                };
-                v128_store(cp.add(r * n + j) as *mut v128, out);
-            }
-            j += 4;
         }
-        for jj in j..n {
-            for r in 0..R {
-                let mut acc = 0.0f32;
-                for kk in 0..k {
-                    acc += *ap.add(r * k + kk) * *bp.add(kk * n + jj);
-                }
-                *cp.add(r * n + jj) = match bias {
-                    Some(bias) => acc + bias[jj],
-                    None => acc,
-                };
-            }
+        for (r, row) in acc.iter().enumerate() {
+            store8(*row, &mut c[(i0 + r) * n + j0..], w);
         }
     }
 }
@@ -189,6 +289,16 @@ mod tests {
         fn simd_matches_scalar_on_awkward_shapes() {
             let mut rng = test_rng(11);
             let dims = [1usize, 2, 3, 4, 5, 7, 8, 9, 13, 16, 17, 31, 33];
+            // k beyond one packed block (KC = 256), ending mid-block, exercises the reload of C.
+            for (m, k, n) in [(5, 600, 13), (9, 257, 8), (4, 512, 17)] {
+                let p = GemmParams { m, k, n };
+                let (a, b, bias) = (random_vec(&mut rng, m * k), random_vec(&mut rng, k * n), random_vec(&mut rng, n));
+                let mut want = vec![f32::NAN; m * n];
+                let mut got = vec![f32::NAN; m * n];
+                scalar::gemm(&p, &a, &b, Some(&bias), &mut want);
+                gemm(&p, &a, &b, Some(&bias), &mut got, &mut vec![f32::NAN; p.pack_len()]);
+                assert_bits_eq(&got, &want, &format!("gemm {p:?} across k blocks"));
+            }
             for (t, &m) in dims.iter().enumerate() {
                 for &k in &dims[t % 4..] {
                     for &n in &dims {
@@ -201,7 +311,7 @@ mod tests {
                             let mut want = vec![f32::NAN; m * n];
                             let mut got = vec![f32::NAN; m * n];
                             scalar::gemm(&p, &a, &b, bias, &mut want);
-                            gemm(&p, &a, &b, bias, &mut got);
+                            gemm(&p, &a, &b, bias, &mut got, &mut vec![f32::NAN; p.pack_len()]);
                             assert_bits_eq(&got, &want, &format!("gemm {p:?} bias={with_bias}"));
                         }
                     }

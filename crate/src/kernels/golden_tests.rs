@@ -1,9 +1,13 @@
 //! Every kernel family against Keras/TensorFlow: the fixtures come from scripts/make-golden.py
 //! (tensorflow-cpu) and are compiled into the test binary, so the check also runs inside wasm.
 
+use super::act::{activation_backward, activation_forward, Activation};
 use super::conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dParams, Padding};
 use super::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
+use super::gemm::transpose;
 use super::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2dParams};
+use super::pool::{subsample_backward, subsample_forward, SubsampleGrads};
+use super::rbf::{rbf_backward, rbf_forward, RbfParams};
 use super::softmax::{softmax, softmax_cross_entropy, SoftmaxParams};
 use crate::kernel_test;
 use serde_json::Value;
@@ -126,7 +130,7 @@ kernel_test!(
             let p = DenseParams { batch: size(&c, "batch"), inputs: size(&c, "inputs"), units: size(&c, "units") };
             let (x, w, b, dy) = (floats(&c, "x"), floats(&c, "w"), floats(&c, "b"), floats(&c, "dy"));
             let mut y = vec![0.0; p.y_len()];
-            dense_forward(&p, &x, &w, &b, &mut y);
+            dense_forward(&p, &x, &w, &b, &mut y, &mut vec![0.0; p.forward_scratch_len()]);
             assert_close(&y, &floats(&c, "y"), &format!("{name}: y"));
             let (mut dx, mut dw, mut db) = (vec![0.0; p.x_len()], vec![0.0; p.w_len()], vec![0.0; p.units]);
             let grads = DenseGrads { dx: &mut dx, dw: &mut dw, db: &mut db };
@@ -153,6 +157,72 @@ kernel_test!(
             let want = c["loss"].as_f64().unwrap() as f32;
             assert!((loss - want).abs() <= 2e-5 * (1.0 + want.abs()), "{name}: loss {loss}, Keras {want}");
             assert_close(&d, &floats(&c, "dlogits"), &format!("{name}: dlogits"));
+        }
+    }
+);
+
+kernel_test!(
+    fn activations_match_keras() {
+        for c in cases("activation") {
+            let f = match c["activation"].as_str().unwrap() {
+                "relu" => Activation::Relu,
+                "tanh" => Activation::Tanh,
+                "sigmoid" => Activation::Sigmoid,
+                "lecun_tanh" => Activation::LecunTanh,
+                other => panic!("activation {other}"),
+            };
+            let x = floats(&c, "x");
+            let mut y = vec![0.0; x.len()];
+            activation_forward(f, &x, &mut y);
+            assert_close(&y, &floats(&c, "y"), &format!("{f:?}: y"));
+            let mut dx = vec![0.0; x.len()];
+            activation_backward(f, &y, &floats(&c, "dy"), &mut dx);
+            assert_close(&dx, &floats(&c, "dx"), &format!("{f:?}: dx"));
+        }
+    }
+);
+
+kernel_test!(
+    fn subsampling_matches_tensorflow() {
+        for c in cases("subsample") {
+            let p = Pool2dParams {
+                batch: size(&c, "batch"),
+                in_h: size(&c, "in_h"),
+                in_w: size(&c, "in_w"),
+                channels: size(&c, "channels"),
+                pool_h: 2,
+                pool_w: 2,
+                stride_h: 2,
+                stride_w: 2,
+                padding: Padding::Valid,
+            };
+            let (x, coef, bias) = (floats(&c, "x"), floats(&c, "coef"), floats(&c, "bias"));
+            let mut y = vec![0.0; p.y_len()];
+            subsample_forward(&p, &x, &coef, &bias, &mut y);
+            assert_close(&y, &floats(&c, "y"), "subsample y");
+            let (mut dx, mut dcoef, mut dbias) = (vec![0.0; p.x_len()], vec![0.0; p.channels], vec![0.0; p.channels]);
+            let g = SubsampleGrads { dx: &mut dx, dcoef: &mut dcoef, dbias: &mut dbias };
+            subsample_backward(&p, &x, &coef, &floats(&c, "dy"), g);
+            assert_close(&dx, &floats(&c, "dx"), "subsample dx");
+            assert_close(&dcoef, &floats(&c, "dcoef"), "subsample dcoef");
+            assert_close(&dbias, &floats(&c, "dbias"), "subsample dbias");
+        }
+    }
+);
+
+kernel_test!(
+    fn rbf_matches_tensorflow() {
+        for c in cases("rbf") {
+            let p = RbfParams { batch: size(&c, "batch"), inputs: size(&c, "inputs"), units: size(&c, "units") };
+            let (x, w) = (floats(&c, "x"), floats(&c, "prototypes"));
+            let mut w_t = vec![0.0; w.len()];
+            transpose(p.units, p.inputs, &w, &mut w_t);
+            let mut y = vec![0.0; p.batch * p.units];
+            rbf_forward(&p, &x, &w_t, &mut y);
+            assert_close(&y, &floats(&c, "y"), "rbf y");
+            let mut dx = vec![0.0; x.len()];
+            rbf_backward(&p, &x, &w, &floats(&c, "dy"), &mut dx);
+            assert_close(&dx, &floats(&c, "dx"), "rbf dx");
         }
     }
 );
