@@ -19,6 +19,7 @@
 //! terms leave every sum unchanged, so the dense kernels serve table convolutions exactly.
 
 use super::gemm::{gemm, gemm_packed, pack_b, transpose, GemmParams};
+use super::lanes::copy;
 use super::{check_len, ShapeError};
 
 /// Keras's padding modes.
@@ -112,16 +113,20 @@ impl Conv2dParams {
         GemmParams { m: self.positions(), k: self.out_c, n: self.patch_len() }
     }
 
-    /// Scratch for [`conv2d_forward`]: one image's patch rows and the GEMM's packing buffer.
+    /// Scratch for [`conv2d_forward`]: one image's patch rows, the packed kernel and room to
+    /// pack the patch rows.
     pub fn forward_scratch_len(&self) -> usize {
-        self.cols_len() + self.forward_gemm().pack_len()
+        self.cols_len() + self.forward_gemm().scratch_len()
     }
 
     /// Scratch for [`conv2d_backward`]: patch rows, their transpose (reused for their
     /// gradient), `Wᵀ`, one image's kernel-gradient partial sum, `Wᵀ` packed, and room to pack
     /// each image's output gradient.
     pub fn backward_scratch_len(&self) -> usize {
-        2 * self.cols_len() + 2 * self.w_len() + self.input_grad_gemm().pack_len() + self.weight_grad_gemm().pack_len()
+        2 * self.cols_len()
+            + 2 * self.w_len()
+            + self.input_grad_gemm().scratch_len()
+            + self.weight_grad_gemm().scratch_len()
     }
 
     /// Checks that the configuration is usable: no zero sizes, a non-empty output.
@@ -188,7 +193,7 @@ fn im2col(p: &Conv2dParams, image: &[f32], cols: &mut [f32]) {
                 let src_row = &image[ih as usize * p.in_w * c..(ih as usize + 1) * p.in_w * c];
                 if iw0 >= 0 && iw0 as usize + p.k_w <= p.in_w {
                     // The whole kernel row is inside: one contiguous copy.
-                    dst.copy_from_slice(&src_row[iw0 as usize * c..iw0 as usize * c + run]);
+                    copy(dst, &src_row[iw0 as usize * c..iw0 as usize * c + run]);
                 } else {
                     for kw in 0..p.k_w {
                         let iw = iw0 + kw as isize;
@@ -196,7 +201,7 @@ fn im2col(p: &Conv2dParams, image: &[f32], cols: &mut [f32]) {
                         if iw < 0 || iw >= p.in_w as isize {
                             d.fill(0.0);
                         } else {
-                            d.copy_from_slice(&src_row[iw as usize * c..(iw as usize + 1) * c]);
+                            copy(d, &src_row[iw as usize * c..(iw as usize + 1) * c]);
                         }
                     }
                 }
@@ -247,11 +252,13 @@ pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut
     let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = p.positions() * p.out_c;
     assert!(scratch.len() >= p.forward_scratch_len(), "conv2d_forward: scratch too small");
-    let (cols, packed_w) = scratch.split_at_mut(p.cols_len());
-    pack_b(&p.forward_gemm(), w, packed_w);
+    let g = p.forward_gemm();
+    let (cols, rest) = scratch.split_at_mut(p.cols_len());
+    let (packed_w, a_pack) = rest.split_at_mut(g.pack_len());
+    pack_b(&g, w, packed_w);
     for n in 0..p.batch {
         im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
-        gemm_packed(&p.forward_gemm(), cols, packed_w, Some(b), &mut y[n * out_len..(n + 1) * out_len]);
+        gemm_packed(&g, cols, packed_w, Some(b), &mut y[n * out_len..(n + 1) * out_len], a_pack);
     }
 }
 
@@ -290,7 +297,8 @@ pub fn conv2d_backward(
     let (cols_t, rest) = rest.split_at_mut(p.cols_len());
     let (w_t, rest) = rest.split_at_mut(p.w_len());
     let (partial, rest) = rest.split_at_mut(p.w_len());
-    let (packed_w_t, pack) = rest.split_at_mut(p.input_grad_gemm().pack_len());
+    let (packed_w_t, rest) = rest.split_at_mut(p.input_grad_gemm().pack_len());
+    let (a_pack, pack) = rest.split_at_mut(p.input_grad_gemm().a_pack_len());
 
     transpose(patch, filters, w, w_t);
     pack_b(&p.input_grad_gemm(), w_t, packed_w_t);
@@ -306,7 +314,7 @@ pub fn conv2d_backward(
         }
         // The patch-row gradients reuse the transpose's buffer.
         let dcols = &mut cols_t[..];
-        gemm_packed(&p.input_grad_gemm(), dy_n, packed_w_t, None, dcols);
+        gemm_packed(&p.input_grad_gemm(), dy_n, packed_w_t, None, dcols, a_pack);
         col2im(p, dcols, &mut grads.dx[n * image_len..(n + 1) * image_len]);
         for row in dy_n.chunks_exact(filters) {
             for (d, &s) in grads.db.iter_mut().zip(row) {

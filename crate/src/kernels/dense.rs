@@ -41,14 +41,14 @@ impl DenseParams {
         GemmParams { m: self.inputs, k: self.batch, n: self.units }
     }
 
-    /// The scratch [`dense_forward`] needs: the GEMM's packing buffer.
+    /// The scratch [`dense_forward`] needs: the GEMM's packing buffers.
     pub fn forward_scratch_len(&self) -> usize {
-        self.forward_gemm().pack_len()
+        self.forward_gemm().scratch_len()
     }
 
     /// The scratch [`dense_backward`] needs: room for `Wᵀ`, then for `xᵀ`, and the packing buffer.
     pub fn backward_scratch_len(&self) -> usize {
-        self.w_len().max(self.x_len()) + self.input_grad_gemm().pack_len().max(self.weight_grad_gemm().pack_len())
+        self.w_len().max(self.x_len()) + self.input_grad_gemm().scratch_len().max(self.weight_grad_gemm().scratch_len())
     }
 
     /// Checks the forward operands.

@@ -16,6 +16,8 @@ pub struct GemmParams {
 pub const KC: usize = 256;
 /// Columns per packed panel, and per register tile.
 pub const NR: usize = 8;
+/// Rows per packed panel of A, and per register tile.
+pub const MR: usize = 4;
 
 impl GemmParams {
     /// Panics with the sizes involved when a slice does not match the shape.
@@ -36,6 +38,17 @@ impl GemmParams {
     pub fn pack_len(&self) -> usize {
         self.k.max(1) * self.n.div_ceil(NR) * NR
     }
+
+    /// The scratch [`gemm_packed`] needs to pack one block of A: `m` rounded up to whole
+    /// 4-row panels, times `min(k, KC)`.
+    pub fn a_pack_len(&self) -> usize {
+        self.m.div_ceil(MR) * MR * self.k.clamp(1, KC)
+    }
+
+    /// The scratch [`gemm`] needs: B packed, then a block of A.
+    pub fn scratch_len(&self) -> usize {
+        self.pack_len() + self.a_pack_len()
+    }
 }
 
 /// Packs B for [`gemm_packed`]. Pack once, multiply many times: convolution packs its kernel
@@ -53,23 +66,26 @@ pub fn pack_b(p: &GemmParams, b: &[f32], packed: &mut [f32]) {
     packed[..b.len()].copy_from_slice(b);
 }
 
-/// `C = A · B (+ bias)` with B already packed by [`pack_b`] for the same shape.
-pub fn gemm_packed(p: &GemmParams, a: &[f32], packed: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+/// `C = A · B (+ bias)` with B already packed by [`pack_b`] for the same shape; `a_pack` is
+/// scratch of at least [`GemmParams::a_pack_len`] values.
+pub fn gemm_packed(p: &GemmParams, a: &[f32], packed: &[f32], bias: Option<&[f32]>, c: &mut [f32], a_pack: &mut [f32]) {
     assert!(packed.len() >= p.pack_len(), "gemm: pack has {} values, needs {}", packed.len(), p.pack_len());
+    assert!(a_pack.len() >= p.a_pack_len(), "gemm: a_pack has {} values, needs {}", a_pack.len(), p.a_pack_len());
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    simd::gemm_packed(p, a, packed, bias, c);
+    simd::gemm_packed(p, a, packed, bias, c, a_pack);
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     scalar::gemm(p, a, &packed[..p.k * p.n], bias, c);
 }
 
-/// `C = A · B (+ bias)`, overwriting `C`: [`pack_b`] into `pack`, then [`gemm_packed`]. Uses
-/// simd128 when the build enables it.
+/// `C = A · B (+ bias)`, overwriting `C`: [`pack_b`], then [`gemm_packed`]. Uses simd128 when
+/// the build enables it.
 ///
 /// # Shapes
-/// `a`: m·k, `b`: k·n, `bias`: n, `c`: m·n (all row-major); `pack`: [`GemmParams::pack_len`].
-pub fn gemm(p: &GemmParams, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32], pack: &mut [f32]) {
+/// `a`: m·k, `b`: k·n, `bias`: n, `c`: m·n (all row-major); `scratch`: [`GemmParams::scratch_len`].
+pub fn gemm(p: &GemmParams, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32], scratch: &mut [f32]) {
+    let (pack, a_pack) = scratch.split_at_mut(p.pack_len());
     pack_b(p, b, pack);
-    gemm_packed(p, a, pack, bias, c);
+    gemm_packed(p, a, pack, bias, c, a_pack);
 }
 
 /// Writes the transpose of the row-major `rows×cols` matrix `src` into `dst` (`cols×rows`).
@@ -118,7 +134,7 @@ pub mod scalar {
 /// exactly where it stopped, so the order stays the scalar reference's.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 pub mod simd {
-    use super::{GemmParams, KC, NR};
+    use super::{GemmParams, KC, MR, NR};
     use core::arch::wasm32::*;
 
     /// Block `pc` (rows `pc..pc+kc` of B) starts at `pc·n8`; within it, panel `jp` at `jp·kc·NR`.
@@ -131,15 +147,28 @@ pub mod simd {
                 let (j0, w) = (jp * NR, NR.min(n - jp * NR));
                 let dst = &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
                 for (kk, d) in dst.chunks_exact_mut(NR).enumerate() {
-                    d[..w].copy_from_slice(&b[(pc + kk) * n + j0..(pc + kk) * n + j0 + w]);
-                    d[w..].fill(0.0);
+                    let src = &b[(pc + kk) * n + j0..(pc + kk) * n + j0 + w];
+                    if w == NR {
+                        // Two vector moves: a copy_from_slice here would be a memory.copy call.
+                        store8(load8(src, NR), d, NR);
+                    } else {
+                        d[..w].copy_from_slice(src);
+                        d[w..].fill(0.0);
+                    }
                 }
             }
         }
     }
 
     /// `C = A · B (+ bias)` from a packed B. See [`super::gemm_packed`].
-    pub fn gemm_packed(p: &GemmParams, a: &[f32], pack: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
+    pub fn gemm_packed(
+        p: &GemmParams,
+        a: &[f32],
+        pack: &[f32],
+        bias: Option<&[f32]>,
+        c: &mut [f32],
+        a_pack: &mut [f32],
+    ) {
         p.check(a.len(), p.k * p.n, bias.map(<[f32]>::len), c.len());
         let GemmParams { m, k, n } = *p;
         if k == 0 {
@@ -153,33 +182,42 @@ pub mod simd {
         }
         let panels = n.div_ceil(NR);
         let n8 = panels * NR;
+        let row_panels = m.div_ceil(MR);
         let mut pc = 0;
         while pc < k {
             let kc = KC.min(k - pc);
-            let block = Block { k, pc, kc, first: pc == 0, last: pc + kc == k };
+            // A's rows pc..pc+kc, four rows interleaved per panel: [kk·4 + r]; missing rows are 0.
+            for t in 0..row_panels {
+                let dst = &mut a_pack[t * kc * MR..(t + 1) * kc * MR];
+                for r in 0..MR {
+                    let i = t * MR + r;
+                    if i < m {
+                        let src = &a[i * k + pc..i * k + pc + kc];
+                        for (kk, &v) in src.iter().enumerate() {
+                            dst[kk * MR + r] = v;
+                        }
+                    } else {
+                        for kk in 0..kc {
+                            dst[kk * MR + r] = 0.0;
+                        }
+                    }
+                }
+            }
+            let block = Block { kc, first: pc == 0, last: pc + kc == k };
             for jp in 0..panels {
                 let panel = &pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
                 let cols = Cols { n, j0: jp * NR, w: NR.min(n - jp * NR) };
-                let mut i = 0;
-                while i + 4 <= m {
-                    tile::<4>(a, panel, bias, c, i, &block, &cols);
-                    i += 4;
-                }
-                match m - i {
-                    3 => tile::<3>(a, panel, bias, c, i, &block, &cols),
-                    2 => tile::<2>(a, panel, bias, c, i, &block, &cols),
-                    1 => tile::<1>(a, panel, bias, c, i, &block, &cols),
-                    _ => {}
+                for t in 0..row_panels {
+                    let rows = MR.min(m - t * MR);
+                    tile(&a_pack[t * kc * MR..(t + 1) * kc * MR], panel, bias, c, t * MR, rows, &block, &cols);
                 }
             }
             pc += kc;
         }
     }
 
-    /// Which rows of `k` a pass covers, and whether it starts or ends the sums.
+    /// How many rows of `k` a pass covers, and whether it starts or ends the sums.
     struct Block {
-        k: usize,
-        pc: usize,
         kc: usize,
         first: bool,
         last: bool,
@@ -227,38 +265,36 @@ pub mod simd {
         dst[..w].copy_from_slice(&buf[..w]);
     }
 
-    /// Rows `i0..i0+R` of C against one packed panel, over one block of `k`.
+    /// Rows `i0..i0+rows` (at most 4) of C against one packed panel of B and one of A, over one
+    /// block of `k`. All four rows are computed; only `rows` are read from and written to C.
     #[inline(always)]
-    fn tile<const R: usize>(
-        a: &[f32],
+    #[allow(clippy::too_many_arguments)]
+    fn tile(
+        a_panel: &[f32],
         panel: &[f32],
         bias: Option<&[f32]>,
         c: &mut [f32],
         i0: usize,
+        rows: usize,
         blk: &Block,
         cols: &Cols,
     ) {
         let Cols { n, j0, w } = *cols;
-        let mut acc = [[f32x4_splat(0.0); 2]; R];
+        let mut acc = [[f32x4_splat(0.0); 2]; MR];
         if !blk.first {
-            for (r, row) in acc.iter_mut().enumerate() {
+            for (r, row) in acc.iter_mut().enumerate().take(rows) {
                 *row = load8(&c[(i0 + r) * n + j0..], w);
             }
         }
-        // Bounds are checked here, once per tile; the loop below reads through raw pointers.
-        let rows: [*const f32; R] = core::array::from_fn(|r| {
-            let start = (i0 + r) * blk.k + blk.pc;
-            a[start..start + blk.kc].as_ptr()
-        });
-        assert!(panel.len() >= blk.kc * NR);
-        let bp = panel.as_ptr();
+        assert!(panel.len() >= blk.kc * NR && a_panel.len() >= blk.kc * MR);
+        let (bp, ap) = (panel.as_ptr(), a_panel.as_ptr());
         for kk in 0..blk.kc {
-            // SAFETY: the panel holds kc·NR values and each row pointer kc values (checked above).
+            // SAFETY: the panels hold kc·NR and kc·MR values (asserted above).
             unsafe {
                 let b0 = v128_load(bp.add(kk * NR) as *const v128);
                 let b1 = v128_load(bp.add(kk * NR + 4) as *const v128);
-                for (row, &src) in acc.iter_mut().zip(rows.iter()) {
-                    let av = v128_load32_splat(src.add(kk) as *const u32);
+                for (r, row) in acc.iter_mut().enumerate() {
+                    let av = v128_load32_splat(ap.add(kk * MR + r) as *const u32);
                     row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
                     row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
                 }
@@ -273,7 +309,7 @@ pub mod simd {
                 }
             }
         }
-        for (r, row) in acc.iter().enumerate() {
+        for (r, row) in acc.iter().enumerate().take(rows) {
             store8(*row, &mut c[(i0 + r) * n + j0..], w);
         }
     }
@@ -296,7 +332,7 @@ mod tests {
                 let mut want = vec![f32::NAN; m * n];
                 let mut got = vec![f32::NAN; m * n];
                 scalar::gemm(&p, &a, &b, Some(&bias), &mut want);
-                gemm(&p, &a, &b, Some(&bias), &mut got, &mut vec![f32::NAN; p.pack_len()]);
+                gemm(&p, &a, &b, Some(&bias), &mut got, &mut vec![f32::NAN; p.scratch_len()]);
                 assert_bits_eq(&got, &want, &format!("gemm {p:?} across k blocks"));
             }
             for (t, &m) in dims.iter().enumerate() {
@@ -311,7 +347,7 @@ mod tests {
                             let mut want = vec![f32::NAN; m * n];
                             let mut got = vec![f32::NAN; m * n];
                             scalar::gemm(&p, &a, &b, bias, &mut want);
-                            gemm(&p, &a, &b, bias, &mut got, &mut vec![f32::NAN; p.pack_len()]);
+                            gemm(&p, &a, &b, bias, &mut got, &mut vec![f32::NAN; p.scratch_len()]);
                             assert_bits_eq(&got, &want, &format!("gemm {p:?} bias={with_bias}"));
                         }
                     }

@@ -246,3 +246,24 @@ pub fn store_upto(v: F4, d: &mut [f32]) {
 pub fn groups_of_4(len: usize) -> impl Iterator<Item = core::ops::Range<usize>> {
     (0..len).step_by(4).map(move |i| i..(i + 4).min(len))
 }
+
+/// Copies `src` into `dst` (equal lengths). Short runs go through vector loads and stores: a
+/// `copy_from_slice` becomes wasm's `memory.copy`, which V8 runs as a call, costly for a few
+/// bytes. Long runs still use it.
+#[inline(always)]
+pub fn copy(dst: &mut [f32], src: &[f32]) {
+    assert_eq!(dst.len(), src.len(), "copy: lengths differ");
+    if src.len() >= 64 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let full = src.len() - src.len() % 4;
+    for i in (0..full).step_by(4) {
+        F4::load(&src[i..]).store(&mut dst[i..]);
+    }
+    // Element by element on purpose: copy_from_slice is the memory.copy call avoided above.
+    #[allow(clippy::manual_memcpy)]
+    for i in full..src.len() {
+        dst[i] = src[i];
+    }
+}
