@@ -8,6 +8,7 @@
 #[cfg(all(feature = "bench", target_arch = "wasm32"))]
 pub mod bench;
 pub mod kernels;
+pub mod model;
 pub mod nn;
 
 use kernels::dense::{dense_backward as dense_backward_kernel, dense_forward as dense_forward_kernel};
@@ -97,4 +98,58 @@ pub fn dense_backward(
     let mut scratch = vec![0.0; p.backward_scratch_len()];
     dense_backward_kernel(&p, x, w, dy, DenseGrads { dx, dw, db }, &mut scratch);
     Ok(out)
+}
+
+/// A compiled Sequential model living in wasm memory. One call per training step, one per
+/// prediction batch. Call `free()` (the TS `dispose()`) when done.
+#[wasm_bindgen]
+pub struct WasmModel {
+    inner: model::Model,
+}
+
+#[wasm_bindgen]
+impl WasmModel {
+    /// Builds a model from its JSON spec (see `model::ModelSpec`), seeded with `seed`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(spec_json: &str, seed: u64) -> Result<WasmModel, JsError> {
+        let spec: model::ModelSpec =
+            serde_json::from_str(spec_json).map_err(|e| JsError::new(&format!("model spec: {e}")))?;
+        Ok(WasmModel { inner: model::Model::new(&spec, seed).map_err(|e| JsError::new(&e))? })
+    }
+
+    /// One step on a batch: forward, loss, backward, optimiser update. Returns the batch's loss.
+    pub fn train_step(&mut self, x: &[f32], labels: &[u32]) -> Result<f32, JsError> {
+        self.inner.train_step(x, labels).map_err(|e| JsError::new(&e))
+    }
+
+    /// Class probabilities, `batch·classes` values.
+    pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>, JsError> {
+        self.inner.predict(x).map_err(|e| JsError::new(&e))
+    }
+
+    /// Every parameter, each layer's kernel then bias, in Keras's order and layouts.
+    pub fn weights(&self) -> Vec<f32> {
+        self.inner.params().to_vec()
+    }
+
+    pub fn set_weights(&mut self, values: &[f32]) -> Result<(), JsError> {
+        self.inner.set_params(values).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.inner.param_count()
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.inner.input_len()
+    }
+
+    pub fn classes(&self) -> usize {
+        self.inner.classes()
+    }
+
+    /// Optimiser updates made so far.
+    pub fn iterations(&self) -> f64 {
+        self.inner.iterations() as f64
+    }
 }

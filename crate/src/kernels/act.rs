@@ -137,6 +137,29 @@ pub fn activation_backward(f: Activation, y: &[f32], dy: &[f32], dx: &mut [f32])
     }
 }
 
+/// `y = f(y)` in place.
+pub fn activation_forward_in_place(f: Activation, y: &mut [f32]) {
+    if f == Activation::Linear {
+        return;
+    }
+    for r in groups_of_4(y.len()) {
+        let v: F4 = f.forward(load_upto(&y[r.clone()], 0.0));
+        store_upto(v, &mut y[r]);
+    }
+}
+
+/// `d = d · f′` in place, from the forward output `y`.
+pub fn activation_backward_in_place(f: Activation, y: &[f32], d: &mut [f32]) {
+    assert_eq!(y.len(), d.len(), "activation_backward: y and d lengths differ");
+    if f == Activation::Linear {
+        return;
+    }
+    for r in groups_of_4(y.len()) {
+        let v: F4 = f.backward(load_upto(&y[r.clone()], 0.0), load_upto(&d[r.clone()], 0.0));
+        store_upto(v, &mut d[r]);
+    }
+}
+
 /// The reference: one value at a time.
 pub mod scalar {
     use super::Activation;
