@@ -2,8 +2,12 @@
  * The Node entry point: reads the wasm module with `fs`, from the installed package by default.
  * @module
  */
-import { readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFileSystem } from './platform.js';
 import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
 import { WasmLoadError } from './errors.js';
 
@@ -58,5 +62,34 @@ async function fetchWasm(url: URL): Promise<GlueInput> {
 }
 
 setWasmResolver(resolveNode);
+
+setFileSystem({
+  readFile: async (path) => new Uint8Array(await readFile(path)),
+  async writeFileAtomic(path, data) {
+    const full = resolve(path);
+    const tmp = join(dirname(full), `.${randomBytes(6).toString('hex')}.tmp`);
+    const handle = await open(tmp, 'w');
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } catch (error) {
+      await handle.close();
+      await rm(tmp, { force: true });
+      throw error;
+    }
+    await handle.close();
+    try {
+      await rename(tmp, full);
+    } catch (error) {
+      await rm(tmp, { force: true });
+      throw error;
+    }
+  },
+  mkdir: async (path) => void (await mkdir(path, { recursive: true })),
+  exists: (path) => access(path).then(() => true, () => false),
+  join,
+  cacheDir: () => join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'convnet-wasm'),
+  env: (name) => process.env[name],
+});
 
 export * from './index.js';

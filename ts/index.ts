@@ -8,6 +8,16 @@
 export { init, isInitialized, buildInfo } from './init.js';
 export type { InitOptions, WasmSource } from './init.js';
 export * as ops from './ops.js';
+export { layers, Layer } from './layers.js';
+export type { Shape3, ActivationName, InitializerName, PaddingName, Conv2DConfig, Pool2DConfig, DenseConfig, DropoutConfig, ActivationConfig, BaseLayerConfig } from './layers.js';
+export { Sequential } from './sequential.js';
+export type { CompileConfig, FitConfig, History, Logs, Callbacks, Evaluation, Inputs, Labels, OptimizerConfig, LearningRate, Preprocessing, SequentialConfig } from './sequential.js';
+export { models, fashionConvNet, trainValidationSplit } from './models.js';
+export type { FashionConvNetOptions } from './models.js';
+export { datasets, fashionMnist, mnist, parseIdx, datasetFromBytes, DatasetError } from './datasets.js';
+export type { Dataset, Split, DatasetOptions, IdxFiles, Idx } from './datasets.js';
+export { loadModel, saveModel, toArtifacts, fromArtifacts, ModelFormatError, FORMAT_VERSION } from './io.js';
+export type { ModelArtifacts, ModelJson } from './io.js';
 export type { DenseShape, DenseGradients } from './ops.js';
 export {
   ConvnetError,

@@ -13,6 +13,7 @@ pub mod nn;
 
 use kernels::dense::{dense_backward as dense_backward_kernel, dense_forward as dense_forward_kernel};
 use kernels::dense::{DenseGrads, DenseParams};
+use model::Input;
 use nn::rng::Rng;
 use std::sync::Mutex;
 use wasm_bindgen::prelude::*;
@@ -119,12 +120,40 @@ impl WasmModel {
 
     /// One step on a batch: forward, loss, backward, optimiser update. Returns the batch's loss.
     pub fn train_step(&mut self, x: &[f32], labels: &[u32]) -> Result<f32, JsError> {
-        self.inner.train_step(x, labels).map_err(|e| JsError::new(&e))
+        self.inner.train_step(Input::F32(x), labels).map_err(|e| JsError::new(&e))
+    }
+
+    /// [`WasmModel::train_step`] on 8-bit pixels, mapped by the model's input scale and offset.
+    pub fn train_step_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<f32, JsError> {
+        self.inner.train_step(Input::U8(x), labels).map_err(|e| JsError::new(&e))
+    }
+
+    /// Examples the last training batch classified correctly.
+    pub fn last_correct(&self) -> u32 {
+        self.inner.last_correct()
     }
 
     /// Class probabilities, `batch·classes` values.
     pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>, JsError> {
-        self.inner.predict(x).map_err(|e| JsError::new(&e))
+        self.inner.predict(Input::F32(x)).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn predict_u8(&mut self, x: &[u8]) -> Result<Vec<f32>, JsError> {
+        self.inner.predict(Input::U8(x)).map_err(|e| JsError::new(&e))
+    }
+
+    /// `[loss, correct, probabilities…]` for a labelled batch, without training.
+    pub fn evaluate(&mut self, x: &[f32], labels: &[u32]) -> Result<Vec<f32>, JsError> {
+        self.inner.evaluate(Input::F32(x), labels).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn evaluate_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<Vec<f32>, JsError> {
+        self.inner.evaluate(Input::U8(x), labels).map_err(|e| JsError::new(&e))
+    }
+
+    /// A random permutation of `0..n` from the model's seeded generator.
+    pub fn permutation(&mut self, n: usize) -> Vec<u32> {
+        self.inner.permutation(n)
     }
 
     /// Every parameter, each layer's kernel then bias, in Keras's order and layouts.

@@ -103,11 +103,20 @@ pub enum LossSpec {
     SparseCategoricalCrossentropy,
 }
 
+fn one() -> f32 {
+    1.0
+}
+
 /// What TypeScript sends: the input shape (H, W, C), the layers, and the compile settings.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelSpec {
     pub input_shape: [usize; 3],
+    /// 8-bit inputs become `offset + scale·pixel` (÷255 for Géron's network).
+    #[serde(default = "one")]
+    pub input_scale: f32,
+    #[serde(default)]
+    pub input_offset: f32,
     pub layers: Vec<LayerSpec>,
     pub loss: LossSpec,
     pub optimizer: OptimizerSpec,
@@ -135,6 +144,22 @@ struct Layer {
     bias: core::ops::Range<usize>,
 }
 
+/// A batch of inputs: floats as they are, or 8-bit pixels mapped by the model's scale and offset.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    F32(&'a [f32]),
+    U8(&'a [u8]),
+}
+
+impl Input<'_> {
+    fn len(&self) -> usize {
+        match self {
+            Input::F32(x) => x.len(),
+            Input::U8(x) => x.len(),
+        }
+    }
+}
+
 /// A compiled Sequential model.
 pub struct Model {
     layers: Vec<Layer>,
@@ -142,6 +167,10 @@ pub struct Model {
     classes: usize,
     /// The last layer's softmax is fused with the loss; `predict` applies it.
     softmax_output: bool,
+    input_scale: f32,
+    input_offset: f32,
+    /// Examples the last training batch classified correctly (argmax of the logits).
+    last_correct: u32,
     params: Vec<f32>,
     grads: Vec<f32>,
     optimizer: Optimizer,
@@ -301,6 +330,9 @@ impl Model {
             input_len,
             classes,
             softmax_output,
+            input_scale: spec.input_scale,
+            input_offset: spec.input_offset,
+            last_correct: 0,
             params,
             grads,
             optimizer,
@@ -376,15 +408,80 @@ impl Model {
         self.scratch.resize(scratch, 0.0);
     }
 
-    fn check_input(&self, x: &[f32]) -> Result<usize, String> {
-        if x.is_empty() || x.len() % self.input_len != 0 {
+    /// Checks the input's length, sizes the buffers and copies it into the first activation.
+    fn load_input(&mut self, x: Input<'_>) -> Result<usize, String> {
+        let len = x.len();
+        if len == 0 || len % self.input_len != 0 {
             return Err(format!(
-                "input has {} values, not a whole number of examples of {} values each",
-                x.len(),
+                "input has {len} values, not a whole number of examples of {} values each",
                 self.input_len
             ));
         }
-        Ok(x.len() / self.input_len)
+        let batch = len / self.input_len;
+        self.reserve(batch);
+        let dst = &mut self.acts[0][..len];
+        match x {
+            Input::F32(x) => dst.copy_from_slice(x),
+            Input::U8(p) => {
+                let (scale, offset) = (self.input_scale, self.input_offset);
+                for (d, &v) in dst.iter_mut().zip(p) {
+                    *d = offset + scale * v as f32;
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    fn check_labels(&self, labels: &[u32], batch: usize) -> Result<(), String> {
+        if labels.len() != batch {
+            return Err(format!("{} labels for {} examples", labels.len(), batch));
+        }
+        if let Some((i, &bad)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= self.classes) {
+            return Err(format!("label {bad} at index {i} is not below the {} classes", self.classes));
+        }
+        Ok(())
+    }
+
+    fn logits(&self, batch: usize) -> &[f32] {
+        &self.acts[self.layers.len()][..batch * self.classes]
+    }
+
+    /// How many rows of `logits` have their largest value (the first, on ties) at the label.
+    fn count_correct(logits: &[f32], labels: &[u32], classes: usize) -> u32 {
+        let mut correct = 0;
+        for (row, &label) in logits.chunks_exact(classes).zip(labels) {
+            let mut best = 0;
+            for (j, &v) in row.iter().enumerate() {
+                if v > row[best] {
+                    best = j;
+                }
+            }
+            correct += u32::from(best == label as usize);
+        }
+        correct
+    }
+
+    /// A uniformly random permutation of `0..n` from the model's generator (Fisher–Yates), for
+    /// shuffling the training set.
+    pub fn permutation(&mut self, n: usize) -> Vec<u32> {
+        let mut p: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            // Rejection keeps the draw unbiased.
+            let bound = (i + 1) as u64;
+            let zone = u64::MAX - u64::MAX % bound;
+            let j = loop {
+                let r = self.rng.next_u64();
+                if r < zone {
+                    break (r % bound) as usize;
+                }
+            };
+            p.swap(i, j);
+        }
+        p
+    }
+
+    pub fn last_correct(&self) -> u32 {
+        self.last_correct
     }
 
     /// Runs the layers on `batch` examples already in `acts[0]`; leaves logits in the last buffer.
@@ -465,19 +562,22 @@ impl Model {
 
     /// One training step on a batch: forward, loss, backward, optimiser update. Returns the loss
     /// (the batch mean, before the update).
-    pub fn train_step(&mut self, x: &[f32], labels: &[u32]) -> Result<f32, String> {
-        let batch = self.check_input(x)?;
-        if labels.len() != batch {
-            return Err(format!("{} labels for {} examples", labels.len(), batch));
+    pub fn train_step(&mut self, x: Input<'_>, labels: &[u32]) -> Result<f32, String> {
+        if x.len() != labels.len() * self.input_len {
+            return Err(format!(
+                "{} labels need {} input values ({} per example), got {}",
+                labels.len(),
+                labels.len() * self.input_len,
+                self.input_len,
+                x.len()
+            ));
         }
-        if let Some((i, &bad)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= self.classes) {
-            return Err(format!("label {bad} at index {i} is not below the {} classes", self.classes));
-        }
-        self.reserve(batch);
-        self.acts[0][..x.len()].copy_from_slice(x);
+        let batch = self.load_input(x)?;
+        self.check_labels(labels, batch)?;
         self.forward(batch, true);
-        let logits = &self.acts[self.layers.len()][..batch * self.classes];
         let sp = SoftmaxParams { batch, classes: self.classes };
+        self.last_correct = Self::count_correct(self.logits(batch), labels, self.classes);
+        let logits = &self.acts[self.layers.len()][..batch * self.classes];
         let loss = softmax_cross_entropy(&sp, logits, labels, &mut self.delta[0][..batch * self.classes]);
         self.backward(batch);
         let lr = self.schedule.at(self.optimizer.iterations());
@@ -486,18 +586,33 @@ impl Model {
     }
 
     /// Class probabilities for each example (softmax applied), `batch·classes` values.
-    pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>, String> {
-        let batch = self.check_input(x)?;
-        self.reserve(batch);
-        self.acts[0][..x.len()].copy_from_slice(x);
+    pub fn predict(&mut self, x: Input<'_>) -> Result<Vec<f32>, String> {
+        let batch = self.load_input(x)?;
         self.forward(batch, false);
-        let logits = &self.acts[self.layers.len()][..batch * self.classes];
+        let logits = self.logits(batch);
         let mut out = vec![0.0; logits.len()];
         if self.softmax_output {
             softmax(&SoftmaxParams { batch, classes: self.classes }, logits, &mut out);
         } else {
             out.copy_from_slice(logits);
         }
+        Ok(out)
+    }
+
+    /// Inference on a labelled batch: returns `[loss, correct, probabilities…]`, the loss being
+    /// the batch mean of the cross-entropy and `correct` the count of argmax hits.
+    pub fn evaluate(&mut self, x: Input<'_>, labels: &[u32]) -> Result<Vec<f32>, String> {
+        let batch = self.load_input(x)?;
+        self.check_labels(labels, batch)?;
+        self.forward(batch, false);
+        let sp = SoftmaxParams { batch, classes: self.classes };
+        let correct = Self::count_correct(self.logits(batch), labels, self.classes);
+        let mut out = vec![0.0; 2 + batch * self.classes];
+        let logits = &self.acts[self.layers.len()][..batch * self.classes];
+        let loss = softmax_cross_entropy(&sp, logits, labels, &mut self.delta[0][..batch * self.classes]);
+        softmax(&sp, logits, &mut out[2..]);
+        out[0] = loss;
+        out[1] = correct as f32;
         Ok(out)
     }
 }
@@ -541,7 +656,7 @@ mod tests {
                 model.set_params(&floats(&doc["initial"])).unwrap();
                 let want_losses = floats(&case["losses"]);
                 for (step, (x, y)) in xs.iter().zip(&labels).enumerate() {
-                    let loss = model.train_step(x, y).unwrap();
+                    let loss = model.train_step(Input::F32(x), y).unwrap();
                     let want = want_losses[step];
                     assert!(
                         (loss - want).abs() <= 1e-5 * want.abs().max(1.0),
@@ -614,23 +729,64 @@ mod tests {
             let y: Vec<u32> = (0..8).map(|i| i % 3).collect();
             let run = |seed| {
                 let mut m = Model::new(&spec, seed).unwrap();
-                let losses: Vec<u32> = (0..4).map(|_| m.train_step(&x, &y).unwrap().to_bits()).collect();
+                let losses: Vec<u32> = (0..4).map(|_| m.train_step(Input::F32(&x), &y).unwrap().to_bits()).collect();
                 (losses, m.params().iter().map(|v| v.to_bits()).collect::<Vec<_>>())
             };
             assert_eq!(run(3), run(3));
             assert_ne!(run(3).1, run(4).1);
             let mut m = Model::new(&spec, 3).unwrap();
-            let p = m.predict(&x).unwrap();
+            let p = m.predict(Input::F32(&x)).unwrap();
             assert_eq!(p.len(), 8 * 3);
             for row in p.chunks(3) {
                 assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-6);
             }
-            assert_eq!(m.predict(&x).unwrap(), p, "inference ignores dropout");
-            assert!(m.train_step(&x[..35], &y).unwrap_err().contains("not a whole number of examples of 36"));
+            assert_eq!(m.predict(Input::F32(&x)).unwrap(), p, "inference ignores dropout");
             assert_eq!(
-                m.train_step(&x, &[0, 1, 2, 0, 1, 2, 0, 3]).unwrap_err(),
+                m.train_step(Input::F32(&x[..35]), &y).unwrap_err(),
+                "8 labels need 288 input values (36 per example), got 35"
+            );
+            assert!(m.predict(Input::F32(&x[..35])).unwrap_err().contains("not a whole number of examples of 36"));
+            assert_eq!(
+                m.train_step(Input::F32(&x), &[0, 1, 2, 0, 1, 2, 0, 3]).unwrap_err(),
                 "label 3 at index 7 is not below the 3 classes"
             );
+        }
+    );
+
+    kernel_test!(
+        fn evaluate_permutation_and_pixels() {
+            let spec: ModelSpec = serde_json::from_value(json!({
+                "input_shape": [2, 2, 1], "input_scale": 0.5, "input_offset": -1.0,
+                "layers": [{"type": "flatten"}, {"type": "dense", "units": 3, "activation": "softmax"}],
+                "loss": "sparse_categorical_crossentropy",
+                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.1},
+            }))
+            .unwrap();
+            let mut m = Model::new(&spec, 5).unwrap();
+            // Pixels p become −1 + 0.5·p.
+            let pixels = [0u8, 2, 4, 6, 1, 3, 5, 7];
+            let floats: Vec<f32> = pixels.iter().map(|&p| -1.0 + 0.5 * p as f32).collect();
+            assert_eq!(m.predict(Input::U8(&pixels)).unwrap(), m.predict(Input::F32(&floats)).unwrap());
+            let labels = [2u32, 0];
+            let e = m.evaluate(Input::F32(&floats), &labels).unwrap();
+            let probs = m.predict(Input::F32(&floats)).unwrap();
+            assert_eq!(&e[2..], &probs[..]);
+            let want_loss = -((probs[2] as f64).ln() + (probs[3] as f64).ln()) / 2.0;
+            assert!((e[0] as f64 - want_loss).abs() < 1e-6, "loss {} vs {want_loss}", e[0]);
+            let correct = [(0usize, 2usize), (1, 0)]
+                .iter()
+                .filter(|&&(n, l)| {
+                    let row = &probs[n * 3..n * 3 + 3];
+                    (0..3).fold(0, |b, j| if row[j] > row[b] { j } else { b }) == l
+                })
+                .count();
+            assert_eq!(e[1], correct as f32);
+            let p = m.permutation(1000);
+            let mut sorted = p.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
+            assert_ne!(p, sorted);
+            assert_ne!(m.permutation(1000), p, "the generator moves on");
         }
     );
 }

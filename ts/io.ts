@@ -1,0 +1,183 @@
+/**
+ * Saving and loading models: `model.json` (topology, compile settings, format version, weights
+ * manifest, following TF.js's Layers format where the layers match) and `weights.bin`
+ * (little-endian float32, the manifest's tensors in order). Also an in-memory form.
+ * @module
+ */
+import { ConvnetError } from './errors.js';
+import { layerFromConfig, type Shape3 } from './layers.js';
+import { fileSystem } from './platform.js';
+import { Sequential, type CompileConfig, type Preprocessing } from './sequential.js';
+
+/** The format this version writes; loading a newer one fails. */
+export const FORMAT_VERSION = 1;
+const FORMAT = 'convnet-wasm/layers-model';
+
+/** A damaged, unknown or mismatched model file. */
+export class ModelFormatError extends ConvnetError {
+  constructor(message: string) {
+    super('MODEL_FORMAT', message);
+  }
+}
+
+/** A model in memory: the parsed `model.json` and the weights' bytes. */
+export interface ModelArtifacts {
+  modelJson: ModelJson;
+  weights: Uint8Array;
+}
+
+/** The contents of `model.json`. */
+export interface ModelJson {
+  format: string;
+  formatVersion: number;
+  generatedBy: string;
+  modelTopology: {
+    className: 'Sequential';
+    config: {
+      name: string;
+      inputShape: Shape3;
+      preprocessing: Preprocessing;
+      layers: { className: string; name: string; config: Record<string, unknown> }[];
+    };
+  };
+  compileConfig: CompileConfig | null;
+  weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[];
+}
+
+/** The model's description and weights, in memory. The model must be compiled (weights live in the wasm). */
+export function toArtifacts(model: Sequential): ModelArtifacts {
+  const weights = model.getWeights();
+  const compile = model.compileConfig;
+  const modelJson: ModelJson = {
+    format: FORMAT,
+    formatVersion: FORMAT_VERSION,
+    generatedBy: 'convnet-wasm',
+    modelTopology: {
+      className: 'Sequential',
+      config: {
+        name: model.name,
+        inputShape: model.inputShape,
+        preprocessing: model.preprocessing,
+        layers: model.layers.map((l) => ({ className: l.className, name: l.name!, config: l.config() })),
+      },
+    },
+    compileConfig: compile ? { optimizer: compile.optimizer, loss: compile.loss, learningRate: compile.learningRate, seed: compile.seed } : null,
+    weightsManifest: [{ paths: ['weights.bin'], weights: model.weightSpecs().map((w) => ({ ...w, dtype: 'float32' as const })) }],
+  };
+  return { modelJson, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Checks the format name and version first, so a foreign or newer file gets the right message. */
+function checkHeader(json: unknown, where: string): asserts json is Record<string, unknown> {
+  if (!isObject(json) || json.format !== FORMAT) {
+    throw new ModelFormatError(`${where}: not a convnet-wasm model.json (format ${JSON.stringify(isObject(json) ? json.format : json)})`);
+  }
+  if (json.formatVersion !== FORMAT_VERSION) {
+    throw new ModelFormatError(
+      `${where}: format version ${JSON.stringify(json.formatVersion)}; this convnet-wasm reads version ${FORMAT_VERSION}` +
+        (typeof json.formatVersion === 'number' && json.formatVersion > FORMAT_VERSION ? ' (upgrade convnet-wasm)' : ''),
+    );
+  }
+}
+
+/** Rebuilds a compiled model from artifacts, checking everything before any wasm call. */
+export function fromArtifacts(artifacts: ModelArtifacts, where = 'model'): Sequential {
+  const json: unknown = artifacts.modelJson;
+  checkHeader(json, where);
+  const topology = json.modelTopology;
+  if (!isObject(topology) || topology.className !== 'Sequential' || !isObject(topology.config)) {
+    throw new ModelFormatError(`${where}: modelTopology must be a Sequential`);
+  }
+  const config = topology.config;
+  if (!Array.isArray(config.layers)) throw new ModelFormatError(`${where}: modelTopology.config.layers must be a list`);
+  let model: Sequential;
+  try {
+    model = new Sequential({
+      name: typeof config.name === 'string' ? config.name : 'sequential',
+      inputShape: config.inputShape as Shape3,
+      preprocessing: config.preprocessing as Preprocessing,
+      layers: config.layers.map((l: unknown, i: number) => {
+        if (!isObject(l) || typeof l.className !== 'string' || typeof l.name !== 'string' || !isObject(l.config)) {
+          throw new ModelFormatError(`layer ${i} must have a className, a name and a config`);
+        }
+        return layerFromConfig(l.className, l.config, l.name);
+      }),
+    });
+  } catch (error) {
+    throw new ModelFormatError(`${where}: ${(error as Error).message}`);
+  }
+  const compile = isObject(json.compileConfig) ? (json.compileConfig as CompileConfig) : {};
+  const expected = model.weightSpecs();
+  const manifest = Array.isArray(json.weightsManifest) ? json.weightsManifest : [];
+  const listed = manifest.flatMap((g: unknown) => (isObject(g) && Array.isArray(g.weights) ? g.weights : []));
+  if (listed.length !== expected.length || listed.some((w, i) => !isObject(w) || JSON.stringify(w.shape) !== JSON.stringify(expected[i]!.shape))) {
+    throw new ModelFormatError(`${where}: the weights manifest does not match the layers (expected ${expected.map((w) => `${w.name} [${w.shape}]`).join(', ')})`);
+  }
+  const count = model.countParams();
+  if (artifacts.weights.byteLength !== 4 * count) {
+    throw new ModelFormatError(`${where}: the weights have ${artifacts.weights.byteLength} bytes; the model needs ${count} float32 values = ${4 * count} bytes`);
+  }
+  model.compile(compile);
+  // Copy so that the floats are aligned and little-endian order is read explicitly.
+  const view = new DataView(artifacts.weights.buffer, artifacts.weights.byteOffset, artifacts.weights.byteLength);
+  const values = new Float32Array(count);
+  for (let i = 0; i < count; i++) values[i] = view.getFloat32(4 * i, true);
+  model.setWeights(values);
+  return model;
+}
+
+const FILE_SCHEME = 'file://';
+
+function directoryOf(url: string): string {
+  if (!url.startsWith(FILE_SCHEME) || url.length === FILE_SCHEME.length) {
+    throw new ConvnetError('UNSUPPORTED_URL', `${JSON.stringify(url)}: only file://<directory> is supported (IndexedDB arrives with the browser work)`);
+  }
+  return url.slice(FILE_SCHEME.length);
+}
+
+/** A plain file name inside the model's directory: no separators, no `..`. */
+function safeName(name: unknown, where: string): string {
+  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+    throw new ModelFormatError(`${where}: weights path ${JSON.stringify(name)} must be a file name in the model's directory`);
+  }
+  return name;
+}
+
+/** Saves a compiled model to `file://<dir>` (Node): model.json and weights.bin, each written atomically. */
+export async function saveModel(model: Sequential, url: string): Promise<{ modelJson: string; weights: string }> {
+  const dir = directoryOf(url);
+  const fs = fileSystem('model.save(file://…)');
+  const { modelJson, weights } = toArtifacts(model);
+  await fs.mkdir(dir);
+  const weightsPath = fs.join(dir, 'weights.bin');
+  const jsonPath = fs.join(dir, 'model.json');
+  await fs.writeFileAtomic(weightsPath, weights);
+  await fs.writeFileAtomic(jsonPath, new TextEncoder().encode(`${JSON.stringify(modelJson, null, 1)}\n`));
+  return { modelJson: jsonPath, weights: weightsPath };
+}
+
+/** Loads a model saved by {@link saveModel} (`file://<dir>`), or from artifacts in memory. */
+export async function loadModel(source: string | ModelArtifacts): Promise<Sequential> {
+  if (typeof source !== 'string') return fromArtifacts(source);
+  const dir = directoryOf(source);
+  const fs = fileSystem('loadModel(file://…)');
+  const jsonPath = fs.join(dir, 'model.json');
+  let modelJson: ModelJson;
+  try {
+    modelJson = JSON.parse(new TextDecoder().decode(await fs.readFile(jsonPath))) as ModelJson;
+  } catch (error) {
+    throw new ModelFormatError(`${jsonPath}: ${(error as Error).message}`);
+  }
+  checkHeader(modelJson, jsonPath);
+  const group = Array.isArray(modelJson.weightsManifest) ? modelJson.weightsManifest[0] : undefined;
+  const names = group && Array.isArray(group.paths) ? group.paths.map((p) => safeName(p, jsonPath)) : [];
+  if (names.length === 0) throw new ModelFormatError(`${jsonPath}: no weights file in weightsManifest`);
+  const parts = await Promise.all(names.map((n) => fs.readFile(fs.join(dir, n))));
+  const weights = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  parts.reduce((at, p) => (weights.set(p, at), at + p.length), 0);
+  return fromArtifacts({ modelJson, weights }, jsonPath);
+}

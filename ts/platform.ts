@@ -1,0 +1,34 @@
+/**
+ * Services only some platforms have. The Node entry installs a file system; in a browser, code
+ * that needs one (loading a dataset from a directory, `file://` URLs) fails with a clear error.
+ * @module
+ */
+import { ConvnetError } from './errors.js';
+
+/** The file operations the library uses. Paths are absolute or relative to the working directory. */
+export interface FileSystem {
+  readFile(path: string): Promise<Uint8Array>;
+  /** Writes to a temporary file in the same directory, flushes it, then renames it over `path`. */
+  writeFileAtomic(path: string, data: Uint8Array): Promise<void>;
+  mkdir(path: string): Promise<void>;
+  exists(path: string): Promise<boolean>;
+  join(...parts: string[]): string;
+  /** The user's cache directory for convnet-wasm, e.g. ~/.cache/convnet-wasm. */
+  cacheDir(): string;
+  env(name: string): string | undefined;
+}
+
+let installed: FileSystem | undefined;
+
+/** Installs the platform's file system (the Node entry does this). */
+export function setFileSystem(fs: FileSystem): void {
+  installed = fs;
+}
+
+/** The file system, or a clear error saying that `what` needs Node. */
+export function fileSystem(what: string): FileSystem {
+  if (installed === undefined) {
+    throw new ConvnetError('UNSUPPORTED_PLATFORM', `${what} needs a file system: it works in Node, not in a browser`);
+  }
+  return installed;
+}

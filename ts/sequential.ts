@@ -1,0 +1,503 @@
+/**
+ * `Sequential`: a stack of layers, compiled into one wasm model. TypeScript owns the
+ * description, validation, the fit loop and callbacks; every number is computed in the wasm,
+ * one call per training step and one per prediction batch.
+ * @module
+ */
+import { WasmModel } from './wasm/convnet_wasm.js';
+import { ConvnetError, InvalidArgumentError, ShapeMismatchError } from './errors.js';
+import type { Layer, Shape3 } from './layers.js';
+import { callWasm } from './wasm-call.js';
+
+/** Optimisers, with Keras's semantics and defaults. */
+export type OptimizerConfig =
+  | { type: 'sgd'; momentum?: number; nesterov?: boolean }
+  | { type: 'adam'; beta1?: number; beta2?: number; epsilon?: number }
+  | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number };
+
+/** A learning rate: a constant, or Keras's PiecewiseConstantDecay over optimiser steps. */
+export type LearningRate = number | { boundaries: number[]; values: number[] };
+
+/** Options of {@link Sequential.compile}. */
+export interface CompileConfig {
+  /** `'sgd'`, `'adam'`, `'nadam'` or a config object. Default `'adam'`. */
+  optimizer?: OptimizerConfig['type'] | OptimizerConfig;
+  /** Only sparse categorical cross-entropy (integer labels, softmax output) for now. */
+  loss?: 'sparseCategoricalCrossentropy';
+  /** Default 0.001 (Keras's default for Adam and Nadam; use 0.01 for SGD). */
+  learningRate?: LearningRate;
+  /** Seeds initialisation, shuffling and dropout. Default 0. */
+  seed?: number;
+}
+
+/** Per-epoch and per-batch numbers passed to callbacks and kept in {@link History}. */
+export interface Logs {
+  loss: number;
+  accuracy: number;
+  valLoss?: number;
+  valAccuracy?: number;
+}
+
+/** Hooks called during {@link Sequential.fit}; each may be async. */
+export interface Callbacks {
+  onTrainBegin?(): void | Promise<void>;
+  onTrainEnd?(history: History): void | Promise<void>;
+  onEpochBegin?(epoch: number): void | Promise<void>;
+  onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
+  onBatchBegin?(batch: number): void | Promise<void>;
+  /** `logs` holds the batch's loss and accuracy. */
+  onBatchEnd?(batch: number, logs: Logs & { size: number }): void | Promise<void>;
+}
+
+/** Inputs: N·H·W·C floats, or N·H·W·C 8-bit pixels mapped by the model's preprocessing. */
+export type Inputs = Float32Array | Uint8Array;
+/** Labels: class indices. */
+export type Labels = Uint8Array | Int32Array | Uint32Array;
+
+/** Options of {@link Sequential.fit}. */
+export interface FitConfig {
+  /** Default 1. */
+  epochs?: number;
+  /** Default 32. */
+  batchSize?: number;
+  /** Reshuffle the training examples every epoch (with the model's seeded generator). Default true. */
+  shuffle?: boolean;
+  /** Validation data evaluated after every epoch. */
+  validationData?: [Inputs, Labels];
+  /** The fraction of examples, taken from the end before shuffling, held out for validation. */
+  validationSplit?: number;
+  callbacks?: Callbacks;
+  /** Yield to the event loop at least this often, in milliseconds (default 50), so progress bars and UIs stay live. */
+  yieldEvery?: number;
+}
+
+/** What {@link Sequential.fit} returns: one entry per epoch. */
+export interface History {
+  epoch: number[];
+  history: { loss: number[]; accuracy: number[]; valLoss: number[]; valAccuracy: number[] };
+}
+
+/** What {@link Sequential.evaluate} returns. */
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  /** `confusionMatrix[actual][predicted]` counts. */
+  confusionMatrix: number[][];
+}
+
+/** How 8-bit inputs become floats: `offset + scale·pixel`. */
+export interface Preprocessing {
+  scale: number;
+  offset: number;
+}
+
+/** Options of the {@link Sequential} constructor. */
+export interface SequentialConfig {
+  layers?: Layer[];
+  /** The input shape, if the first layer does not give it. */
+  inputShape?: Shape3;
+  name?: string;
+  /** How `Uint8Array` inputs map to floats; default identity (scale 1, offset 0). */
+  preprocessing?: Preprocessing;
+}
+
+interface Compiled {
+  wasm: WasmModel;
+  config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate'>> & { optimizer: OptimizerConfig; learningRate: LearningRate };
+}
+
+const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/** A linear stack of layers. */
+export class Sequential {
+  readonly name: string;
+  readonly preprocessing: Preprocessing;
+  /** Set to true in a callback to stop {@link Sequential.fit} after the current batch. */
+  stopTraining = false;
+  private readonly stack: Layer[] = [];
+  private readonly shapes: Shape3[] = [];
+  private modelInputShape: Shape3 | undefined;
+  private compiled: Compiled | undefined;
+  private disposed = false;
+
+  constructor(config: SequentialConfig = {}) {
+    this.name = config.name ?? 'sequential';
+    this.preprocessing = config.preprocessing ?? { scale: 1, offset: 0 };
+    if (!Number.isFinite(this.preprocessing.scale) || !Number.isFinite(this.preprocessing.offset)) {
+      throw new InvalidArgumentError('preprocessing: scale and offset must be finite numbers');
+    }
+    this.modelInputShape = config.inputShape;
+    for (const layer of config.layers ?? []) this.add(layer);
+  }
+
+  /** The layers, in order. */
+  get layers(): readonly Layer[] {
+    return this.stack;
+  }
+
+  /** [height, width, channels] of one example. */
+  get inputShape(): Shape3 {
+    if (this.modelInputShape === undefined) throw new ConvnetError('NO_INPUT_SHAPE', `${this.name}: it has no layers and no input shape yet`);
+    return this.modelInputShape;
+  }
+
+  /** The output shape of the last layer. */
+  get outputShape(): Shape3 {
+    const last = this.shapes[this.shapes.length - 1];
+    if (last === undefined) throw new ConvnetError('NO_LAYERS', `${this.name}: it has no layers`);
+    return last;
+  }
+
+  private check(what: string): void {
+    if (this.disposed) throw new ConvnetError('DISPOSED', `${this.name}.${what}: the model was disposed`);
+  }
+
+  /** Appends a layer, inferring its output shape; errors name the layer's index, type and shapes. */
+  add(layer: Layer): this {
+    this.check('add()');
+    if (this.compiled) throw new ConvnetError('ALREADY_COMPILED', `${this.name}.add(): layers cannot be added after compile()`);
+    const index = this.stack.length;
+    if (index === 0) this.modelInputShape ??= layer.inputShape;
+    const input = index === 0 ? this.modelInputShape : this.shapes[index - 1];
+    if (input === undefined) {
+      throw new InvalidArgumentError(`layer 0 (${layer.type}) needs an inputShape, e.g. ${layer.type}({ ..., inputShape: [28, 28, 1] })`);
+    }
+    const same = this.stack.filter((l) => l.type === layer.type).length;
+    layer.name ??= same === 0 ? layer.type : `${layer.type}_${same}`;
+    if (this.stack.some((l) => l.name === layer.name)) {
+      throw new InvalidArgumentError(`layer ${index} (${layer.type}): the name ${JSON.stringify(layer.name)} is already used`);
+    }
+    let output: Shape3;
+    try {
+      output = layer.outputShape(input);
+    } catch (error) {
+      throw new ShapeMismatchError(
+        `layer ${index} (${layer.type} ${JSON.stringify(layer.name)}): input [${input.join(', ')}]: ${(error as Error).message}`,
+      );
+    }
+    this.stack.push(layer);
+    this.shapes.push(output);
+    return this;
+  }
+
+  /** The spec the wasm runtime reads. */
+  private spec(config: Compiled['config']): string {
+    const lr = config.learningRate;
+    const { type, ...rest } = config.optimizer;
+    return JSON.stringify({
+      input_shape: this.inputShape,
+      input_scale: this.preprocessing.scale,
+      input_offset: this.preprocessing.offset,
+      layers: this.stack.map((l) => l.spec()),
+      loss: 'sparse_categorical_crossentropy',
+      optimizer: { type, ...rest },
+      learning_rate: typeof lr === 'number' ? { type: 'constant', value: lr } : { type: 'piecewise', ...lr },
+    });
+  }
+
+  /**
+   * Builds the model in the wasm with the optimiser and loss: parameters are initialised from
+   * the seed. Needs `await init()` first. Compiling again starts afresh.
+   */
+  compile(config: CompileConfig = {}): this {
+    this.check('compile()');
+    if (this.stack.length === 0) throw new ConvnetError('NO_LAYERS', `${this.name}.compile(): add layers first`);
+    const last = this.stack[this.stack.length - 1]!;
+    if (!last.endsInSoftmax()) {
+      throw new InvalidArgumentError(
+        `${this.name}.compile(): sparseCategoricalCrossentropy needs a softmax on the last layer (layer ${this.stack.length - 1}, ${last.type})`,
+      );
+    }
+    if (config.loss !== undefined && config.loss !== 'sparseCategoricalCrossentropy') {
+      throw new InvalidArgumentError(`${this.name}.compile(): unknown loss ${JSON.stringify(config.loss)}`);
+    }
+    const optimizer: OptimizerConfig =
+      typeof config.optimizer === 'string' ? ({ type: config.optimizer } as OptimizerConfig) : (config.optimizer ?? { type: 'adam' });
+    if (!['sgd', 'adam', 'nadam'].includes(optimizer.type)) {
+      throw new InvalidArgumentError(`${this.name}.compile(): unknown optimizer ${JSON.stringify(optimizer.type)}`);
+    }
+    const seed = config.seed ?? 0;
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`${this.name}.compile(): seed must be a non-negative integer, got ${seed}`);
+    const full: Compiled['config'] = { optimizer, loss: 'sparseCategoricalCrossentropy', learningRate: config.learningRate ?? 0.001, seed };
+    const spec = this.spec(full);
+    const wasm = callWasm('compile', () => new WasmModel(spec, BigInt(seed)));
+    this.compiled?.wasm.free();
+    this.compiled = { wasm, config: full };
+    return this;
+  }
+
+  /** The compile settings, once compiled. */
+  get compileConfig(): Compiled['config'] | undefined {
+    return this.compiled?.config;
+  }
+
+  private model(what: string): WasmModel {
+    this.check(what);
+    if (!this.compiled) throw new ConvnetError('NOT_COMPILED', `${this.name}.${what}: call compile() first`);
+    return this.compiled.wasm;
+  }
+
+  /** Values per example. */
+  private get exampleLength(): number {
+    return this.inputShape[0] * this.inputShape[1] * this.inputShape[2];
+  }
+
+  /** Checks inputs (and labels): types, lengths, finite values, label range. Returns N. */
+  private checkData(what: string, x: Inputs, y?: Labels): number {
+    if (!(x instanceof Float32Array) && !(x instanceof Uint8Array)) {
+      throw new InvalidArgumentError(`${this.name}.${what}: x must be a Float32Array or a Uint8Array, got ${describe(x)}`);
+    }
+    const per = this.exampleLength;
+    if (x.length === 0 || x.length % per !== 0) {
+      throw new ShapeMismatchError(
+        `${this.name}.${what}: x has ${x.length} values, not a whole number of examples of [${this.inputShape.join(', ')}] = ${per} values`,
+      );
+    }
+    const n = x.length / per;
+    if (x instanceof Float32Array) {
+      for (let i = 0; i < x.length; i++) {
+        if (!Number.isFinite(x[i]!)) {
+          throw new InvalidArgumentError(`${this.name}.${what}: x[${i}] (example ${Math.floor(i / per)}) is ${x[i]}`);
+        }
+      }
+    }
+    if (y !== undefined) {
+      if (!(y instanceof Uint8Array || y instanceof Int32Array || y instanceof Uint32Array)) {
+        throw new InvalidArgumentError(`${this.name}.${what}: y must be a Uint8Array, Int32Array or Uint32Array of class indices, got ${describe(y)}`);
+      }
+      if (y.length !== n) throw new ShapeMismatchError(`${this.name}.${what}: x holds ${n} examples but y has ${y.length} labels`);
+      const classes = this.outputShape[2];
+      for (let i = 0; i < y.length; i++) {
+        if (!(y[i]! >= 0 && y[i]! < classes)) {
+          throw new InvalidArgumentError(`${this.name}.${what}: label ${y[i]} at index ${i} is not a class index in [0, ${classes})`);
+        }
+      }
+    }
+    return n;
+  }
+
+  /** Copies examples `order[from..to]` of x (and y) into batch buffers. */
+  private gather(x: Inputs, y: Labels | undefined, order: Uint32Array | null, from: number, to: number) {
+    const per = this.exampleLength;
+    const bx = x instanceof Uint8Array ? new Uint8Array((to - from) * per) : new Float32Array((to - from) * per);
+    const by = new Uint32Array(to - from);
+    for (let i = from; i < to; i++) {
+      const j = order ? order[i]! : i;
+      bx.set(x.subarray(j * per, (j + 1) * per), (i - from) * per);
+      if (y) by[i - from] = y[j]!;
+    }
+    return { bx, by };
+  }
+
+  /**
+   * Trains the model. Resolves to the per-epoch history once done (or once a callback sets
+   * {@link Sequential.stopTraining}). A loss that becomes NaN or infinite stops training with an
+   * error naming the step.
+   */
+  async fit(x: Inputs, y: Labels, config: FitConfig = {}): Promise<History> {
+    const model = this.model('fit()');
+    const total = this.checkData('fit()', x, y);
+    const epochs = config.epochs ?? 1;
+    const batchSize = config.batchSize ?? 32;
+    if (!Number.isInteger(epochs) || epochs < 1) throw new InvalidArgumentError(`${this.name}.fit(): epochs must be an integer ≥ 1, got ${epochs}`);
+    const split = config.validationSplit ?? 0;
+    if (!(split >= 0 && split < 1)) throw new InvalidArgumentError(`${this.name}.fit(): validationSplit must be in [0, 1), got ${split}`);
+    if (split > 0 && config.validationData) throw new InvalidArgumentError(`${this.name}.fit(): give validationData or validationSplit, not both`);
+    const nTrain = total - Math.floor(total * split);
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > nTrain) {
+      throw new InvalidArgumentError(`${this.name}.fit(): batchSize must be an integer in [1, ${nTrain}] (the training examples), got ${batchSize}`);
+    }
+    const per = this.exampleLength;
+    const trainX = x.subarray(0, nTrain * per);
+    const trainY = y.subarray(0, nTrain);
+    const validation: [Inputs, Labels] | undefined =
+      split > 0 ? [x.subarray(nTrain * per), y.subarray(nTrain)] : config.validationData;
+    if (validation) this.checkData('fit() validationData', validation[0], validation[1]);
+
+    const callbacks = config.callbacks ?? {};
+    const yieldEvery = config.yieldEvery ?? 50;
+    const history: History = { epoch: [], history: { loss: [], accuracy: [], valLoss: [], valAccuracy: [] } };
+    this.stopTraining = false;
+    let lastYield = performance.now();
+    await callbacks.onTrainBegin?.();
+    for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
+      await callbacks.onEpochBegin?.(epoch);
+      const order = config.shuffle === false ? null : new Uint32Array(callWasm('fit()', () => model.permutation(nTrain)));
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      for (let batch = 0, from = 0; from < nTrain && !this.stopTraining; batch++, from += batchSize) {
+        const to = Math.min(from + batchSize, nTrain);
+        await callbacks.onBatchBegin?.(batch);
+        const { bx, by } = this.gather(trainX, trainY, order, from, to);
+        const loss = callWasm('fit()', () => (bx instanceof Uint8Array ? model.train_step_u8(bx, by) : model.train_step(bx, by)));
+        if (!Number.isFinite(loss)) {
+          throw new ConvnetError(
+            'TRAINING_DIVERGED',
+            `${this.name}.fit(): the loss became ${loss} at epoch ${epoch + 1}, batch ${batch + 1} (optimizer step ${model.iterations()}); try a lower learning rate`,
+          );
+        }
+        const size = to - from;
+        const batchCorrect = model.last_correct();
+        lossSum += loss * size;
+        correct += batchCorrect;
+        seen += size;
+        await callbacks.onBatchEnd?.(batch, { loss, accuracy: batchCorrect / size, size });
+        if (performance.now() - lastYield >= yieldEvery) {
+          await yieldToEventLoop();
+          lastYield = performance.now();
+        }
+      }
+      const logs: Logs = { loss: lossSum / seen, accuracy: correct / seen };
+      if (validation) {
+        const v = this.evaluate(validation[0], validation[1]);
+        logs.valLoss = v.loss;
+        logs.valAccuracy = v.accuracy;
+        history.history.valLoss.push(v.loss);
+        history.history.valAccuracy.push(v.accuracy);
+      }
+      history.epoch.push(epoch);
+      history.history.loss.push(logs.loss);
+      history.history.accuracy.push(logs.accuracy);
+      await callbacks.onEpochEnd?.(epoch, logs);
+    }
+    await callbacks.onTrainEnd?.(history);
+    return history;
+  }
+
+  /** Loss, accuracy and confusion matrix on labelled data, in batches of `batchSize` (default 256). */
+  evaluate(x: Inputs, y: Labels, config: { batchSize?: number } = {}): Evaluation {
+    const model = this.model('evaluate()');
+    const n = this.checkData('evaluate()', x, y);
+    const batchSize = config.batchSize ?? 256;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.evaluate(): batchSize must be an integer ≥ 1, got ${batchSize}`);
+    const classes = this.outputShape[2];
+    const confusionMatrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+    let lossSum = 0;
+    let correct = 0;
+    for (let from = 0; from < n; from += batchSize) {
+      const to = Math.min(from + batchSize, n);
+      const { bx, by } = this.gather(x, y, null, from, to);
+      const out = callWasm('evaluate()', () => (bx instanceof Uint8Array ? model.evaluate_u8(bx, by) : model.evaluate(bx, by)));
+      lossSum += out[0]! * (to - from);
+      correct += out[1]!;
+      for (let i = 0; i < to - from; i++) {
+        confusionMatrix[by[i]!]![argmax(out, 2 + i * classes, classes)]! += 1;
+      }
+    }
+    return { loss: lossSum / n, accuracy: correct / n, confusionMatrix };
+  }
+
+  /** Class probabilities: N·classes values, in batches of `batchSize` (default 256). */
+  predict(x: Inputs, config: { batchSize?: number } = {}): Float32Array {
+    const model = this.model('predict()');
+    const n = this.checkData('predict()', x);
+    const batchSize = config.batchSize ?? 256;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.predict(): batchSize must be an integer ≥ 1, got ${batchSize}`);
+    const classes = this.outputShape[2];
+    const out = new Float32Array(n * classes);
+    const per = this.exampleLength;
+    for (let from = 0; from < n; from += batchSize) {
+      const to = Math.min(from + batchSize, n);
+      const bx = x.subarray(from * per, to * per);
+      out.set(callWasm('predict()', () => (bx instanceof Uint8Array ? model.predict_u8(bx) : model.predict(bx))), from * classes);
+    }
+    return out;
+  }
+
+  /** Trainable parameters. */
+  countParams(): number {
+    return this.stack.reduce((sum, layer, i) => sum + layer.paramCount(this.layerInput(i)), 0);
+  }
+
+  private layerInput(i: number): Shape3 {
+    return i === 0 ? this.inputShape : this.shapes[i - 1]!;
+  }
+
+  /** Per layer: name, class, output shape, parameters and connections. */
+  layerSummaries(): { name: string; className: string; outputShape: Shape3; params: number; connections: number }[] {
+    return this.stack.map((layer, i) => ({
+      name: layer.name!,
+      className: layer.className,
+      outputShape: this.shapes[i]!,
+      params: layer.paramCount(this.layerInput(i)),
+      connections: layer.connections(this.layerInput(i)),
+    }));
+  }
+
+  /** A table of the layers with output shapes, parameters and connections, and the totals. */
+  summary(): string {
+    const rows = this.layerSummaries().map((l) => [
+      `${l.name} (${l.className})`,
+      `[${l.outputShape.join(', ')}]`,
+      l.params.toLocaleString('en-US'),
+      l.connections.toLocaleString('en-US'),
+    ]);
+    const header = ['Layer (type)', 'Output shape', 'Params', 'Connections'];
+    const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
+    const line = (cells: string[]) => cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ');
+    const rule = '─'.repeat(line(header).length);
+    const connections = this.layerSummaries().reduce((s, l) => s + l.connections, 0);
+    return [
+      `Model: ${this.name}   input [${this.inputShape.join(', ')}]`,
+      rule,
+      line(header),
+      rule,
+      ...rows.map(line),
+      rule,
+      `Trainable params: ${this.countParams().toLocaleString('en-US')}   Connections: ${connections.toLocaleString('en-US')}`,
+    ].join('\n');
+  }
+
+  /** Every parameter, each layer's kernel then bias, in Keras's layouts. */
+  getWeights(): Float32Array {
+    return callWasm('getWeights()', () => this.model('getWeights()').weights());
+  }
+
+  /** Replaces every parameter (the layout of {@link Sequential.getWeights}). */
+  setWeights(values: Float32Array): void {
+    const model = this.model('setWeights()');
+    if (!(values instanceof Float32Array) || values.length !== this.countParams()) {
+      throw new ShapeMismatchError(`${this.name}.setWeights(): expected a Float32Array of ${this.countParams()} values, got ${describe(values)}`);
+    }
+    callWasm('setWeights()', () => model.set_weights(values));
+  }
+
+  /** The weight tensors' names and shapes, in the order of {@link Sequential.getWeights}. */
+  weightSpecs(): { name: string; shape: number[] }[] {
+    return this.stack.flatMap((layer, i) => layer.weightShapes(this.layerInput(i)).map((w) => ({ name: `${layer.name}/${w.name}`, shape: w.shape })));
+  }
+
+  /** Optimiser steps taken so far. */
+  get iterations(): number {
+    return this.compiled ? this.compiled.wasm.iterations() : 0;
+  }
+
+  /** Saves the model to `file://<dir>` (Node): model.json and weights.bin, each written atomically. */
+  async save(url: string): Promise<{ modelJson: string; weights: string }> {
+    this.check('save()');
+    const { saveModel } = await import('./io.js');
+    return saveModel(this, url);
+  }
+
+  /** Frees the wasm model. Using the model afterwards throws. */
+  dispose(): void {
+    if (this.disposed) return;
+    this.compiled?.wasm.free();
+    this.compiled = undefined;
+    this.disposed = true;
+  }
+}
+
+function argmax(values: Float32Array, start: number, count: number): number {
+  let best = 0;
+  for (let j = 1; j < count; j++) if (values[start + j]! > values[start + best]!) best = j;
+  return best;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<number>).length} values`;
+  if (typeof v === 'object') return `a ${v?.constructor?.name ?? 'object'}`;
+  return String(v);
+}
