@@ -10,13 +10,16 @@ import { InvalidArgumentError } from './errors.js';
 export type Shape3 = [number, number, number];
 /** Activation functions. `lecunTanh` is LeCun's 1.7159·tanh(2/3·a). */
 export type ActivationName = 'linear' | 'relu' | 'tanh' | 'lecunTanh' | 'sigmoid' | 'softmax';
-/** Initialisers. `heNormal` is Keras's truncated normal; `lecunUniform` is LeNet-5's ±2.4/fan-in. */
-export type InitializerName = 'heNormal' | 'glorotUniform' | 'lecunUniform' | 'zeros';
+/**
+ * Initialisers. `heNormal` is Keras's truncated normal, `glorotUniform` and `lecunUniform` are
+ * Keras's (±√(6/(fan-in + fan-out)), ±√(3/fan-in)), and `lenetUniform` is LeNet-5's ±2.4/fan-in.
+ */
+export type InitializerName = 'heNormal' | 'glorotUniform' | 'lecunUniform' | 'lenetUniform' | 'zeros';
 /** Keras padding: `valid` (none) or `same` (output = ceil(input / stride)). */
 export type PaddingName = 'valid' | 'same';
 
 const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'tanh', 'lecunTanh', 'sigmoid', 'softmax'];
-const INITIALIZERS: readonly InitializerName[] = ['heNormal', 'glorotUniform', 'lecunUniform', 'zeros'];
+const INITIALIZERS: readonly InitializerName[] = ['heNormal', 'glorotUniform', 'lecunUniform', 'lenetUniform', 'zeros'];
 const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** Options every layer accepts. */
@@ -61,6 +64,10 @@ export abstract class Layer {
   abstract spec(): Record<string, unknown>;
   /** Whether the layer ends in a softmax. */
   endsInSoftmax(): boolean {
+    return false;
+  }
+  /** Whether the layer outputs RBF distances (LeNet-5's output). */
+  isRbf(): boolean {
     return false;
   }
 }
@@ -113,6 +120,12 @@ export interface Conv2DConfig extends BaseLayerConfig {
   kernelInitializer?: InitializerName;
   /** Default `zeros`. */
   biasInitializer?: InitializerName;
+  /**
+   * A connection table, as LeNet-5's C3 has: `connections[f]` lists, ascending, the input maps
+   * filter `f` reads. The kernel then holds only those weights: for each filter in turn,
+   * `[kh, kw, connections[f].length]`, and its saved shape is their total count.
+   */
+  connections?: number[][];
 }
 
 class Conv2D extends Layer {
@@ -125,10 +138,26 @@ class Conv2D extends Layer {
   readonly activation: ActivationName;
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
+  /** The connection table, if any (the config's `connections`). */
+  readonly table: number[][] | undefined;
 
   constructor(c: Conv2DConfig) {
     super(c);
     this.filters = checkInt('conv2d: filters', c.filters);
+    if (c.connections !== undefined) {
+      const t = c.connections;
+      if (!Array.isArray(t) || t.length !== this.filters) {
+        throw new InvalidArgumentError(`conv2d: connections must list the input maps of each of the ${this.filters} filters`);
+      }
+      this.table = t.map((row, f) => {
+        if (!Array.isArray(row) || row.length === 0) throw new InvalidArgumentError(`conv2d: connections[${f}] must be a non-empty list of input maps`);
+        return row.map((m, j) => {
+          const v = checkInt(`conv2d: connections[${f}][${j}]`, m, 0);
+          if (j > 0 && v <= (row[j - 1] as number)) throw new InvalidArgumentError(`conv2d: connections[${f}] must be strictly ascending, got ${JSON.stringify(row)}`);
+          return v;
+        });
+      });
+    }
     this.kernelSize = pair('conv2d: kernelSize', c.kernelSize, [0, 0]);
     this.strides = pair('conv2d: strides', c.strides, [1, 1]);
     this.padding = oneOf('conv2d: padding', c.padding, ['valid', 'same'], 'valid');
@@ -137,25 +166,32 @@ class Conv2D extends Layer {
     this.biasInitializer = oneOf('conv2d: biasInitializer', c.biasInitializer, INITIALIZERS, 'zeros');
   }
 
-  outputShape([h, w]: Shape3): Shape3 {
+  outputShape([h, w, c]: Shape3): Shape3 {
     const [kh, kw] = this.kernelSize;
     const oh = extent(h, kh, this.strides[0], this.padding);
     const ow = extent(w, kw, this.strides[1], this.padding);
     if (oh === 0 || ow === 0) {
       throw new Error(`a ${kh}×${kw} kernel with '${this.padding}' padding does not fit a ${h}×${w} input`);
     }
+    const bad = this.table?.flat().find((m) => m >= c);
+    if (bad !== undefined) throw new Error(`the connection table reads input map ${bad}, but the input has ${c} maps`);
     return [oh, ow, this.filters];
   }
+  /** Kernel weights: k·c per filter, or k·|connections[f]| with a table. */
+  private kernelWeights(c: number): number {
+    const k = this.kernelSize[0] * this.kernelSize[1];
+    return this.table ? k * this.table.reduce((s, row) => s + row.length, 0) : k * c * this.filters;
+  }
   override paramCount([, , c]: Shape3): number {
-    return this.kernelSize[0] * this.kernelSize[1] * c * this.filters + this.filters;
+    return this.kernelWeights(c) + this.filters;
   }
   override connections(input: Shape3): number {
     const [oh, ow] = this.outputShape(input);
-    return oh * ow * this.filters * (this.kernelSize[0] * this.kernelSize[1] * input[2] + 1);
+    return oh * ow * this.paramCount(input);
   }
   override weightShapes([, , c]: Shape3) {
     return [
-      { name: 'kernel', shape: [this.kernelSize[0], this.kernelSize[1], c, this.filters] },
+      { name: 'kernel', shape: this.table ? [this.kernelWeights(c)] : [this.kernelSize[0], this.kernelSize[1], c, this.filters] },
       { name: 'bias', shape: [this.filters] },
     ];
   }
@@ -163,8 +199,8 @@ class Conv2D extends Layer {
     return this.activation === 'softmax';
   }
   config() {
-    const { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer } = this;
-    return { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer };
+    const { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer, table } = this;
+    return { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer, ...(table ? { connections: table } : {}) };
   }
   spec() {
     return {
@@ -176,6 +212,7 @@ class Conv2D extends Layer {
       activation: snake(this.activation),
       kernel_initializer: snake(this.kernelInitializer),
       bias_initializer: snake(this.biasInitializer),
+      ...(this.table ? { connections: this.table } : {}),
     };
   }
 }
@@ -364,6 +401,163 @@ class ActivationLayer extends Layer {
   }
 }
 
+/** Configuration of {@link layers.zeroPad2d}. */
+export interface ZeroPad2DConfig extends BaseLayerConfig {
+  /** Cells added: `n` on every side, `[rows, cols]` symmetric, or `[[top, bottom], [left, right]]`. */
+  padding: number | [number, number] | [[number, number], [number, number]];
+  /** The value of the added cells; default 0 (Keras's ZeroPadding2D). LeNet-5 uses its background, −0.1. */
+  value?: number;
+}
+
+class ZeroPadding2D extends Layer {
+  readonly className = 'ZeroPadding2D';
+  readonly type = 'zeroPad2d';
+  readonly padding: [[number, number], [number, number]];
+  readonly value: number;
+  constructor(c: ZeroPad2DConfig) {
+    super(c);
+    const p = c.padding;
+    const side = (what: string, v: unknown) => checkInt(what, v, 0);
+    if (typeof p === 'number') this.padding = [[side('zeroPad2d: padding', p), p], [p, p]];
+    else if (Array.isArray(p) && p.length === 2 && typeof p[0] === 'number') {
+      const [r, k] = [side('zeroPad2d: padding[0]', p[0]), side('zeroPad2d: padding[1]', p[1])];
+      this.padding = [[r, r], [k, k]];
+    } else if (Array.isArray(p) && p.length === 2 && Array.isArray(p[0]) && Array.isArray(p[1]) && p[0].length === 2 && p[1].length === 2) {
+      this.padding = [
+        [side('zeroPad2d: top', p[0][0]), side('zeroPad2d: bottom', p[0][1])],
+        [side('zeroPad2d: left', p[1][0]), side('zeroPad2d: right', p[1][1])],
+      ];
+    } else {
+      throw new InvalidArgumentError(`zeroPad2d: padding must be n, [rows, cols] or [[top, bottom], [left, right]], got ${JSON.stringify(p)}`);
+    }
+    this.value = c.value ?? 0;
+    if (typeof this.value !== 'number' || !Number.isFinite(this.value)) throw new InvalidArgumentError(`zeroPad2d: value must be a finite number, got ${String(c.value)}`);
+  }
+  outputShape([h, w, c]: Shape3): Shape3 {
+    const [[t, b], [l, r]] = this.padding;
+    return [h + t + b, w + l + r, c];
+  }
+  config() {
+    return { padding: this.padding, value: this.value };
+  }
+  spec() {
+    return { type: 'zero_padding2d', padding: this.padding, value: this.value };
+  }
+}
+
+/** Configuration of {@link layers.subsampling2d}. */
+export interface Subsampling2DConfig extends BaseLayerConfig {
+  /** Window; default 2. */
+  poolSize?: number | [number, number];
+  /** Default: the pool size. */
+  strides?: number | [number, number];
+  /** Applied after the coefficient and bias; default `linear`. LeNet-5 uses `lecunTanh`. */
+  activation?: ActivationName;
+  /** For the per-map coefficients (fan-in: the window size); default `glorotUniform`. */
+  kernelInitializer?: InitializerName;
+  /** Default `zeros`. */
+  biasInitializer?: InitializerName;
+}
+
+class Subsampling2D extends Layer {
+  readonly className = 'Subsampling2D';
+  readonly type = 'subsampling2d';
+  readonly poolSize: [number, number];
+  readonly strides: [number, number];
+  readonly activation: ActivationName;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  constructor(c: Subsampling2DConfig) {
+    super(c);
+    this.poolSize = pair('subsampling2d: poolSize', c.poolSize, [2, 2]);
+    this.strides = pair('subsampling2d: strides', c.strides, this.poolSize);
+    this.activation = oneOf('subsampling2d: activation', c.activation, ACTIVATIONS, 'linear');
+    this.kernelInitializer = oneOf('subsampling2d: kernelInitializer', c.kernelInitializer, INITIALIZERS, 'glorotUniform');
+    this.biasInitializer = oneOf('subsampling2d: biasInitializer', c.biasInitializer, INITIALIZERS, 'zeros');
+  }
+  outputShape([h, w, c]: Shape3): Shape3 {
+    const oh = extent(h, this.poolSize[0], this.strides[0], 'valid');
+    const ow = extent(w, this.poolSize[1], this.strides[1], 'valid');
+    if (oh === 0 || ow === 0) throw new Error(`a ${this.poolSize[0]}×${this.poolSize[1]} window does not fit a ${h}×${w} input`);
+    return [oh, ow, c];
+  }
+  override paramCount([, , c]: Shape3): number {
+    return 2 * c;
+  }
+  override connections(input: Shape3): number {
+    const [oh, ow, c] = this.outputShape(input);
+    return oh * ow * c * (this.poolSize[0] * this.poolSize[1] + 1);
+  }
+  override weightShapes([, , c]: Shape3) {
+    return [
+      { name: 'coefficient', shape: [c] },
+      { name: 'bias', shape: [c] },
+    ];
+  }
+  override endsInSoftmax() {
+    return this.activation === 'softmax';
+  }
+  config() {
+    const { poolSize, strides, activation, kernelInitializer, biasInitializer } = this;
+    return { poolSize, strides, activation, kernelInitializer, biasInitializer };
+  }
+  spec() {
+    return {
+      type: 'subsampling2d',
+      pool_size: this.poolSize,
+      strides: this.strides,
+      activation: snake(this.activation),
+      kernel_initializer: snake(this.kernelInitializer),
+      bias_initializer: snake(this.biasInitializer),
+    };
+  }
+}
+
+/** Configuration of {@link layers.rbf}. */
+export interface RbfConfig extends BaseLayerConfig {
+  /** Output units (classes). */
+  units: number;
+  /** The fixed prototypes, `[units, inputs]` row-major; they are not trained. */
+  prototypes: ArrayLike<number>;
+}
+
+class Rbf extends Layer {
+  readonly className = 'RBF';
+  readonly type = 'rbf';
+  readonly units: number;
+  readonly prototypes: number[];
+  constructor(c: RbfConfig) {
+    super(c);
+    this.units = checkInt('rbf: units', c.units);
+    if (c.prototypes === null || typeof c.prototypes !== 'object' || typeof c.prototypes.length !== 'number') {
+      throw new InvalidArgumentError('rbf: prototypes must be an array of units·inputs numbers');
+    }
+    this.prototypes = Array.from(c.prototypes, (v, i) => {
+      if (typeof v !== 'number' || !Number.isFinite(v)) throw new InvalidArgumentError(`rbf: prototypes[${i}] must be a finite number, got ${String(v)}`);
+      return v;
+    });
+  }
+  outputShape([h, w, c]: Shape3): Shape3 {
+    if (h !== 1 || w !== 1) throw new Error(`its input is ${h}×${w}×${c}; add a flatten layer before it`);
+    if (this.prototypes.length !== this.units * c) {
+      throw new Error(`${this.prototypes.length} prototype values given, expected units·inputs = ${this.units}·${c} = ${this.units * c}`);
+    }
+    return [1, 1, this.units];
+  }
+  override connections([, , c]: Shape3): number {
+    return this.units * c;
+  }
+  override isRbf() {
+    return true;
+  }
+  config() {
+    return { units: this.units, prototypes: this.prototypes };
+  }
+  spec() {
+    return { type: 'rbf', units: this.units, prototypes: this.prototypes };
+  }
+}
+
 /** The layer factories. */
 export const layers = {
   /** 2-D convolution over NHWC images, HWIO kernel (Keras's Conv2D). */
@@ -380,6 +574,12 @@ export const layers = {
   dropout: (config: DropoutConfig): Layer => new Dropout(config),
   /** An activation on its own. */
   activation: (config: ActivationConfig): Layer => new ActivationLayer(config),
+  /** Pads the image with a constant (Keras's ZeroPadding2D; any value). */
+  zeroPad2d: (config: ZeroPad2DConfig): Layer => new ZeroPadding2D(config),
+  /** LeNet-5's subsampling: `activation(coef[c]·Σwindow + bias[c])`, one trainable coefficient and bias per map. */
+  subsampling2d: (config: Subsampling2DConfig = {}): Layer => new Subsampling2D(config),
+  /** LeNet-5's output: Euclidean RBF units, `y_i = Σ_j (x_j − w_ij)²`, with fixed prototypes. */
+  rbf: (config: RbfConfig): Layer => new Rbf(config),
 };
 
 /** Rebuilds a layer from its saved class name and config (model.json). */
@@ -400,6 +600,12 @@ export function layerFromConfig(className: string, config: Record<string, unknow
       return layers.dropout(c);
     case 'Activation':
       return layers.activation(c);
+    case 'ZeroPadding2D':
+      return layers.zeroPad2d(c);
+    case 'Subsampling2D':
+      return layers.subsampling2d(c);
+    case 'RBF':
+      return layers.rbf(c);
     default:
       throw new InvalidArgumentError(`unknown layer class ${JSON.stringify(className)}`);
   }

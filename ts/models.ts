@@ -6,6 +6,7 @@ import { layers } from './layers.js';
 import { Sequential } from './sequential.js';
 import type { Split } from './datasets.js';
 import { InvalidArgumentError } from './errors.js';
+import { leNet5 } from './lenet.js';
 
 /** Options of {@link fashionConvNet}. */
 export interface FashionConvNetOptions {
@@ -64,4 +65,4 @@ export function trainValidationSplit(split: Split, train = 55_000): { train: Spl
 }
 
 /** The reference networks. */
-export const models = { fashionConvNet };
+export const models = { fashionConvNet, leNet5 };

@@ -12,8 +12,13 @@ import { callWasm } from './wasm-call.js';
 /** Optimisers, with Keras's semantics and defaults. */
 export type OptimizerConfig =
   | { type: 'sgd'; momentum?: number; nesterov?: boolean }
+  /** LeNet-5's stochastic diagonal Levenberg–Marquardt: step η/(μ + h) per parameter; μ default 0.02. */
+  | { type: 'sdlm'; mu?: number }
   | { type: 'adam'; beta1?: number; beta2?: number; epsilon?: number }
   | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number };
+
+/** A loss: see {@link CompileConfig.loss}. */
+export type LossConfig = 'sparseCategoricalCrossentropy' | 'rbfMaxLikelihood' | 'rbfCrossEntropy' | { type: 'rbfMap'; j: number };
 
 /** A learning rate: a constant, or Keras's PiecewiseConstantDecay over optimiser steps. */
 export type LearningRate = number | { boundaries: number[]; values: number[] };
@@ -22,8 +27,13 @@ export type LearningRate = number | { boundaries: number[]; values: number[] };
 export interface CompileConfig {
   /** `'sgd'`, `'adam'`, `'nadam'` or a config object. Default `'adam'`. */
   optimizer?: OptimizerConfig['type'] | OptimizerConfig;
-  /** Only sparse categorical cross-entropy (integer labels, softmax output) for now. */
-  loss?: 'sparseCategoricalCrossentropy';
+  /**
+   * With a softmax output: `'sparseCategoricalCrossentropy'` (the default). With an RBF output
+   * (LeNet-5), one of LeCun et al.'s losses over the distances y: `'rbfMaxLikelihood'` (eq. 8,
+   * the mean y of the correct class), `{ type: 'rbfMap', j }` (eq. 9, the default with j = 1:
+   * the paper's value of j is not known), or `'rbfCrossEntropy'` (softmax cross-entropy over −y).
+   */
+  loss?: LossConfig;
   /** Default 0.001 (Keras's default for Adam and Nadam; use 0.01 for SGD). */
   learningRate?: LearningRate;
   /** Seeds initialisation, shuffling and dropout. Default 0. */
@@ -69,6 +79,12 @@ export interface FitConfig {
   callbacks?: Callbacks;
   /** Yield to the event loop at least this often, in milliseconds (default 50), so progress bars and UIs stay live. */
   yieldEvery?: number;
+  /**
+   * With the `sdlm` optimiser: how many training examples (the first of each epoch's shuffled
+   * order) its curvature is re-estimated on before each epoch. Default 500 (the paper: "a few
+   * hundred").
+   */
+  curvatureSamples?: number;
 }
 
 /** What {@link Sequential.fit} returns: one entry per epoch. */
@@ -103,7 +119,13 @@ export interface SequentialConfig {
 
 interface Compiled {
   wasm: WasmModel;
-  config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate'>> & { optimizer: OptimizerConfig; learningRate: LearningRate };
+  config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate' | 'loss'>> & { optimizer: OptimizerConfig; learningRate: LearningRate; loss: LossConfig };
+}
+
+/** The loss as the wasm runtime reads it. */
+function lossSpec(loss: LossConfig): Record<string, unknown> {
+  if (typeof loss === 'object') return { type: 'rbf_map', j: loss.j };
+  return { type: { sparseCategoricalCrossentropy: 'sparse_categorical_crossentropy', rbfMaxLikelihood: 'rbf_max_likelihood', rbfCrossEntropy: 'rbf_cross_entropy' }[loss] };
 }
 
 const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
@@ -189,7 +211,7 @@ export class Sequential {
       input_scale: this.preprocessing.scale,
       input_offset: this.preprocessing.offset,
       layers: this.stack.map((l) => l.spec()),
-      loss: 'sparse_categorical_crossentropy',
+      loss: lossSpec(config.loss),
       optimizer: { type, ...rest },
       learning_rate: typeof lr === 'number' ? { type: 'constant', value: lr } : { type: 'piecewise', ...lr },
     });
@@ -203,22 +225,34 @@ export class Sequential {
     this.check('compile()');
     if (this.stack.length === 0) throw new ConvnetError('NO_LAYERS', `${this.name}.compile(): add layers first`);
     const last = this.stack[this.stack.length - 1]!;
-    if (!last.endsInSoftmax()) {
-      throw new InvalidArgumentError(
-        `${this.name}.compile(): sparseCategoricalCrossentropy needs a softmax on the last layer (layer ${this.stack.length - 1}, ${last.type})`,
-      );
-    }
-    if (config.loss !== undefined && config.loss !== 'sparseCategoricalCrossentropy') {
-      throw new InvalidArgumentError(`${this.name}.compile(): unknown loss ${JSON.stringify(config.loss)}`);
+    const where = `the last layer (layer ${this.stack.length - 1}, ${last.type})`;
+    const loss: LossConfig = config.loss ?? (last.isRbf() ? { type: 'rbfMap', j: 1 } : 'sparseCategoricalCrossentropy');
+    if (loss === 'sparseCategoricalCrossentropy') {
+      if (!last.endsInSoftmax()) throw new InvalidArgumentError(`${this.name}.compile(): sparseCategoricalCrossentropy needs a softmax on ${where}`);
+    } else if (loss === 'rbfMaxLikelihood' || loss === 'rbfCrossEntropy' || (typeof loss === 'object' && loss !== null && loss.type === 'rbfMap')) {
+      if (!last.isRbf()) throw new InvalidArgumentError(`${this.name}.compile(): the loss ${JSON.stringify(loss)} needs an rbf output on ${where}`);
+      if (typeof loss === 'object' && !(typeof loss.j === 'number' && Number.isFinite(loss.j) && loss.j > 0)) {
+        throw new InvalidArgumentError(`${this.name}.compile(): rbfMap needs a constant j > 0, got ${String(loss.j)}`);
+      }
+    } else {
+      throw new InvalidArgumentError(`${this.name}.compile(): unknown loss ${JSON.stringify(loss)}`);
     }
     const optimizer: OptimizerConfig =
       typeof config.optimizer === 'string' ? ({ type: config.optimizer } as OptimizerConfig) : (config.optimizer ?? { type: 'adam' });
-    if (!['sgd', 'adam', 'nadam'].includes(optimizer.type)) {
+    if (!['sgd', 'adam', 'nadam', 'sdlm'].includes(optimizer.type)) {
       throw new InvalidArgumentError(`${this.name}.compile(): unknown optimizer ${JSON.stringify(optimizer.type)}`);
+    }
+    if (optimizer.type === 'sdlm') {
+      const i = this.stack.findIndex((l) => l.type === 'averagePool2d');
+      if (i >= 0) {
+        throw new InvalidArgumentError(
+          `${this.name}.compile(): the sdlm optimizer has no curvature rule for layer ${i} (averagePool2d ${JSON.stringify(this.stack[i]!.name)}); use subsampling2d or maxPool2d`,
+        );
+      }
     }
     const seed = config.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`${this.name}.compile(): seed must be a non-negative integer, got ${seed}`);
-    const full: Compiled['config'] = { optimizer, loss: 'sparseCategoricalCrossentropy', learningRate: config.learningRate ?? 0.001, seed };
+    const full: Compiled['config'] = { optimizer, loss, learningRate: config.learningRate ?? 0.001, seed };
     const spec = this.spec(full);
     const wasm = callWasm('compile', () => new WasmModel(spec, BigInt(seed)));
     this.compiled?.wasm.free();
@@ -316,6 +350,11 @@ export class Sequential {
 
     const callbacks = config.callbacks ?? {};
     const yieldEvery = config.yieldEvery ?? 50;
+    const sdlm = this.compiled!.config.optimizer.type === 'sdlm';
+    const curvatureSamples = Math.min(config.curvatureSamples ?? 500, nTrain);
+    if (!Number.isInteger(curvatureSamples) || curvatureSamples < 1) {
+      throw new InvalidArgumentError(`${this.name}.fit(): curvatureSamples must be an integer ≥ 1, got ${config.curvatureSamples}`);
+    }
     const history: History = { epoch: [], history: { loss: [], accuracy: [], valLoss: [], valAccuracy: [] } };
     this.stopTraining = false;
     let lastYield = performance.now();
@@ -323,6 +362,10 @@ export class Sequential {
     for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
       await callbacks.onEpochBegin?.(epoch);
       const order = config.shuffle === false ? null : new Uint32Array(callWasm('fit()', () => model.permutation(nTrain)));
+      if (sdlm) {
+        const { bx, by } = this.gather(trainX, trainY, order, 0, curvatureSamples);
+        callWasm('fit()', () => (bx instanceof Uint8Array ? model.estimate_curvature_u8(bx, by) : model.estimate_curvature(bx, by)));
+      }
       let lossSum = 0;
       let correct = 0;
       let seen = 0;

@@ -142,6 +142,29 @@ impl WasmModel {
         self.inner.predict(Input::U8(x)).map_err(|e| JsError::new(&e))
     }
 
+    /// Estimates the SDLM optimiser's curvature on a set of labelled examples (a few hundred).
+    pub fn estimate_curvature(&mut self, x: &[f32], labels: &[u32]) -> Result<(), JsError> {
+        self.inner.estimate_curvature(Input::F32(x), labels).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn estimate_curvature_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<(), JsError> {
+        self.inner.estimate_curvature(Input::U8(x), labels).map_err(|e| JsError::new(&e))
+    }
+
+    /// SDLM's current curvature estimate, one value per parameter (empty for other optimisers).
+    pub fn curvature(&self) -> Vec<f32> {
+        self.inner.curvature().to_vec()
+    }
+
+    /// The last layer's raw outputs (logits, or RBF distances) for a batch.
+    pub fn predict_raw(&mut self, x: &[f32]) -> Result<Vec<f32>, JsError> {
+        self.inner.predict_raw(Input::F32(x)).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn predict_raw_u8(&mut self, x: &[u8]) -> Result<Vec<f32>, JsError> {
+        self.inner.predict_raw(Input::U8(x)).map_err(|e| JsError::new(&e))
+    }
+
     /// `[loss, correct, probabilities…]` for a labelled batch, without training.
     pub fn evaluate(&mut self, x: &[f32], labels: &[u32]) -> Result<Vec<f32>, JsError> {
         self.inner.evaluate(Input::F32(x), labels).map_err(|e| JsError::new(&e))

@@ -8,10 +8,14 @@
 
 use crate::kernels::act::{activation_backward, activation_backward_in_place, activation_forward};
 use crate::kernels::act::{activation_forward_in_place, Activation};
-use crate::kernels::conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dParams, Padding};
+use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConnectionTable, Conv2dGrads, Conv2dParams, Padding};
 use crate::kernels::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
 use crate::kernels::dropout::{apply_mask, dropout_mask};
+use crate::kernels::gemm::transpose;
+use crate::kernels::pad::{pad_backward, pad_forward, Pad2dParams};
 use crate::kernels::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2dParams};
+use crate::kernels::pool::{subsample_backward, subsample_curvature, subsample_forward, SubsampleGrads};
+use crate::kernels::rbf::{rbf_backward, rbf_forward, rbf_loss, rbf_output_curvature, RbfLoss, RbfParams};
 use crate::kernels::softmax::{softmax, softmax_cross_entropy, SoftmaxParams};
 use crate::nn::init::{initialize, Initializer};
 use crate::nn::optim::{Optimizer, OptimizerSpec, Schedule};
@@ -66,6 +70,36 @@ pub enum LayerSpec {
         kernel_initializer: Initializer,
         #[serde(default = "zeros")]
         bias_initializer: Initializer,
+        /// A connection table (LeNet-5's C3): `connections[f]` lists the input maps output map
+        /// `f` reads, ascending. The kernel then holds only the connected weights: for each
+        /// output map, `[k_h, k_w, |connections[f]|]`.
+        #[serde(default)]
+        connections: Option<Vec<Vec<usize>>>,
+    },
+    /// Pads the image with `value` (Keras's ZeroPadding2D when it is 0): `padding` is
+    /// `[[top, bottom], [left, right]]`.
+    ZeroPadding2d {
+        padding: [[usize; 2]; 2],
+        #[serde(default)]
+        value: f32,
+    },
+    /// LeNet-5's subsampling: `activation(coef[c]·Σwindow + bias[c])`; the kernel is the `coef`
+    /// vector.
+    Subsampling2d {
+        pool_size: [usize; 2],
+        strides: Option<[usize; 2]>,
+        #[serde(default)]
+        activation: ActivationSpec,
+        #[serde(default = "glorot")]
+        kernel_initializer: Initializer,
+        #[serde(default = "zeros")]
+        bias_initializer: Initializer,
+    },
+    /// Euclidean RBF output units with fixed prototypes (`[units, inputs]`, not trained): the
+    /// output is the squared distance to each.
+    Rbf {
+        units: usize,
+        prototypes: Vec<f32>,
     },
     MaxPool2d {
         pool_size: [usize; 2],
@@ -97,10 +131,17 @@ pub enum LayerSpec {
     },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LossSpec {
+    /// With a softmax on the last layer.
     SparseCategoricalCrossentropy,
+    /// LeCun et al. 1998 eq. 8, over an RBF output.
+    RbfMaxLikelihood,
+    /// Eq. 9 with its constant `j`, over an RBF output.
+    RbfMap { j: f32 },
+    /// Softmax cross-entropy over the negative RBF distances.
+    RbfCrossEntropy,
 }
 
 fn one() -> f32 {
@@ -132,6 +173,21 @@ enum Op {
     Dense(DenseParams, Activation),
     Dropout(f32),
     Act(Activation),
+    /// A conv whose kernel is stored compact and expanded (into `Model::expanded[i]`) per call.
+    ConvTable(Conv2dParams, Activation, ConnectionTable),
+    Pad(Pad2dParams),
+    Subsample(Pool2dParams, Activation),
+    /// The prototypes, `[units, inputs]` and transposed.
+    Rbf(RbfParams, Vec<f32>, Vec<f32>),
+}
+
+/// What the last layer computes, and the loss on it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Head {
+    /// Logits, with softmax cross-entropy fused.
+    Softmax,
+    /// RBF distances (smaller is better), with one of the paper's losses.
+    Rbf(RbfLoss),
 }
 
 struct Layer {
@@ -158,6 +214,13 @@ impl Input<'_> {
             Input::U8(x) => x.len(),
         }
     }
+
+    fn slice(&self, r: core::ops::Range<usize>) -> Input<'_> {
+        match self {
+            Input::F32(x) => Input::F32(&x[r]),
+            Input::U8(x) => Input::U8(&x[r]),
+        }
+    }
 }
 
 /// A compiled Sequential model.
@@ -166,7 +229,7 @@ pub struct Model {
     input_len: usize,
     classes: usize,
     /// The last layer's softmax is fused with the loss; `predict` applies it.
-    softmax_output: bool,
+    head: Head,
     input_scale: f32,
     input_offset: f32,
     /// Examples the last training batch classified correctly (argmax of the logits).
@@ -182,6 +245,14 @@ pub struct Model {
     scratch: Vec<f32>,
     argmax: Vec<Vec<u32>>,
     masks: Vec<Vec<f32>>,
+    /// Dense kernels expanded from connection tables (empty for other layers), and one buffer
+    /// for a dense kernel gradient before it is compacted.
+    expanded: Vec<Vec<f32>>,
+    expanded_grad: Vec<f32>,
+    loss_scratch: Vec<f32>,
+    /// SDLM's curvature estimate: squared inputs and parameters, and the running sum.
+    squares: Vec<f32>,
+    curvature_sum: Vec<f32>,
 }
 
 fn activation(a: ActivationSpec, last: bool, i: usize) -> Result<Activation, String> {
@@ -252,6 +323,7 @@ impl Model {
                     activation: a,
                     kernel_initializer,
                     bias_initializer,
+                    ref connections,
                 } => {
                     let p = Conv2dParams {
                         batch: 1,
@@ -267,14 +339,99 @@ impl Model {
                     };
                     p.validate().map_err(|e| format!("layer {i} (conv2d): {e}"))?;
                     softmax_output |= last && a == ActivationSpec::Softmax;
-                    let kernel = alloc(&mut params, p.w_len());
-                    let bias = alloc(&mut params, filters);
-                    let fan_in = p.patch_len();
-                    let fan_out = p.k_h * p.k_w * filters;
-                    initialize(kernel_initializer, &mut rng, fan_in, fan_out, &mut params[kernel.clone()]);
-                    initialize(bias_initializer, &mut rng, fan_in, fan_out, &mut params[bias.clone()]);
                     let out = [p.out_h(), p.out_w(), filters];
-                    (Op::Conv(p, activation(a, last, i)?), out, kernel, bias)
+                    if let Some(list) = connections {
+                        if list.len() != filters {
+                            return Err(format!(
+                                "layer {i} (conv2d): the connection table has {} rows, one per filter is needed ({filters})",
+                                list.len()
+                            ));
+                        }
+                        let table = ConnectionTable::new(shape[2], list.clone())
+                            .map_err(|e| format!("layer {i} (conv2d): {e}"))?;
+                        let k = p.k_h * p.k_w;
+                        let kernel = alloc(&mut params, table.compact_len(p.k_h, p.k_w));
+                        let bias = alloc(&mut params, filters);
+                        // Each output map's fan-in is its own: k·|inputs(f)|.
+                        let mut at = kernel.start;
+                        for f in 0..filters {
+                            let len = k * table.inputs(f).len();
+                            initialize(kernel_initializer, &mut rng, len, k * filters, &mut params[at..at + len]);
+                            at += len;
+                        }
+                        for f in 0..filters {
+                            let fan_in = k * table.inputs(f).len();
+                            let b = bias.start + f;
+                            initialize(bias_initializer, &mut rng, fan_in, k * filters, &mut params[b..b + 1]);
+                        }
+                        (Op::ConvTable(p, activation(a, last, i)?, table), out, kernel, bias)
+                    } else {
+                        let kernel = alloc(&mut params, p.w_len());
+                        let bias = alloc(&mut params, filters);
+                        let fan_in = p.patch_len();
+                        let fan_out = p.k_h * p.k_w * filters;
+                        initialize(kernel_initializer, &mut rng, fan_in, fan_out, &mut params[kernel.clone()]);
+                        initialize(bias_initializer, &mut rng, fan_in, fan_out, &mut params[bias.clone()]);
+                        (Op::Conv(p, activation(a, last, i)?), out, kernel, bias)
+                    }
+                }
+                LayerSpec::ZeroPadding2d { padding: [[top, bottom], [left, right]], value } => {
+                    if !value.is_finite() {
+                        return Err(format!("layer {i} (zero_padding2d): the value must be finite, got {value}"));
+                    }
+                    let g = Pad2dParams {
+                        batch: 1,
+                        in_h: shape[0],
+                        in_w: shape[1],
+                        channels: shape[2],
+                        top,
+                        bottom,
+                        left,
+                        right,
+                        value,
+                    };
+                    (Op::Pad(g), [g.out_h(), g.out_w(), shape[2]], 0..0, 0..0)
+                }
+                LayerSpec::Subsampling2d {
+                    pool_size,
+                    strides,
+                    activation: a,
+                    kernel_initializer,
+                    bias_initializer,
+                } => {
+                    let g = pool_geometry(shape, pool_size, strides, PaddingSpec::Valid);
+                    g.validate().map_err(|e| format!("layer {i} (subsampling2d): {e}"))?;
+                    softmax_output |= last && a == ActivationSpec::Softmax;
+                    let c = shape[2];
+                    let kernel = alloc(&mut params, c);
+                    let bias = alloc(&mut params, c);
+                    // Each unit has one coefficient over a window of pool_h·pool_w inputs.
+                    let fan_in = pool_size[0] * pool_size[1];
+                    initialize(kernel_initializer, &mut rng, fan_in, 1, &mut params[kernel.clone()]);
+                    initialize(bias_initializer, &mut rng, fan_in, 1, &mut params[bias.clone()]);
+                    let out = [g.out_h(), g.out_w(), c];
+                    (Op::Subsample(g, activation(a, last, i)?), out, kernel, bias)
+                }
+                LayerSpec::Rbf { units, ref prototypes } => {
+                    if !flat {
+                        return Err(format!(
+                            "layer {i} (rbf): its input is {}×{}×{}; add a flatten layer before it",
+                            shape[0], shape[1], shape[2]
+                        ));
+                    }
+                    if units == 0 || prototypes.len() != units * in_len {
+                        return Err(format!(
+                            "layer {i} (rbf): {} prototype values given, expected units·inputs = {units}·{in_len}",
+                            prototypes.len()
+                        ));
+                    }
+                    if prototypes.iter().any(|v| !v.is_finite()) {
+                        return Err(format!("layer {i} (rbf): the prototypes must be finite"));
+                    }
+                    let mut w_t = vec![0.0; prototypes.len()];
+                    transpose(units, in_len, prototypes, &mut w_t);
+                    let p = RbfParams { batch: 1, inputs: in_len, units };
+                    (Op::Rbf(p, prototypes.clone(), w_t), [1, 1, units], 0..0, 0..0)
                 }
                 LayerSpec::MaxPool2d { pool_size, strides, padding: pad }
                 | LayerSpec::AveragePool2d { pool_size, strides, padding: pad } => {
@@ -318,18 +475,49 @@ impl Model {
             layers.push(Layer { op, in_len, out_len: shape.iter().product(), kernel, bias });
         }
         let last = layers.last().ok_or("a model needs at least one layer")?;
-        if !softmax_output {
-            return Err("sparse categorical cross-entropy needs a softmax on the last layer".into());
+        let rbf_output = matches!(last.op, Op::Rbf(..));
+        if let Some(i) = layers.iter().position(|l| matches!(l.op, Op::Rbf(..))).filter(|&i| i + 1 != layers.len()) {
+            return Err(format!("layer {i} (rbf): an rbf layer must be the last layer"));
         }
+        if matches!(spec.optimizer, OptimizerSpec::Sdlm { .. }) {
+            if let Some(i) = layers.iter().position(|l| matches!(l.op, Op::AvgPool(_))) {
+                return Err(format!(
+                    "layer {i} (average_pool2d): the sdlm optimizer has no curvature rule for it; use subsampling2d or max_pool2d"
+                ));
+            }
+        }
+        let head = match spec.loss {
+            LossSpec::SparseCategoricalCrossentropy if softmax_output => Head::Softmax,
+            LossSpec::SparseCategoricalCrossentropy => {
+                return Err("sparse categorical cross-entropy needs a softmax on the last layer".into())
+            }
+            _ if !rbf_output => return Err(format!("the loss {:?} needs an rbf output layer", spec.loss)),
+            LossSpec::RbfMaxLikelihood => Head::Rbf(RbfLoss::MaxLikelihood),
+            LossSpec::RbfMap { j } if j.is_finite() && j > 0.0 => Head::Rbf(RbfLoss::Map { j }),
+            LossSpec::RbfMap { j } => return Err(format!("the rbf_map loss needs a constant j > 0, got {j}")),
+            LossSpec::RbfCrossEntropy => Head::Rbf(RbfLoss::CrossEntropy),
+        };
         let classes = last.out_len;
         let optimizer = Optimizer::new(spec.optimizer.clone(), params.len())?;
         let grads = vec![0.0; params.len()];
         let count = layers.len();
+        let expanded = layers
+            .iter()
+            .map(|l| match &l.op {
+                Op::ConvTable(p, ..) => vec![0.0; p.w_len()],
+                _ => Vec::new(),
+            })
+            .collect();
+        let expanded_grad =
+            vec![
+                0.0;
+                layers.iter().map(|l| if let Op::ConvTable(p, ..) = &l.op { p.w_len() } else { 0 }).max().unwrap_or(0)
+            ];
         Ok(Model {
             layers,
             input_len,
             classes,
-            softmax_output,
+            head,
             input_scale: spec.input_scale,
             input_offset: spec.input_offset,
             last_correct: 0,
@@ -344,6 +532,11 @@ impl Model {
             scratch: Vec::new(),
             argmax: vec![Vec::new(); count],
             masks: vec![Vec::new(); count],
+            expanded,
+            expanded_grad,
+            loss_scratch: Vec::new(),
+            squares: Vec::new(),
+            curvature_sum: Vec::new(),
         })
     }
 
@@ -389,7 +582,7 @@ impl Model {
             self.acts[i + 1].resize(batch * l.out_len, 0.0);
             widest = widest.max(l.out_len);
             match &l.op {
-                Op::Conv(p, _) => {
+                Op::Conv(p, _) | Op::ConvTable(p, ..) => {
                     let p = Conv2dParams { batch, ..*p };
                     scratch = scratch.max(p.forward_scratch_len()).max(p.backward_scratch_len());
                 }
@@ -404,6 +597,9 @@ impl Model {
         }
         for d in &mut self.delta {
             d.resize(batch * widest, 0.0);
+        }
+        if let Head::Rbf(loss) = self.head {
+            self.loss_scratch.resize(loss.scratch_len(batch, self.classes), 0.0);
         }
         self.scratch.resize(scratch, 0.0);
     }
@@ -446,13 +642,16 @@ impl Model {
         &self.acts[self.layers.len()][..batch * self.classes]
     }
 
-    /// How many rows of `logits` have their largest value (the first, on ties) at the label.
-    fn count_correct(logits: &[f32], labels: &[u32], classes: usize) -> u32 {
+    /// How many rows of the outputs have their best value (the first, on ties) at the label: the
+    /// largest logit, or the smallest RBF distance.
+    fn count_correct(&self, batch: usize, labels: &[u32]) -> u32 {
+        let classes = self.classes;
+        let smallest = matches!(self.head, Head::Rbf(_));
         let mut correct = 0;
-        for (row, &label) in logits.chunks_exact(classes).zip(labels) {
+        for (row, &label) in self.logits(batch).chunks_exact(classes).zip(labels) {
             let mut best = 0;
             for (j, &v) in row.iter().enumerate() {
-                if v > row[best] {
+                if if smallest { v < row[best] } else { v > row[best] } {
                     best = j;
                 }
             }
@@ -515,6 +714,20 @@ impl Model {
                 }
                 Op::Dropout(_) => y.copy_from_slice(x),
                 Op::Act(a) => activation_forward(*a, x, y),
+                Op::ConvTable(p, a, table) => {
+                    let dense = &mut self.expanded[i];
+                    table.expand(p.k_h, p.k_w, &params[l.kernel.clone()], dense);
+                    let p = Conv2dParams { batch, ..*p };
+                    conv2d_forward(&p, x, dense, &params[l.bias.clone()], y, scratch);
+                    activation_forward_in_place(*a, y);
+                }
+                Op::Pad(g) => pad_forward(&Pad2dParams { batch, ..*g }, x, y),
+                Op::Subsample(g, a) => {
+                    let g = Pool2dParams { batch, ..*g };
+                    subsample_forward(&g, x, &params[l.kernel.clone()], &params[l.bias.clone()], y);
+                    activation_forward_in_place(*a, y);
+                }
+                Op::Rbf(p, _, w_t) => rbf_forward(&RbfParams { batch, ..*p }, x, w_t, y),
             }
         }
     }
@@ -555,6 +768,22 @@ impl Model {
                 Op::Flatten => dx.copy_from_slice(dy),
                 Op::Dropout(_) => apply_mask(dy, &self.masks[i][..batch * l.out_len], dx),
                 Op::Act(a) => activation_backward(*a, y, dy, dx),
+                Op::ConvTable(p, a, table) => {
+                    activation_backward_in_place(*a, y, dy);
+                    let pb = Conv2dParams { batch, ..*p };
+                    let dense_grad = &mut self.expanded_grad[..p.w_len()];
+                    let g = Conv2dGrads { dx, dw: dense_grad, db: gb };
+                    conv2d_backward(&pb, x, &self.expanded[i], dy, g, scratch);
+                    table.compact(p.k_h, p.k_w, &self.expanded_grad[..p.w_len()], gk);
+                }
+                Op::Pad(g) => pad_backward(&Pad2dParams { batch, ..*g }, dy, dx),
+                Op::Subsample(g, a) => {
+                    activation_backward_in_place(*a, y, dy);
+                    let g = Pool2dParams { batch, ..*g };
+                    let grads = SubsampleGrads { dx, dcoef: gk, dbias: gb };
+                    subsample_backward(&g, x, &params[l.kernel.clone()], dy, grads);
+                }
+                Op::Rbf(p, w, _) => rbf_backward(&RbfParams { batch, ..*p }, x, w, dy, dx),
             }
             cur ^= 1;
         }
@@ -575,28 +804,211 @@ impl Model {
         let batch = self.load_input(x)?;
         self.check_labels(labels, batch)?;
         self.forward(batch, true);
-        let sp = SoftmaxParams { batch, classes: self.classes };
-        self.last_correct = Self::count_correct(self.logits(batch), labels, self.classes);
-        let logits = &self.acts[self.layers.len()][..batch * self.classes];
-        let loss = softmax_cross_entropy(&sp, logits, labels, &mut self.delta[0][..batch * self.classes]);
+        self.last_correct = self.count_correct(batch, labels);
+        let loss = self.loss(batch, labels);
         self.backward(batch);
         let lr = self.schedule.at(self.optimizer.iterations());
         self.optimizer.step(lr, &mut self.params, &self.grads);
         Ok(loss)
     }
 
-    /// Class probabilities for each example (softmax applied), `batch·classes` values.
+    /// The batch-mean loss of the outputs in the last buffer; leaves ∂loss/∂outputs in `delta[0]`.
+    fn loss(&mut self, batch: usize, labels: &[u32]) -> f32 {
+        let sp = SoftmaxParams { batch, classes: self.classes };
+        let out = &self.acts[self.layers.len()][..batch * self.classes];
+        let d = &mut self.delta[0][..batch * self.classes];
+        match self.head {
+            Head::Softmax => softmax_cross_entropy(&sp, out, labels, d),
+            Head::Rbf(loss) => rbf_loss(loss, &sp, out, labels, d, &mut self.loss_scratch),
+        }
+    }
+
+    /// Class probabilities into `probs`: the softmax of the logits, or for an RBF output the
+    /// softmax of the negative distances (so the most probable class is the nearest prototype).
+    fn probabilities(&mut self, batch: usize, probs: &mut [f32]) {
+        let sp = SoftmaxParams { batch, classes: self.classes };
+        let out = &self.acts[self.layers.len()][..batch * self.classes];
+        match self.head {
+            Head::Softmax => softmax(&sp, out, probs),
+            Head::Rbf(_) => {
+                let neg = &mut self.delta[1][..batch * self.classes];
+                for (a, &b) in neg.iter_mut().zip(out) {
+                    *a = -b;
+                }
+                softmax(&sp, neg, probs);
+            }
+        }
+    }
+
+    /// Estimates SDLM's curvature on the examples `x` (LeCun et al. 1998, appendix C) and hands
+    /// it to the optimiser: for each parameter, the mean over the examples of its diagonal
+    /// Gauss–Newton second derivative. Second derivatives go back through the layers like
+    /// gradients, with squared weights, squared inputs and squared activation slopes (the
+    /// `f''` terms dropped); at the output, see [`rbf_output_curvature`] (for softmax outputs
+    /// `p(1 − p)`). Runs in inference mode (no dropout), in chunks of 32 examples, in order.
+    pub fn estimate_curvature(&mut self, x: Input<'_>, labels: &[u32]) -> Result<(), String> {
+        if !self.optimizer.wants_curvature() {
+            return Err("estimate_curvature: only the sdlm optimizer uses a curvature".into());
+        }
+        let n = labels.len();
+        if n == 0 || x.len() != n * self.input_len {
+            return Err(format!(
+                "estimate_curvature: {n} labels need {} input values ({} per example), got {}",
+                n * self.input_len,
+                self.input_len,
+                x.len()
+            ));
+        }
+        const CHUNK: usize = 32;
+        self.curvature_sum.clear();
+        self.curvature_sum.resize(self.params.len(), 0.0);
+        for from in (0..n).step_by(CHUNK) {
+            let to = (from + CHUNK).min(n);
+            let batch = self.load_input(x.slice(from * self.input_len..to * self.input_len))?;
+            self.check_labels(&labels[from..to], batch)?;
+            self.forward(batch, false);
+            self.curvature_backward(batch);
+            for (s, &g) in self.curvature_sum.iter_mut().zip(&self.grads) {
+                *s += g;
+            }
+        }
+        let inv = 1.0 / n as f32;
+        for s in &mut self.curvature_sum {
+            *s *= inv;
+        }
+        self.optimizer.set_curvature(&self.curvature_sum);
+        Ok(())
+    }
+
+    /// SDLM's current curvature (empty for other optimisers).
+    pub fn curvature(&self) -> &[f32] {
+        self.optimizer.curvature()
+    }
+
+    /// Back-propagates diagonal second derivatives for `batch` examples already forwarded, leaving
+    /// each parameter's sum over the batch in `grads`.
+    fn curvature_backward(&mut self, batch: usize) {
+        let count = self.layers.len();
+        let classes = self.classes;
+        let out = &self.acts[count][..batch * classes];
+        // The starting layer and its output curvature, in delta[0].
+        let top = match (self.head, &self.layers[count - 1].op) {
+            (Head::Rbf(loss), Op::Rbf(p, w, _)) => {
+                let l = &self.layers[count - 1];
+                let x = &self.acts[count - 1][..batch * l.in_len];
+                let p = RbfParams { batch, ..*p };
+                rbf_output_curvature(loss, &p, x, w, out, &mut self.delta[0][..batch * l.in_len]);
+                count - 1
+            }
+            _ => {
+                let d = &mut self.delta[0][..batch * classes];
+                softmax(&SoftmaxParams { batch, classes }, out, d);
+                for v in d.iter_mut() {
+                    *v *= 1.0 - *v;
+                }
+                count
+            }
+        };
+        self.grads.fill(0.0);
+        let widest = self.layers.iter().map(|l| l.in_len).max().unwrap_or(0);
+        self.squares.resize(batch * widest + self.params.len(), 0.0);
+        let (sq_x, sq_params) = self.squares.split_at_mut(batch * widest);
+        for (s, &p) in sq_params.iter_mut().zip(&self.params) {
+            *s = p * p;
+        }
+        let mut cur = 0;
+        for i in (0..top).rev() {
+            let l = &self.layers[i];
+            let x = &self.acts[i][..batch * l.in_len];
+            let y = &self.acts[i + 1][..batch * l.out_len];
+            let sx = &mut sq_x[..batch * l.in_len];
+            for (s, &v) in sx.iter_mut().zip(x) {
+                *s = v * v;
+            }
+            let [d0, d1] = &mut self.delta;
+            let (dy, dx) = if cur == 0 { (d0, d1) } else { (d1, d0) };
+            let dy = &mut dy[..batch * l.out_len];
+            let dx = &mut dx[..batch * l.in_len];
+            let scratch = &mut self.scratch;
+            let (gk, gb) = {
+                let (head, tail) = self.grads.split_at_mut(l.bias.start.max(l.kernel.end));
+                (&mut head[l.kernel.clone()], &mut tail[..l.bias.len()])
+            };
+            // f'(a)²·d2: the slope applied twice.
+            let slope2 = |a: Activation, dy: &mut [f32]| {
+                activation_backward_in_place(a, y, dy);
+                activation_backward_in_place(a, y, dy);
+            };
+            match &l.op {
+                Op::Conv(p, a) => {
+                    slope2(*a, dy);
+                    let p = Conv2dParams { batch, ..*p };
+                    conv2d_backward(
+                        &p,
+                        sx,
+                        &sq_params[l.kernel.clone()],
+                        dy,
+                        Conv2dGrads { dx, dw: gk, db: gb },
+                        scratch,
+                    );
+                }
+                Op::ConvTable(p, a, table) => {
+                    slope2(*a, dy);
+                    let dense = &mut self.expanded[i];
+                    table.expand(p.k_h, p.k_w, &sq_params[l.kernel.clone()], dense);
+                    let pb = Conv2dParams { batch, ..*p };
+                    let dense_grad = &mut self.expanded_grad[..p.w_len()];
+                    conv2d_backward(&pb, sx, dense, dy, Conv2dGrads { dx, dw: dense_grad, db: gb }, scratch);
+                    table.compact(p.k_h, p.k_w, &self.expanded_grad[..p.w_len()], gk);
+                }
+                Op::Dense(p, a) => {
+                    slope2(*a, dy);
+                    let p = DenseParams { batch, ..*p };
+                    dense_backward(
+                        &p,
+                        sx,
+                        &sq_params[l.kernel.clone()],
+                        dy,
+                        DenseGrads { dx, dw: gk, db: gb },
+                        scratch,
+                    );
+                }
+                Op::Subsample(g, a) => {
+                    slope2(*a, dy);
+                    let g = Pool2dParams { batch, ..*g };
+                    let grads = SubsampleGrads { dx, dcoef: gk, dbias: gb };
+                    subsample_curvature(&g, x, &self.params[l.kernel.clone()], dy, grads);
+                }
+                Op::MaxPool(g) => {
+                    max_pool_backward(&Pool2dParams { batch, ..*g }, dy, &self.argmax[i][..batch * l.out_len], dx)
+                }
+                Op::Pad(g) => pad_backward(&Pad2dParams { batch, ..*g }, dy, dx),
+                // Inference mode: dropout passes values through.
+                Op::Flatten | Op::Dropout(_) => dx.copy_from_slice(dy),
+                Op::Act(a) => {
+                    activation_backward(*a, y, dy, dx);
+                    activation_backward_in_place(*a, y, dx);
+                }
+                Op::AvgPool(_) | Op::Rbf(..) => unreachable!("rejected when the model is built"),
+            }
+            cur ^= 1;
+        }
+    }
+
+    /// Class probabilities for each example, `batch·classes` values (see `probabilities`).
     pub fn predict(&mut self, x: Input<'_>) -> Result<Vec<f32>, String> {
         let batch = self.load_input(x)?;
         self.forward(batch, false);
-        let logits = self.logits(batch);
-        let mut out = vec![0.0; logits.len()];
-        if self.softmax_output {
-            softmax(&SoftmaxParams { batch, classes: self.classes }, logits, &mut out);
-        } else {
-            out.copy_from_slice(logits);
-        }
+        let mut out = vec![0.0; batch * self.classes];
+        self.probabilities(batch, &mut out);
         Ok(out)
+    }
+
+    /// The raw outputs of the last layer (logits, or RBF distances), `batch·classes` values.
+    pub fn predict_raw(&mut self, x: Input<'_>) -> Result<Vec<f32>, String> {
+        let batch = self.load_input(x)?;
+        self.forward(batch, false);
+        Ok(self.logits(batch).to_vec())
     }
 
     /// Inference on a labelled batch: returns `[loss, correct, probabilities…]`, the loss being
@@ -605,12 +1017,10 @@ impl Model {
         let batch = self.load_input(x)?;
         self.check_labels(labels, batch)?;
         self.forward(batch, false);
-        let sp = SoftmaxParams { batch, classes: self.classes };
-        let correct = Self::count_correct(self.logits(batch), labels, self.classes);
+        let correct = self.count_correct(batch, labels);
         let mut out = vec![0.0; 2 + batch * self.classes];
-        let logits = &self.acts[self.layers.len()][..batch * self.classes];
-        let loss = softmax_cross_entropy(&sp, logits, labels, &mut self.delta[0][..batch * self.classes]);
-        softmax(&sp, logits, &mut out[2..]);
+        let loss = self.loss(batch, labels);
+        self.probabilities(batch, &mut out[2..]);
         out[0] = loss;
         out[1] = correct as f32;
         Ok(out)
@@ -621,6 +1031,7 @@ impl Model {
 mod tests {
     use super::*;
     use crate::kernel_test;
+    use crate::kernels::test_support::check_gradient;
     use serde_json::{json, Value};
 
     const TRAINING: &str = include_str!("../../test/fixtures/golden/training.json");
@@ -633,7 +1044,7 @@ mod tests {
         serde_json::from_value(json!({
             "input_shape": doc["input_shape"],
             "layers": doc["layers"],
-            "loss": "sparse_categorical_crossentropy",
+            "loss": {"type": "sparse_categorical_crossentropy"},
             "optimizer": case["optimizer"],
             "learning_rate": case["learning_rate"],
         }))
@@ -685,7 +1096,7 @@ mod tests {
         fn bad_specs_are_rejected_with_the_layer_named() {
             let base = |layers: Value| {
                 serde_json::from_value::<ModelSpec>(json!({
-                    "input_shape": [4, 4, 1], "layers": layers, "loss": "sparse_categorical_crossentropy",
+                    "input_shape": [4, 4, 1], "layers": layers, "loss": {"type": "sparse_categorical_crossentropy"},
                     "optimizer": {"type": "adam"}, "learning_rate": {"type": "constant", "value": 0.01},
                 }))
                 .unwrap()
@@ -710,6 +1121,204 @@ mod tests {
         }
     );
 
+    /// A small LeNet-like stack with every LeNet layer: padding, a connection-table conv,
+    /// subsampling, LeCun's tanh, and an RBF output.
+    fn lenet_like(loss: Value) -> ModelSpec {
+        let prototypes: Vec<f32> = (0..3 * 5).map(|i| if (i * 7 + i / 5) % 3 == 0 { 1.0 } else { -1.0 }).collect();
+        serde_json::from_value(json!({
+            "input_shape": [5, 5, 2],
+            "input_scale": 0.005, "input_offset": -0.1,
+            "layers": [
+                {"type": "zero_padding2d", "padding": [[1, 1], [1, 1]], "value": -0.1},
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "lecun_tanh",
+                 "connections": [[0], [1], [0, 1]], "kernel_initializer": "lenet_uniform",
+                 "bias_initializer": "lenet_uniform"},
+                {"type": "subsampling2d", "pool_size": [2, 2], "activation": "lecun_tanh",
+                 "kernel_initializer": "lenet_uniform", "bias_initializer": "lenet_uniform"},
+                {"type": "flatten"},
+                {"type": "dense", "units": 5, "activation": "lecun_tanh", "kernel_initializer": "lenet_uniform"},
+                {"type": "rbf", "units": 3, "prototypes": prototypes}],
+            "loss": loss,
+            "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
+        }))
+        .unwrap()
+    }
+
+    kernel_test!(
+        fn lenet_layers_gradients_match_finite_differences_for_every_loss() {
+            for loss in [
+                json!({"type": "rbf_max_likelihood"}),
+                json!({"type": "rbf_map", "j": 0.5}),
+                json!({"type": "rbf_cross_entropy"}),
+            ] {
+                let mut model = Model::new(&lenet_like(loss.clone()), 3).unwrap();
+                // conv: 9·(1 + 1 + 2) compact weights + 3 biases; subsampling 3 + 3; dense 12·5 + 5.
+                assert_eq!(model.param_count(), 36 + 3 + 6 + 65, "{loss}");
+                let mut rng = Rng::new(4);
+                let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
+                let labels = [0u32, 2, 1];
+                let batch = model.load_input(Input::F32(&x)).unwrap();
+                model.forward(batch, false);
+                model.loss(batch, &labels);
+                model.grads.fill(f32::NAN);
+                model.backward(batch);
+                let analytic = model.grads.clone();
+                assert!(analytic.iter().all(|g| g.is_finite()), "{loss}: every parameter gets a gradient");
+                let mut params = model.params().to_vec();
+                check_gradient(&format!("{loss}"), &mut params, &analytic, 110, |p| {
+                    model.set_params(p).unwrap();
+                    let batch = model.load_input(Input::F32(&x)).unwrap();
+                    model.forward(batch, false);
+                    model.loss(batch, &labels) as f64
+                });
+            }
+        }
+    );
+
+    kernel_test!(
+        fn curvature_is_exact_on_a_chain_of_single_units() {
+            // One unit per layer, linear activations and eq. 8: the loss is quadratic in each
+            // parameter on its own, and the diagonal Gauss–Newton estimate is its exact second
+            // derivative, which central differences measure (in f64, from f32 outputs).
+            let spec: ModelSpec = serde_json::from_value(json!({
+                "input_shape": [2, 2, 1],
+                "layers": [
+                    {"type": "subsampling2d", "pool_size": [2, 2], "kernel_initializer": "lenet_uniform",
+                     "bias_initializer": "lenet_uniform"},
+                    {"type": "flatten"},
+                    {"type": "dense", "units": 1, "kernel_initializer": "lenet_uniform", "bias_initializer": "lenet_uniform"},
+                    {"type": "dense", "units": 1, "kernel_initializer": "lenet_uniform", "bias_initializer": "lenet_uniform"},
+                    {"type": "rbf", "units": 2, "prototypes": [1.0, -1.0]}],
+                "loss": {"type": "rbf_max_likelihood"},
+                "optimizer": {"type": "sdlm"}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap();
+            let mut model = Model::new(&spec, 8).unwrap();
+            let x = [0.3f32, -0.7, 0.9, 0.2, -0.4, 0.8, 0.5, -0.1, 0.6];
+            let (x, labels) = (&x[..8], [1u32, 0]);
+            model.estimate_curvature(Input::F32(x), &labels).unwrap();
+            let h = model.curvature().to_vec();
+            let base = model.params().to_vec();
+            let loss = |m: &mut Model, p: &[f32]| {
+                m.set_params(p).unwrap();
+                m.evaluate(Input::F32(x), &labels).unwrap()[0] as f64
+            };
+            let e0 = loss(&mut model, &base);
+            for k in 0..base.len() {
+                // The loss is exactly quadratic here, so a wide step costs no accuracy and keeps
+                // float32 rounding in the loss small against the difference.
+                let step = 0.25f32;
+                let mut p = base.clone();
+                p[k] = base[k] + step;
+                let up = loss(&mut model, &p);
+                p[k] = base[k] - step;
+                let down = loss(&mut model, &p);
+                let second = (up - 2.0 * e0 + down) / (step as f64 * step as f64);
+                assert!(
+                    (h[k] as f64 - second).abs() <= 2e-3 * second.abs().max(1.0),
+                    "parameter {k}: h {} vs {second}",
+                    h[k]
+                );
+            }
+        }
+    );
+
+    kernel_test!(
+        fn sdlm_trains_the_lenet_layers() {
+            let mut spec = lenet_like(json!({"type": "rbf_map", "j": 1.0}));
+            spec.optimizer = OptimizerSpec::Sdlm { mu: 0.02 };
+            spec.learning_rate = Schedule::Constant { value: 0.0005 };
+            let mut model = Model::new(&spec, 11).unwrap();
+            let mut rng = Rng::new(12);
+            let x: Vec<f32> = (0..8 * 50).map(|_| rng.uniform(-0.1, 1.175)).collect();
+            let labels: Vec<u32> = (0..8).map(|i| i % 3).collect();
+            assert!(model.estimate_curvature(Input::F32(&x), &labels).is_ok());
+            let h = model.curvature();
+            assert_eq!(h.len(), model.param_count());
+            assert!(h.iter().all(|v| v.is_finite() && *v >= 0.0) && h.iter().any(|v| *v > 0.0), "{h:?}");
+            let before = model.evaluate(Input::F32(&x), &labels).unwrap()[0];
+            for _ in 0..30 {
+                model.train_step(Input::F32(&x), &labels).unwrap();
+            }
+            let after = model.evaluate(Input::F32(&x), &labels).unwrap()[0];
+            assert!(after < before, "loss {before} → {after}");
+            // Other optimisers refuse a curvature estimate.
+            let mut adam = Model::new(&lenet_like(json!({"type": "rbf_map", "j": 1.0})), 1).unwrap();
+            assert!(adam.estimate_curvature(Input::F32(&x), &labels).is_err());
+        }
+    );
+
+    kernel_test!(
+        fn connection_table_conv_equals_a_masked_dense_conv() {
+            // The same weights as a full conv with zeros where the table has no connection must
+            // give the same outputs, bit for bit (a zero term changes no sum).
+            let table = lenet_like(json!({"type": "rbf_cross_entropy"}));
+            let mut dense = table.clone();
+            if let LayerSpec::Conv2d { connections, .. } = &mut dense.layers[1] {
+                *connections = None;
+            }
+            let mut a = Model::new(&table, 5).unwrap();
+            let mut b = Model::new(&dense, 5).unwrap();
+            let (ka, kb) = (a.layers[1].kernel.clone(), b.layers[1].kernel.clone());
+            let mut pb = vec![0.0; b.param_count()];
+            let Op::ConvTable(_, _, t) = &a.layers[1].op else { panic!("layer 1 is not a table conv") };
+            t.expand(3, 3, &a.params()[ka.clone()], &mut pb[kb.clone()]);
+            pb[kb.end..].copy_from_slice(&a.params()[ka.end..]);
+            b.set_params(&pb).unwrap();
+            let x: Vec<f32> = (0..2 * 50).map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0).collect();
+            let (ya, yb) = (a.predict_raw(Input::F32(&x)).unwrap(), b.predict_raw(Input::F32(&x)).unwrap());
+            assert_eq!(
+                ya.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+                yb.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+            );
+        }
+    );
+
+    kernel_test!(
+        fn rbf_outputs_classify_by_the_nearest_prototype() {
+            let mut model = Model::new(&lenet_like(json!({"type": "rbf_map", "j": 1.0})), 6).unwrap();
+            let x: Vec<f32> = (0..4 * 50).map(|i| ((i * 13) % 11) as f32 / 5.0 - 1.0).collect();
+            let d = model.predict_raw(Input::F32(&x)).unwrap();
+            let p = model.predict(Input::F32(&x)).unwrap();
+            let e = model.evaluate(Input::F32(&x), &[0, 1, 2, 0]).unwrap();
+            let mut correct = 0;
+            for (n, (dr, pr)) in d.chunks_exact(3).zip(p.chunks_exact(3)).enumerate() {
+                let nearest = (0..3).fold(0, |b, i| if dr[i] < dr[b] { i } else { b });
+                let likeliest = (0..3).fold(0, |b, i| if pr[i] > pr[b] { i } else { b });
+                assert_eq!(nearest, likeliest);
+                assert!((pr.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+                correct += u32::from(nearest as u32 == [0, 1, 2, 0][n]);
+            }
+            assert_eq!(e[1] as u32, correct);
+            assert!(model.train_step(Input::F32(&x), &[0, 1, 2, 0]).unwrap().is_finite());
+        }
+    );
+
+    kernel_test!(
+        fn lenet_spec_errors_name_the_layer() {
+            let mut spec = lenet_like(json!({"type": "rbf_map", "j": 0.0}));
+            assert_eq!(Model::new(&spec, 1).err().unwrap(), "the rbf_map loss needs a constant j > 0, got 0");
+            spec.loss = LossSpec::SparseCategoricalCrossentropy;
+            assert!(Model::new(&spec, 1).err().unwrap().contains("needs a softmax"));
+            spec.loss = LossSpec::RbfCrossEntropy;
+            if let LayerSpec::Conv2d { connections: Some(c), .. } = &mut spec.layers[1] {
+                c[2] = vec![0, 2];
+            }
+            assert_eq!(
+                Model::new(&spec, 1).err().unwrap(),
+                "layer 1 (conv2d): connection table: output map 2 reads map 2, but there are 2 input maps"
+            );
+            let mut spec = lenet_like(json!({"type": "rbf_cross_entropy"}));
+            if let LayerSpec::Rbf { prototypes, .. } = &mut spec.layers[5] {
+                prototypes.pop();
+            }
+            assert_eq!(
+                Model::new(&spec, 1).err().unwrap(),
+                "layer 5 (rbf): 14 prototype values given, expected units·inputs = 3·5"
+            );
+        }
+    );
+
     kernel_test!(
         fn same_seed_trains_to_the_same_bits_and_dropout_uses_the_seed() {
             let spec: ModelSpec = serde_json::from_value(json!({
@@ -720,7 +1329,7 @@ mod tests {
                     {"type": "max_pool2d", "pool_size": [2, 2]}, {"type": "flatten"},
                     {"type": "dropout", "rate": 0.5},
                     {"type": "dense", "units": 3, "activation": "softmax"}],
-                "loss": "sparse_categorical_crossentropy",
+                "loss": {"type": "sparse_categorical_crossentropy"},
                 "optimizer": {"type": "nadam"}, "learning_rate": {"type": "constant", "value": 0.01},
             }))
             .unwrap();
@@ -758,7 +1367,7 @@ mod tests {
             let spec: ModelSpec = serde_json::from_value(json!({
                 "input_shape": [2, 2, 1], "input_scale": 0.5, "input_offset": -1.0,
                 "layers": [{"type": "flatten"}, {"type": "dense", "units": 3, "activation": "softmax"}],
-                "loss": "sparse_categorical_crossentropy",
+                "loss": {"type": "sparse_categorical_crossentropy"},
                 "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.1},
             }))
             .unwrap();

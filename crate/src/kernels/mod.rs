@@ -11,6 +11,7 @@ pub mod dense;
 pub mod dropout;
 pub mod gemm;
 pub mod lanes;
+pub mod pad;
 pub mod pool;
 pub mod rbf;
 pub mod softmax;

@@ -246,6 +246,24 @@ pub struct SubsampleGrads<'a> {
 /// Gradients of [`subsample_forward`]: `dcoef[c] = Σ dy·Σwindow`, `dbias[c] = Σ dy`, and
 /// `dy·coef[c]` spread over each window. Sums run in output order.
 pub fn subsample_backward(p: &Pool2dParams, x: &[f32], coef: &[f32], dy: &[f32], g: SubsampleGrads<'_>) {
+    subsample_backward_impl::<false>(p, x, coef, dy, g);
+}
+
+/// The Gauss–Newton curvature of [`subsample_forward`] for LeNet-5's SDLM: given `d2y`, the
+/// diagonal second derivatives of the loss with respect to the outputs, writes
+/// `dx = coef[c]²·d2y` spread over each window, `dcoef[c] = Σ d2y·(Σwindow)²` and
+/// `dbias[c] = Σ d2y`.
+pub fn subsample_curvature(p: &Pool2dParams, x: &[f32], coef: &[f32], d2y: &[f32], g: SubsampleGrads<'_>) {
+    subsample_backward_impl::<true>(p, x, coef, d2y, g);
+}
+
+fn subsample_backward_impl<const SQUARE: bool>(
+    p: &Pool2dParams,
+    x: &[f32],
+    coef: &[f32],
+    dy: &[f32],
+    g: SubsampleGrads<'_>,
+) {
     p.check("subsample_backward", x.len(), dy.len());
     assert!(g.dcoef.len() == p.channels && g.dbias.len() == p.channels, "subsample_backward: one value per channel");
     g.dx.fill(0.0);
@@ -254,12 +272,17 @@ pub fn subsample_backward(p: &Pool2dParams, x: &[f32], coef: &[f32], dy: &[f32],
     p.for_each_window(|win, out, img| {
         for r in groups_of_4(p.channels) {
             let d = load_upto(&dy[out + r.start..out + r.end], 0.0);
-            let s = window_sum(p, x, win, img, r.clone());
+            let mut s = window_sum(p, x, win, img, r.clone());
+            let mut k = load_upto(&coef[r.clone()], 0.0);
+            if SQUARE {
+                s = s.mul(s);
+                k = k.mul(k);
+            }
             let dc = &mut g.dcoef[r.clone()];
             store_upto(load_upto(dc, 0.0).add(d.mul(s)), dc);
             let db = &mut g.dbias[r.clone()];
             store_upto(load_upto(db, 0.0).add(d), db);
-            scatter_add(p, g.dx, win, img, r.clone(), d.mul(load_upto(&coef[r.clone()], 0.0)));
+            scatter_add(p, g.dx, win, img, r.clone(), d.mul(k));
         }
     });
 }
@@ -342,6 +365,15 @@ pub mod scalar {
 
     /// See [`super::subsample_backward`].
     pub fn subsample_backward(p: &Pool2dParams, x: &[f32], coef: &[f32], dy: &[f32], g: SubsampleGrads<'_>) {
+        backward::<false>(p, x, coef, dy, g);
+    }
+
+    /// See [`super::subsample_curvature`].
+    pub fn subsample_curvature(p: &Pool2dParams, x: &[f32], coef: &[f32], d2y: &[f32], g: SubsampleGrads<'_>) {
+        backward::<true>(p, x, coef, d2y, g);
+    }
+
+    fn backward<const SQUARE: bool>(p: &Pool2dParams, x: &[f32], coef: &[f32], dy: &[f32], g: SubsampleGrads<'_>) {
         g.dx.fill(0.0);
         g.dcoef.fill(0.0);
         g.dbias.fill(0.0);
@@ -350,9 +382,10 @@ pub mod scalar {
             for i in cells(p, base, win) {
                 sum += x[i];
             }
-            g.dcoef[c] += dy[out] * sum;
+            let (s, k) = if SQUARE { (sum * sum, coef[c] * coef[c]) } else { (sum, coef[c]) };
+            g.dcoef[c] += dy[out] * s;
             g.dbias[c] += dy[out];
-            let spread = dy[out] * coef[c];
+            let spread = dy[out] * k;
             for i in cells(p, base, win) {
                 g.dx[i] += spread;
             }
@@ -432,6 +465,33 @@ mod tests {
                 assert_bits_eq(&g2.0, &g1.0, "subsample dx");
                 assert_bits_eq(&g2.1, &g1.1, "subsample dcoef");
                 assert_bits_eq(&g2.2, &g1.2, "subsample dbias");
+
+                // The curvature form, against the scalar form and against its definition.
+                let d2y: Vec<f32> = dy.iter().map(|v| v.abs()).collect();
+                scalar::subsample_curvature(
+                    &p,
+                    &x,
+                    &coef,
+                    &d2y,
+                    SubsampleGrads { dx: &mut g1.0, dcoef: &mut g1.1, dbias: &mut g1.2 },
+                );
+                subsample_curvature(
+                    &p,
+                    &x,
+                    &coef,
+                    &d2y,
+                    SubsampleGrads { dx: &mut g2.0, dcoef: &mut g2.1, dbias: &mut g2.2 },
+                );
+                assert_bits_eq(&g2.0, &g1.0, "subsample curvature dx");
+                assert_bits_eq(&g2.1, &g1.1, "subsample curvature dcoef");
+                assert_bits_eq(&g2.2, &g1.2, "subsample curvature dbias");
+                // dcoef = Σ d2y·(window sum)², with window sums from the forward pass at coef 1, bias 0.
+                let mut sums = vec![0.0; p.y_len()];
+                subsample_forward(&p, &x, &vec![1.0; c], &vec![0.0; c], &mut sums);
+                for ch in 0..c {
+                    let want: f64 = (ch..p.y_len()).step_by(c).map(|i| d2y[i] as f64 * (sums[i] as f64).powi(2)).sum();
+                    assert!((g2.1[ch] as f64 - want).abs() <= 1e-4 * want.abs().max(1.0), "curvature dcoef[{ch}]");
+                }
             }
         }
     );

@@ -3,8 +3,9 @@
 //! - `he_normal`: Keras's definition, a normal truncated at two standard deviations, with
 //!   stddev `sqrt(2/fan_in) / 0.8796…` (the correction for the truncation).
 //! - `glorot_uniform`: uniform in ±`sqrt(6/(fan_in + fan_out))` (Keras's default).
-//! - `lecun_uniform`: LeNet-5's rule, uniform in ±`2.4/fan_in` (LeCun et al. 1998; Keras's
-//!   initialiser of that name uses ±`sqrt(3/fan_in)` instead).
+//! - `lecun_uniform`: Keras's, uniform in ±`sqrt(3/fan_in)`.
+//! - `lenet_uniform`: LeNet-5's rule, uniform in ±`2.4/fan_in` (LeCun et al. 1998, as secondary
+//!   sources report it).
 //! - `zeros`.
 //!
 //! Normal draws use Box–Muller in f64 from two uniform draws; the math runs inside the wasm, so a
@@ -19,6 +20,7 @@ pub enum Initializer {
     HeNormal,
     GlorotUniform,
     LecunUniform,
+    LenetUniform,
     Zeros,
 }
 
@@ -31,6 +33,10 @@ pub fn initialize(init: Initializer, rng: &mut Rng, fan_in: usize, fan_out: usiz
             out.iter_mut().for_each(|v| *v = rng.uniform(-limit, limit));
         }
         Initializer::LecunUniform => {
+            let limit = (3.0 / fan_in as f64).sqrt() as f32;
+            out.iter_mut().for_each(|v| *v = rng.uniform(-limit, limit));
+        }
+        Initializer::LenetUniform => {
             let limit = 2.4 / fan_in as f32;
             out.iter_mut().for_each(|v| *v = rng.uniform(-limit, limit));
         }
@@ -89,9 +95,13 @@ mod tests {
             let (_, sd, max) = stats(&v);
             assert!(max <= limit && max > 0.99 * limit);
             assert!((sd - limit / 3f64.sqrt()).abs() < 0.01 * limit, "stddev {sd}");
-            initialize(Initializer::LecunUniform, &mut Rng::new(2), 25, 6, &mut v);
+            initialize(Initializer::LenetUniform, &mut Rng::new(2), 25, 6, &mut v);
             let (_, _, max) = stats(&v);
             assert!(max <= 2.4 / 25.0 && max > 0.99 * 2.4 / 25.0);
+            initialize(Initializer::LecunUniform, &mut Rng::new(4), 25, 6, &mut v);
+            let (_, _, max) = stats(&v);
+            let limit = (3.0f64 / 25.0).sqrt();
+            assert!(max <= limit && max > 0.99 * limit);
             initialize(Initializer::Zeros, &mut Rng::new(3), 1, 1, &mut v);
             assert!(v.iter().all(|&x| x == 0.0));
         }

@@ -1,5 +1,7 @@
 //! Optimisers with Keras 3's update rules (keras/src/optimizers/{sgd,adam,nadam}.py), over the
-//! model's flat parameter vector, and learning-rate schedules.
+//! model's flat parameter vector, and learning-rate schedules. Also LeNet-5's stochastic diagonal
+//! Levenberg–Marquardt (SDLM, LeCun et al. 1998, appendix C): `p −= η/(μ + h)·g` per parameter,
+//! with `h` the Gauss–Newton diagonal that the model estimates (see `Model::estimate_curvature`).
 //!
 //! Every update is element-wise and in a fixed order, so it is the same on every platform.
 
@@ -22,6 +24,11 @@ pub enum OptimizerSpec {
         #[serde(default = "default_epsilon")]
         epsilon: f32,
     },
+    /// Stochastic diagonal Levenberg–Marquardt; `mu` is the paper's μ (0.02).
+    Sdlm {
+        #[serde(default = "default_mu")]
+        mu: f32,
+    },
     /// Adam with Nesterov momentum and Keras's momentum schedule μ_t = β₁(1 − ½·0.96^t).
     Nadam {
         #[serde(default = "default_beta1")]
@@ -41,6 +48,9 @@ fn default_beta2() -> f32 {
 }
 fn default_epsilon() -> f32 {
     1e-7
+}
+fn default_mu() -> f32 {
+    0.02
 }
 
 /// A learning rate as a function of the step (the number of updates already made).
@@ -120,6 +130,13 @@ impl Optimizer {
                 }
                 (vec![0.0; params], vec![0.0; params])
             }
+            OptimizerSpec::Sdlm { mu } => {
+                if !(mu.is_finite() && *mu > 0.0) {
+                    return Err(format!("optimizer mu must be positive, got {mu}"));
+                }
+                // m holds the curvature h, zero until the first estimate.
+                (vec![0.0; params], Vec::new())
+            }
         };
         Ok(Optimizer { spec, m, v, iterations: 0, u_product: 1.0 })
     }
@@ -127,6 +144,27 @@ impl Optimizer {
     /// Updates made so far.
     pub fn iterations(&self) -> u64 {
         self.iterations
+    }
+
+    /// Whether the optimiser needs a curvature estimate (SDLM).
+    pub fn wants_curvature(&self) -> bool {
+        matches!(self.spec, OptimizerSpec::Sdlm { .. })
+    }
+
+    /// Sets SDLM's per-parameter curvature `h` (non-negative).
+    pub fn set_curvature(&mut self, h: &[f32]) {
+        assert!(self.wants_curvature(), "set_curvature: only SDLM uses a curvature");
+        assert_eq!(h.len(), self.m.len(), "set_curvature: one value per parameter");
+        self.m.copy_from_slice(h);
+    }
+
+    /// SDLM's current curvature estimate (empty for other optimisers).
+    pub fn curvature(&self) -> &[f32] {
+        if self.wants_curvature() {
+            &self.m
+        } else {
+            &[]
+        }
     }
 
     /// One update of `params` from `grads` with learning rate `lr`.
@@ -152,6 +190,11 @@ impl Optimizer {
                     *m += (g - *m) * (1.0 - beta1);
                     *v += (g * g - *v) * (1.0 - beta2);
                     *p -= (*m * alpha) / (v.sqrt() + epsilon);
+                }
+            }
+            OptimizerSpec::Sdlm { mu } => {
+                for ((p, &g), &h) in params.iter_mut().zip(grads).zip(&self.m) {
+                    *p -= (lr / (mu + h)) * g;
                 }
             }
             OptimizerSpec::Nadam { beta1, beta2, epsilon } => {
@@ -206,6 +249,22 @@ mod tests {
             let mut p = [1.0f32];
             o.step(0.1, &mut p, &[2.0]);
             assert_eq!(p, [1.0 - 0.1 - 0.2]);
+        }
+    );
+
+    kernel_test!(
+        fn sdlm_steps_by_hand() {
+            // p −= η/(μ + h)·g: with η 0.1, μ 0.02, h 0.48 the step is 0.2·g.
+            let mut o = Optimizer::new(OptimizerSpec::Sdlm { mu: 0.02 }, 2).unwrap();
+            assert!(o.wants_curvature());
+            let mut p = [1.0f32, 1.0];
+            o.step(0.1, &mut p, &[1.0, 1.0]); // h = 0 until estimated: step η/μ = 5
+            assert_eq!(p, [1.0 - 5.0, 1.0 - 5.0]);
+            o.set_curvature(&[0.48, 0.0]);
+            let mut p = [1.0f32, 1.0];
+            o.step(0.1, &mut p, &[2.0, 0.01]);
+            assert_eq!(p, [1.0 - (0.1f32 / 0.5) * 2.0, 1.0 - (0.1f32 / 0.02) * 0.01]);
+            assert!(Optimizer::new(OptimizerSpec::Sdlm { mu: 0.0 }, 1).is_err());
         }
     );
 
