@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as cw from 'convnet-wasm';
+import { setupTfjsTraining, timeSteps } from './tfjs-training.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -28,14 +29,6 @@ const data = await cw.datasets.fashionMnist();
 const pixels = data.train.images.subarray(0, (STEPS + 2) * BATCH * 784);
 const labels = data.train.labels.subarray(0, (STEPS + 2) * BATCH);
 if (labels.length < (STEPS + 2) * BATCH) throw new Error(`bench: --steps ${STEPS} needs more images than the training set has`);
-
-/** Seconds per step over `STEPS` steps after `warmup` steps; `step(i)` runs batch i. */
-async function timeSteps(step, steps, warmup) {
-  for (let i = 0; i < warmup; i++) await step(i);
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await step(warmup + i);
-  return (performance.now() - t0) / 1000 / steps;
-}
 
 async function ours() {
   const model = cw.models.fashionConvNet();
@@ -97,78 +90,14 @@ async function tfjs(backend, steps, warmup) {
   return seconds;
 }
 
-// TF.js's wasm backend cannot train conv layers: it has no Conv2DBackpropFilter kernel
-// (tensorflow/tfjs#8474). Two ways round it, both measured:
-//  - "CPU fallback": a wasm Conv2DBackpropFilter kernel that copies the data to the CPU backend,
-//    runs its kernel and copies the result back (what the issue tracker suggests);
-//  - "own ops": Conv2D's gradient re-registered so that the filter gradient is itself a wasm
-//    (XNNPACK) conv2d: dW[kh,kw,ci,co] = conv(x padded, transposed to [ci,H,W,n]; dy as a
-//    [H,W,n,co] filter). Checked against the CPU gradient below before it is timed.
-const cpuKernel = tf.getKernel('Conv2DBackpropFilter', 'cpu');
-tf.registerKernel({
-  kernelName: 'Conv2DBackpropFilter',
-  backendName: 'wasm',
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const cpu = tf.engine().findBackend('cpu');
-    const toCpu = (t) => ({ dataId: cpu.write(backend.readSync(t.dataId), t.shape, t.dtype), shape: t.shape, dtype: t.dtype });
-    const x = toCpu(inputs.x);
-    const dy = toCpu(inputs.dy);
-    const out = cpuKernel.kernelFunc({ inputs: { x, dy }, backend: cpu, attrs });
-    const values = cpu.readSync(out.dataId);
-    for (const t of [x, dy, out]) cpu.disposeData(t.dataId);
-    return { dataId: backend.write(values, out.shape, out.dtype), shape: out.shape, dtype: out.dtype };
-  },
-});
-const tfConv2dGradient = tf.getGradient('Conv2D');
-const ownOpsConv2dGradient = {
-  kernelName: 'Conv2D',
-  inputsToSave: ['x', 'filter'],
-  gradFunc: (dy, [x, filter], { strides, pad, dilations }) => {
-    const k = filter.shape[0];
-    if (filter.shape[1] !== k || k % 2 !== 1 || [strides, dilations].some((s) => s !== 1 && String(s) !== '1,1')) {
-      throw new Error('bench: the own-ops conv gradient handles stride 1, odd square kernels only');
-    }
-    return {
-      x: () => tf.conv2dTranspose(dy, filter, x.shape, strides, pad),
-      filter: () => {
-        const p = pad === 'same' ? (k - 1) / 2 : 0;
-        const xt = tf.transpose(p ? tf.pad(x, [[0, 0], [p, p], [p, p], [0, 0]]) : x, [3, 1, 2, 0]);
-        return tf.transpose(tf.conv2d(xt, tf.transpose(dy, [1, 2, 0, 3]), 1, 'valid'), [1, 2, 0, 3]);
-      },
-    };
-  },
-};
-/** Runs `fn` with TF.js's Conv2D gradient replaced by `config`, then restores it. */
-async function withConvGradient(config, fn) {
-  tf.registerGradient(config);
-  try {
-    return await fn();
-  } finally {
-    tf.registerGradient(tfConv2dGradient);
-  }
-}
-{
-  // The own-ops gradient must agree with TF.js's CPU kernel, or the comparison means nothing.
-  await tf.setBackend('cpu');
-  const x = tf.randomUniform([4, 9, 9, 3], 0, 1, 'float32', 1);
-  const w = tf.randomUniform([3, 3, 3, 5], -1, 1, 'float32', 2);
-  const loss = (a, b) => tf.sum(tf.square(tf.conv2d(a, b, 1, 'same')));
-  const ref = tf.grads(loss)([x, w]).map((t) => t.dataSync());
-  await tf.setBackend('wasm');
-  const got = await withConvGradient(ownOpsConv2dGradient, () => tf.grads(loss)([x, w]).map((t) => t.dataSync()));
-  for (const [i, r] of ref.entries()) {
-    const scale = Math.max(...r.map(Math.abs));
-    const err = Math.max(...r.map((v, j) => Math.abs(v - got[i][j])));
-    if (!(err <= 1e-5 * scale)) throw new Error(`bench: own-ops conv gradient differs from TF.js CPU (${err} vs scale ${scale})`);
-  }
-}
+const { withOwnOpsGradient } = await setupTfjsTraining(tf);
 
 const fmt = (s) => `${(BATCH / s).toFixed(BATCH / s < 1 ? 3 : 1)} img/s`;
 const results = { ours: [], wasmOwnOps: [], wasmCpuFallback: null, cpu: null };
 for (let round = 0; round < ROUNDS; round++) {
   results.ours.push(await ours());
   console.log(`round ${round + 1}: convnet-wasm ${fmt(results.ours.at(-1))}`);
-  results.wasmOwnOps.push(await withConvGradient(ownOpsConv2dGradient, () => tfjs('wasm', STEPS, 2)));
+  results.wasmOwnOps.push(await withOwnOpsGradient(() => tfjs('wasm', STEPS, 2)));
   console.log(`round ${round + 1}: TF.js wasm, filter gradient from its own ops ${fmt(results.wasmOwnOps.at(-1))}`);
 }
 if (!QUICK) {

@@ -6,7 +6,10 @@
 // variant with Adam.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as cw from 'convnet-wasm';
+import { errorCurveSvg } from './lib/curve-svg.mjs';
 
 const positiveInt = (name) => (value) => {
   const n = Number(value);
@@ -19,11 +22,14 @@ const program = new Command()
   .description(
     "Train Géron's Fashion-MNIST ConvNet (Hands-On ML, ch. 14) or LeNet-5 (LeCun et al. 1998) on MNIST with convnet-wasm.",
   )
+  .addOption(new Option('--model <name>', 'network to train').choices(['fashion', 'lenet5']).default('fashion'))
   .addOption(
-    new Option('--model <name>', 'network to train: fashion, lenet5 (faithful, SDLM) or lenet5-modern (ReLU, max-pool, softmax, Adam)')
-      .choices(['fashion', 'lenet5', 'lenet5-modern'])
-      .default('fashion'),
+    new Option('--variant <name>', 'lenet5: the 1998 network, or ReLU + max-pool + full C3 + softmax').choices(['faithful', 'modern']).default('faithful'),
   )
+  .addOption(
+    new Option('--optimizer <name>', 'default: nadam (fashion), sdlm (lenet5 faithful), adam (lenet5 modern)').choices(['sgd', 'adam', 'nadam', 'sdlm']),
+  )
+  .option('--learning-rate <x>', 'for sgd, adam and nadam (default: 0.01 for sgd, else 0.001)', (v) => Number(v))
   .option('--epochs <n>', 'passes over the training images', positiveInt('--epochs'), 1)
   .option('--batch-size <n>', 'examples per step (default: 32; 1 for lenet5, as in the paper)', positiveInt('--batch-size'))
   .option('--train-limit <n>', 'use only the first n training images (Fashion: of 55,000; MNIST: of 60,000)', positiveInt('--train-limit'), 3000)
@@ -32,17 +38,21 @@ const program = new Command()
   .option('--eta-scale <x>', "lenet5: multiplies the paper's SDLM learning rates (see README)", (v) => Number(v), 0.1)
   .option('--data <dir>', 'directory with the IDX files (default: $CONVNET_DATA, the cache, /usr/share/datasets)')
   .option('--download', 'download the dataset (with a SHA-256 check) if it is not found')
-  .option('--out <dir>', 'where to save the trained model (default: out/<model>)')
+  .option('--out <dir>', 'where to save the trained model and its curve.svg (default: out/<model>)')
   .addHelpText(
     'after',
     "\nThe book's full recipe (10 epochs on all 55,000 training images):\n  npm run train -- --epochs 10 --train-limit 55000\n" +
-      "LeNet-5 as in the paper (20 passes over the 60,000 MNIST images, SDLM):\n  npm run train -- --model lenet5 --epochs 20 --train-limit 60000",
+      "LeNet-5 as in the paper (20 passes over the 60,000 MNIST images, SDLM):\n  npm run train -- --model lenet5 --epochs 20 --train-limit 60000\n" +
+      'Its modern variant:\n  npm run train -- --model lenet5 --variant modern --epochs 20 --train-limit 60000',
   );
 program.parse();
 const opts = program.opts();
-const isLeNet = opts.model !== 'fashion';
-const batchSize = opts.batchSize ?? (opts.model === 'lenet5' ? 1 : 32);
-const out = opts.out ?? `out/${opts.model}`;
+const isLeNet = opts.model === 'lenet5';
+const name = isLeNet ? `lenet5-${opts.variant}` : 'fashion';
+const optimizer = opts.optimizer ?? (isLeNet ? (opts.variant === 'faithful' ? 'sdlm' : 'adam') : 'nadam');
+const batchSize = opts.batchSize ?? (optimizer === 'sdlm' ? 1 : 32);
+const out = opts.out ?? `out/${name}`;
+if (opts.learningRate !== undefined && !(opts.learningRate > 0)) program.error('--learning-rate must be a positive number');
 
 const started = performance.now();
 await cw.init();
@@ -60,22 +70,24 @@ const trainX = fullTrain.images.subarray(0, trainCount * px);
 const trainY = fullTrain.labels.subarray(0, trainCount);
 const valName = isLeNet ? 'test' : 'val';
 
-let model;
+const model = isLeNet ? cw.models.leNet5({ variant: opts.variant }) : cw.models.fashionConvNet();
+// The faithful LeNet-5 ends in RBF units and takes the paper's eq. 9 (j = 1); the others a softmax.
+const loss = isLeNet && opts.variant === 'faithful' ? { type: 'rbfMap', j: 1 } : 'sparseCategoricalCrossentropy';
+let learningRate;
 let recipe;
-if (opts.model === 'fashion') {
-  model = cw.models.fashionConvNet();
-  model.compile({ optimizer: 'nadam', learningRate: 0.001, seed: opts.seed });
-  recipe = 'Nadam, learning rate 0.001';
-} else if (opts.model === 'lenet5') {
-  model = cw.models.leNet5();
+if (optimizer === 'sdlm') {
   const schedule = cw.leNet5Schedule(Math.ceil(trainCount / batchSize));
-  const learningRate = { boundaries: schedule.boundaries, values: schedule.values.map((v) => v * opts.etaScale) };
-  model.compile({ optimizer: { type: 'sdlm', mu: 0.02 }, loss: { type: 'rbfMap', j: 1 }, learningRate, seed: opts.seed });
-  recipe = `SDLM (μ 0.02, curvature re-estimated on 500 images before each pass), the paper's η schedule × ${opts.etaScale}, loss eq. 9 (j = 1)`;
+  learningRate = { boundaries: schedule.boundaries, values: schedule.values.map((v) => v * opts.etaScale) };
+  recipe = `SDLM (μ 0.02, curvature re-estimated on 500 images before each pass), the paper's η schedule × ${opts.etaScale}`;
 } else {
-  model = cw.models.leNet5({ variant: 'modern' });
-  model.compile({ optimizer: 'adam', learningRate: 0.001, seed: opts.seed });
-  recipe = 'Adam, learning rate 0.001';
+  learningRate = opts.learningRate ?? (optimizer === 'sgd' ? 0.01 : 0.001);
+  recipe = `${optimizer}, learning rate ${learningRate}`;
+}
+if (typeof loss === 'object') recipe += ', loss eq. 9 (j = 1)';
+try {
+  model.compile({ optimizer: optimizer === 'sdlm' ? { type: 'sdlm', mu: 0.02 } : optimizer, loss, learningRate, seed: opts.seed });
+} catch (error) {
+  program.error(`cannot train ${name} with ${optimizer}: ${error.message}`);
 }
 console.log(model.summary());
 console.log(
@@ -85,7 +97,7 @@ console.log(
 if (opts.model === 'fashion' && (trainCount < 55_000 || opts.epochs < 10)) {
   console.log("The book's full recipe: npm run train -- --epochs 10 --train-limit 55000\n");
 }
-if (opts.model === 'lenet5' && (trainCount < 60_000 || opts.epochs < 20)) {
+if (isLeNet && (trainCount < 60_000 || opts.epochs < 20)) {
   console.log("The paper's recipe: npm run train -- --model lenet5 --epochs 20 --train-limit 60000\n");
 }
 
@@ -104,6 +116,7 @@ const duration = (seconds) => {
   return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
 };
 let epochStart = 0;
+const curve = { held: [], train: [] };
 let seen = 0;
 let lossSum = 0;
 let correct = 0;
@@ -126,6 +139,8 @@ const history = await model.fit(trainX, trainY, {
     },
     onEpochEnd(epoch, logs) {
       bar.stop();
+      curve.held.push(100 * (1 - logs.valAccuracy));
+      curve.train.push(100 * (1 - logs.accuracy));
       const seconds = (performance.now() - epochStart) / 1000;
       console.log(
         `epoch ${epoch + 1}: loss ${logs.loss.toFixed(4)}, accuracy ${logs.accuracy.toFixed(4)}, ` +
@@ -166,7 +181,19 @@ test.confusionMatrix.forEach((row, i) => {
 });
 
 const saved = await model.save(`file://${out}`);
+const curvePath = join(out, 'curve.svg');
+const title = `${name}, ${optimizer}, ${trainCount.toLocaleString('en-US')} training images: error per epoch`;
+await writeFile(
+  curvePath,
+  errorCurveSvg({
+    title,
+    series: [
+      { name: isLeNet ? 'test' : 'validation', values: curve.held },
+      { name: 'training (running, during the epoch)', values: curve.train },
+    ],
+  }),
+);
 const minutes = (performance.now() - started) / 60_000;
-console.log(`\nDone in ${minutes.toFixed(1)} min. Model saved to ${saved.modelJson} and ${saved.weights}.`);
+console.log(`\nDone in ${minutes.toFixed(1)} min. Model saved to ${saved.modelJson} and ${saved.weights}; the error curve to ${curvePath}.`);
 console.log(`Final epoch: ${JSON.stringify(Object.fromEntries(Object.entries(history.history).map(([k, v]) => [k, v.at(-1)])))}`);
 model.dispose();
