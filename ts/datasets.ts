@@ -3,6 +3,7 @@
  * or downloaded from a public mirror with a SHA-256 check into the user's cache.
  * @module
  */
+import { sha256Hex } from './hash.js';
 import { gunzipSync } from 'fflate';
 import { ConvnetError } from './errors.js';
 import { fileSystem } from './platform.js';
@@ -183,11 +184,6 @@ const MNIST: Source = {
     't10k-labels-idx1-ubyte': 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
   },
 };
-
-async function sha256Hex(bytes: Uint8Array): Promise<string> {
-  const digest = await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>);
-  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
-}
 
 /** Reads `file` (or `file.gz`) from `dir`; undefined when neither exists. */
 async function readFrom(dir: string, file: string): Promise<Uint8Array | undefined> {

@@ -3,7 +3,7 @@
  * @module
  */
 import { randomBytes } from 'node:crypto';
-import { access, mkdir, open, readFile, rename, rm } from 'node:fs/promises';
+import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -84,8 +84,18 @@ setFileSystem({
       await rm(tmp, { force: true });
       throw error;
     }
+    // Make the rename itself durable: flush the directory entry.
+    const dir = await open(dirname(full), 'r');
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
   },
+  isTemporary: (name) => /^\.[0-9a-f]{12}\.tmp$/.test(name),
   mkdir: async (path) => void (await mkdir(path, { recursive: true })),
+  list: (path) => readdir(path).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? [] : Promise.reject(error))),
+  remove: (path) => rm(path, { force: true }),
   exists: (path) => access(path).then(() => true, () => false),
   join,
   cacheDir: () => join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'convnet-wasm'),

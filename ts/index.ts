@@ -20,6 +20,7 @@ export { datasets, fashionMnist, mnist, parseIdx, datasetFromBytes, DatasetError
 export type { Dataset, Split, DatasetOptions, IdxFiles, Idx } from './datasets.js';
 export { loadModel, saveModel, toArtifacts, fromArtifacts, ModelFormatError, FORMAT_VERSION } from './io.js';
 export type { ModelArtifacts, ModelJson } from './io.js';
+export { CheckpointError, CHECKPOINT_VERSION } from './checkpoint.js';
 export type { DenseShape, DenseGradients } from './ops.js';
 export {
   ConvnetError,

@@ -44,14 +44,10 @@ export interface ModelJson {
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[];
 }
 
-/** The model's description and weights, in memory. The model must be compiled (weights live in the wasm). */
-export function toArtifacts(model: Sequential): ModelArtifacts {
-  const weights = model.getWeights();
+/** The model's topology and compile settings, as `model.json` and checkpoints record them. */
+export function describeModel(model: Sequential): Pick<ModelJson, 'modelTopology' | 'compileConfig'> {
   const compile = model.compileConfig;
-  const modelJson: ModelJson = {
-    format: FORMAT,
-    formatVersion: FORMAT_VERSION,
-    generatedBy: 'convnet-wasm',
+  return {
     modelTopology: {
       className: 'Sequential',
       config: {
@@ -62,6 +58,17 @@ export function toArtifacts(model: Sequential): ModelArtifacts {
       },
     },
     compileConfig: compile ? { optimizer: compile.optimizer, loss: compile.loss, learningRate: compile.learningRate, seed: compile.seed } : null,
+  };
+}
+
+/** The model's description and weights, in memory. The model must be compiled (weights live in the wasm). */
+export function toArtifacts(model: Sequential): ModelArtifacts {
+  const weights = model.getWeights();
+  const modelJson: ModelJson = {
+    format: FORMAT,
+    formatVersion: FORMAT_VERSION,
+    generatedBy: 'convnet-wasm',
+    ...describeModel(model),
     weightsManifest: [{ paths: ['weights.bin'], weights: model.weightSpecs().map((w) => ({ ...w, dtype: 'float32' as const })) }],
   };
   return { modelJson, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) };

@@ -8,9 +8,18 @@ import { ConvnetError } from './errors.js';
 /** The file operations the library uses. Paths are absolute or relative to the working directory. */
 export interface FileSystem {
   readFile(path: string): Promise<Uint8Array>;
-  /** Writes to a temporary file in the same directory, flushes it, then renames it over `path`. */
+  /**
+   * Writes to a temporary file in the same directory, flushes it, renames it over `path`, then
+   * flushes the directory.
+   */
   writeFileAtomic(path: string, data: Uint8Array): Promise<void>;
+  /** Whether a file name is one of {@link FileSystem.writeFileAtomic}'s temporaries. */
+  isTemporary(name: string): boolean;
   mkdir(path: string): Promise<void>;
+  /** The names in a directory (empty when it does not exist). */
+  list(path: string): Promise<string[]>;
+  /** Removes a file; no error when it is already gone. */
+  remove(path: string): Promise<void>;
   exists(path: string): Promise<boolean>;
   join(...parts: string[]): string;
   /** The user's cache directory for convnet-wasm, e.g. ~/.cache/convnet-wasm. */

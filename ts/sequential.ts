@@ -85,6 +85,18 @@ export interface FitConfig {
    * hundred").
    */
   curvatureSamples?: number;
+  /**
+   * Write a checkpoint to `dir/checkpoint.bin` after every epoch (`every: 'epoch'`, the default)
+   * or every `every` optimiser steps. It holds the weights, the optimiser's and the random
+   * generator's state, the position and the shuffle order, and is written atomically (Node).
+   */
+  checkpoint?: { dir: string; every?: 'epoch' | number };
+  /**
+   * Go on from the checkpoint in `checkpoint.dir` when there is one (like Keras's
+   * BackupAndRestore); the result is the same, bit for bit, as a run that never stopped.
+   * Without a checkpoint there, training starts from the beginning. Default false.
+   */
+  resume?: boolean;
 }
 
 /** What {@link Sequential.fit} returns: one entry per epoch. */
@@ -120,6 +132,13 @@ export interface SequentialConfig {
 interface Compiled {
   wasm: WasmModel;
   config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate' | 'loss'>> & { optimizer: OptimizerConfig; learningRate: LearningRate; loss: LossConfig };
+}
+
+/** The running sums of an epoch in progress. */
+interface EpochSums {
+  lossSum: number;
+  correct: number;
+  seen: number;
 }
 
 /** The loss as the wasm runtime reads it. */
@@ -348,6 +367,16 @@ export class Sequential {
       split > 0 ? [x.subarray(nTrain * per), y.subarray(nTrain)] : config.validationData;
     if (validation) this.checkData('fit() validationData', validation[0], validation[1]);
 
+    const checkpoint = config.checkpoint;
+    if (checkpoint !== undefined) {
+      if (typeof checkpoint.dir !== 'string' || checkpoint.dir === '') throw new InvalidArgumentError(`${this.name}.fit(): checkpoint.dir must be a directory path`);
+      const every = checkpoint.every ?? 'epoch';
+      if (every !== 'epoch' && !(Number.isInteger(every) && every >= 1)) {
+        throw new InvalidArgumentError(`${this.name}.fit(): checkpoint.every must be 'epoch' or a number of steps ≥ 1, got ${JSON.stringify(every)}`);
+      }
+    }
+    if (config.resume && checkpoint === undefined) throw new InvalidArgumentError(`${this.name}.fit(): resume needs checkpoint.dir`);
+    const shuffle = config.shuffle !== false;
     const callbacks = config.callbacks ?? {};
     const yieldEvery = config.yieldEvery ?? 50;
     const sdlm = this.compiled!.config.optimizer.type === 'sdlm';
@@ -355,21 +384,32 @@ export class Sequential {
     if (!Number.isInteger(curvatureSamples) || curvatureSamples < 1) {
       throw new InvalidArgumentError(`${this.name}.fit(): curvatureSamples must be an integer ≥ 1, got ${config.curvatureSamples}`);
     }
-    const history: History = { epoch: [], history: { loss: [], accuracy: [], valLoss: [], valAccuracy: [] } };
+    let history: History = { epoch: [], history: { loss: [], accuracy: [], valLoss: [], valAccuracy: [] } };
+    let start = { epoch: 0, batch: 0, order: null as Uint32Array | null, sums: { lossSum: 0, correct: 0, seen: 0 } };
+    const saver = checkpoint && (await this.checkpointer(checkpoint.dir, { epochs, batchSize, trainCount: nTrain, shuffle }));
+    if (saver && config.resume) {
+      const resumed = await saver.resume();
+      if (resumed) {
+        history = resumed.history;
+        start = { epoch: resumed.position.epoch, batch: resumed.position.batch, order: resumed.order, sums: resumed.sums };
+      }
+    }
+    const every = checkpoint?.every ?? 'epoch';
     this.stopTraining = false;
     let lastYield = performance.now();
     await callbacks.onTrainBegin?.();
-    for (let epoch = 0; epoch < epochs && !this.stopTraining; epoch++) {
+    for (let epoch = start.epoch; epoch < epochs && !this.stopTraining; epoch++) {
       await callbacks.onEpochBegin?.(epoch);
-      const order = config.shuffle === false ? null : new Uint32Array(callWasm('fit()', () => model.permutation(nTrain)));
-      if (sdlm) {
+      // Going on in the middle of an epoch: its shuffle order, curvature and sums are restored.
+      const midEpoch = epoch === start.epoch && start.batch > 0;
+      const order = midEpoch ? (shuffle ? start.order : null) : shuffle ? new Uint32Array(callWasm('fit()', () => model.permutation(nTrain))) : null;
+      if (sdlm && !midEpoch) {
         const { bx, by } = this.gather(trainX, trainY, order, 0, curvatureSamples);
         callWasm('fit()', () => (bx instanceof Uint8Array ? model.estimate_curvature_u8(bx, by) : model.estimate_curvature(bx, by)));
       }
-      let lossSum = 0;
-      let correct = 0;
-      let seen = 0;
-      for (let batch = 0, from = 0; from < nTrain && !this.stopTraining; batch++, from += batchSize) {
+      let { lossSum, correct, seen } = midEpoch ? start.sums : { lossSum: 0, correct: 0, seen: 0 };
+      const batches = Math.ceil(nTrain / batchSize);
+      for (let batch = midEpoch ? start.batch : 0, from = batch * batchSize; from < nTrain && !this.stopTraining; batch++, from += batchSize) {
         const to = Math.min(from + batchSize, nTrain);
         await callbacks.onBatchBegin?.(batch);
         const { bx, by } = this.gather(trainX, trainY, order, from, to);
@@ -386,6 +426,9 @@ export class Sequential {
         correct += batchCorrect;
         seen += size;
         await callbacks.onBatchEnd?.(batch, { loss, accuracy: batchCorrect / size, size });
+        if (saver && typeof every === 'number' && model.iterations() % every === 0 && batch + 1 < batches) {
+          await saver.save({ epoch, batch: batch + 1 }, order, { lossSum, correct, seen }, history);
+        }
         if (performance.now() - lastYield >= yieldEvery) {
           await yieldToEventLoop();
           lastYield = performance.now();
@@ -403,9 +446,65 @@ export class Sequential {
       history.history.loss.push(logs.loss);
       history.history.accuracy.push(logs.accuracy);
       await callbacks.onEpochEnd?.(epoch, logs);
+      if (saver && seen === nTrain && (every === 'epoch' || model.iterations() % every === 0)) {
+        await saver.save({ epoch: epoch + 1, batch: 0 }, null, { lossSum: 0, correct: 0, seen: 0 }, history);
+      }
     }
     await callbacks.onTrainEnd?.(history);
     return history;
+  }
+
+  /** Saves and restores checkpoints for one fit() in `dir`. */
+  private async checkpointer(dir: string, geometry: { epochs: number; batchSize: number; trainCount: number; shuffle: boolean }) {
+    const { readCheckpoint, writeCheckpoint, removeStaleTemporaries, CheckpointError } = await import('./checkpoint.js');
+    // A run killed while writing leaves a temporary file; the checkpoint itself is whole.
+    await removeStaleTemporaries(dir);
+    const { describeModel } = await import('./io.js');
+    const model = this.model('fit()');
+    const description = describeModel(this);
+    const sameModel = (other: typeof description) => {
+      const strip = (d: typeof description) => JSON.stringify({ ...d, compileConfig: d.compileConfig && { ...d.compileConfig, seed: undefined } });
+      return strip(other) === strip(description);
+    };
+    return {
+      save: async (at: { epoch: number; batch: number }, order: Uint32Array | null, sums: EpochSums, history: History) => {
+        await writeCheckpoint(dir, {
+          model: description,
+          position: { ...at, ...geometry },
+          sums,
+          history,
+          weights: this.getWeights(),
+          trainingState: callWasm('fit() checkpoint', () => model.training_state()),
+          order: order ?? new Uint32Array(0),
+          step: Number(model.iterations()),
+        });
+      },
+      resume: async () => {
+        const c = await readCheckpoint(dir);
+        if (c === undefined) return undefined;
+        const where = `${dir}/checkpoint.bin`;
+        if (!sameModel(c.model)) throw new CheckpointError(`${where}: it was written for another model or compile settings than ${this.name}'s`);
+        const p = c.position;
+        if (p.batchSize !== geometry.batchSize || p.trainCount !== geometry.trainCount || p.shuffle !== geometry.shuffle) {
+          throw new CheckpointError(
+            `${where}: it was written for ${p.trainCount} training examples in batches of ${p.batchSize}` +
+              ` (shuffle ${p.shuffle}); this fit() has ${geometry.trainCount} in batches of ${geometry.batchSize} (shuffle ${geometry.shuffle})`,
+          );
+        }
+        if (c.weights.length !== this.countParams()) throw new CheckpointError(`${where}: ${c.weights.length} weights; the model has ${this.countParams()}`);
+        if (p.batch > 0 && p.shuffle && c.order.length !== geometry.trainCount) {
+          throw new CheckpointError(`${where}: its shuffle order has ${c.order.length} entries, expected ${geometry.trainCount}`);
+        }
+        if (c.order.some((i) => i >= geometry.trainCount)) throw new CheckpointError(`${where}: its shuffle order points past the ${geometry.trainCount} examples`);
+        this.setWeights(c.weights);
+        try {
+          callWasm('fit() resume', () => model.set_training_state(c.trainingState));
+        } catch (error) {
+          throw new CheckpointError(`${where}: ${(error as Error).message}`);
+        }
+        return c;
+      },
+    };
   }
 
   /** Loss, accuracy and confusion matrix on labelled data, in batches of `batchSize` (default 256). */

@@ -156,6 +156,16 @@ impl WasmModel {
         self.inner.curvature().to_vec()
     }
 
+    /// The optimiser's and the random generator's state, for a checkpoint.
+    pub fn training_state(&self) -> Vec<u8> {
+        self.inner.training_state()
+    }
+
+    /// Restores [`WasmModel::training_state`].
+    pub fn set_training_state(&mut self, bytes: &[u8]) -> Result<(), JsError> {
+        self.inner.set_training_state(bytes).map_err(|e| JsError::new(&e))
+    }
+
     /// The last layer's raw outputs (logits, or RBF distances) for a batch.
     pub fn predict_raw(&mut self, x: &[f32]) -> Result<Vec<f32>, JsError> {
         self.inner.predict_raw(Input::F32(x)).map_err(|e| JsError::new(&e))

@@ -146,6 +146,30 @@ impl Optimizer {
         self.iterations
     }
 
+    /// The state a checkpoint keeps: the step count, Nadam's momentum product, and the slots
+    /// (Adam's moments, SGD's momentum, SDLM's curvature), in this order.
+    pub fn state(&self) -> (u64, f32, &[f32], &[f32]) {
+        (self.iterations, self.u_product, &self.m, &self.v)
+    }
+
+    /// Restores [`Optimizer::state`]; the slots must have the lengths this optimiser uses.
+    pub fn set_state(&mut self, iterations: u64, u_product: f32, m: &[f32], v: &[f32]) -> Result<(), String> {
+        if m.len() != self.m.len() || v.len() != self.v.len() {
+            return Err(format!(
+                "optimizer state: slots of {} and {} values, this optimizer has {} and {}",
+                m.len(),
+                v.len(),
+                self.m.len(),
+                self.v.len()
+            ));
+        }
+        self.iterations = iterations;
+        self.u_product = u_product;
+        self.m.copy_from_slice(m);
+        self.v.copy_from_slice(v);
+        Ok(())
+    }
+
     /// Whether the optimiser needs a curvature estimate (SDLM).
     pub fn wants_curvature(&self) -> bool {
         matches!(self.spec, OptimizerSpec::Sdlm { .. })

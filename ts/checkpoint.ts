@@ -1,0 +1,189 @@
+/**
+ * Training checkpoints: one file, `<dir>/checkpoint.bin`, holding everything a run needs to go on
+ * exactly where it stopped — the model (topology and compile settings), the weights, the
+ * optimiser's state and the random generator's state (from the wasm), the position (epoch, next
+ * batch, the epoch's shuffle order), the running sums of the epoch and the history so far.
+ *
+ * Layout: the magic `CNWCKPT1`, a u32 (little-endian) header length, the header as UTF-8 JSON,
+ * then the payload: weights (f32 LE), training state (bytes), shuffle order (u32 LE). The header
+ * records each section's length and the payload's SHA-256, so a damaged file is detected.
+ *
+ * The file is written to a temporary name, flushed and renamed over the previous checkpoint, so a
+ * crash at any moment leaves either the old checkpoint or the new one, whole.
+ * @module
+ */
+import { ConvnetError } from './errors.js';
+import { sha256Hex } from './hash.js';
+import type { ModelJson } from './io.js';
+import { fileSystem } from './platform.js';
+import type { History } from './sequential.js';
+
+const MAGIC = 'CNWCKPT1';
+const FORMAT = 'convnet-wasm/checkpoint';
+/** The checkpoint format this version writes and reads. */
+export const CHECKPOINT_VERSION = 1;
+/** A header larger than this is refused before it is read (a real one is a few KiB). */
+const MAX_HEADER = 16 << 20;
+
+/** A damaged, foreign or mismatched checkpoint. */
+export class CheckpointError extends ConvnetError {
+  constructor(message: string) {
+    super('CHECKPOINT', message);
+  }
+}
+
+/** Where a run is: the next batch to train is `batch` of epoch `epoch` (both from 0). */
+export interface Position {
+  epoch: number;
+  batch: number;
+  /** The fit's geometry, which the position only means something with. */
+  epochs: number;
+  batchSize: number;
+  trainCount: number;
+  shuffle: boolean;
+}
+
+/** The running sums of the epoch in progress. */
+export interface EpochSums {
+  lossSum: number;
+  correct: number;
+  seen: number;
+}
+
+/** A checkpoint in memory. */
+export interface Checkpoint {
+  /** The model's `model.json` (no weights manifest is needed: the weights follow the topology). */
+  model: Pick<ModelJson, 'modelTopology' | 'compileConfig'>;
+  position: Position;
+  sums: EpochSums;
+  history: History;
+  weights: Float32Array;
+  trainingState: Uint8Array;
+  /** The shuffle order of epoch `position.epoch`, when it is under way (empty at an epoch boundary). */
+  order: Uint32Array;
+  /** Optimiser steps taken, for messages. */
+  step: number;
+}
+
+interface Header {
+  format: string;
+  formatVersion: number;
+  model: Checkpoint['model'];
+  position: Position;
+  sums: EpochSums;
+  history: History;
+  step: number;
+  sections: { weights: number; trainingState: number; order: number };
+  sha256: string;
+}
+
+function littleEndianBytes(a: Float32Array | Uint32Array): Uint8Array {
+  const out = new Uint8Array(a.length * 4);
+  const view = new DataView(out.buffer);
+  a.forEach((v, i) => (a instanceof Float32Array ? view.setFloat32(4 * i, v, true) : view.setUint32(4 * i, v, true)));
+  return out;
+}
+
+/** Encodes a checkpoint as the bytes of `checkpoint.bin`. */
+export async function encodeCheckpoint(c: Checkpoint): Promise<Uint8Array> {
+  const sections = [littleEndianBytes(c.weights), c.trainingState, littleEndianBytes(c.order)];
+  const payload = new Uint8Array(sections.reduce((s, p) => s + p.length, 0));
+  sections.reduce((at, p) => (payload.set(p, at), at + p.length), 0);
+  const header: Header = {
+    format: FORMAT,
+    formatVersion: CHECKPOINT_VERSION,
+    model: c.model,
+    position: c.position,
+    sums: c.sums,
+    history: c.history,
+    step: c.step,
+    sections: { weights: sections[0]!.length, trainingState: sections[1]!.length, order: sections[2]!.length },
+    sha256: await sha256Hex(payload),
+  };
+  const json = new TextEncoder().encode(JSON.stringify(header));
+  const out = new Uint8Array(MAGIC.length + 4 + json.length + payload.length);
+  out.set(new TextEncoder().encode(MAGIC), 0);
+  new DataView(out.buffer).setUint32(MAGIC.length, json.length, true);
+  out.set(json, MAGIC.length + 4);
+  out.set(payload, MAGIC.length + 4 + json.length);
+  return out;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+
+/** Decodes `checkpoint.bin`, checking the magic, the version, every length and the checksum. */
+export async function decodeCheckpoint(bytes: Uint8Array, where: string): Promise<Checkpoint> {
+  const fail = (why: string) => new CheckpointError(`${where}: ${why}`);
+  if (bytes.length < MAGIC.length + 4 || new TextDecoder().decode(bytes.subarray(0, MAGIC.length)) !== MAGIC) {
+    throw fail('not a convnet-wasm checkpoint (bad magic)');
+  }
+  const headerLength = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getUint32(MAGIC.length, true);
+  const start = MAGIC.length + 4;
+  if (headerLength > MAX_HEADER || start + headerLength > bytes.length) {
+    throw fail(`the header claims ${headerLength} bytes; the file has ${bytes.length - start} after the magic`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(start, start + headerLength)));
+  } catch (error) {
+    throw fail(`the header is not JSON (${(error as Error).message})`);
+  }
+  if (!isObject(header) || header.format !== FORMAT) throw fail('the header is not a convnet-wasm checkpoint header');
+  if (header.formatVersion !== CHECKPOINT_VERSION) {
+    throw fail(`checkpoint format version ${JSON.stringify(header.formatVersion)}; this convnet-wasm reads version ${CHECKPOINT_VERSION}`);
+  }
+  const h = header as unknown as Header;
+  const s = h.sections;
+  if (!isObject(s) || !isCount(s.weights) || !isCount(s.trainingState) || !isCount(s.order) || s.weights % 4 !== 0 || s.order % 4 !== 0) {
+    throw fail('the header has no valid section lengths');
+  }
+  const payload = bytes.subarray(start + headerLength);
+  if (payload.length !== s.weights + s.trainingState + s.order) {
+    throw fail(`the payload has ${payload.length} bytes; the header lists ${s.weights + s.trainingState + s.order} (the file is truncated or padded)`);
+  }
+  if ((await sha256Hex(payload)) !== h.sha256) throw fail('the payload does not match its SHA-256 (the file is damaged)');
+  const p = h.position;
+  if (!isObject(p) || ![p.epoch, p.batch, p.epochs, p.batchSize, p.trainCount].every(isCount) || typeof p.shuffle !== 'boolean') {
+    throw fail('the header has no valid position');
+  }
+  const sums = h.sums;
+  if (!isObject(sums) || typeof sums.lossSum !== 'number' || !isCount(sums.correct) || !isCount(sums.seen)) throw fail('the header has no valid epoch sums');
+  if (!isObject(h.history) || !Array.isArray(h.history.epoch) || !isObject(h.history.history)) throw fail('the header has no valid history');
+  if (!isObject(h.model) || !isObject(h.model.modelTopology)) throw fail('the header has no model');
+  // Copies, so that the arrays are aligned; the floats are read as little-endian.
+  const view = new DataView(payload.buffer, payload.byteOffset, payload.byteLength);
+  const weights = Float32Array.from({ length: s.weights / 4 }, (_, i) => view.getFloat32(4 * i, true));
+  const trainingState = payload.slice(s.weights, s.weights + s.trainingState);
+  const orderAt = s.weights + s.trainingState;
+  const order = Uint32Array.from({ length: s.order / 4 }, (_, i) => view.getUint32(orderAt + 4 * i, true));
+  return { model: h.model, position: p, sums, history: h.history, weights, trainingState, order, step: isCount(h.step) ? h.step : 0 };
+}
+
+/** The checkpoint file in a directory. */
+export function checkpointPath(dir: string): string {
+  return fileSystem('checkpoints').join(dir, 'checkpoint.bin');
+}
+
+/** Writes a checkpoint atomically (temporary file, fsync, rename, directory fsync). */
+export async function writeCheckpoint(dir: string, c: Checkpoint): Promise<void> {
+  const fs = fileSystem('checkpoints');
+  await fs.mkdir(dir);
+  await fs.writeFileAtomic(checkpointPath(dir), await encodeCheckpoint(c));
+}
+
+/** Removes the temporary files an interrupted write left in `dir`. */
+export async function removeStaleTemporaries(dir: string): Promise<void> {
+  const fs = fileSystem('checkpoints');
+  for (const name of await fs.list(dir)) {
+    if (fs.isTemporary(name)) await fs.remove(fs.join(dir, name));
+  }
+}
+
+/** Reads the checkpoint in `dir`, or undefined when there is none. */
+export async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
+  const fs = fileSystem('checkpoints');
+  const path = checkpointPath(dir);
+  if (!(await fs.exists(path))) return undefined;
+  return decodeCheckpoint(await fs.readFile(path), path);
+}
