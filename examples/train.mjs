@@ -6,6 +6,7 @@
 // variant with Adam.
 import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
+import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as cw from 'convnet-wasm';
@@ -39,6 +40,9 @@ const program = new Command()
   .option('--data <dir>', 'directory with the IDX files (default: $CONVNET_DATA, the cache, /usr/share/datasets)')
   .option('--download', 'download the dataset (with a SHA-256 check) if it is not found')
   .option('--out <dir>', 'where to save the trained model and its curve.svg (default: out/<model>)')
+  .option('--checkpoint-every <n>', "write <out>/checkpoint/checkpoint.bin every n steps, or 'epoch'", 'epoch')
+  .option('--no-checkpoint', 'write no checkpoints')
+  .option('--resume', 'go on from <out>/checkpoint when a checkpoint is there (bit for bit the same result)')
   .addHelpText(
     'after',
     "\nThe book's full recipe (10 epochs on all 55,000 training images):\n  npm run train -- --epochs 10 --train-limit 55000\n" +
@@ -53,6 +57,12 @@ const optimizer = opts.optimizer ?? (isLeNet ? (opts.variant === 'faithful' ? 's
 const batchSize = opts.batchSize ?? (optimizer === 'sdlm' ? 1 : 32);
 const out = opts.out ?? `out/${name}`;
 if (opts.learningRate !== undefined && !(opts.learningRate > 0)) program.error('--learning-rate must be a positive number');
+const checkpointEvery = opts.checkpointEvery === 'epoch' ? 'epoch' : Number(opts.checkpointEvery);
+if (checkpointEvery !== 'epoch' && !(Number.isInteger(checkpointEvery) && checkpointEvery >= 1)) {
+  program.error("--checkpoint-every must be a number of steps or 'epoch'");
+}
+const checkpoint = opts.checkpoint ? { dir: join(out, 'checkpoint'), every: checkpointEvery } : undefined;
+if (opts.resume && !checkpoint) program.error('--resume needs checkpoints (drop --no-checkpoint)');
 
 const started = performance.now();
 await cw.init();
@@ -101,6 +111,10 @@ if (isLeNet && (trainCount < 60_000 || opts.epochs < 20)) {
   console.log("The paper's recipe: npm run train -- --model lenet5 --epochs 20 --train-limit 60000\n");
 }
 
+if (opts.resume) {
+  const found = existsSync(join(checkpoint.dir, 'checkpoint.bin'));
+  console.log(found ? `Resuming from ${checkpoint.dir}/checkpoint.bin.` : `No checkpoint in ${checkpoint.dir} yet: starting from the beginning.`);
+}
 const bar = new cliProgress.SingleBar(
   {
     format: 'epoch {epoch} |{bar}| {value}/{total} img | {rate} img/s | ETA {etaText} | loss {loss} | acc {acc}',
@@ -116,36 +130,37 @@ const duration = (seconds) => {
   return s < 60 ? `${s}s` : s < 3600 ? `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s` : `${Math.floor(s / 3600)}h${String(Math.floor(s / 60) % 60).padStart(2, '0')}m`;
 };
 let epochStart = 0;
-const curve = { held: [], train: [] };
-let seen = 0;
+let done = 0;
 let lossSum = 0;
 let correct = 0;
 const history = await model.fit(trainX, trainY, {
   epochs: opts.epochs,
   batchSize,
+  checkpoint,
+  resume: Boolean(opts.resume),
   validationData: [validation.images, validation.labels],
   callbacks: {
     onEpochBegin(epoch) {
       epochStart = performance.now();
-      seen = lossSum = correct = 0;
+      done = lossSum = correct = 0;
       bar.start(trainCount, 0, { epoch: `${epoch + 1}/${opts.epochs}`, rate: '—', etaText: '—', loss: '—', acc: '—' });
     },
-    onBatchEnd(_batch, logs) {
-      seen += logs.size;
+    onBatchEnd(batch, logs) {
+      // Counted from this process's first batch, so that a resumed epoch shows its true rate.
+      done += logs.size;
       lossSum += logs.loss * logs.size;
       correct += logs.accuracy * logs.size;
-      const rate = seen / ((performance.now() - epochStart) / 1000);
-      bar.update(seen, { rate: rate.toFixed(1), etaText: duration((trainCount - seen) / rate), loss: (lossSum / seen).toFixed(4), acc: (correct / seen).toFixed(4) });
+      const position = Math.min((batch + 1) * batchSize, trainCount);
+      const rate = done / ((performance.now() - epochStart) / 1000);
+      bar.update(position, { rate: rate.toFixed(1), etaText: duration((trainCount - position) / rate), loss: (lossSum / done).toFixed(4), acc: (correct / done).toFixed(4) });
     },
     onEpochEnd(epoch, logs) {
       bar.stop();
-      curve.held.push(100 * (1 - logs.valAccuracy));
-      curve.train.push(100 * (1 - logs.accuracy));
       const seconds = (performance.now() - epochStart) / 1000;
       console.log(
         `epoch ${epoch + 1}: loss ${logs.loss.toFixed(4)}, accuracy ${logs.accuracy.toFixed(4)}, ` +
           `${valName}_loss ${logs.valLoss?.toFixed(4)}, ${valName}_accuracy ${logs.valAccuracy?.toFixed(4)} ` +
-          `(${seconds.toFixed(0)} s, ${(trainCount / seconds).toFixed(1)} img/s training and validation)`,
+          `(${seconds.toFixed(0)} s, ${(done / seconds).toFixed(1)} img/s training and validation)`,
       );
     },
   },
@@ -188,8 +203,9 @@ await writeFile(
   errorCurveSvg({
     title,
     series: [
-      { name: isLeNet ? 'test' : 'validation', values: curve.held },
-      { name: 'training (running, during the epoch)', values: curve.train },
+      // From the history, which a resumed run carries over from its checkpoint.
+      { name: isLeNet ? 'test' : 'validation', values: history.history.valAccuracy.map((a) => 100 * (1 - a)) },
+      { name: 'training (running, during the epoch)', values: history.history.accuracy.map((a) => 100 * (1 - a)) },
     ],
   }),
 );
