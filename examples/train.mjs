@@ -36,7 +36,12 @@ const program = new Command()
   .option('--train-limit <n>', 'use only the first n training images (Fashion: of 55,000; MNIST: of 60,000)', positiveInt('--train-limit'), 3000)
   .option('--test-limit <n>', 'evaluate on the first n of the 10,000 test images', positiveInt('--test-limit'), 10000)
   .option('--seed <n>', 'seed for initialisation, shuffling and dropout', (v) => Number(v), 42)
-  .option('--eta-scale <x>', "lenet5: multiplies the paper's SDLM learning rates (see README)", (v) => Number(v), 0.1)
+  .option(
+    '--eta <values>',
+    "sdlm: η for the paper's five stages of passes (1–2, 3–5, 6–8, 9–12, 13+), comma-separated, or 'paper' for the paper's " +
+      `(${cw.PAPER_ETAS.join(',')}); see the README`,
+    cw.CONVNET_ETAS.join(','),
+  )
   .option('--data <dir>', 'directory with the IDX files (default: $CONVNET_DATA, the cache, /usr/share/datasets)')
   .option('--download', 'download the dataset (with a SHA-256 check) if it is not found')
   .option('--out <dir>', 'where to save the trained model and its curve.svg (default: out/<model>)')
@@ -86,9 +91,13 @@ const loss = isLeNet && opts.variant === 'faithful' ? { type: 'rbfMap', j: 1 } :
 let learningRate;
 let recipe;
 if (optimizer === 'sdlm') {
-  const schedule = cw.leNet5Schedule(Math.ceil(trainCount / batchSize));
-  learningRate = { boundaries: schedule.boundaries, values: schedule.values.map((v) => v * opts.etaScale) };
-  recipe = `SDLM (μ 0.02, curvature re-estimated on 500 images before each pass), the paper's η schedule × ${opts.etaScale}`;
+  const etas = opts.eta === 'paper' ? cw.PAPER_ETAS : opts.eta.split(',').map(Number);
+  try {
+    learningRate = cw.leNet5Schedule(Math.ceil(trainCount / batchSize), etas);
+  } catch (error) {
+    program.error(`--eta: ${error.message}`);
+  }
+  recipe = `SDLM (μ 0.02, curvature re-estimated on 500 images before each pass), η ${etas.join(', ')} for passes 1–2, 3–5, 6–8, 9–12, 13+`;
 } else {
   learningRate = opts.learningRate ?? (optimizer === 'sgd' ? 0.01 : 0.001);
   recipe = `${optimizer}, learning rate ${learningRate}`;

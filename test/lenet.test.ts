@@ -3,7 +3,7 @@
 // training on real MNIST.
 //
 // Measured here (2026-11-26), on all 10,000 MNIST test images:
-// - faithful LeNet-5, SDLM (the paper's η × 0.1), eq. 9, batch 1, one pass over the first 6,000
+// - faithful LeNet-5, SDLM (η 0.00005 in the first stage), eq. 9, batch 1, one pass over the first 6,000
 //   training images: 0.9052 test accuracy (10 s). Threshold 0.85.
 // - modern variant, Adam, batch 32, two epochs over the same 6,000 images: 0.9569 (11 s).
 //   Threshold 0.92.
@@ -105,6 +105,8 @@ describe('faithful LeNet-5: structure', () => {
   it('gives the paper’s learning-rate schedule in steps', () => {
     expect(cw.leNet5Schedule(100)).toEqual({ boundaries: [199, 499, 799, 1199], values: [0.0005, 0.0002, 0.0001, 0.00005, 0.00001] });
     expect(() => cw.leNet5Schedule(0)).toThrow(cw.InvalidArgumentError);
+    expect(cw.leNet5Schedule(10, cw.CONVNET_ETAS).values).toEqual([0.00005, 0.0001, 0.00005, 0.00002, 0.00001]);
+    expect(() => cw.leNet5Schedule(10, [1, 2])).toThrow('values must be 5 positive numbers');
   });
 
   it('modern variant: max-pooling, a full C3, a softmax output', () => {
@@ -167,8 +169,7 @@ describe('LeNet-5 on real MNIST', () => {
 
   it('faithful, SDLM, one pass over 6,000 images: ≥ 0.85 test accuracy (measured 0.9052)', async () => {
     const model = cw.models.leNet5();
-    const s = cw.leNet5Schedule(n);
-    model.compile({ optimizer: { type: 'sdlm' }, loss: { type: 'rbfMap', j: 1 }, learningRate: { boundaries: s.boundaries, values: s.values.map((v) => v * 0.1) }, seed: 5 });
+    model.compile({ optimizer: { type: 'sdlm' }, loss: { type: 'rbfMap', j: 1 }, learningRate: cw.leNet5Schedule(n, cw.CONVNET_ETAS), seed: 5 });
     const before = model.evaluate(mnist.test.images.subarray(0, 1000 * 784), mnist.test.labels.subarray(0, 1000));
     await model.fit(mnist.train.images.subarray(0, n * 784), mnist.train.labels.subarray(0, n), { epochs: 1, batchSize: 1 });
     const after = model.evaluate(mnist.test.images, mnist.test.labels);

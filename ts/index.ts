@@ -14,7 +14,7 @@ export { Sequential } from './sequential.js';
 export type { CompileConfig, FitConfig, History, Logs, Callbacks, Evaluation, Inputs, Labels, LossConfig, OptimizerConfig, LearningRate, Preprocessing, SequentialConfig } from './sequential.js';
 export { models, fashionConvNet, trainValidationSplit } from './models.js';
 export type { FashionConvNetOptions } from './models.js';
-export { leNet5, leNet5Schedule, C3_CONNECTIONS, DIGIT_BITMAPS, rbfPrototypes } from './lenet.js';
+export { leNet5, leNet5Schedule, PAPER_ETAS, CONVNET_ETAS, C3_CONNECTIONS, DIGIT_BITMAPS, rbfPrototypes } from './lenet.js';
 export type { LeNet5Options } from './lenet.js';
 export { datasets, fashionMnist, mnist, parseIdx, datasetFromBytes, DatasetError } from './datasets.js';
 export type { Dataset, Split, DatasetOptions, IdxFiles, Idx } from './datasets.js';

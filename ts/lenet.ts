@@ -61,18 +61,30 @@ export function rbfPrototypes(): Float32Array {
   return out;
 }
 
+/** The paper's η for its five stages of passes: 1–2, 3–5, 6–8, 9–12, 13 and after. */
+export const PAPER_ETAS: readonly number[] = [0.0005, 0.0002, 0.0001, 0.00005, 0.00001];
+
+/**
+ * η for the same five stages that train stably here (see the README's LeNet-5 section): the
+ * paper's values diverge in the first pass with this implementation's curvature estimate.
+ */
+export const CONVNET_ETAS: readonly number[] = [0.00005, 0.0001, 0.00005, 0.00002, 0.00001];
+
 /**
  * The paper's learning-rate schedule for its 20 passes of SDLM, as optimiser steps for
- * `compile({ learningRate })`: η = 0.0005 for passes 1–2, 0.0002 for 3–5, 0.0001 for 6–8,
- * 0.00005 for 9–12 and 0.00001 after. `stepsPerEpoch` is the number of updates in one pass (the
- * training examples with the paper's batch of 1).
+ * `compile({ learningRate })`: five stages, passes 1–2, 3–5, 6–8, 9–12 and 13 on, with η
+ * `values` (by default the paper's, {@link PAPER_ETAS}). `stepsPerEpoch` is the number of updates
+ * in one pass (the training examples with the paper's batch of 1).
  */
-export function leNet5Schedule(stepsPerEpoch: number): { boundaries: number[]; values: number[] } {
+export function leNet5Schedule(stepsPerEpoch: number, values: readonly number[] = PAPER_ETAS): { boundaries: number[]; values: number[] } {
   if (!Number.isInteger(stepsPerEpoch) || stepsPerEpoch < 1) {
     throw new InvalidArgumentError(`leNet5Schedule: stepsPerEpoch must be a positive integer, got ${stepsPerEpoch}`);
   }
+  if (values.length !== 5 || !values.every((v) => Number.isFinite(v) && v > 0)) {
+    throw new InvalidArgumentError(`leNet5Schedule: values must be 5 positive numbers (one per stage), got ${JSON.stringify(values)}`);
+  }
   // Piecewise values hold while step ≤ boundary, steps counted from 0: pass p ends at step p·S − 1.
-  return { boundaries: [2, 5, 8, 12].map((pass) => pass * stepsPerEpoch - 1), values: [0.0005, 0.0002, 0.0001, 0.00005, 0.00001] };
+  return { boundaries: [2, 5, 8, 12].map((pass) => pass * stepsPerEpoch - 1), values: [...values] };
 }
 
 /** Options of {@link leNet5}. */
