@@ -117,6 +117,23 @@ describe('checkpoints', () => {
     console.log(`checkpoint kill test: ${kills} SIGKILLs, ${midWrite} of them left a temporary file (killed inside a write)`);
   }, 120_000);
 
+  it('stops on divergence, naming the step, and keeps the last good checkpoint', async () => {
+    const dir = join(tmp, 'diverged');
+    const wild = () => model(7).compile({ optimizer: 'sgd', learningRate: 1e36, seed: 7 });
+    const m = wild();
+    const error = await m.fit(x(), y(), { epochs: 2, batchSize: 32, checkpoint: { dir, every: 1 } }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'TRAINING_DIVERGED', message: expect.stringMatching(/training diverged at epoch 1, batch \d+: step (\d+): .*; the last good checkpoint is in /) });
+    const step = Number(/step (\d+):/.exec((error as Error).message)![1]);
+    expect(step).toBeGreaterThan(1);
+    // The checkpoint on disk is from the step before, and its weights are all finite.
+    const again = wild();
+    await again.fit(x(), y(), { epochs: 2, batchSize: 32, checkpoint: { dir, every: 1 }, resume: true, callbacks: { onTrainBegin: () => void (again.stopTraining = true) } });
+    expect(again.iterations).toBe(step - 1);
+    expect(again.getWeights().every(Number.isFinite)).toBe(true);
+    m.dispose();
+    again.dispose();
+  });
+
   it('refuses damaged or mismatched checkpoints with the file and the reason', async () => {
     const dir = join(tmp, 'damaged');
     const m = model(5);

@@ -136,7 +136,7 @@ describe('Sequential: fit, evaluate, predict', () => {
     expect(history.epoch).toEqual([0]);
     const wild = tiny().compile({ optimizer: 'sgd', learningRate: 1e30 });
     await expect(wild.fit(x.map((v) => v * 1e3), y, { epochs: 3, batchSize: 8 })).rejects.toThrowError(
-      expect.objectContaining({ code: 'TRAINING_DIVERGED', message: expect.stringMatching(/the loss became (NaN|Infinity) at epoch \d+, batch \d+/) }),
+      expect.objectContaining({ code: 'TRAINING_DIVERGED', message: expect.stringMatching(/training diverged at epoch \d+, batch \d+: step \d+: /) }),
     );
   });
 

@@ -5,7 +5,7 @@
  * points for Node and browsers install the right wasm loader and re-export everything here.
  * @module
  */
-export { init, isInitialized, buildInfo } from './init.js';
+export { init, isInitialized, buildInfo, memory } from './init.js';
 export type { InitOptions, WasmSource } from './init.js';
 export * as ops from './ops.js';
 export { layers, Layer } from './layers.js';

@@ -57,7 +57,8 @@ async function load(options: InitOptions): Promise<void> {
   }
   const input = await resolver(options.wasm);
   try {
-    await initGlue({ module_or_path: input });
+    const exports = await initGlue({ module_or_path: input });
+    wasmMemory = exports.memory;
   } catch (cause) {
     throw new WasmLoadError(`the wasm module failed to instantiate: ${String(cause)}`, { cause });
   }
@@ -75,6 +76,18 @@ export function init(options: InitOptions = {}): Promise<void> {
     throw error;
   });
   return ready;
+}
+
+let wasmMemory: WebAssembly.Memory | undefined;
+
+/**
+ * Memory in use, like TF.js's `tf.memory()`: `wasmBytes` is the size of the wasm linear memory,
+ * which holds every model's weights, optimiser state and buffers. It grows when needed and never
+ * shrinks, but memory freed by `dispose()` is reused.
+ */
+export function memory(): { wasmBytes: number } {
+  assertInitialized('memory()');
+  return { wasmBytes: wasmMemory!.buffer.byteLength };
 }
 
 /** Whether {@link init} has finished. */

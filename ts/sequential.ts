@@ -387,8 +387,10 @@ export class Sequential {
     let history: History = { epoch: [], history: { loss: [], accuracy: [], valLoss: [], valAccuracy: [] } };
     let start = { epoch: 0, batch: 0, order: null as Uint32Array | null, sums: { lossSum: 0, correct: 0, seen: 0 } };
     const saver = checkpoint && (await this.checkpointer(checkpoint.dir, { epochs, batchSize, trainCount: nTrain, shuffle }));
+    let haveCheckpoint = false;
     if (saver && config.resume) {
       const resumed = await saver.resume();
+      haveCheckpoint = resumed !== undefined;
       if (resumed) {
         history = resumed.history;
         start = { epoch: resumed.position.epoch, batch: resumed.position.batch, order: resumed.order, sums: resumed.sums };
@@ -415,9 +417,13 @@ export class Sequential {
         const { bx, by } = this.gather(trainX, trainY, order, from, to);
         const loss = callWasm('fit()', () => (bx instanceof Uint8Array ? model.train_step_u8(bx, by) : model.train_step(bx, by)));
         if (!Number.isFinite(loss)) {
+          // The wasm left the weights as they were before this step (or, when the update itself
+          // overflowed, says so); no checkpoint is written after it.
+          const why = model.divergence() ?? `the loss is ${loss}`;
           throw new ConvnetError(
             'TRAINING_DIVERGED',
-            `${this.name}.fit(): the loss became ${loss} at epoch ${epoch + 1}, batch ${batch + 1} (optimizer step ${model.iterations()}); try a lower learning rate`,
+            `${this.name}.fit(): training diverged at epoch ${epoch + 1}, batch ${batch + 1}: ${why}. Try a lower learning rate` +
+              (haveCheckpoint ? `; the last good checkpoint is in ${checkpoint!.dir}` : ''),
           );
         }
         const size = to - from;
@@ -428,6 +434,7 @@ export class Sequential {
         await callbacks.onBatchEnd?.(batch, { loss, accuracy: batchCorrect / size, size });
         if (saver && typeof every === 'number' && model.iterations() % every === 0 && batch + 1 < batches) {
           await saver.save({ epoch, batch: batch + 1 }, order, { lossSum, correct, seen }, history);
+          haveCheckpoint = true;
         }
         if (performance.now() - lastYield >= yieldEvery) {
           await yieldToEventLoop();
@@ -448,6 +455,7 @@ export class Sequential {
       await callbacks.onEpochEnd?.(epoch, logs);
       if (saver && seen === nTrain && (every === 'epoch' || model.iterations() % every === 0)) {
         await saver.save({ epoch: epoch + 1, batch: 0 }, null, { lossSum: 0, correct: 0, seen: 0 }, history);
+        haveCheckpoint = true;
       }
     }
     await callbacks.onTrainEnd?.(history);

@@ -156,6 +156,11 @@ impl WasmModel {
         self.inner.curvature().to_vec()
     }
 
+    /// Why the last training step returned NaN (a non-finite loss, gradient or weight), if it did.
+    pub fn divergence(&self) -> Option<String> {
+        self.inner.divergence().map(str::to_owned)
+    }
+
     /// The optimiser's and the random generator's state, for a checkpoint.
     pub fn training_state(&self) -> Vec<u8> {
         self.inner.training_state()

@@ -12,6 +12,7 @@ use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConnectionTable, Con
 use crate::kernels::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
 use crate::kernels::dropout::{apply_mask, dropout_mask};
 use crate::kernels::gemm::transpose;
+use crate::kernels::lanes::all_finite;
 use crate::kernels::pad::{pad_backward, pad_forward, Pad2dParams};
 use crate::kernels::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2dParams};
 use crate::kernels::pool::{subsample_backward, subsample_curvature, subsample_forward, SubsampleGrads};
@@ -164,6 +165,54 @@ pub struct ModelSpec {
     pub learning_rate: Schedule,
 }
 
+/// Bounds on what a spec may ask for, checked before anything is allocated: each size in a layer
+/// (filters, units, kernel, stride, pool, padding, input dimensions), the values per example out of
+/// any layer (256 MiB of f32), and the parameters (1 GiB of f32).
+const MAX_DIM: usize = 1 << 16;
+const MAX_VALUES: u128 = 1 << 26;
+const MAX_PARAMS: u128 = 1 << 28;
+/// The working memory (activations, gradients, scratch) a batch may need: 2 GiB of f32, half of
+/// what wasm32 can address.
+const MAX_WORK: u128 = 1 << 29;
+
+/// Checks every size in the spec against [`MAX_DIM`].
+fn check_sizes(spec: &ModelSpec) -> Result<(), String> {
+    let check = |what: String, v: usize| {
+        if v > MAX_DIM {
+            Err(format!("{what} is {v}, above the limit of {MAX_DIM}"))
+        } else {
+            Ok(())
+        }
+    };
+    for (k, &d) in spec.input_shape.iter().enumerate() {
+        check(format!("input_shape[{k}]"), d)?;
+    }
+    for (i, l) in spec.layers.iter().enumerate() {
+        let mut sizes: Vec<(&str, usize)> = Vec::new();
+        match l {
+            LayerSpec::Conv2d { filters, kernel_size, strides, .. } => {
+                sizes.extend([("filters", *filters), ("kernel", kernel_size[0]), ("kernel", kernel_size[1])]);
+                sizes.extend([("stride", strides[0]), ("stride", strides[1])]);
+            }
+            LayerSpec::MaxPool2d { pool_size, strides, .. }
+            | LayerSpec::AveragePool2d { pool_size, strides, .. }
+            | LayerSpec::Subsampling2d { pool_size, strides, .. } => {
+                sizes.extend([("pool", pool_size[0]), ("pool", pool_size[1])]);
+                if let Some(s) = strides {
+                    sizes.extend([("stride", s[0]), ("stride", s[1])]);
+                }
+            }
+            LayerSpec::ZeroPadding2d { padding, .. } => sizes.extend(padding.iter().flatten().map(|&p| ("padding", p))),
+            LayerSpec::Dense { units, .. } | LayerSpec::Rbf { units, .. } => sizes.push(("units", *units)),
+            LayerSpec::Flatten | LayerSpec::Dropout { .. } | LayerSpec::Activation { .. } => {}
+        }
+        for (what, v) in sizes {
+            check(format!("layer {i}: {what}"), v)?;
+        }
+    }
+    Ok(())
+}
+
 const STATE_MAGIC: &[u8; 4] = b"CWTS";
 const STATE_VERSION: u32 = 1;
 
@@ -256,6 +305,8 @@ pub struct Model {
     /// SDLM's curvature estimate: squared inputs and parameters, and the running sum.
     squares: Vec<f32>,
     curvature_sum: Vec<f32>,
+    /// Set when a training step met a non-finite loss, gradient or weight.
+    divergence: Option<String>,
 }
 
 fn activation(a: ActivationSpec, last: bool, i: usize) -> Result<Activation, String> {
@@ -299,20 +350,32 @@ impl Model {
     pub fn new(spec: &ModelSpec, seed: u64) -> Result<Model, String> {
         let mut rng = Rng::new(seed);
         spec.learning_rate.validate()?;
+        check_sizes(spec)?;
         let mut shape = spec.input_shape;
         if shape.contains(&0) {
             return Err(format!("input shape {shape:?} has a zero dimension"));
+        }
+        let values = |s: [usize; 3]| s.iter().map(|&d| d as u128).product::<u128>();
+        if values(shape) > MAX_VALUES {
+            return Err(format!("input shape {shape:?} has more than {MAX_VALUES} values per example"));
         }
         let input_len = shape.iter().product();
         let mut layers = Vec::with_capacity(spec.layers.len());
         let mut params: Vec<f32> = Vec::new();
         let mut softmax_output = false;
         let n = spec.layers.len();
-        let alloc = |params: &mut Vec<f32>, len: usize| {
+        // Grows the parameter vector by `len` (computed in u128, so it cannot overflow), within
+        // MAX_PARAMS in all.
+        let alloc = |params: &mut Vec<f32>, len: u128, i: usize| -> Result<core::ops::Range<usize>, String> {
             let start = params.len();
+            if start as u128 + len > MAX_PARAMS {
+                return Err(format!("layer {i}: the model would have more than {MAX_PARAMS} parameters"));
+            }
+            let len = len as usize;
             params.resize(start + len, 0.0);
-            start..start + len
+            Ok(start..start + len)
         };
+        let u = |v: usize| v as u128;
         for (i, l) in spec.layers.iter().enumerate() {
             let last = i + 1 == n;
             let in_len: usize = shape.iter().product();
@@ -353,8 +416,9 @@ impl Model {
                         let table = ConnectionTable::new(shape[2], list.clone())
                             .map_err(|e| format!("layer {i} (conv2d): {e}"))?;
                         let k = p.k_h * p.k_w;
-                        let kernel = alloc(&mut params, table.compact_len(p.k_h, p.k_w));
-                        let bias = alloc(&mut params, filters);
+                        let connected: u128 = list.iter().map(|l| u(l.len())).sum();
+                        let kernel = alloc(&mut params, u(p.k_h) * u(p.k_w) * connected, i)?;
+                        let bias = alloc(&mut params, u(filters), i)?;
                         // Each output map's fan-in is its own: k·|inputs(f)|.
                         let mut at = kernel.start;
                         for f in 0..filters {
@@ -369,8 +433,8 @@ impl Model {
                         }
                         (Op::ConvTable(p, activation(a, last, i)?, table), out, kernel, bias)
                     } else {
-                        let kernel = alloc(&mut params, p.w_len());
-                        let bias = alloc(&mut params, filters);
+                        let kernel = alloc(&mut params, u(p.k_h) * u(p.k_w) * u(p.in_c) * u(filters), i)?;
+                        let bias = alloc(&mut params, u(filters), i)?;
                         let fan_in = p.patch_len();
                         let fan_out = p.k_h * p.k_w * filters;
                         initialize(kernel_initializer, &mut rng, fan_in, fan_out, &mut params[kernel.clone()]);
@@ -406,8 +470,8 @@ impl Model {
                     g.validate().map_err(|e| format!("layer {i} (subsampling2d): {e}"))?;
                     softmax_output |= last && a == ActivationSpec::Softmax;
                     let c = shape[2];
-                    let kernel = alloc(&mut params, c);
-                    let bias = alloc(&mut params, c);
+                    let kernel = alloc(&mut params, u(c), i)?;
+                    let bias = alloc(&mut params, u(c), i)?;
                     // Each unit has one coefficient over a window of pool_h·pool_w inputs.
                     let fan_in = pool_size[0] * pool_size[1];
                     initialize(kernel_initializer, &mut rng, fan_in, 1, &mut params[kernel.clone()]);
@@ -456,8 +520,8 @@ impl Model {
                         return Err(format!("layer {i} (dense): units must be at least 1"));
                     }
                     softmax_output |= last && a == ActivationSpec::Softmax;
-                    let kernel = alloc(&mut params, in_len * units);
-                    let bias = alloc(&mut params, units);
+                    let kernel = alloc(&mut params, u(in_len) * u(units), i)?;
+                    let bias = alloc(&mut params, u(units), i)?;
                     initialize(kernel_initializer, &mut rng, in_len, units, &mut params[kernel.clone()]);
                     initialize(bias_initializer, &mut rng, in_len, units, &mut params[bias.clone()]);
                     let p = DenseParams { batch: 1, inputs: in_len, units };
@@ -474,6 +538,20 @@ impl Model {
                     (Op::Act(activation(a, last, i)?), shape, 0..0, 0..0)
                 }
             };
+            if let Op::Conv(p, _) | Op::ConvTable(p, ..) = &op {
+                let cols = u(p.out_h()) * u(p.out_w()) * u(p.k_h) * u(p.k_w) * u(p.in_c);
+                if cols > 4 * MAX_VALUES {
+                    return Err(format!(
+                        "layer {i} (conv2d): its patch rows need {cols} values per image, above the limit of {}",
+                        4 * MAX_VALUES
+                    ));
+                }
+            }
+            if values(out_shape) > MAX_VALUES {
+                return Err(format!(
+                    "layer {i}: its output {out_shape:?} has more than {MAX_VALUES} values per example"
+                ));
+            }
             shape = out_shape;
             layers.push(Layer { op, in_len, out_len: shape.iter().product(), kernel, bias });
         }
@@ -540,6 +618,7 @@ impl Model {
             loss_scratch: Vec::new(),
             squares: Vec::new(),
             curvature_sum: Vec::new(),
+            divergence: None,
         })
     }
 
@@ -573,9 +652,31 @@ impl Model {
     }
 
     /// Sizes every buffer for `batch` examples (growing only).
-    fn reserve(&mut self, batch: usize) {
+    fn reserve(&mut self, batch: usize) -> Result<(), String> {
         if batch <= self.capacity {
-            return;
+            return Ok(());
+        }
+        // What the buffers below will hold, counted in u128 before anything is allocated.
+        let b = batch as u128;
+        let mut total = b * self.input_len as u128;
+        let mut widest = self.input_len as u128;
+        for l in &self.layers {
+            let out = l.out_len as u128;
+            widest = widest.max(out);
+            total += b * out * if matches!(l.op, Op::MaxPool(_) | Op::Dropout(_)) { 2 } else { 1 };
+            if let Op::Conv(p, _) | Op::ConvTable(p, ..) = &l.op {
+                // Per image: patch rows twice, their packing, and the kernel's copies.
+                let cols = (p.out_h() * p.out_w()) as u128 * (p.k_h * p.k_w * p.in_c) as u128;
+                total += 4 * cols + 4 * (p.k_h * p.k_w * p.in_c * p.out_c) as u128;
+            }
+        }
+        total += 2 * b * widest;
+        if total > MAX_WORK {
+            return Err(format!(
+                "a batch of {batch} needs about {} MiB of working memory, above the limit of {} MiB; use smaller batches",
+                total * 4 >> 20,
+                MAX_WORK * 4 >> 20
+            ));
         }
         self.capacity = batch;
         self.acts[0].resize(batch * self.input_len, 0.0);
@@ -605,6 +706,7 @@ impl Model {
             self.loss_scratch.resize(loss.scratch_len(batch, self.classes), 0.0);
         }
         self.scratch.resize(scratch, 0.0);
+        Ok(())
     }
 
     /// Checks the input's length, sizes the buffers and copies it into the first activation.
@@ -617,7 +719,7 @@ impl Model {
             ));
         }
         let batch = len / self.input_len;
-        self.reserve(batch);
+        self.reserve(batch)?;
         let dst = &mut self.acts[0][..len];
         match x {
             Input::F32(x) => dst.copy_from_slice(x),
@@ -882,9 +984,50 @@ impl Model {
         self.last_correct = self.count_correct(batch, labels);
         let loss = self.loss(batch, labels);
         self.backward(batch);
+        let step = self.optimizer.iterations() + 1;
+        // A non-finite loss or gradient leaves the weights as they were, so they stay the last
+        // good ones; a weight that the update itself makes non-finite is reported too.
+        self.divergence = if !loss.is_finite() {
+            Some(format!("step {step}: the loss is {loss}; the weights were not updated"))
+        } else if !all_finite(&self.grads) {
+            Some(format!(
+                "step {step}: {}; the weights were not updated",
+                self.first_non_finite(&self.grads, "gradient")
+            ))
+        } else {
+            None
+        };
+        if self.divergence.is_some() {
+            return Ok(f32::NAN);
+        }
         let lr = self.schedule.at(self.optimizer.iterations());
         self.optimizer.step(lr, &mut self.params, &self.grads);
+        if !all_finite(&self.params) {
+            self.divergence =
+                Some(format!("step {step}: {} after the update", self.first_non_finite(&self.params, "weight")));
+            return Ok(f32::NAN);
+        }
         Ok(loss)
+    }
+
+    /// Why the last training step returned NaN, if it did.
+    pub fn divergence(&self) -> Option<&str> {
+        self.divergence.as_deref()
+    }
+
+    /// Names the first non-finite value of a parameter-sized vector by layer and index.
+    fn first_non_finite(&self, values: &[f32], what: &str) -> String {
+        let i = values.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        let layer = self.layers.iter().position(|l| l.kernel.contains(&i) || l.bias.contains(&i));
+        match layer {
+            Some(k) => {
+                let l = &self.layers[k];
+                let (part, at) =
+                    if l.kernel.contains(&i) { ("kernel", i - l.kernel.start) } else { ("bias", i - l.bias.start) };
+                format!("{what} {at} of layer {k}'s {part} is {}", values[i])
+            }
+            None => format!("{what} {i} is {}", values[i]),
+        }
     }
 
     /// The batch-mean loss of the outputs in the last buffer; leaves ∂loss/∂outputs in `delta[0]`.
@@ -1368,6 +1511,164 @@ mod tests {
             longer.push(0);
             assert!(b.set_training_state(&longer).unwrap_err().contains("expected"));
             assert_eq!(b.training_state(), before);
+        }
+    );
+
+    kernel_test!(
+        fn divergence_keeps_the_last_good_weights_and_names_the_step() {
+            let spec = |lr: f32| -> ModelSpec {
+                serde_json::from_value(json!({
+                    "input_shape": [4, 4, 1],
+                    "layers": [{"type": "flatten"}, {"type": "dense", "units": 3, "activation": "softmax"}],
+                    "loss": {"type": "sparse_categorical_crossentropy"},
+                    "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": lr},
+                }))
+                .unwrap()
+            };
+            let x: Vec<f32> = (0..32).map(|i| i as f32 / 8.0).collect();
+            // NaN inputs: a NaN loss, and the weights stay as they were.
+            let mut m = Model::new(&spec(0.1), 1).unwrap();
+            let before = m.params().to_vec();
+            let mut bad = x.clone();
+            bad[3] = f32::NAN;
+            assert!(m.train_step(Input::F32(&bad), &[0, 1]).unwrap().is_nan());
+            assert_eq!(m.divergence(), Some("step 1: the loss is NaN; the weights were not updated"));
+            assert_eq!(m.params(), &before[..]);
+            // A learning rate that overflows the weights is named, with the layer.
+            let mut m = Model::new(&spec(f32::MAX), 1).unwrap();
+            let big: Vec<f32> = x.iter().map(|v| 100.0 * v).collect();
+            assert!(m.train_step(Input::F32(&big), &[0, 1]).unwrap().is_nan());
+            let why = m.divergence().unwrap();
+            assert!(
+                why.starts_with("step 1: weight ")
+                    && why.contains(" of layer 1's kernel is ")
+                    && why.ends_with("inf after the update"),
+                "{why}"
+            );
+            // A good step clears it.
+            let mut m = Model::new(&spec(0.1), 1).unwrap();
+            assert!(m.train_step(Input::F32(&x), &[0, 1]).unwrap().is_finite());
+            assert_eq!(m.divergence(), None);
+            assert!(
+                all_finite(&[1.0, -2.0, 3e38, 0.0, 5.0])
+                    && !all_finite(&[1.0, f32::INFINITY])
+                    && !all_finite(&[0.0, 0.0, 0.0, 0.0, f32::NAN])
+            );
+        }
+    );
+
+    kernel_test!(
+        fn hostile_sizes_are_refused_before_anything_is_allocated() {
+            let spec = |input: Value, layers: Value| -> ModelSpec {
+                serde_json::from_value(json!({
+                    "input_shape": input, "layers": layers,
+                    "loss": {"type": "sparse_categorical_crossentropy"},
+                    "optimizer": {"type": "adam"}, "learning_rate": {"type": "constant", "value": 0.01},
+                }))
+                .unwrap()
+            };
+            let softmax = json!({"type": "dense", "units": 2, "activation": "softmax"});
+            let err = |input: Value, layers: Value| Model::new(&spec(input, layers), 1).err().unwrap();
+            assert_eq!(
+                err(json!([4, 4, 100000]), json!([{"type": "flatten"}, softmax])),
+                "input_shape[2] is 100000, above the limit of 65536"
+            );
+            assert_eq!(
+                err(json!([60000, 60000, 1]), json!([{"type": "flatten"}, softmax])),
+                "input shape [60000, 60000, 1] has more than 67108864 values per example"
+            );
+            assert_eq!(
+                err(json!([1, 1, 60000]), json!([{"type": "flatten"}, {"type": "dense", "units": 60000}, softmax])),
+                "layer 1: the model would have more than 268435456 parameters"
+            );
+            assert!(err(json!([4096, 4096, 1]), json!([{"type": "conv2d", "filters": 64, "kernel_size": [3, 3], "padding": "same"}, {"type": "flatten"}, softmax]))
+                .contains("values per example"));
+            // A batch whose working memory would pass 2 GiB is refused, and the model still works.
+            let mut m = Model::new(
+                &spec(
+                    json!([64, 64, 16]),
+                    json!([{"type": "conv2d", "filters": 64, "kernel_size": [3, 3], "padding": "same"},
+                                                                    {"type": "flatten"}, softmax]),
+                ),
+                1,
+            )
+            .unwrap();
+            let too_many = vec![0u8; 2200 * 64 * 64 * 16];
+            assert!(m.predict(Input::U8(&too_many)).unwrap_err().contains("MiB of working memory"));
+            assert_eq!(m.predict(Input::U8(&too_many[..64 * 64 * 16])).unwrap().len(), 2);
+        }
+    );
+
+    kernel_test!(
+        fn mutated_specs_and_states_are_refused_or_accepted_never_a_panic() {
+            // A property test of the Rust-side decoding: 3,000 random byte mutations of a valid
+            // spec (JSON text) and 3,000 of a valid training state. Each must give Ok or Err; a
+            // panic fails the test. The sizes are bounded, so no case can allocate without limit.
+            let spec = serde_json::to_string(&json!({
+                "input_shape": [6, 6, 2], "input_scale": 0.005, "input_offset": -0.1,
+                "layers": [
+                    {"type": "zero_padding2d", "padding": [[1, 1], [1, 1]], "value": -0.1},
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "lecun_tanh",
+                     "connections": [[0], [1], [0, 1]]},
+                    {"type": "subsampling2d", "pool_size": [2, 2], "activation": "lecun_tanh"},
+                    {"type": "max_pool2d", "pool_size": [2, 2]},
+                    {"type": "flatten"}, {"type": "dropout", "rate": 0.1},
+                    {"type": "dense", "units": 4, "activation": "tanh"},
+                    {"type": "rbf", "units": 2, "prototypes": [1, -1, 1, -1, -1, 1, -1, 1]}],
+                "loss": {"type": "rbf_map", "j": 1.0},
+                "optimizer": {"type": "nadam"},
+                "learning_rate": {"type": "piecewise", "boundaries": [5], "values": [0.01, 0.001]},
+            }))
+            .unwrap();
+            let base: ModelSpec = serde_json::from_str(&spec).unwrap();
+            let mut model = Model::new(&base, 1).unwrap();
+            let x = vec![0.5f32; 3 * 72];
+            model.train_step(Input::F32(&x), &[0, 1, 0]).unwrap();
+            let state = model.training_state();
+            const SET: &[u8] = b"0123456789-.,:[]{}\"ae";
+            const INSERT: &[u8] = b"09]}\"-";
+            let mut rng = Rng::new(77);
+            let mut pick = |n: usize| (rng.next_u64() % n as u64) as usize;
+            let (mut built, mut restored) = (0, 0);
+            for _ in 0..3000 {
+                let mut bytes = spec.clone().into_bytes();
+                for _ in 0..1 + pick(3) {
+                    let i = pick(bytes.len());
+                    match pick(3) {
+                        0 => bytes[i] = SET[pick(SET.len())],
+                        1 => {
+                            bytes.remove(i);
+                        }
+                        _ => bytes.insert(i, INSERT[pick(INSERT.len())]),
+                    }
+                }
+                if let Ok(text) = std::str::from_utf8(&bytes) {
+                    if let Ok(s) = serde_json::from_str::<ModelSpec>(text) {
+                        if let Ok(mut m) = Model::new(&s, 2) {
+                            built += 1;
+                            let _ = m.predict(Input::F32(&x));
+                        }
+                    }
+                }
+                let mut st = state.clone();
+                for _ in 0..1 + pick(4) {
+                    let i = pick(st.len());
+                    match pick(3) {
+                        0 => st[i] = pick(256) as u8,
+                        1 => st.truncate(i),
+                        _ => st.insert(i, pick(256) as u8),
+                    }
+                    if st.is_empty() {
+                        break;
+                    }
+                }
+                if model.set_training_state(&st).is_ok() {
+                    restored += 1;
+                }
+            }
+            // Some mutations keep a valid document (a digit for a digit), most do not.
+            assert!(built > 0 && built < 3000, "{built} mutated specs built");
+            assert!(restored < 3000, "{restored} mutated states accepted");
         }
     );
 

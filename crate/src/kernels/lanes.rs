@@ -241,6 +241,19 @@ pub fn store_upto(v: F4, d: &mut [f32]) {
     }
 }
 
+/// Whether every value is finite (no NaN, no ±Inf): `v − v` is 0 for a finite value and NaN
+/// otherwise, and a NaN survives any sum, so one pass of vector adds decides it without overflow.
+pub fn all_finite(xs: &[f32]) -> bool {
+    let mut acc = F4::splat(0.0);
+    for r in groups_of_4(xs.len()) {
+        let v = load_upto(&xs[r], 0.0);
+        acc = acc.add(v.sub(v));
+    }
+    let mut lanes = [0.0f32; 4];
+    acc.store(&mut lanes);
+    lanes.iter().all(|&l| l == 0.0)
+}
+
 /// The ranges `[0, 4)`, `[4, 8)`, … covering `0..len`; the last may be shorter.
 #[inline(always)]
 pub fn groups_of_4(len: usize) -> impl Iterator<Item = core::ops::Range<usize>> {

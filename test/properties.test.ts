@@ -1,0 +1,137 @@
+// Property-based tests (fast-check) of the two readers that take files from elsewhere: the IDX
+// parser and the model loader. Random and mutated real inputs must give either a correct result
+// or a typed ConvnetError — never another exception, a hang or a huge allocation — and must not
+// pollute Object.prototype. The case counts are printed.
+import { readFileSync } from 'node:fs';
+import { gunzipSync, gzipSync } from 'node:zlib';
+import fc from 'fast-check';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as cw from 'convnet-wasm';
+
+const FASHION = '/usr/share/datasets/fashion-mnist';
+const RUNS = 1000;
+
+/** A small real IDX file: the first `n` Fashion-MNIST test images, with the count patched to n. */
+function realImages(n: number): Uint8Array {
+  const raw = gunzipSync(readFileSync(`${FASHION}/t10k-images-idx3-ubyte.gz`));
+  const out = Uint8Array.from(raw.subarray(0, 16 + n * 784));
+  new DataView(out.buffer).setUint32(4, n, false);
+  return out;
+}
+
+/** A byte-level mutation of `base`: flips, overwrites, truncation, insertion, or a random header. */
+const mutated = (base: Uint8Array) =>
+  fc.oneof(
+    fc.array(fc.tuple(fc.nat(base.length - 1), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 8 }).map((edits) => {
+      const b = Uint8Array.from(base);
+      for (const [i, v] of edits) b[i] = v;
+      return b;
+    }),
+    fc.nat(base.length).map((n) => base.subarray(0, n)),
+    fc.tuple(fc.nat(base.length), fc.uint8Array({ minLength: 1, maxLength: 64 })).map(([at, extra]) => {
+      const b = new Uint8Array(base.length + extra.length);
+      b.set(base.subarray(0, at));
+      b.set(extra, at);
+      b.set(base.subarray(at), at + extra.length);
+      return b;
+    }),
+    fc.uint8Array({ minLength: 0, maxLength: 64 }).map((head) => {
+      const b = Uint8Array.from(base);
+      b.set(head.subarray(0, Math.min(head.length, b.length)));
+      return b;
+    }),
+    fc.uint8Array({ minLength: 0, maxLength: 4096 }),
+  );
+
+beforeAll(async () => {
+  await cw.init();
+});
+
+describe('property: the IDX parser', () => {
+  const base = realImages(40);
+  it(`gives a consistent result or a DatasetError for ${RUNS} mutated raw files and ${RUNS} mutated gzip files`, () => {
+    const check = (bytes: Uint8Array) => {
+      let idx: cw.Idx;
+      try {
+        idx = cw.parseIdx(bytes, 'mutated.idx');
+      } catch (error) {
+        expect(error).toBeInstanceOf(cw.DatasetError);
+        expect((error as Error).message).toMatch(/^mutated\.idx: /);
+        return;
+      }
+      // Accepted: the declared shape accounts for every byte.
+      expect(idx.data.length).toBe(idx.dims.reduce((a, b) => a * b, 1));
+    };
+    fc.assert(fc.property(mutated(base), check), { numRuns: RUNS, seed: 1 });
+    const gz = new Uint8Array(gzipSync(base));
+    fc.assert(fc.property(mutated(gz), check), { numRuns: RUNS, seed: 2 });
+    // The unmutated file parses to its 40 real images.
+    expect(cw.parseIdx(base, 'real').dims).toEqual([40, 28, 28]);
+    console.log(`IDX property test: ${2 * RUNS} cases`);
+  });
+});
+
+describe('property: the model loader', () => {
+  let good: cw.ModelArtifacts;
+  beforeAll(() => {
+    const m = cw.models.leNet5();
+    m.compile({ optimizer: 'sdlm', seed: 1 });
+    good = cw.toArtifacts(m);
+    m.dispose();
+  });
+
+  /** A JSON value to put somewhere: hostile keys and odd types included. */
+  const jsonValue = fc.oneof(
+    fc.constantFrom(null, true, -1, 0, 1e9, 1e308, Number.NaN, '', 'Conv2D', 'RBF', '__proto__', [], {}),
+    fc.constantFrom({ __proto__: { polluted: true } }, JSON.parse('{"__proto__": {"polluted": true}}'), { constructor: { prototype: { polluted: true } } }),
+    fc.integer(),
+    fc.string({ maxLength: 8 }),
+    fc.array(fc.integer({ min: -3, max: 100 }), { maxLength: 4 }),
+  );
+
+  /** Every path to a value inside a JSON document. */
+  function paths(v: unknown, at: (string | number)[] = []): (string | number)[][] {
+    if (v === null || typeof v !== 'object') return [at];
+    const keys = Array.isArray(v) ? v.map((_, i) => i) : Object.keys(v);
+    return [at, ...keys.flatMap((k) => paths((v as Record<string | number, unknown>)[k], [...at, k]))];
+  }
+
+  it(`loads or refuses with a ConvnetError, for ${RUNS} mutated model.json and weights`, () => {
+    const base = JSON.parse(JSON.stringify(good.modelJson));
+    const all = paths(base).filter((p) => p.length > 0);
+    const edit = fc.tuple(fc.constantFrom(...all), jsonValue, fc.constantFrom('set', 'delete', 'proto'));
+    let loaded = 0;
+    fc.assert(
+      fc.property(
+        fc.array(edit, { minLength: 1, maxLength: 3 }),
+        // Mostly the right byte count, so that the JSON edits are what is tested.
+        fc.oneof({ arbitrary: fc.constant(0), weight: 4 }, { arbitrary: fc.integer({ min: -8, max: 8 }), weight: 1 }),
+        (edits, weightDelta) => {
+        const doc = JSON.parse(JSON.stringify(base));
+        for (const [path, value, how] of edits) {
+          let node = doc;
+          for (const k of path.slice(0, -1)) node = node?.[k];
+          if (node === null || typeof node !== 'object') continue;
+          const last = path[path.length - 1]!;
+          if (how === 'delete') delete node[last];
+          else if (how === 'proto') Object.defineProperty(node, '__proto__', { value, enumerable: true, configurable: true, writable: true });
+          else node[last] = value;
+        }
+        // Round-trip through text, as a file would be read.
+        const modelJson = JSON.parse(JSON.stringify(doc));
+        const n = Math.max(0, good.weights.length + 4 * weightDelta);
+        const weights = new Uint8Array(n);
+        weights.set(good.weights.subarray(0, Math.min(n, good.weights.length)));
+        try {
+          cw.fromArtifacts({ modelJson, weights }).dispose();
+          loaded++;
+        } catch (error) {
+          expect(error).toBeInstanceOf(cw.ConvnetError);
+        }
+        expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+      }),
+      { numRuns: RUNS, seed: 3 },
+    );
+    console.log(`model loader property test: ${RUNS} cases, ${loaded} loaded, ${RUNS - loaded} refused with a ConvnetError`);
+  });
+});
