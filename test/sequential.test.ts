@@ -166,4 +166,21 @@ describe('Sequential: fit, evaluate, predict', () => {
     const b = model.predict(floats);
     for (let i = 0; i < 2; i++) expect(a[i]).toBeCloseTo(b[i]!, 6);
   });
+
+  it('a panic inside a model call reaches JS with its message and marks the model broken', async () => {
+    const model = tiny();
+    const { x, y } = data(32, 2);
+    const wasm = (model as unknown as { compiled: { wasm: { panic_for_tests(m: string): void } } }).compiled.wasm;
+    expect(() => (model as unknown as { call(w: string, f: () => void): void }).call('test', () => wasm.panic_for_tests('boom in a model'))).toThrowError(
+      expect.objectContaining({ code: 'WASM_PANIC', message: expect.stringContaining('boom in a model') }),
+    );
+    await expect(model.fit(x, y)).rejects.toThrowError(expect.objectContaining({ code: 'BROKEN', message: expect.stringContaining('boom in a model') }));
+    expect(() => model.predict(x)).toThrowError(expect.objectContaining({ code: 'BROKEN' }));
+    model.dispose();
+    // Other models go on working.
+    const other = tiny();
+    await other.fit(x, y);
+    expect(other.predict(x).every(Number.isFinite)).toBe(true);
+    other.dispose();
+  });
 });

@@ -169,7 +169,12 @@ export function checkpointPath(dir: string): string {
 export async function writeCheckpoint(dir: string, c: Checkpoint): Promise<void> {
   const fs = fileSystem('checkpoints');
   await fs.mkdir(dir);
-  await fs.writeFileAtomic(checkpointPath(dir), await encodeCheckpoint(c));
+  const path = checkpointPath(dir);
+  try {
+    await fs.writeFileAtomic(path, await encodeCheckpoint(c));
+  } catch (error) {
+    throw new CheckpointError(`could not write ${path} (${(error as Error).message}); the previous checkpoint, if any, is untouched`);
+  }
 }
 
 /** Removes the temporary files an interrupted write left in `dir`. */

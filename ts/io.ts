@@ -7,6 +7,7 @@
 import { ConvnetError } from './errors.js';
 import { layerFromConfig, type Shape3 } from './layers.js';
 import { fileSystem } from './platform.js';
+import { sha256Hex } from './hash.js';
 import { Sequential, type CompileConfig, type Preprocessing } from './sequential.js';
 
 /** The format this version writes; loading a newer one fails. */
@@ -154,16 +155,35 @@ function safeName(name: unknown, where: string): string {
   return name;
 }
 
-/** Saves a compiled model to `file://<dir>` (Node): model.json and weights.bin, each written atomically. */
+/**
+ * Saves a compiled model to `file://<dir>` (Node): `weights-<hash>.bin`, then `model.json`, each
+ * written atomically. `model.json` names its weights file, so renaming it into place is the one
+ * moment the new save replaces the old: a crash or a full disk before it leaves the previous save
+ * whole. Weights files no longer named are removed afterwards.
+ */
 export async function saveModel(model: Sequential, url: string): Promise<{ modelJson: string; weights: string }> {
   const dir = directoryOf(url);
   const fs = fileSystem('model.save(file://…)');
   const { modelJson, weights } = toArtifacts(model);
+  const weightsName = `weights-${(await sha256Hex(weights)).slice(0, 16)}.bin`;
+  modelJson.weightsManifest[0]!.paths = [weightsName];
   await fs.mkdir(dir);
-  const weightsPath = fs.join(dir, 'weights.bin');
+  const weightsPath = fs.join(dir, weightsName);
   const jsonPath = fs.join(dir, 'model.json');
-  await fs.writeFileAtomic(weightsPath, weights);
-  await fs.writeFileAtomic(jsonPath, new TextEncoder().encode(`${JSON.stringify(modelJson, null, 1)}\n`));
+  const write = async (path: string, data: Uint8Array) => {
+    try {
+      await fs.writeFileAtomic(path, data);
+    } catch (error) {
+      throw new ConvnetError('SAVE_FAILED', `model.save(): could not write ${path} (${(error as Error).message}); the previous save in ${dir}, if any, is untouched`, {
+        cause: error,
+      });
+    }
+  };
+  await write(weightsPath, weights);
+  await write(jsonPath, new TextEncoder().encode(`${JSON.stringify(modelJson, null, 1)}\n`));
+  for (const name of await fs.list(dir)) {
+    if (name !== weightsName && (name === 'weights.bin' || /^weights-[0-9a-f]{16}\.bin$/.test(name))) await fs.remove(fs.join(dir, name));
+  }
   return { modelJson: jsonPath, weights: weightsPath };
 }
 

@@ -8,6 +8,7 @@ import { WasmModel } from './wasm/convnet_wasm.js';
 import { ConvnetError, InvalidArgumentError, ShapeMismatchError } from './errors.js';
 import type { Layer, Shape3 } from './layers.js';
 import { callWasm } from './wasm-call.js';
+import { WasmPanicError } from './errors.js';
 
 /** Optimisers, with Keras's semantics and defaults. */
 export type OptimizerConfig =
@@ -160,6 +161,8 @@ export class Sequential {
   private modelInputShape: Shape3 | undefined;
   private compiled: Compiled | undefined;
   private disposed = false;
+  /** Set when a call into the wasm panicked: the message. */
+  private broken: string | undefined;
 
   constructor(config: SequentialConfig = {}) {
     this.name = config.name ?? 'sequential';
@@ -191,6 +194,19 @@ export class Sequential {
 
   private check(what: string): void {
     if (this.disposed) throw new ConvnetError('DISPOSED', `${this.name}.${what}: the model was disposed`);
+    if (this.broken !== undefined) {
+      throw new ConvnetError('BROKEN', `${this.name}.${what}: the model is broken since a call panicked (${this.broken}); dispose it and load or build it again`);
+    }
+  }
+
+  /** A call into this model's wasm: a panic inside it marks the model broken, since its state may be half-updated. */
+  private call<T>(what: string, fn: () => T): T {
+    try {
+      return callWasm(what, fn);
+    } catch (error) {
+      if (error instanceof WasmPanicError) this.broken = error.message;
+      throw error;
+    }
   }
 
   /** Appends a layer, inferring its output shape; errors name the layer's index, type and shapes. */
@@ -273,7 +289,7 @@ export class Sequential {
     if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`${this.name}.compile(): seed must be a non-negative integer, got ${seed}`);
     const full: Compiled['config'] = { optimizer, loss, learningRate: config.learningRate ?? 0.001, seed };
     const spec = this.spec(full);
-    const wasm = callWasm('compile', () => new WasmModel(spec, BigInt(seed)));
+    const wasm = this.call('compile', () => new WasmModel(spec, BigInt(seed)));
     this.compiled?.wasm.free();
     this.compiled = { wasm, config: full };
     return this;
@@ -404,10 +420,10 @@ export class Sequential {
       await callbacks.onEpochBegin?.(epoch);
       // Going on in the middle of an epoch: its shuffle order, curvature and sums are restored.
       const midEpoch = epoch === start.epoch && start.batch > 0;
-      const order = midEpoch ? (shuffle ? start.order : null) : shuffle ? new Uint32Array(callWasm('fit()', () => model.permutation(nTrain))) : null;
+      const order = midEpoch ? (shuffle ? start.order : null) : shuffle ? new Uint32Array(this.call('fit()', () => model.permutation(nTrain))) : null;
       if (sdlm && !midEpoch) {
         const { bx, by } = this.gather(trainX, trainY, order, 0, curvatureSamples);
-        callWasm('fit()', () => (bx instanceof Uint8Array ? model.estimate_curvature_u8(bx, by) : model.estimate_curvature(bx, by)));
+        this.call('fit()', () => (bx instanceof Uint8Array ? model.estimate_curvature_u8(bx, by) : model.estimate_curvature(bx, by)));
       }
       let { lossSum, correct, seen } = midEpoch ? start.sums : { lossSum: 0, correct: 0, seen: 0 };
       const batches = Math.ceil(nTrain / batchSize);
@@ -415,7 +431,7 @@ export class Sequential {
         const to = Math.min(from + batchSize, nTrain);
         await callbacks.onBatchBegin?.(batch);
         const { bx, by } = this.gather(trainX, trainY, order, from, to);
-        const loss = callWasm('fit()', () => (bx instanceof Uint8Array ? model.train_step_u8(bx, by) : model.train_step(bx, by)));
+        const loss = this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_u8(bx, by) : model.train_step(bx, by)));
         if (!Number.isFinite(loss)) {
           // The wasm left the weights as they were before this step (or, when the update itself
           // overflowed, says so); no checkpoint is written after it.
@@ -482,7 +498,7 @@ export class Sequential {
           sums,
           history,
           weights: this.getWeights(),
-          trainingState: callWasm('fit() checkpoint', () => model.training_state()),
+          trainingState: this.call('fit() checkpoint', () => model.training_state()),
           order: order ?? new Uint32Array(0),
           step: Number(model.iterations()),
         });
@@ -506,7 +522,7 @@ export class Sequential {
         if (c.order.some((i) => i >= geometry.trainCount)) throw new CheckpointError(`${where}: its shuffle order points past the ${geometry.trainCount} examples`);
         this.setWeights(c.weights);
         try {
-          callWasm('fit() resume', () => model.set_training_state(c.trainingState));
+          this.call('fit() resume', () => model.set_training_state(c.trainingState));
         } catch (error) {
           throw new CheckpointError(`${where}: ${(error as Error).message}`);
         }
@@ -528,7 +544,7 @@ export class Sequential {
     for (let from = 0; from < n; from += batchSize) {
       const to = Math.min(from + batchSize, n);
       const { bx, by } = this.gather(x, y, null, from, to);
-      const out = callWasm('evaluate()', () => (bx instanceof Uint8Array ? model.evaluate_u8(bx, by) : model.evaluate(bx, by)));
+      const out = this.call('evaluate()', () => (bx instanceof Uint8Array ? model.evaluate_u8(bx, by) : model.evaluate(bx, by)));
       lossSum += out[0]! * (to - from);
       correct += out[1]!;
       for (let i = 0; i < to - from; i++) {
@@ -550,7 +566,7 @@ export class Sequential {
     for (let from = 0; from < n; from += batchSize) {
       const to = Math.min(from + batchSize, n);
       const bx = x.subarray(from * per, to * per);
-      out.set(callWasm('predict()', () => (bx instanceof Uint8Array ? model.predict_u8(bx) : model.predict(bx))), from * classes);
+      out.set(this.call('predict()', () => (bx instanceof Uint8Array ? model.predict_u8(bx) : model.predict(bx))), from * classes);
     }
     return out;
   }
@@ -601,7 +617,7 @@ export class Sequential {
 
   /** Every parameter, each layer's kernel then bias, in Keras's layouts. */
   getWeights(): Float32Array {
-    return callWasm('getWeights()', () => this.model('getWeights()').weights());
+    return this.call('getWeights()', () => this.model('getWeights()').weights());
   }
 
   /** Replaces every parameter (the layout of {@link Sequential.getWeights}). */
@@ -610,7 +626,7 @@ export class Sequential {
     if (!(values instanceof Float32Array) || values.length !== this.countParams()) {
       throw new ShapeMismatchError(`${this.name}.setWeights(): expected a Float32Array of ${this.countParams()} values, got ${describe(values)}`);
     }
-    callWasm('setWeights()', () => model.set_weights(values));
+    this.call('setWeights()', () => model.set_weights(values));
   }
 
   /** The weight tensors' names and shapes, in the order of {@link Sequential.getWeights}. */
@@ -633,7 +649,13 @@ export class Sequential {
   /** Frees the wasm model. Using the model afterwards throws. */
   dispose(): void {
     if (this.disposed) return;
-    this.compiled?.wasm.free();
+    try {
+      this.compiled?.wasm.free();
+    } catch (error) {
+      // A model broken by a panic may still be marked as in use by the wasm-bindgen glue; its
+      // memory is then lost, which is all that can be done.
+      if (this.broken === undefined) throw error;
+    }
     this.compiled = undefined;
     this.disposed = true;
   }

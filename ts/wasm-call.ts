@@ -5,7 +5,7 @@
  */
 import { take_panic_message } from './wasm/convnet_wasm.js';
 import { ConvnetError, WasmPanicError } from './errors.js';
-import { assertInitialized } from './init.js';
+import { assertInitialized, memory } from './init.js';
 
 /** Runs `fn`, a call into the wasm named `what` in messages. */
 export function callWasm<T>(what: string, fn: () => T): T {
@@ -15,7 +15,10 @@ export function callWasm<T>(what: string, fn: () => T): T {
   } catch (error) {
     if (error instanceof WebAssembly.RuntimeError) {
       const panic = take_panic_message();
-      throw new WasmPanicError(`${what}: ${panic ?? `the wasm trapped: ${error.message}`}`, { cause: error });
+      // Without a panic message, the trap is an abort: in this crate, a failed allocation (the
+      // runtime bounds every size first, so this means the wasm's 4 GiB are used up).
+      const why = panic ?? `the wasm aborted (${error.message}), most likely out of memory: ${memoryNote()}`;
+      throw new WasmPanicError(`${what}: ${why}`, { cause: error });
     }
     if (error instanceof Error && !(error instanceof ConvnetError)) {
       // A JsError returned by the Rust surface: its own checks failed.
@@ -23,4 +26,9 @@ export function callWasm<T>(what: string, fn: () => T): T {
     }
     throw error;
   }
+}
+
+function memoryNote(): string {
+  const mib = Math.round(memory().wasmBytes / 2 ** 20);
+  return `its memory is ${mib} MiB of at most 4,096; dispose() models you no longer need, or use smaller batches`;
 }

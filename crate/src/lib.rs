@@ -156,6 +156,12 @@ impl WasmModel {
         self.inner.curvature().to_vec()
     }
 
+    /// Panics inside a model method with `message`: lets the TS tests check that a model whose
+    /// call panicked is marked broken.
+    pub fn panic_for_tests(&mut self, message: String) {
+        panic!("{message}");
+    }
+
     /// Why the last training step returned NaN (a non-finite loss, gradient or weight), if it did.
     pub fn divergence(&self) -> Option<String> {
         self.inner.divergence().map(str::to_owned)

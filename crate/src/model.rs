@@ -674,8 +674,8 @@ impl Model {
         if total > MAX_WORK {
             return Err(format!(
                 "a batch of {batch} needs about {} MiB of working memory, above the limit of {} MiB; use smaller batches",
-                total * 4 >> 20,
-                MAX_WORK * 4 >> 20
+                (total * 4) >> 20,
+                (MAX_WORK * 4) >> 20
             ));
         }
         self.capacity = batch;
