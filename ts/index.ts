@@ -21,6 +21,8 @@ export type { Dataset, Split, DatasetOptions, IdxFiles, Idx } from './datasets.j
 export { loadModel, saveModel, toArtifacts, fromArtifacts, ModelFormatError, FORMAT_VERSION } from './io.js';
 export type { ModelArtifacts, ModelJson } from './io.js';
 export { CheckpointError, CHECKPOINT_VERSION } from './checkpoint.js';
+export { toTfjsLayers, fromTfjsLayers, saveTfjsLayers, loadTfjsLayers, TfjsFormatError } from './tfjs.js';
+export type { TfjsArtifacts } from './tfjs.js';
 export type { DenseShape, DenseGradients } from './ops.js';
 export {
   ConvnetError,

@@ -1,0 +1,289 @@
+/**
+ * The TensorFlow.js Layers format: `model.json` (`format: 'layers-model'`, a Keras-style
+ * Sequential topology) plus one weights shard, which `tf.loadLayersModel` reads, and back.
+ *
+ * Our preprocessing becomes a leading `Rescaling` layer, so the TF.js model takes the raw values
+ * (pixels 0–255 as floats) and computes exactly what `predict` on 8-bit pixels computes here.
+ * Layers TF.js has no equivalent for (LeNet-5's subsampling, a connection-table conv, RBF
+ * outputs, LeCun's tanh, padding with a non-zero value) make an error that names the layer.
+ * @module
+ */
+import { ConvnetError } from './errors.js';
+import { layers as make, type Layer, type Shape3 } from './layers.js';
+import { fileSystem } from './platform.js';
+import { Sequential } from './sequential.js';
+
+/** A model in TF.js's Layers format, in memory: what `tf.io.fromMemory` takes. */
+export interface TfjsArtifacts {
+  modelTopology: { class_name: 'Sequential'; config: { name: string; layers: KerasLayer[] }; keras_version: string; backend: string };
+  weightSpecs: { name: string; shape: number[]; dtype: 'float32' }[];
+  weightData: ArrayBuffer;
+}
+
+interface KerasLayer {
+  class_name: string;
+  config: Record<string, unknown>;
+}
+
+/** A model that cannot be expressed in, or read from, TF.js's Layers format. */
+export class TfjsFormatError extends ConvnetError {
+  constructor(message: string) {
+    super('TFJS_FORMAT', message);
+  }
+}
+
+const ACTIVATIONS: Record<string, string> = { linear: 'linear', relu: 'relu', tanh: 'tanh', sigmoid: 'sigmoid', softmax: 'softmax' };
+const SHARD = 'group1-shard1of1.bin';
+
+function initializer(name: string, fanIn: number) {
+  switch (name) {
+    case 'zeros':
+      return { class_name: 'Zeros', config: {} };
+    case 'heNormal':
+      return { class_name: 'VarianceScaling', config: { scale: 2, mode: 'fan_in', distribution: 'truncated_normal', seed: null } };
+    case 'lecunUniform':
+      return { class_name: 'VarianceScaling', config: { scale: 1, mode: 'fan_in', distribution: 'uniform', seed: null } };
+    case 'lenetUniform':
+      return { class_name: 'RandomUniform', config: { minval: -2.4 / fanIn, maxval: 2.4 / fanIn, seed: null } };
+    default:
+      return { class_name: 'VarianceScaling', config: { scale: 1, mode: 'fan_avg', distribution: 'uniform', seed: null } };
+  }
+}
+
+/** The model in TF.js's Layers format; errors name the first layer TF.js cannot express. */
+export function toTfjsLayers(model: Sequential): TfjsArtifacts {
+  const refuse = (i: number, layer: Layer, why: string) =>
+    new TfjsFormatError(`toTfjsLayers(): layer ${i} (${layer.className} ${JSON.stringify(layer.name)}) ${why}; export this model as ONNX instead (not yet available)`);
+  const activation = (i: number, layer: Layer, a: string) => {
+    const mapped = ACTIVATIONS[a];
+    if (mapped === undefined) throw refuse(i, layer, `uses the activation ${a}, which TF.js does not have`);
+    return mapped;
+  };
+  const base = (name: string) => ({ name, trainable: true, dtype: 'float32' });
+  const { scale, offset } = model.preprocessing;
+  const keras: KerasLayer[] = [
+    { class_name: 'Rescaling', config: { ...base('rescaling'), batch_input_shape: [null, ...model.inputShape], scale, offset } },
+  ];
+  model.layers.forEach((layer, i) => {
+    const c = layer.config() as { [key: string]: unknown; kernelSize: number[]; activation: string; kernelInitializer: string; biasInitializer: string };
+    const input = i === 0 ? model.inputShape : (model.layerSummaries()[i - 1]!.outputShape as Shape3);
+    const common = { ...base(layer.name!), data_format: 'channels_last' };
+    switch (layer.className) {
+      case 'Conv2D': {
+        if (c.connections) throw refuse(i, layer, 'has a connection table');
+        const fanIn = c.kernelSize[0]! * c.kernelSize[1]! * input[2];
+        keras.push({
+          class_name: 'Conv2D',
+          config: {
+            ...common,
+            filters: c.filters,
+            kernel_size: c.kernelSize,
+            strides: c.strides,
+            padding: c.padding,
+            dilation_rate: [1, 1],
+            activation: activation(i, layer, c.activation),
+            use_bias: true,
+            kernel_initializer: initializer(c.kernelInitializer, fanIn),
+            bias_initializer: initializer(c.biasInitializer, fanIn),
+            kernel_regularizer: null,
+            bias_regularizer: null,
+            activity_regularizer: null,
+            kernel_constraint: null,
+            bias_constraint: null,
+          },
+        });
+        break;
+      }
+      case 'MaxPooling2D':
+      case 'AveragePooling2D':
+        keras.push({ class_name: layer.className, config: { ...common, pool_size: c.poolSize, strides: c.strides, padding: c.padding } });
+        break;
+      case 'Flatten':
+        keras.push({ class_name: 'Flatten', config: common });
+        break;
+      case 'Dense':
+        keras.push({
+          class_name: 'Dense',
+          config: {
+            ...base(layer.name!),
+            units: c.units,
+            activation: activation(i, layer, c.activation),
+            use_bias: true,
+            kernel_initializer: initializer(c.kernelInitializer, input[2]),
+            bias_initializer: initializer(c.biasInitializer, input[2]),
+            kernel_regularizer: null,
+            bias_regularizer: null,
+            activity_regularizer: null,
+            kernel_constraint: null,
+            bias_constraint: null,
+          },
+        });
+        break;
+      case 'Dropout':
+        keras.push({ class_name: 'Dropout', config: { ...base(layer.name!), rate: c.rate, noise_shape: null, seed: null } });
+        break;
+      case 'Activation':
+        keras.push({ class_name: 'Activation', config: { ...base(layer.name!), activation: activation(i, layer, c.activation) } });
+        break;
+      case 'ZeroPadding2D':
+        if (c.value !== 0) throw refuse(i, layer, `pads with ${String(c.value)}, and TF.js pads only with zeros`);
+        keras.push({ class_name: 'ZeroPadding2D', config: { ...common, padding: c.padding } });
+        break;
+      default:
+        throw refuse(i, layer, 'has no TF.js Layers equivalent');
+    }
+  });
+  const weights = model.getWeights();
+  const bytes = new Uint8Array(weights.length * 4);
+  const view = new DataView(bytes.buffer);
+  weights.forEach((v, i) => view.setFloat32(4 * i, v, true));
+  return {
+    modelTopology: { class_name: 'Sequential', config: { name: model.name, layers: keras }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' },
+    weightSpecs: model.weightSpecs().map((w) => ({ ...w, dtype: 'float32' as const })),
+    weightData: bytes.buffer,
+  };
+}
+
+/** Saves the model in TF.js's Layers format to `file://<dir>` (Node): `model.json` and one shard. */
+export async function saveTfjsLayers(model: Sequential, url: string): Promise<{ modelJson: string }> {
+  const dir = dirOf(url);
+  const fs = fileSystem('saveTfjsLayers(file://…)');
+  const a = toTfjsLayers(model);
+  await fs.mkdir(dir);
+  await fs.writeFileAtomic(fs.join(dir, SHARD), new Uint8Array(a.weightData));
+  const json = {
+    format: 'layers-model',
+    generatedBy: 'convnet-wasm',
+    convertedBy: null,
+    modelTopology: a.modelTopology,
+    weightsManifest: [{ paths: [SHARD], weights: a.weightSpecs }],
+  };
+  const path = fs.join(dir, 'model.json');
+  await fs.writeFileAtomic(path, new TextEncoder().encode(`${JSON.stringify(json)}\n`));
+  return { modelJson: path };
+}
+
+function dirOf(url: string): string {
+  if (!url.startsWith('file://') || url.length === 7) throw new ConvnetError('UNSUPPORTED_URL', `${JSON.stringify(url)}: only file://<directory> is supported`);
+  return url.slice(7);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Builds a compiled {@link Sequential} from a TF.js Layers model (topology and weights). */
+export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'): Sequential {
+  const fail = (why: string) => new TfjsFormatError(`${where}: ${why}`);
+  const topology = artifacts.modelTopology as unknown;
+  if (!isObject(topology) || topology.class_name !== 'Sequential' || !isObject(topology.config) || !Array.isArray(topology.config.layers)) {
+    throw fail('only Sequential models are read');
+  }
+  let inputShape: Shape3 | undefined;
+  let preprocessing = { scale: 1, offset: 0 };
+  const built: Layer[] = [];
+  topology.config.layers.forEach((l: unknown, i: number) => {
+    if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config)) throw fail(`layer ${i} has no class_name and config`);
+    const c = l.config;
+    const shape = c.batch_input_shape ?? c.batchInputShape;
+    if (Array.isArray(shape) && inputShape === undefined) inputShape = shape.slice(1) as Shape3;
+    const named = typeof c.name === 'string' ? { name: c.name } : {};
+    const act = (a: unknown) => {
+      const known = typeof a === 'string' ? ACTIVATIONS[a] : undefined;
+      if (known === undefined) throw fail(`layer ${i} (${l.class_name}) uses the activation ${JSON.stringify(a)}, which convnet-wasm does not read`);
+      return known as 'linear';
+    };
+    const pairOf = (v: unknown) => (Array.isArray(v) ? (v as [number, number]) : typeof v === 'number' ? ([v, v] as [number, number]) : undefined);
+    const channelsLast = () => {
+      if (c.data_format !== undefined && c.data_format !== 'channels_last') throw fail(`layer ${i} (${l.class_name}) is channels_first`);
+    };
+    switch (l.class_name) {
+      case 'InputLayer':
+        return;
+      case 'Rescaling':
+        if (built.length > 0) throw fail(`layer ${i} (Rescaling) is only read as the first layer`);
+        preprocessing = { scale: Number(c.scale), offset: Number(c.offset ?? 0) };
+        return;
+      case 'Conv2D':
+        channelsLast();
+        if (c.use_bias === false) throw fail(`layer ${i} (Conv2D) has no bias`);
+        if (pairOf(c.dilation_rate)?.some((d) => d !== 1)) throw fail(`layer ${i} (Conv2D) is dilated`);
+        built.push(make.conv2d({ ...named, filters: Number(c.filters), kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides) ?? 1, padding: c.padding as 'same', activation: act(c.activation ?? 'linear') }));
+        return;
+      case 'MaxPooling2D':
+      case 'AveragePooling2D': {
+        channelsLast();
+        const poolSize = pairOf(c.pool_size) ?? [2, 2];
+        const config = { ...named, poolSize, strides: pairOf(c.strides) ?? poolSize, padding: c.padding as 'same' };
+        built.push(l.class_name === 'MaxPooling2D' ? make.maxPool2d(config) : make.averagePool2d(config));
+        return;
+      }
+      case 'Flatten':
+        channelsLast();
+        built.push(make.flatten(named));
+        return;
+      case 'Dense':
+        if (c.use_bias === false) throw fail(`layer ${i} (Dense) has no bias`);
+        built.push(make.dense({ ...named, units: Number(c.units), activation: act(c.activation ?? 'linear') }));
+        return;
+      case 'Dropout':
+        built.push(make.dropout({ ...named, rate: Number(c.rate) }));
+        return;
+      case 'Activation':
+        built.push(make.activation({ ...named, activation: act(c.activation) }));
+        return;
+      case 'ZeroPadding2D': {
+        channelsLast();
+        built.push(make.zeroPad2d({ ...named, padding: c.padding as [[number, number], [number, number]] }));
+        return;
+      }
+      default:
+        throw fail(`layer ${i} (${l.class_name}) is not a layer convnet-wasm reads`);
+    }
+  });
+  if (inputShape === undefined) throw fail('the first layer has no batch_input_shape');
+  let model: Sequential;
+  try {
+    model = new Sequential({ name: String(topology.config.name ?? 'sequential'), inputShape, preprocessing, layers: built });
+  } catch (error) {
+    throw fail((error as Error).message);
+  }
+  const expected = model.weightSpecs();
+  const specs = artifacts.weightSpecs;
+  if (!Array.isArray(specs) || specs.length !== expected.length || specs.some((s, i) => JSON.stringify(s.shape) !== JSON.stringify(expected[i]!.shape) || s.dtype !== 'float32')) {
+    throw fail(`the weights do not match the layers (expected ${expected.map((w) => `[${w.shape}]`).join(', ')} in float32)`);
+  }
+  const count = model.countParams();
+  if (artifacts.weightData.byteLength !== 4 * count) throw fail(`the weights have ${artifacts.weightData.byteLength} bytes; the layers need ${4 * count}`);
+  model.compile({});
+  const view = new DataView(artifacts.weightData);
+  model.setWeights(Float32Array.from({ length: count }, (_, i) => view.getFloat32(4 * i, true)));
+  return model;
+}
+
+/** Loads a TF.js Layers model from `file://<dir>` (Node): `model.json` and its shards, in order. */
+export async function loadTfjsLayers(url: string): Promise<Sequential> {
+  const dir = dirOf(url);
+  const fs = fileSystem('loadTfjsLayers(file://…)');
+  const path = fs.join(dir, 'model.json');
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(new TextDecoder().decode(await fs.readFile(path))) as Record<string, unknown>;
+  } catch (error) {
+    throw new TfjsFormatError(`${path}: ${(error as Error).message}`);
+  }
+  const groups = Array.isArray(json.weightsManifest) ? (json.weightsManifest as { paths: unknown; weights: unknown }[]) : [];
+  const paths = groups.flatMap((g) => (Array.isArray(g.paths) ? g.paths : []));
+  if (paths.some((p) => typeof p !== 'string' || p.includes('/') || p.includes('\\') || p === '..' || p === '.')) {
+    throw new TfjsFormatError(`${path}: weight paths must be file names in the model's directory`);
+  }
+  const parts = await Promise.all(paths.map((p) => fs.readFile(fs.join(dir, p as string))));
+  const data = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  parts.reduce((at, p) => (data.set(p, at), at + p.length), 0);
+  return fromTfjsLayers(
+    {
+      modelTopology: json.modelTopology as TfjsArtifacts['modelTopology'],
+      weightSpecs: groups.flatMap((g) => (Array.isArray(g.weights) ? g.weights : [])),
+      weightData: data.buffer,
+    },
+    path,
+  );
+}
