@@ -23,6 +23,7 @@ export type { ModelArtifacts, ModelJson } from './io.js';
 export { CheckpointError, CHECKPOINT_VERSION } from './checkpoint.js';
 export { toTfjsLayers, fromTfjsLayers, saveTfjsLayers, loadTfjsLayers, TfjsFormatError } from './tfjs.js';
 export type { TfjsArtifacts } from './tfjs.js';
+export { exportOnnx } from './onnx.js';
 export type { DenseShape, DenseGradients } from './ops.js';
 export {
   ConvnetError,

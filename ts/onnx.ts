@@ -1,0 +1,225 @@
+/**
+ * ONNX export (opset 17), built with the `onnx-proto` protobuf definitions. The graph takes the
+ * model's raw input, NHWC (`input`: [N, H, W, C] float, pixels 0–255 for 8-bit data), applies the
+ * preprocessing, transposes to NCHW once, and ends in `probabilities` [N, classes] — what
+ * {@link Sequential.predict} returns.
+ *
+ * Every layer has a mapping, LeNet-5's included: a connection-table conv becomes, for each output
+ * map, a Gather of its input maps and a one-filter Conv, joined by a Concat; subsampling is a
+ * depthwise Conv with a ones kernel (the window sum) times the coefficient plus the bias; the RBF
+ * output is Sub plus ReduceSumSquare, and its probabilities the softmax of the negative distances;
+ * LeCun's tanh is Mul, Tanh, Mul. Before Flatten the data goes back to NHWC, so that dense
+ * kernels keep their layout.
+ * @module
+ */
+import onnxProto from 'onnx-proto';
+import type { Layer, Shape3 } from './layers.js';
+import type { Sequential } from './sequential.js';
+
+const { onnx } = onnxProto;
+const FLOAT = onnx.TensorProto.DataType.FLOAT;
+const INT64 = onnx.TensorProto.DataType.INT64;
+const A = onnx.AttributeProto.AttributeType;
+
+type Attr = number | number[] | string;
+
+/** Builds the graph: nodes, initialisers, fresh names. */
+class Graph {
+  nodes: onnxProto.onnx.INodeProto[] = [];
+  inits: onnxProto.onnx.ITensorProto[] = [];
+  private n = 0;
+
+  name(hint: string): string {
+    return `${hint}_${this.n++}`;
+  }
+
+  floats(hint: string, dims: number[], values: ArrayLike<number>): string {
+    const name = this.name(hint);
+    const bytes = new Uint8Array(values.length * 4);
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < values.length; i++) view.setFloat32(4 * i, values[i]!, true);
+    this.inits.push({ name, dims, dataType: FLOAT, rawData: bytes });
+    return name;
+  }
+
+  ints(hint: string, values: number[]): string {
+    const name = this.name(hint);
+    this.inits.push({ name, dims: [values.length], dataType: INT64, int64Data: values });
+    return name;
+  }
+
+  op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
+    const out = this.name(opType.toLowerCase());
+    const attribute = Object.entries(attrs).map(([name, v]) =>
+      typeof v === 'string'
+        ? { name, type: A.STRING, s: new TextEncoder().encode(v) }
+        : Array.isArray(v)
+          ? { name, type: A.INTS, ints: v }
+          : Number.isInteger(v) && name !== 'alpha'
+            ? { name, type: A.INT, i: v }
+            : { name, type: A.FLOAT, f: v },
+    );
+    this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute });
+    return out;
+  }
+}
+
+/** TensorFlow's `same` padding along one axis: [before, after]. */
+function samePads(input: number, kernel: number, stride: number): [number, number] {
+  const out = Math.ceil(input / stride);
+  const total = Math.max((out - 1) * stride + kernel - input, 0);
+  return [Math.floor(total / 2), total - Math.floor(total / 2)];
+}
+
+function activation(g: Graph, x: string, a: string, last: boolean): string {
+  switch (a) {
+    case 'linear':
+      return x;
+    case 'relu':
+      return g.op('Relu', [x]);
+    case 'tanh':
+      return g.op('Tanh', [x]);
+    case 'sigmoid':
+      return g.op('Sigmoid', [x]);
+    case 'lecunTanh':
+      return g.op('Mul', [g.op('Tanh', [g.op('Mul', [x, g.floats('two_thirds', [], [2 / 3])])]), g.floats('a', [], [1.7159])]);
+    case 'softmax':
+      if (!last) throw new Error('softmax is only supported as the last activation');
+      return g.op('Softmax', [x], { axis: -1 });
+    default:
+      throw new Error(`no ONNX mapping for the activation ${a}`);
+  }
+}
+
+/** HWIO → OIHW. */
+function oihw(w: Float32Array, kh: number, kw: number, ci: number, co: number): Float32Array {
+  const out = new Float32Array(w.length);
+  for (let h = 0; h < kh; h++) for (let x = 0; x < kw; x++) for (let i = 0; i < ci; i++) for (let o = 0; o < co; o++) out[((o * ci + i) * kh + h) * kw + x] = w[((h * kw + x) * ci + i) * co + o]!;
+  return out;
+}
+
+/**
+ * The model as an ONNX file (opset 17). Inputs are NHWC and raw (the preprocessing is in the
+ * graph); the output is the class probabilities.
+ */
+export function exportOnnx(model: Sequential): Uint8Array {
+  const g = new Graph();
+  const weights = model.getWeights();
+  const summaries = model.layerSummaries();
+  const [h0, w0, c0] = model.inputShape;
+  let x = g.op('Add', [g.op('Mul', ['input', g.floats('scale', [], [model.preprocessing.scale])]), g.floats('offset', [], [model.preprocessing.offset])]);
+  x = g.op('Transpose', [x], { perm: [0, 3, 1, 2] });
+  let nchw = true;
+  let at = 0;
+  const take = (n: number) => weights.subarray(at, (at += n));
+  const layers = model.layers;
+  layers.forEach((layer: Layer, i: number) => {
+    const input: Shape3 = i === 0 ? [h0, w0, c0] : summaries[i - 1]!.outputShape;
+    const [ih, iw, ic] = input;
+    const c = layer.config() as Record<string, unknown> & { activation: string };
+    const last = i === layers.length - 1;
+    const where = `exportOnnx(): layer ${i} (${layer.className} ${JSON.stringify(layer.name)})`;
+    try {
+      switch (layer.className) {
+        case 'Conv2D': {
+          const [kh, kw] = c.kernelSize as [number, number];
+          const [sh, sw] = c.strides as [number, number];
+          const co = c.filters as number;
+          const [pt, pb] = c.padding === 'same' ? samePads(ih, kh, sh) : [0, 0];
+          const [pl, pr] = c.padding === 'same' ? samePads(iw, kw, sw) : [0, 0];
+          const attrs = { kernel_shape: [kh, kw], strides: [sh, sw], pads: [pt, pl, pb, pr] };
+          const table = c.connections as number[][] | undefined;
+          if (table) {
+            // C3: for each output map, gather its input maps and convolve them with its weights.
+            const k = take(table.reduce((s, r) => s + kh * kw * r.length, 0));
+            const bias = take(co);
+            let off = 0;
+            const maps = table.map((inputs, f) => {
+              const n = kh * kw * inputs.length;
+              const w = oihw(k.subarray(off, (off += n)), kh, kw, inputs.length, 1);
+              const picked = g.op('Gather', [x, g.ints('maps', inputs)], { axis: 1 });
+              return g.op('Conv', [picked, g.floats('w', [1, inputs.length, kh, kw], w), g.floats('b', [1], [bias[f]!])], attrs);
+            });
+            x = g.op('Concat', maps, { axis: 1 });
+          } else {
+            const w = oihw(take(kh * kw * ic * co), kh, kw, ic, co);
+            x = g.op('Conv', [x, g.floats('w', [co, ic, kh, kw], w), g.floats('b', [co], take(co))], attrs);
+          }
+          x = activation(g, x, c.activation, last);
+          break;
+        }
+        case 'MaxPooling2D':
+        case 'AveragePooling2D': {
+          const [kh, kw] = c.poolSize as [number, number];
+          const [sh, sw] = c.strides as [number, number];
+          const [pt, pb] = c.padding === 'same' ? samePads(ih, kh, sh) : [0, 0];
+          const [pl, pr] = c.padding === 'same' ? samePads(iw, kw, sw) : [0, 0];
+          const attrs = { kernel_shape: [kh, kw], strides: [sh, sw], pads: [pt, pl, pb, pr] };
+          x = layer.className === 'MaxPooling2D' ? g.op('MaxPool', [x], attrs) : g.op('AveragePool', [x], { ...attrs, count_include_pad: 0 });
+          break;
+        }
+        case 'Subsampling2D': {
+          const [kh, kw] = c.poolSize as [number, number];
+          const [sh, sw] = c.strides as [number, number];
+          const sum = g.op('Conv', [x, g.floats('ones', [ic, 1, kh, kw], new Float32Array(ic * kh * kw).fill(1))], { kernel_shape: [kh, kw], strides: [sh, sw], group: ic });
+          const coef = g.floats('coef', [1, ic, 1, 1], take(ic));
+          const bias = g.floats('bias', [1, ic, 1, 1], take(ic));
+          x = activation(g, g.op('Add', [g.op('Mul', [sum, coef]), bias]), c.activation, last);
+          break;
+        }
+        case 'ZeroPadding2D': {
+          const [[t, b], [l, r]] = c.padding as [[number, number], [number, number]];
+          x = g.op('Pad', [x, g.ints('pads', [0, 0, t, l, 0, 0, b, r]), g.floats('value', [], [c.value as number])], { mode: 'constant' });
+          break;
+        }
+        case 'Flatten':
+          if (nchw) x = g.op('Transpose', [x], { perm: [0, 2, 3, 1] });
+          nchw = false;
+          x = g.op('Flatten', [x], { axis: 1 });
+          break;
+        case 'Dense': {
+          const units = c.units as number;
+          const w = g.floats('w', [ic, units], take(ic * units));
+          x = g.op('Add', [g.op('MatMul', [x, w]), g.floats('b', [units], take(units))]);
+          x = activation(g, x, c.activation, last);
+          break;
+        }
+        case 'Dropout':
+          break;
+        case 'Activation':
+          x = activation(g, x, c.activation, last);
+          break;
+        case 'RBF': {
+          const units = c.units as number;
+          const diff = g.op('Sub', [g.op('Unsqueeze', [x, g.ints('axis', [1])]), g.floats('prototypes', [units, ic], c.prototypes as number[])]);
+          // Opset 17: the reduce ops other than ReduceSum take their axes as an attribute.
+          const distances = g.op('ReduceSumSquare', [diff], { axes: [2], keepdims: 0 });
+          x = g.op('Softmax', [g.op('Neg', [distances])], { axis: -1 });
+          break;
+        }
+        default:
+          throw new Error('has no ONNX mapping');
+      }
+    } catch (error) {
+      throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
+    }
+  });
+  const classes = summaries[summaries.length - 1]!.outputShape[2];
+  g.nodes.push({ opType: 'Identity', input: [x], output: ['probabilities'], name: 'probabilities' });
+  const tensorType = (dims: (number | string)[]) => ({
+    tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } },
+  });
+  const proto = onnx.ModelProto.create({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: 'convnet-wasm',
+    graph: {
+      name: model.name,
+      node: g.nodes,
+      initializer: g.inits,
+      input: [{ name: 'input', type: tensorType(['N', h0, w0, c0]) }],
+      output: [{ name: 'probabilities', type: tensorType(['N', classes]) }],
+    },
+  });
+  return onnx.ModelProto.encode(proto).finish();
+}
