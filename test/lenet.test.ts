@@ -36,6 +36,7 @@ describe('faithful LeNet-5: structure', () => {
     });
     const summary = model.summary();
     expect(summary).toContain('Trainable params: 60,000');
+    expect(summary).toContain(`(format convnet-wasm/layers-model v${cw.FORMAT_VERSION})`);
     expect(summary).toContain('Connections: 340,908');
     expect(summary).toContain('C3 (Conv2D)');
     expect(summary).toContain('S2 (Subsampling2D)');

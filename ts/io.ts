@@ -10,8 +10,9 @@ import { fileSystem } from './platform.js';
 import { sha256Hex } from './hash.js';
 import { Sequential, type CompileConfig, type Preprocessing } from './sequential.js';
 
-/** The format this version writes; loading a newer one fails. */
-export const FORMAT_VERSION = 1;
+import { FORMAT_VERSION } from './format.js';
+
+export { FORMAT_VERSION };
 const FORMAT = 'convnet-wasm/layers-model';
 
 /** A damaged, unknown or mismatched model file. */

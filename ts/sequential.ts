@@ -8,6 +8,7 @@ import { WasmModel } from './wasm/convnet_wasm.js';
 import { ConvnetError, InvalidArgumentError, ShapeMismatchError } from './errors.js';
 import type { Layer, Shape3 } from './layers.js';
 import { callWasm } from './wasm-call.js';
+import { FORMAT_VERSION } from './format.js';
 import { WasmPanicError } from './errors.js';
 
 /** Optimisers, with Keras's semantics and defaults. */
@@ -605,7 +606,7 @@ export class Sequential {
     const rule = '─'.repeat(line(header).length);
     const connections = this.layerSummaries().reduce((s, l) => s + l.connections, 0);
     return [
-      `Model: ${this.name}   input [${this.inputShape.join(', ')}]`,
+      `Model: ${this.name}   input [${this.inputShape.join(', ')}]   (format convnet-wasm/layers-model v${FORMAT_VERSION})`,
       rule,
       line(header),
       rule,
