@@ -19,15 +19,22 @@ beforeAll(async () => {
 });
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
-/** Runs the child to the end, or kills it with SIGKILL after `killAfterMs`. Resolves to whether it finished. */
-function runChild(dir: string, flags: string[], killAfterMs?: number): Promise<boolean> {
+/**
+ * Runs the child to the end, or, with `kill`, SIGKILLs it `kill.delayMs` after it has trained
+ * `kill.steps` steps (it prints a dot per step), so that each run makes progress however loaded
+ * the machine is. Resolves to whether it finished.
+ */
+function runChild(dir: string, flags: string[], kill?: { steps: number; delayMs: number }): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [CHILD, dir, ...flags], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (kill && timer === undefined && (out.match(/\./g)?.length ?? 0) >= kill.steps) timer = setTimeout(() => child.kill('SIGKILL'), kill.delayMs);
+    });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = killAfterMs === undefined ? undefined : setTimeout(() => child.kill('SIGKILL'), killAfterMs);
     child.on('error', reject);
     child.on('exit', (code, signal) => {
       clearTimeout(timer);
@@ -89,10 +96,11 @@ describe('checkpoints', () => {
     const dir = join(tmp, 'killed');
     let kills = 0;
     let midWrite = 0;
-    // Up to eight kills, each 0.5–1.7 s after a start (startup takes about 0.5 s, the whole run
-    // about 4 s with a checkpoint after every step, roughly half of it spent writing them).
+    // Up to eight kills, each after 4–10 more steps and then a random 0–60 ms, which often lands
+    // inside a checkpoint write (one after every step, roughly half the run spent writing them).
+    // The run has 60 steps.
     for (let k = 0; k < 8; k++) {
-      const finished = await runChild(dir, ['--resume'], 500 + Math.floor(Math.random() * 1200));
+      const finished = await runChild(dir, ['--resume'], { steps: 4 + Math.floor(Math.random() * 7), delayMs: Math.floor(Math.random() * 60) });
       if (finished) break;
       kills++;
       const left = await readdir(dir).catch(() => [] as string[]);
@@ -109,7 +117,7 @@ describe('checkpoints', () => {
       }
     }
     expect(await runChild(dir, ['--resume'])).toBe(true);
-    expect(kills).toBeGreaterThanOrEqual(4);
+    expect(kills).toBeGreaterThanOrEqual(5);
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const [want, got] = await Promise.all([readFile(join(reference, 'final.bin')), readFile(join(dir, 'final.bin'))]);
     expect(got.equals(want)).toBe(true);

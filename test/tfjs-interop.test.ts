@@ -99,7 +99,7 @@ describe('TF.js Layers format', () => {
 
   it('refuses layers TF.js has no equivalent for, naming the layer', () => {
     expect(() => cw.toTfjsLayers(cw.models.leNet5().compile({ optimizer: 'sdlm' }))).toThrow(
-      'toTfjsLayers(): layer 0 (ZeroPadding2D "pad") pads with -0.1, and TF.js pads only with zeros; export this model as ONNX instead',
+      'toTfjsLayers(): layer 0 (ZeroPadding2D "pad") pads with -0.1, and TF.js pads only with zeros; export it with exportOnnx() instead',
     );
     const sub = new cw.Sequential({ inputShape: [8, 8, 1], layers: [cw.layers.subsampling2d(), cw.layers.flatten(), cw.layers.dense({ units: 2, activation: 'softmax' })] }).compile();
     expect(() => cw.toTfjsLayers(sub)).toThrowError(expect.objectContaining({ code: 'TFJS_FORMAT', message: expect.stringContaining('layer 0 (Subsampling2D "subsampling2d") has no TF.js Layers equivalent') }));

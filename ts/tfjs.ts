@@ -53,7 +53,7 @@ function initializer(name: string, fanIn: number) {
 /** The model in TF.js's Layers format; errors name the first layer TF.js cannot express. */
 export function toTfjsLayers(model: Sequential): TfjsArtifacts {
   const refuse = (i: number, layer: Layer, why: string) =>
-    new TfjsFormatError(`toTfjsLayers(): layer ${i} (${layer.className} ${JSON.stringify(layer.name)}) ${why}; export this model as ONNX instead (not yet available)`);
+    new TfjsFormatError(`toTfjsLayers(): layer ${i} (${layer.className} ${JSON.stringify(layer.name)}) ${why}; export it with exportOnnx() instead`);
   const activation = (i: number, layer: Layer, a: string) => {
     const mapped = ACTIVATIONS[a];
     if (mapped === undefined) throw refuse(i, layer, `uses the activation ${a}, which TF.js does not have`);
