@@ -1,0 +1,49 @@
+// Node and Chromium train the reference networks from the same seeds on the same real images
+// (Fashion ConvNet: 3 steps of batch 32; faithful LeNet-5: 50 SDLM steps of batch 1; modern
+// LeNet-5: 50 Adam steps of batch 8), then predict 100 test images. The loss after every step,
+// every weight byte and every predict byte must be equal.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import * as api from 'convnet-wasm';
+import { networkCase } from '../shared/network-case.js';
+import { openBundledPage, type BrowserHarness } from './harness.js';
+
+let harness: BrowserHarness;
+let fashion: api.Dataset;
+let mnist: api.Dataset;
+
+beforeAll(async () => {
+  await api.init();
+  [fashion, mnist] = await Promise.all([api.datasets.fashionMnist(), api.datasets.mnist()]);
+  harness = await openBundledPage('test/browser/network-page.ts');
+}, 60_000);
+
+afterAll(() => harness?.close());
+
+function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}
+
+describe('whole networks in Chromium and in Node', () => {
+  for (const network of ['fashion', 'lenet5', 'lenet5-modern'] as const) {
+    it(`${network}: the same loss at every step, weight bytes and predict bytes`, async () => {
+      const d = network === 'fashion' ? fashion : mnist;
+      const data = { trainImages: d.train.images.subarray(0, 400 * 784), trainLabels: d.train.labels.subarray(0, 400), testImages: d.test.images.subarray(0, 100 * 784) };
+      const b64 = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
+      const browser = await harness.page.evaluate(([n, t, l, x]) => window.runNetworkCase(n, { train: t, labels: l, test: x }), [
+        network,
+        b64(data.trainImages),
+        b64(data.trainLabels),
+        b64(data.testImages),
+      ] as const);
+      const node = await networkCase(api, network, data);
+      expect(browser.losses).toEqual(node.losses);
+      const weights = new Uint8Array(Buffer.from(browser.weights, 'base64'));
+      const predictions = new Uint8Array(Buffer.from(browser.predictions, 'base64'));
+      expect(firstDifference(weights, node.weights), `weights: ${node.weights.length} bytes`).toBe(-1);
+      expect(firstDifference(predictions, node.predictions), `predictions: ${node.predictions.length} bytes`).toBe(-1);
+      expect(harness.pageErrors).toEqual([]);
+    }, 120_000);
+  }
+});

@@ -1,0 +1,39 @@
+// Trains the reference networks for a few steps from fixed seeds on given real images, and
+// returns every loss, every weight byte and the predict bytes: the identity test runs this in
+// Node and in Chromium and compares the results byte for byte.
+import type * as Api from 'convnet-wasm';
+
+export interface CaseData {
+  /** 8-bit training images (28×28) and labels, and test images for predict. */
+  trainImages: Uint8Array;
+  trainLabels: Uint8Array;
+  testImages: Uint8Array;
+}
+
+export interface CaseResult {
+  losses: number[];
+  weights: Uint8Array;
+  predictions: Uint8Array;
+}
+
+const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
+
+/** `network`: 'fashion' (3 steps of batch 32, Nadam) or 'lenet5' (50 steps of batch 1, SDLM) or 'lenet5-modern' (50 of batch 8, Adam). */
+export async function networkCase(api: typeof Api, network: 'fashion' | 'lenet5' | 'lenet5-modern', data: CaseData): Promise<CaseResult> {
+  const plan = {
+    fashion: { build: () => api.models.fashionConvNet().compile({ optimizer: 'nadam', seed: 42 }), steps: 3, batch: 32 },
+    lenet5: { build: () => api.models.leNet5().compile({ optimizer: 'sdlm', learningRate: 0.00005, seed: 42 }), steps: 50, batch: 1 },
+    'lenet5-modern': { build: () => api.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 42 }), steps: 50, batch: 8 },
+  }[network];
+  const model = plan.build();
+  const n = plan.steps * plan.batch;
+  const losses: number[] = [];
+  await model.fit(data.trainImages.subarray(0, n * 784), data.trainLabels.subarray(0, n), {
+    batchSize: plan.batch,
+    curvatureSamples: 20,
+    callbacks: { onBatchEnd: (_b, logs) => void losses.push(logs.loss) },
+  });
+  const result = { losses, weights: bytesOf(model.getWeights()), predictions: bytesOf(model.predict(data.testImages)) };
+  model.dispose();
+  return result;
+}
