@@ -8,6 +8,7 @@ import { ConvnetError } from './errors.js';
 import { layerFromConfig, type Shape3 } from './layers.js';
 import { fileSystem } from './platform.js';
 import { sha256Hex } from './hash.js';
+import { getRecord, indexedDbKey, putRecord } from './indexeddb.js';
 import { Sequential, type CompileConfig, type Preprocessing } from './sequential.js';
 
 import { FORMAT_VERSION } from './format.js';
@@ -143,7 +144,7 @@ const FILE_SCHEME = 'file://';
 
 function directoryOf(url: string): string {
   if (!url.startsWith(FILE_SCHEME) || url.length === FILE_SCHEME.length) {
-    throw new ConvnetError('UNSUPPORTED_URL', `${JSON.stringify(url)}: only file://<directory> is supported (IndexedDB arrives with the browser work)`);
+    throw new ConvnetError('UNSUPPORTED_URL', `${JSON.stringify(url)}: use file://<directory> (Node) or indexeddb://<name> (browsers)`);
   }
   return url.slice(FILE_SCHEME.length);
 }
@@ -163,6 +164,12 @@ function safeName(name: unknown, where: string): string {
  * whole. Weights files no longer named are removed afterwards.
  */
 export async function saveModel(model: Sequential, url: string): Promise<{ modelJson: string; weights: string }> {
+  const key = indexedDbKey(url);
+  if (key !== undefined) {
+    const { modelJson, weights } = toArtifacts(model);
+    await putRecord(key, { modelJson, weights });
+    return { modelJson: url, weights: url };
+  }
   const dir = directoryOf(url);
   const fs = fileSystem('model.save(file://…)');
   const { modelJson, weights } = toArtifacts(model);
@@ -191,6 +198,11 @@ export async function saveModel(model: Sequential, url: string): Promise<{ model
 /** Loads a model saved by {@link saveModel} (`file://<dir>`), or from artifacts in memory. */
 export async function loadModel(source: string | ModelArtifacts): Promise<Sequential> {
   if (typeof source !== 'string') return fromArtifacts(source);
+  const key = indexedDbKey(source);
+  if (key !== undefined) {
+    const record = await getRecord(key);
+    return fromArtifacts({ modelJson: record.modelJson as ModelJson, weights: record.weights }, source);
+  }
   const dir = directoryOf(source);
   const fs = fileSystem('loadModel(file://…)');
   const jsonPath = fs.join(dir, 'model.json');

@@ -640,7 +640,10 @@ export class Sequential {
     return this.compiled ? this.compiled.wasm.iterations() : 0;
   }
 
-  /** Saves the model to `file://<dir>` (Node): model.json and weights.bin, each written atomically. */
+  /**
+   * Saves the model: `file://<dir>` (Node) writes model.json and its weights file atomically;
+   * `indexeddb://<name>` (browsers) stores both in one IndexedDB transaction.
+   */
   async save(url: string): Promise<{ modelJson: string; weights: string }> {
     this.check('save()');
     const { saveModel } = await import('./io.js');
