@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import * as cw from 'convnet-wasm';
-import { setupTfjsTraining, timeSteps } from './tfjs-training.mjs';
+import { setupTfjsTraining, timeSteps, timeTfjsSteps } from './tfjs-training.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
@@ -77,20 +77,7 @@ function tfModel() {
 }
 
 async function tfjs(backend, steps, warmup) {
-  await tf.setBackend(backend);
-  await tf.ready();
-  const model = tfModel();
-  const seconds = await timeSteps(
-    async (i) => {
-      const x = tf.tensor4d(Float32Array.from(pixels.subarray(i * BATCH * 784, (i + 1) * BATCH * 784), (p) => p / 255), [BATCH, 28, 28, 1]);
-      const y = tf.tensor1d(Array.from(labels.subarray(i * BATCH, (i + 1) * BATCH)), 'float32');
-      await model.trainOnBatch(x, y);
-      tf.dispose([x, y]);
-    },
-    steps,
-    warmup,
-  );
-  model.dispose();
+  const seconds = await timeTfjsSteps(tf, tfModel, { backend, pixels, labels, batch: BATCH, steps, warmup });
   return seconds / BATCH;
 }
 

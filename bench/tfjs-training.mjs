@@ -79,3 +79,25 @@ export async function timeSteps(step, steps, warmup) {
   for (let i = 0; i < steps; i++) await step(warmup + i);
   return (performance.now() - t0) / 1000 / steps;
 }
+
+/**
+ * Seconds per training step of a fresh TF.js model from `build()` on `backend`, over `steps` steps
+ * after `warmup`, each on batch i of the 8-bit `pixels` (÷255) and `labels`.
+ */
+export async function timeTfjsSteps(tf, build, { backend, pixels, labels, batch, steps, warmup }) {
+  await tf.setBackend(backend);
+  await tf.ready();
+  const model = build();
+  const seconds = await timeSteps(
+    async (i) => {
+      const x = tf.tensor4d(Float32Array.from(pixels.subarray(i * batch * 784, (i + 1) * batch * 784), (p) => p / 255), [batch, 28, 28, 1]);
+      const y = tf.tensor1d(Array.from(labels.subarray(i * batch, (i + 1) * batch)), 'float32');
+      await model.trainOnBatch(x, y);
+      tf.dispose([x, y]);
+    },
+    steps,
+    warmup,
+  );
+  model.dispose();
+  return seconds;
+}

@@ -60,6 +60,6 @@ describe('save and load (file://)', () => {
     await expect(cw.loadModel(`file://${out}`)).rejects.toThrow('not a convnet-wasm model.json');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     await expect(cw.loadModel(`file://${join(dir, 'missing')}`)).rejects.toThrow(/model\.json: ENOENT/);
-    await expect(cw.loadModel('https://example.invalid/m')).rejects.toThrow('only file://<directory> is supported');
+    await expect(cw.loadModel('https://example.invalid/m')).rejects.toThrow('use file://<directory> (Node) or indexeddb://<name> (browsers)');
   });
 });

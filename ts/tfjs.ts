@@ -34,6 +34,8 @@ export class TfjsFormatError extends ConvnetError {
 
 const ACTIVATIONS: Record<string, string> = { linear: 'linear', relu: 'relu', tanh: 'tanh', sigmoid: 'sigmoid', softmax: 'softmax' };
 const SHARD = 'group1-shard1of1.bin';
+/** Keras's config fields for what convnet-wasm does not have. */
+const NO_REGULARIZERS = { kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null };
 
 function initializer(name: string, fanIn: number) {
   switch (name) {
@@ -85,11 +87,7 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
             use_bias: true,
             kernel_initializer: initializer(c.kernelInitializer, fanIn),
             bias_initializer: initializer(c.biasInitializer, fanIn),
-            kernel_regularizer: null,
-            bias_regularizer: null,
-            activity_regularizer: null,
-            kernel_constraint: null,
-            bias_constraint: null,
+            ...NO_REGULARIZERS,
           },
         });
         break;
@@ -111,11 +109,7 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
             use_bias: true,
             kernel_initializer: initializer(c.kernelInitializer, input[2]),
             bias_initializer: initializer(c.biasInitializer, input[2]),
-            kernel_regularizer: null,
-            bias_regularizer: null,
-            activity_regularizer: null,
-            kernel_constraint: null,
-            bias_constraint: null,
+            ...NO_REGULARIZERS,
           },
         });
         break;

@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from 'convnet-wasm';
 import { denseCaseBytes } from '../shared/dense-case.js';
-import { openBundledPage, type BrowserHarness } from './harness.js';
+import { firstDifference, openBundledPage, type BrowserHarness } from './harness.js';
 
 let harness: BrowserHarness;
 
@@ -13,13 +13,6 @@ beforeAll(async () => {
 });
 
 afterAll(() => harness?.close());
-
-/** Index of the first differing byte, or -1. */
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
 
 describe('Dense forward+backward in Chromium and in Node', () => {
   for (const seed of [7, 1234]) {

@@ -80,3 +80,10 @@ export async function openBundledPage(entry: string): Promise<BrowserHarness> {
     throw error;
   }
 }
+
+/** Index of the first byte where `a` and `b` differ, or -1 when they are equal. */
+export function firstDifference(a: Uint8Array, b: Uint8Array): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
+  return a.length === b.length ? -1 : n;
+}

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from 'convnet-wasm';
 import { networkCase } from '../shared/network-case.js';
-import { openBundledPage, type BrowserHarness } from './harness.js';
+import { firstDifference, openBundledPage, type BrowserHarness } from './harness.js';
 
 let harness: BrowserHarness;
 let fashion: api.Dataset;
@@ -18,12 +18,6 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(() => harness?.close());
-
-function firstDifference(a: Uint8Array, b: Uint8Array): number {
-  const n = Math.min(a.length, b.length);
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return i;
-  return a.length === b.length ? -1 : n;
-}
 
 describe('whole networks in Chromium and in Node', () => {
   for (const network of ['fashion', 'lenet5', 'lenet5-modern'] as const) {
