@@ -20,7 +20,7 @@ async function compare(model: cw.Sequential, data: Dataset) {
   const n = 100;
   const pixels = data.test.images.subarray(0, n * 784);
   const ours = model.predict(pixels);
-  const session = await ort.InferenceSession.create(cw.exportOnnx(model));
+  const session = await ort.InferenceSession.create(await cw.exportOnnx(model));
   const out = await session.run({ input: new ort.Tensor('float32', Float32Array.from(pixels), [n, 28, 28, 1]) });
   const theirs = out.probabilities!.data as Float32Array;
   expect(theirs.length).toBe(ours.length);

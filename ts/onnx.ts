@@ -12,14 +12,25 @@
  * kernels keep their layout.
  * @module
  */
-import onnxProto from 'onnx-proto';
+import type onnxProto from 'onnx-proto';
 import type { Layer, Shape3 } from './layers.js';
 import type { Sequential } from './sequential.js';
 
-const { onnx } = onnxProto;
-const FLOAT = onnx.TensorProto.DataType.FLOAT;
-const INT64 = onnx.TensorProto.DataType.INT64;
-const A = onnx.AttributeProto.AttributeType;
+// The protobuf definitions load on the first export, so that importing convnet-wasm stays quick
+// (they take some 40 ms to load in Node).
+let onnx: typeof onnxProto.onnx;
+let FLOAT: number;
+let INT64: number;
+let A: typeof onnxProto.onnx.AttributeProto.AttributeType;
+
+async function loadProto(): Promise<void> {
+  if (onnx !== undefined) return;
+  const module = await import('onnx-proto');
+  onnx = (module.default ?? module).onnx;
+  FLOAT = onnx.TensorProto.DataType.FLOAT;
+  INT64 = onnx.TensorProto.DataType.INT64;
+  A = onnx.AttributeProto.AttributeType;
+}
 
 type Attr = number | number[] | string;
 
@@ -102,7 +113,8 @@ function oihw(w: Float32Array, kh: number, kw: number, ci: number, co: number): 
  * The model as an ONNX file (opset 17). Inputs are NHWC and raw (the preprocessing is in the
  * graph); the output is the class probabilities.
  */
-export function exportOnnx(model: Sequential): Uint8Array {
+export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
+  await loadProto();
   const g = new Graph();
   const weights = model.getWeights();
   const summaries = model.layerSummaries();
