@@ -117,7 +117,8 @@ describe('checkpoints', () => {
       }
     }
     expect(await runChild(dir, ['--resume'])).toBe(true);
-    expect(kills).toBeGreaterThanOrEqual(5);
+    // At most 12 steps per killed run out of 60: the first four runs are always killed.
+    expect(kills).toBeGreaterThanOrEqual(4);
     expect((await readdir(dir)).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     const [want, got] = await Promise.all([readFile(join(reference, 'final.bin')), readFile(join(dir, 'final.bin'))]);
     expect(got.equals(want)).toBe(true);
