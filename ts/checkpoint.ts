@@ -16,6 +16,7 @@ import { ConvnetError } from './errors.js';
 import { sha256Hex } from './hash.js';
 import type { ModelJson } from './io.js';
 import { fileSystem } from './platform.js';
+import { isObject } from './validate.js';
 import type { History } from './sequential.js';
 
 const MAGIC = 'CNWCKPT1';
@@ -109,7 +110,6 @@ export async function encodeCheckpoint(c: Checkpoint): Promise<Uint8Array> {
   return out;
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 
 /** Decodes `checkpoint.bin`, checking the magic, the version, every length and the checksum. */

@@ -8,6 +8,7 @@ import { ConvnetError } from './errors.js';
 import { layerFromConfig, type Shape3 } from './layers.js';
 import { fileSystem } from './platform.js';
 import { sha256Hex } from './hash.js';
+import { isObject, isPlainFileName } from './validate.js';
 import { getRecord, indexedDbKey, putRecord } from './indexeddb.js';
 import { Sequential, type CompileConfig, type Preprocessing } from './sequential.js';
 
@@ -77,9 +78,6 @@ export function toArtifacts(model: Sequential): ModelArtifacts {
   return { modelJson, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Checks the format name and version first, so a foreign or newer file gets the right message. */
 function checkHeader(json: unknown, where: string): asserts json is Record<string, unknown> {
@@ -142,16 +140,17 @@ export function fromArtifacts(artifacts: ModelArtifacts, where = 'model'): Seque
 
 const FILE_SCHEME = 'file://';
 
-function directoryOf(url: string): string {
+/** The directory of a `file://<dir>` URL; `accepted` says what else the caller takes. */
+export function directoryOf(url: string, accepted = 'file://<directory> (Node) or indexeddb://<name> (browsers)'): string {
   if (!url.startsWith(FILE_SCHEME) || url.length === FILE_SCHEME.length) {
-    throw new ConvnetError('UNSUPPORTED_URL', `${JSON.stringify(url)}: use file://<directory> (Node) or indexeddb://<name> (browsers)`);
+    throw new ConvnetError('UNSUPPORTED_URL', `${JSON.stringify(url)}: use ${accepted}`);
   }
   return url.slice(FILE_SCHEME.length);
 }
 
 /** A plain file name inside the model's directory: no separators, no `..`. */
 function safeName(name: unknown, where: string): string {
-  if (typeof name !== 'string' || name === '' || name === '.' || name === '..' || /[/\\\0]/.test(name)) {
+  if (!isPlainFileName(name)) {
     throw new ModelFormatError(`${where}: weights path ${JSON.stringify(name)} must be a file name in the model's directory`);
   }
   return name;

@@ -11,6 +11,8 @@
 import { ConvnetError } from './errors.js';
 import { layers as make, type Layer, type Shape3 } from './layers.js';
 import { fileSystem } from './platform.js';
+import { directoryOf } from './io.js';
+import { isObject, isPlainFileName } from './validate.js';
 import { Sequential } from './sequential.js';
 
 /** A model in TF.js's Layers format, in memory: what `tf.io.fromMemory` takes. */
@@ -140,7 +142,7 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
 
 /** Saves the model in TF.js's Layers format to `file://<dir>` (Node): `model.json` and one shard. */
 export async function saveTfjsLayers(model: Sequential, url: string): Promise<{ modelJson: string }> {
-  const dir = dirOf(url);
+  const dir = directoryOf(url, 'file://<directory>');
   const fs = fileSystem('saveTfjsLayers(file://…)');
   const a = toTfjsLayers(model);
   await fs.mkdir(dir);
@@ -157,12 +159,6 @@ export async function saveTfjsLayers(model: Sequential, url: string): Promise<{ 
   return { modelJson: path };
 }
 
-function dirOf(url: string): string {
-  if (!url.startsWith('file://') || url.length === 7) throw new ConvnetError('UNSUPPORTED_URL', `${JSON.stringify(url)}: only file://<directory> is supported`);
-  return url.slice(7);
-}
-
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Builds a compiled {@link Sequential} from a TF.js Layers model (topology and weights). */
 export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'): Sequential {
@@ -255,7 +251,7 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
 
 /** Loads a TF.js Layers model from `file://<dir>` (Node): `model.json` and its shards, in order. */
 export async function loadTfjsLayers(url: string): Promise<Sequential> {
-  const dir = dirOf(url);
+  const dir = directoryOf(url, 'file://<directory>');
   const fs = fileSystem('loadTfjsLayers(file://…)');
   const path = fs.join(dir, 'model.json');
   let json: Record<string, unknown>;
@@ -266,7 +262,7 @@ export async function loadTfjsLayers(url: string): Promise<Sequential> {
   }
   const groups = Array.isArray(json.weightsManifest) ? (json.weightsManifest as { paths: unknown; weights: unknown }[]) : [];
   const paths = groups.flatMap((g) => (Array.isArray(g.paths) ? g.paths : []));
-  if (paths.some((p) => typeof p !== 'string' || p.includes('/') || p.includes('\\') || p === '..' || p === '.')) {
+  if (!paths.every(isPlainFileName)) {
     throw new TfjsFormatError(`${path}: weight paths must be file names in the model's directory`);
   }
   const parts = await Promise.all(paths.map((p) => fs.readFile(fs.join(dir, p as string))));
