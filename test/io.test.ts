@@ -1,6 +1,9 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import sirv from 'sirv';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
 
@@ -60,6 +63,29 @@ describe('save and load (file://)', () => {
     await expect(cw.loadModel(`file://${out}`)).rejects.toThrow('not a convnet-wasm model.json');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     await expect(cw.loadModel(`file://${join(dir, 'missing')}`)).rejects.toThrow(/model\.json: ENOENT/);
-    await expect(cw.loadModel('https://example.invalid/m')).rejects.toThrow('use file://<directory> (Node) or indexeddb://<name> (browsers)');
+    await expect(cw.loadModel('ftp://example.invalid/m')).rejects.toThrow(
+      'use file://<directory> (Node), indexeddb://<name> (browsers) or an http(s):// URL of model.json',
+    );
+  });
+});
+
+describe('load over http(s)', () => {
+  it('fetches model.json and the weights it names, beside it; HTTP errors name the URL', async () => {
+    const { model, x } = await trained();
+    const out = join(dir, 'served');
+    await model.save(`file://${out}`);
+    const server = createServer(sirv(out));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    try {
+      for (const url of [`${base}model.json`, base]) {
+        const back = await cw.loadModel(url);
+        expect(Buffer.from(back.predict(x).buffer).equals(Buffer.from(model.predict(x).buffer))).toBe(true);
+        back.dispose();
+      }
+      await expect(cw.loadModel(`${base}nothing/model.json`)).rejects.toThrow(`loadModel(): ${base}nothing/model.json answered HTTP 404`);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

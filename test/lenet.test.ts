@@ -18,6 +18,27 @@ beforeAll(async () => {
   mnist = await cw.datasets.mnist();
 });
 
+describe('faithful LeNet-5: inner layers', () => {
+  it('layerOutputs gives the 32×32 input it sees and the C1/C3 maps, consistent with predict', () => {
+    const model = cw.models.leNet5();
+    model.compile({ optimizer: 'sdlm', seed: 3 });
+    const x = mnist.test.images.subarray(0, 2 * 784);
+    const [pad, c1, c3, out] = model.layerOutputs(x, ['pad', 'C1', 3, 'output']);
+    expect([pad!.shape, c1!.shape, c3!.shape]).toEqual([[32, 32, 1], [28, 28, 6], [10, 10, 16]]);
+    expect([pad!.values.length, c1!.values.length, c3!.values.length]).toEqual([2 * 1024, 2 * 4704, 2 * 1600]);
+    // The border is the padding value −0.1; the image sits at rows/columns 2…29, scaled to [−0.1, 1.175].
+    expect(pad!.values[0]).toBeCloseTo(-0.1, 6);
+    expect(pad!.values[1024 + 2 * 32 + 2 + 14 * 33]).toBeCloseTo(-0.1 + 0.005 * x[784 + 14 * 29]!, 6);
+    // Probabilities are softmax(−y) of the RBF outputs.
+    const y = out!.values.subarray(0, 10);
+    const e = Array.from(y, (v) => Math.exp(-(v - Math.min(...y))));
+    const probs = model.predict(x.subarray(0, 784));
+    e.forEach((v, k) => expect(probs[k]).toBeCloseTo(v / e.reduce((a, b) => a + b), 5));
+    expect(() => model.layerOutputs(x, ['C9'])).toThrow('no layer "C9"; the layers are pad, C1, S2, C3, S4, C5, flatten, F6, output (indices 0–8)');
+    model.dispose();
+  });
+});
+
 describe('faithful LeNet-5: structure', () => {
   it('has the paper’s 60,000 parameters and 340,908 connections, layer by layer', () => {
     const model = cw.models.leNet5();

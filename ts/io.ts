@@ -194,7 +194,11 @@ export async function saveModel(model: Sequential, url: string): Promise<{ model
   return { modelJson: jsonPath, weights: weightsPath };
 }
 
-/** Loads a model saved by {@link saveModel} (`file://<dir>`), or from artifacts in memory. */
+/**
+ * Loads a model saved by {@link saveModel}: from `file://<dir>` (Node), `indexeddb://<name>`
+ * (browsers), an `http(s)://` URL of its `model.json` (or of its directory, ending in `/`; in a
+ * page, a relative URL works too), or from artifacts in memory.
+ */
 export async function loadModel(source: string | ModelArtifacts): Promise<Sequential> {
   if (typeof source !== 'string') return fromArtifacts(source);
   const key = indexedDbKey(source);
@@ -202,21 +206,61 @@ export async function loadModel(source: string | ModelArtifacts): Promise<Sequen
     const record = await getRecord(key);
     return fromArtifacts({ modelJson: record.modelJson as ModelJson, weights: record.weights }, source);
   }
-  const dir = directoryOf(source);
+  const web = webUrl(source);
+  if (web !== undefined) return loadFromWeb(web);
+  const dir = directoryOf(source, ACCEPTED_LOAD_URLS);
   const fs = fileSystem('loadModel(file://…)');
   const jsonPath = fs.join(dir, 'model.json');
-  let modelJson: ModelJson;
+  let text: string;
   try {
-    modelJson = JSON.parse(new TextDecoder().decode(await fs.readFile(jsonPath))) as ModelJson;
+    text = new TextDecoder().decode(await fs.readFile(jsonPath));
   } catch (error) {
     throw new ModelFormatError(`${jsonPath}: ${(error as Error).message}`);
   }
-  checkHeader(modelJson, jsonPath);
+  return readSaved(text, jsonPath, (name) => fs.readFile(fs.join(dir, name)));
+}
+
+const ACCEPTED_LOAD_URLS = 'file://<directory> (Node), indexeddb://<name> (browsers) or an http(s):// URL of model.json';
+
+/** An http(s) URL, or in a page a relative one resolved against it; undefined for other schemes. */
+function webUrl(source: string): URL | undefined {
+  if (/^https?:\/\//i.test(source)) return new URL(source);
+  const relative = !/^[a-z][a-z0-9+.-]*:/i.test(source);
+  if (relative && typeof location !== 'undefined' && source !== '') return new URL(source, location.href);
+  return undefined;
+}
+
+async function fetchBytes(url: URL): Promise<Uint8Array> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (cause) {
+    throw new ConvnetError('LOAD_FAILED', `loadModel(): could not fetch ${url.href}: ${String(cause)}`, { cause });
+  }
+  if (!response.ok) throw new ConvnetError('LOAD_FAILED', `loadModel(): ${url.href} answered HTTP ${response.status}`);
+  return new Uint8Array(await response.arrayBuffer());
+}
+
+async function loadFromWeb(url: URL): Promise<Sequential> {
+  const jsonUrl = url.pathname.endsWith('/') ? new URL('model.json', url) : url;
+  const text = new TextDecoder().decode(await fetchBytes(jsonUrl));
+  return readSaved(text, jsonUrl.href, (name) => fetchBytes(new URL(name, jsonUrl)));
+}
+
+/** Parses and checks `model.json`, then reads the weights files it names (plain names beside it). */
+async function readSaved(text: string, where: string, read: (name: string) => Promise<Uint8Array>): Promise<Sequential> {
+  let modelJson: ModelJson;
+  try {
+    modelJson = JSON.parse(text) as ModelJson;
+  } catch (error) {
+    throw new ModelFormatError(`${where}: ${(error as Error).message}`);
+  }
+  checkHeader(modelJson, where);
   const group = Array.isArray(modelJson.weightsManifest) ? modelJson.weightsManifest[0] : undefined;
-  const names = group && Array.isArray(group.paths) ? group.paths.map((p) => safeName(p, jsonPath)) : [];
-  if (names.length === 0) throw new ModelFormatError(`${jsonPath}: no weights file in weightsManifest`);
-  const parts = await Promise.all(names.map((n) => fs.readFile(fs.join(dir, n))));
+  const names = group && Array.isArray(group.paths) ? group.paths.map((p) => safeName(p, where)) : [];
+  if (names.length === 0) throw new ModelFormatError(`${where}: no weights file in weightsManifest`);
+  const parts = await Promise.all(names.map(read));
   const weights = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   parts.reduce((at, p) => (weights.set(p, at), at + p.length), 0);
-  return fromArtifacts({ modelJson, weights }, jsonPath);
+  return fromArtifacts({ modelJson, weights }, where);
 }

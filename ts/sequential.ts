@@ -572,6 +572,34 @@ export class Sequential {
     return out;
   }
 
+  /**
+   * The outputs of inner layers, like a Keras `Model(inputs, [layer.output, …])` or TF.js's
+   * `model.execute(x, names)`: one inference pass, one wasm call. `layers` are names or indices;
+   * each result holds N·h·w·c values in NHWC order, with the layer's output shape.
+   */
+  layerOutputs(x: Inputs, layers: readonly (string | number)[]): { name: string; shape: Shape3; values: Float32Array }[] {
+    const model = this.model('layerOutputs()');
+    const n = this.checkData('layerOutputs()', x);
+    const indices = layers.map((ref) => {
+      const i = typeof ref === 'number' ? ref : this.stack.findIndex((l) => l.name === ref);
+      if (!Number.isInteger(i) || i < 0 || i >= this.stack.length) {
+        const names = this.stack.map((l) => l.name).join(', ');
+        throw new InvalidArgumentError(`${this.name}.layerOutputs(): no layer ${JSON.stringify(ref)}; the layers are ${names} (indices 0–${this.stack.length - 1})`);
+      }
+      return i;
+    });
+    const ids = Uint32Array.from(indices);
+    const all = this.call('layerOutputs()', () => (x instanceof Uint8Array ? model.layer_outputs_u8(x, ids) : model.layer_outputs(x, ids)));
+    let at = 0;
+    return indices.map((i) => {
+      const shape = this.shapes[i]!;
+      const len = n * shape[0] * shape[1] * shape[2];
+      const values = all.subarray(at, at + len);
+      at += len;
+      return { name: this.stack[i]!.name!, shape, values };
+    });
+  }
+
   /** Trainable parameters. */
   countParams(): number {
     return this.stack.reduce((sum, layer, i) => sum + layer.paramCount(this.layerInput(i)), 0);

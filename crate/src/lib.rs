@@ -142,6 +142,15 @@ impl WasmModel {
         self.inner.predict(Input::U8(x)).map_err(|e| JsError::new(&e))
     }
 
+    /// The outputs of the layers whose indices are in `layers`, concatenated (inference mode).
+    pub fn layer_outputs(&mut self, x: &[f32], layers: &[u32]) -> Result<Vec<f32>, JsError> {
+        self.inner.layer_outputs(Input::F32(x), layers).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn layer_outputs_u8(&mut self, x: &[u8], layers: &[u32]) -> Result<Vec<f32>, JsError> {
+        self.inner.layer_outputs(Input::U8(x), layers).map_err(|e| JsError::new(&e))
+    }
+
     /// Estimates the SDLM optimiser's curvature on a set of labelled examples (a few hundred).
     pub fn estimate_curvature(&mut self, x: &[f32], labels: &[u32]) -> Result<(), JsError> {
         self.inner.estimate_curvature(Input::F32(x), labels).map_err(|e| JsError::new(&e))

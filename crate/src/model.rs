@@ -1222,6 +1222,22 @@ impl Model {
         Ok(out)
     }
 
+    /// Inference, returning the outputs of the layers in `layers` (indices, any order, repeats
+    /// allowed) one after another: for each, `batch·out_len` values in the layer's NHWC layout.
+    pub fn layer_outputs(&mut self, x: Input<'_>, layers: &[u32]) -> Result<Vec<f32>, String> {
+        if let Some(&bad) = layers.iter().find(|&&i| i as usize >= self.layers.len()) {
+            return Err(format!("layer index {bad} is not below the {} layers", self.layers.len()));
+        }
+        let batch = self.load_input(x)?;
+        self.forward(batch, false);
+        let mut out = Vec::with_capacity(layers.iter().map(|&i| batch * self.layers[i as usize].out_len).sum());
+        for &i in layers {
+            let i = i as usize;
+            out.extend_from_slice(&self.acts[i + 1][..batch * self.layers[i].out_len]);
+        }
+        Ok(out)
+    }
+
     /// The raw outputs of the last layer (logits, or RBF distances), `batch·classes` values.
     pub fn predict_raw(&mut self, x: Input<'_>) -> Result<Vec<f32>, String> {
         let batch = self.load_input(x)?;
@@ -1390,6 +1406,27 @@ mod tests {
                     model.loss(batch, &labels) as f64
                 });
             }
+        }
+    );
+
+    kernel_test!(
+        fn layer_outputs_are_the_activations_predict_goes_through() {
+            let mut model = Model::new(&lenet_like(json!({"type": "rbf_max_likelihood"})), 5).unwrap();
+            let pixels: Vec<u8> = (0..2 * 50).map(|i| (i * 37 % 256) as u8).collect();
+            let raw = model.predict_raw(Input::U8(&pixels)).unwrap();
+            let lens: Vec<usize> = model.layers.iter().map(|l| l.out_len).collect();
+            let out = model.layer_outputs(Input::U8(&pixels), &[0, 5, 1]).unwrap();
+            assert_eq!(out.len(), 2 * (lens[0] + lens[5] + lens[1]));
+            // Layer 0 pads with −0.1, the image's border; layer 5 is the RBF output, predict_raw's.
+            let padded = &out[..2 * lens[0]];
+            assert_eq!(padded[0], -0.1);
+            assert_eq!(padded[(7 + 1) * 2], -0.1 + 0.005 * pixels[0] as f32);
+            assert_eq!(&out[2 * lens[0]..2 * (lens[0] + lens[5])], &raw[..]);
+            assert_eq!(out.len() - 2 * (lens[0] + lens[5]), 2 * 5 * 5 * 3);
+            assert_eq!(
+                model.layer_outputs(Input::U8(&pixels), &[6]).unwrap_err(),
+                "layer index 6 is not below the 6 layers"
+            );
         }
     );
 
