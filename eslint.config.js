@@ -5,7 +5,7 @@ import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'pkg/', 'target/', 'ts/wasm/', 'bench/wasm/', 'bench/results/', 'node_modules/'] },
+  { ignores: ['dist/', 'out/', 'test-results/', 'pkg/', 'target/', 'ts/wasm/', 'bench/wasm/', 'bench/results/', 'node_modules/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -4,7 +4,7 @@
 // `node scripts/build.mjs --bench` instead builds the benchmark module (cargo feature `bench`)
 // into bench/wasm/, through the same wasm-pack and wasm-opt steps.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -63,7 +63,17 @@ mkdirSync(join(dist, 'wasm'), { recursive: true });
 wasmOpt(join(glueDir, 'convnet_wasm_bg.wasm'), join(dist, 'convnet_wasm_bg.wasm'));
 
 run('tsc', bin('tsc'), ['-p', 'tsconfig.build.json']);
-for (const file of ['convnet_wasm.js', 'convnet_wasm.d.ts']) copyFileSync(join(glueDir, file), join(dist, 'wasm', file));
+copyFileSync(join(glueDir, 'convnet_wasm.d.ts'), join(dist, 'wasm', 'convnet_wasm.d.ts'));
+// The glue's fallback `new URL('convnet_wasm_bg.wasm', import.meta.url)` names a file that is not
+// in dist/wasm/ (the entry points always pass the module). Bundlers treat that expression as an
+// asset to copy: Vite warns and webpack fails. The fallback becomes a plain error.
+const glueFallback = "module_or_path = new URL('convnet_wasm_bg.wasm', import.meta.url);";
+const glue = readFileSync(join(glueDir, 'convnet_wasm.js'), 'utf8');
+if (!glue.includes(glueFallback)) throw new Error('build: the wasm-bindgen glue changed; update the fallback patch in scripts/build.mjs');
+writeFileSync(
+  join(dist, 'wasm', 'convnet_wasm.js'),
+  glue.replace(glueFallback, "throw new Error('convnet-wasm: the wasm module must be passed to the glue (init() does this)');"),
+);
 
 const kib = (path) => (statSync(path).size / 1024).toFixed(1);
 console.log(

@@ -40,9 +40,18 @@ export async function openBundledPage(entry: string): Promise<BrowserHarness> {
   await copyFile(join(root, 'dist', 'convnet_wasm_bg.wasm'), join(dir, 'convnet_wasm_bg.wasm'));
   await writeFile(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="page.js"></script>\n');
 
+  return openServedDirectory(dir, { removeAfter: true });
+}
+
+/**
+ * Serves a directory on 127.0.0.1 and opens it in Chromium (`path` relative to the root URL).
+ * With `removeAfter`, close() deletes the directory.
+ */
+export async function openServedDirectory(dir: string, options: { path?: string; removeAfter?: boolean } = {}): Promise<BrowserHarness> {
   const server: Server = createServer(sirv(dir, { dev: true }));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
+  const cleanUp = () => (options.removeAfter ? rm(dir, { recursive: true, force: true }) : Promise.resolve());
 
   let browser: Browser | undefined;
   try {
@@ -61,7 +70,7 @@ export async function openBundledPage(entry: string): Promise<BrowserHarness> {
       if (m.type() === 'error') pageErrors.push(m.text());
     });
     const url = `http://127.0.0.1:${port}/`;
-    await page.goto(url);
+    await page.goto(url + (options.path ?? ''));
     const opened = browser;
     return {
       url,
@@ -70,13 +79,13 @@ export async function openBundledPage(entry: string): Promise<BrowserHarness> {
       async close() {
         await opened.close();
         await new Promise((resolve) => server.close(resolve));
-        await rm(dir, { recursive: true, force: true });
+        await cleanUp();
       },
     };
   } catch (error) {
     await browser?.close();
     server.close();
-    await rm(dir, { recursive: true, force: true });
+    await cleanUp();
     throw error;
   }
 }
