@@ -8,6 +8,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import cliProgress from 'cli-progress';
 import { existsSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import * as cw from 'convnet-wasm';
 import { errorCurveSvg } from './lib/curve-svg.mjs';
@@ -47,6 +48,8 @@ const program = new Command()
   .option('--out <dir>', 'where to save the trained model and its curve.svg (default: out/<model>)')
   .option('--checkpoint-every <n>', "write <out>/checkpoint/checkpoint.bin every n steps, or 'epoch'", 'epoch')
   .option('--no-checkpoint', 'write no checkpoints')
+  .option('--workers <n>', 'data-parallel workers (default: the number of cores; the result is the same for any number)', positiveInt('--workers'))
+  .option('--micro-batch-size <n>', 'examples per micro-batch (default: a quarter of the batch); the result depends on it', positiveInt('--micro-batch-size'))
   .option('--resume', 'go on from <out>/checkpoint when a checkpoint is there (bit for bit the same result)')
   .addHelpText(
     'after',
@@ -113,6 +116,14 @@ console.log(
   `\nTraining on ${trainCount.toLocaleString('en-US')} images (${valName} ${validation.count.toLocaleString('en-US')}), ` +
     `${opts.epochs} epoch(s), batch ${batchSize}, ${recipe}, seed ${opts.seed}.`,
 );
+const microBatchSize = opts.microBatchSize ?? Math.ceil(batchSize / 4);
+if (microBatchSize > batchSize) program.error(`--micro-batch-size must be at most the batch size (${batchSize})`);
+const workers = microBatchSize < batchSize ? Math.min(opts.workers ?? availableParallelism(), Math.ceil(batchSize / microBatchSize)) : 1;
+console.log(
+  microBatchSize < batchSize
+    ? `Data-parallel: ${workers} worker(s), micro-batches of ${microBatchSize} (the same weights for any number of workers).`
+    : 'One micro-batch per batch: every step runs in this thread.',
+);
 if (opts.model === 'fashion' && (trainCount < 55_000 || opts.epochs < 10)) {
   console.log("The book's full recipe: npm run train -- --epochs 10 --train-limit 55000\n");
 }
@@ -145,6 +156,8 @@ let correct = 0;
 const history = await model.fit(trainX, trainY, {
   epochs: opts.epochs,
   batchSize,
+  microBatchSize,
+  workers,
   checkpoint,
   resume: Boolean(opts.resume),
   validationData: [validation.images, validation.labels],

@@ -42,6 +42,8 @@ export interface Position {
   batchSize: number;
   trainCount: number;
   shuffle: boolean;
+  /** Data-parallel fits: the micro-batch size (results depend on it). */
+  microBatchSize?: number;
 }
 
 /** The running sums of the epoch in progress. */
@@ -144,7 +146,7 @@ export async function decodeCheckpoint(bytes: Uint8Array, where: string): Promis
   }
   if ((await sha256Hex(payload)) !== h.sha256) throw fail('the payload does not match its SHA-256 (the file is damaged)');
   const p = h.position;
-  if (!isObject(p) || ![p.epoch, p.batch, p.epochs, p.batchSize, p.trainCount].every(isCount) || typeof p.shuffle !== 'boolean') {
+  if (!isObject(p) || ![p.epoch, p.batch, p.epochs, p.batchSize, p.trainCount].every(isCount) || typeof p.shuffle !== 'boolean' || (p.microBatchSize !== undefined && !(isCount(p.microBatchSize) && p.microBatchSize >= 1))) {
     throw fail('the header has no valid position');
   }
   const sums = h.sums;

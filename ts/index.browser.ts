@@ -5,7 +5,8 @@
  * bundle, or pass `init({ wasm: url })`.
  * @module
  */
-import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
+import { checkWasmBytes, setWasmResolver, workerUrl, type GlueInput, type WasmSource } from './init.js';
+import { setWorkerPlatform } from './parallel.js';
 import { WasmLoadError } from './errors.js';
 
 async function resolveBrowser(source: WasmSource | undefined): Promise<GlueInput> {
@@ -36,5 +37,25 @@ async function resolveBrowser(source: WasmSource | undefined): Promise<GlueInput
 }
 
 setWasmResolver(resolveBrowser);
+
+setWorkerPlatform({
+  spawn() {
+    const worker = new Worker(workerUrl() ?? new URL('./worker.browser.js', import.meta.url), { type: 'module' });
+    return {
+      post: (message, transfer) => worker.postMessage(message, transfer ?? []),
+      listen(handler) {
+        worker.onmessage = (event: MessageEvent) => handler(event.data);
+        worker.onerror = (event) => {
+          event.preventDefault();
+          handler(new Error(event.message || 'the worker script could not be loaded; pass init({ workerUrl })'));
+        };
+      },
+      terminate: () => worker.terminate(),
+    };
+  },
+  // Starting Web Workers needs the worker script served beside the package (or init({ workerUrl })),
+  // so in a page data-parallel training is opt-in: fit({ workers: n }).
+  defaultWorkers: () => 1,
+});
 
 export * from './index.js';

@@ -4,12 +4,14 @@
  */
 import { randomBytes } from 'node:crypto';
 import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { homedir } from 'node:os';
+import { availableParallelism, homedir } from 'node:os';
+import { Worker } from 'node:worker_threads';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFileSystem } from './platform.js';
 import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
 import { WasmLoadError } from './errors.js';
+import { setWorkerPlatform } from './parallel.js';
 
 /** Strings are URLs when they have a scheme (file:, https:), file paths otherwise. */
 function toUrl(source: string | URL): URL {
@@ -100,6 +102,28 @@ setFileSystem({
   join,
   cacheDir: () => join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'convnet-wasm'),
   env: (name) => process.env[name],
+});
+
+setWorkerPlatform({
+  spawn() {
+    const worker = new Worker(new URL('./worker.node.js', import.meta.url));
+    let closing = false;
+    return {
+      post: (message, transfer) => worker.postMessage(message, (transfer ?? []) as never[]),
+      listen(handler) {
+        worker.on('message', handler);
+        worker.on('error', (error) => handler(error));
+        worker.on('exit', (code) => {
+          if (!closing) handler(new Error(`the worker thread exited (code ${code})`));
+        });
+      },
+      terminate() {
+        closing = true;
+        void worker.terminate();
+      },
+    };
+  },
+  defaultWorkers: () => availableParallelism(),
 });
 
 export * from './index.js';

@@ -19,6 +19,12 @@ export interface InitOptions {
    * when a bundler inlines them.
    */
   wasm?: WasmSource;
+  /**
+   * Browsers: where the gradient workers' script (`worker.browser.js` in the package's `dist/`)
+   * is served, for `fit({ workers })`. By default it is fetched beside this module; bundlers
+   * that do not copy it (esbuild) need the URL.
+   */
+  workerUrl?: string | URL;
 }
 
 /** What the glue's initialiser accepts: bytes, a compiled module, or a fetch response. */
@@ -55,14 +61,36 @@ async function load(options: InitOptions): Promise<void> {
   if (resolver === undefined) {
     throw new WasmLoadError('no wasm loader for this platform: import convnet-wasm through its package entry');
   }
+  if (options.workerUrl !== undefined) workerScript = options.workerUrl;
   const input = await resolver(options.wasm);
   try {
-    const exports = await initGlue({ module_or_path: input });
+    // Compiled here rather than by the glue, so gradient workers can be handed the same module.
+    const module =
+      input instanceof WebAssembly.Module
+        ? input
+        : typeof Response !== 'undefined' && input instanceof Response
+          ? await WebAssembly.compileStreaming(input)
+          : await WebAssembly.compile(input as BufferSource);
+    const exports = await initGlue({ module_or_path: module });
     wasmMemory = exports.memory;
+    compiled = module;
   } catch (cause) {
     throw new WasmLoadError(`the wasm module failed to instantiate: ${String(cause)}`, { cause });
   }
   initialised = true;
+}
+
+let compiled: WebAssembly.Module | undefined;
+let workerScript: string | URL | undefined;
+
+/** The gradient workers' script URL given to init(), if any. */
+export function workerUrl(): string | URL | undefined {
+  return workerScript;
+}
+
+/** The compiled module, which workers instantiate again (modules can be posted to workers). */
+export function moduleForWorkers(): WebAssembly.Module | undefined {
+  return compiled;
 }
 
 /**

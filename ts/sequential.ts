@@ -4,6 +4,7 @@
  * one call per training step and one per prediction batch.
  * @module
  */
+import { GradientPool, defaultWorkers } from './parallel.js';
 import { WasmModel } from './wasm/convnet_wasm.js';
 import { ConvnetError, InvalidArgumentError, ShapeMismatchError } from './errors.js';
 import type { Layer, Shape3 } from './layers.js';
@@ -99,6 +100,21 @@ export interface FitConfig {
    * Without a checkpoint there, training starts from the beginning. Default false.
    */
   resume?: boolean;
+  /**
+   * Data-parallel training: how many workers compute micro-batch gradients (`worker_threads` in
+   * Node, module Web Workers in browsers), each with its own wasm instance. Default: the number
+   * of cores in Node, 1 in browsers. With 1, this thread computes them. The weights after
+   * training are the same bits for any number of workers (see `microBatchSize`).
+   */
+  workers?: number;
+  /**
+   * Each batch is cut into micro-batches of this many examples (default: a quarter of the batch,
+   * rounded up). Their gradients are summed in order, weighted by their share of the batch, and
+   * each has its own dropout masks, so the result does not depend on which worker computed
+   * which. Results depend on this size, not on `workers`. A batch that is one micro-batch is an
+   * ordinary step.
+   */
+  microBatchSize?: number;
 }
 
 /** What {@link Sequential.fit} returns: one entry per epoch. */
@@ -133,6 +149,8 @@ export interface SequentialConfig {
 
 interface Compiled {
   wasm: WasmModel;
+  /** The model spec the wasm was built from (gradient workers build theirs from it). */
+  spec: string;
   config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate' | 'loss'>> & { optimizer: OptimizerConfig; learningRate: LearningRate; loss: LossConfig };
 }
 
@@ -292,7 +310,7 @@ export class Sequential {
     const spec = this.spec(full);
     const wasm = this.call('compile', () => new WasmModel(spec, BigInt(seed)));
     this.compiled?.wasm.free();
-    this.compiled = { wasm, config: full };
+    this.compiled = { wasm, spec, config: full };
     return this;
   }
 
@@ -393,6 +411,17 @@ export class Sequential {
       }
     }
     if (config.resume && checkpoint === undefined) throw new InvalidArgumentError(`${this.name}.fit(): resume needs checkpoint.dir`);
+    const microBatchSize = config.microBatchSize ?? Math.ceil(batchSize / 4);
+    if (!Number.isInteger(microBatchSize) || microBatchSize < 1 || microBatchSize > batchSize) {
+      throw new InvalidArgumentError(`${this.name}.fit(): microBatchSize must be an integer in [1, ${batchSize}] (the batch size), got ${config.microBatchSize}`);
+    }
+    const workers = config.workers ?? defaultWorkers();
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+      throw new InvalidArgumentError(`${this.name}.fit(): workers must be an integer in [1, 256], got ${config.workers}`);
+    }
+    // One micro-batch per batch is the ordinary step; more go through the data-parallel path.
+    const microBatches = Math.ceil(batchSize / microBatchSize);
+    const parallel = microBatches > 1;
     const shuffle = config.shuffle !== false;
     const callbacks = config.callbacks ?? {};
     const yieldEvery = config.yieldEvery ?? 50;
@@ -403,7 +432,8 @@ export class Sequential {
     }
     let history: History = { epoch: [], history: { loss: [], accuracy: [], valLoss: [], valAccuracy: [] } };
     let start = { epoch: 0, batch: 0, order: null as Uint32Array | null, sums: { lossSum: 0, correct: 0, seen: 0 } };
-    const saver = checkpoint && (await this.checkpointer(checkpoint.dir, { epochs, batchSize, trainCount: nTrain, shuffle }));
+    const geometry = { epochs, batchSize, trainCount: nTrain, shuffle, ...(parallel ? { microBatchSize } : {}) };
+    const saver = checkpoint && (await this.checkpointer(checkpoint.dir, geometry));
     let haveCheckpoint = false;
     if (saver && config.resume) {
       const resumed = await saver.resume();
@@ -414,6 +444,45 @@ export class Sequential {
       }
     }
     const every = checkpoint?.every ?? 'epoch';
+    const poolSize = parallel ? Math.min(workers, microBatches) : 1;
+    const pool = poolSize > 1 ? await GradientPool.start(poolSize, this.compiled!.spec) : undefined;
+    try {
+      return await this.fitLoop({ model, trainX, trainY, nTrain, epochs, batchSize, microBatchSize, parallel, pool, validation, shuffle, callbacks, yieldEvery, sdlm, curvatureSamples, history, start, saver, every, checkpointDir: checkpoint?.dir, haveCheckpoint });
+    } finally {
+      pool?.close();
+    }
+  }
+
+  private async fitLoop(f: {
+    model: WasmModel;
+    trainX: Inputs;
+    trainY: Labels;
+    nTrain: number;
+    epochs: number;
+    batchSize: number;
+    microBatchSize: number;
+    parallel: boolean;
+    pool: GradientPool | undefined;
+    validation: [Inputs, Labels] | undefined;
+    shuffle: boolean;
+    callbacks: Callbacks;
+    yieldEvery: number;
+    sdlm: boolean;
+    curvatureSamples: number;
+    history: History;
+    start: { epoch: number; batch: number; order: Uint32Array | null; sums: EpochSums };
+    saver: Awaited<ReturnType<Sequential['checkpointer']>> | undefined;
+    every: 'epoch' | number;
+    checkpointDir: string | undefined;
+    haveCheckpoint: boolean;
+  }): Promise<History> {
+    const { model, trainX, trainY, nTrain, epochs, batchSize, microBatchSize, parallel, pool, validation, shuffle, callbacks, yieldEvery, sdlm, curvatureSamples, history, start, saver, every } = f;
+    let haveCheckpoint = f.haveCheckpoint;
+    const step = async (bx: Inputs, by: Uint32Array): Promise<number> => {
+      if (pool) return pool.step(model, bx, by, microBatchSize, (fn) => this.call('fit()', fn));
+      if (parallel) return this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_micro_u8(bx, by, microBatchSize) : model.train_step_micro(bx, by, microBatchSize)));
+      return this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_u8(bx, by) : model.train_step(bx, by)));
+    };
     this.stopTraining = false;
     let lastYield = performance.now();
     await callbacks.onTrainBegin?.();
@@ -432,7 +501,7 @@ export class Sequential {
         const to = Math.min(from + batchSize, nTrain);
         await callbacks.onBatchBegin?.(batch);
         const { bx, by } = this.gather(trainX, trainY, order, from, to);
-        const loss = this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_u8(bx, by) : model.train_step(bx, by)));
+        const loss = await step(bx, by);
         if (!Number.isFinite(loss)) {
           // The wasm left the weights as they were before this step (or, when the update itself
           // overflowed, says so); no checkpoint is written after it.
@@ -440,7 +509,7 @@ export class Sequential {
           throw new ConvnetError(
             'TRAINING_DIVERGED',
             `${this.name}.fit(): training diverged at epoch ${epoch + 1}, batch ${batch + 1}: ${why}. Try a lower learning rate` +
-              (haveCheckpoint ? `; the last good checkpoint is in ${checkpoint!.dir}` : ''),
+              (haveCheckpoint ? `; the last good checkpoint is in ${f.checkpointDir}` : ''),
           );
         }
         const size = to - from;
@@ -480,7 +549,7 @@ export class Sequential {
   }
 
   /** Saves and restores checkpoints for one fit() in `dir`. */
-  private async checkpointer(dir: string, geometry: { epochs: number; batchSize: number; trainCount: number; shuffle: boolean }) {
+  private async checkpointer(dir: string, geometry: { epochs: number; batchSize: number; trainCount: number; shuffle: boolean; microBatchSize?: number }) {
     const { readCheckpoint, writeCheckpoint, removeStaleTemporaries, CheckpointError } = await import('./checkpoint.js');
     // A run killed while writing leaves a temporary file; the checkpoint itself is whole.
     await removeStaleTemporaries(dir);
@@ -510,6 +579,11 @@ export class Sequential {
         const where = `${dir}/checkpoint.bin`;
         if (!sameModel(c.model)) throw new CheckpointError(`${where}: it was written for another model or compile settings than ${this.name}'s`);
         const p = c.position;
+        if ((p.microBatchSize ?? p.batchSize) !== (geometry.microBatchSize ?? geometry.batchSize)) {
+          throw new CheckpointError(
+            `${where}: it was written with micro-batches of ${p.microBatchSize ?? p.batchSize}; this fit() uses ${geometry.microBatchSize ?? geometry.batchSize} (set microBatchSize to match)`,
+          );
+        }
         if (p.batchSize !== geometry.batchSize || p.trainCount !== geometry.trainCount || p.shuffle !== geometry.shuffle) {
           throw new CheckpointError(
             `${where}: it was written for ${p.trainCount} training examples in batches of ${p.batchSize}` +

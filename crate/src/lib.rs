@@ -128,6 +128,54 @@ impl WasmModel {
         self.inner.train_step(Input::U8(x), labels).map_err(|e| JsError::new(&e))
     }
 
+    /// A data-parallel training step computed here: `micro`-example micro-batches, their
+    /// gradients summed in order (see `micro_gradients` and `apply_micro_gradients`).
+    pub fn train_step_micro(&mut self, x: &[f32], labels: &[u32], micro: usize) -> Result<f32, JsError> {
+        self.inner.train_step_micro(Input::F32(x), labels, micro).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn train_step_micro_u8(&mut self, x: &[u8], labels: &[u32], micro: usize) -> Result<f32, JsError> {
+        self.inner.train_step_micro(Input::U8(x), labels, micro).map_err(|e| JsError::new(&e))
+    }
+
+    /// The seed of the next data-parallel step, from the model's generator.
+    pub fn draw_step_seed(&mut self) -> u64 {
+        self.inner.draw_step_seed()
+    }
+
+    /// A worker's part of a data-parallel step: `[loss, correct, gradient…]` per micro-batch.
+    /// Non-empty `weights` replace the parameters first.
+    pub fn micro_gradients(
+        &mut self,
+        weights: &[f32],
+        x: &[f32],
+        labels: &[u32],
+        micro: usize,
+        first: usize,
+        step_seed: u64,
+    ) -> Result<Vec<f32>, JsError> {
+        self.inner
+            .micro_gradients(weights, Input::F32(x), labels, micro, first, step_seed)
+            .map_err(|e| JsError::new(&e))
+    }
+
+    pub fn micro_gradients_u8(
+        &mut self,
+        weights: &[f32],
+        x: &[u8],
+        labels: &[u32],
+        micro: usize,
+        first: usize,
+        step_seed: u64,
+    ) -> Result<Vec<f32>, JsError> {
+        self.inner.micro_gradients(weights, Input::U8(x), labels, micro, first, step_seed).map_err(|e| JsError::new(&e))
+    }
+
+    /// The reduction of a data-parallel step: sums the micro-batch parts in order and updates.
+    pub fn apply_micro_gradients(&mut self, parts: &[f32], counts: &[u32]) -> Result<f32, JsError> {
+        self.inner.apply_micro_gradients(parts, counts).map_err(|e| JsError::new(&e))
+    }
+
     /// Examples the last training batch classified correctly.
     pub fn last_correct(&self) -> u32 {
         self.inner.last_correct()

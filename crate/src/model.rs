@@ -307,6 +307,8 @@ pub struct Model {
     curvature_sum: Vec<f32>,
     /// Set when a training step met a non-finite loss, gradient or weight.
     divergence: Option<String>,
+    /// The weighted sum of micro-batch gradients (data-parallel steps).
+    accum: Vec<f32>,
 }
 
 fn activation(a: ActivationSpec, last: bool, i: usize) -> Result<Activation, String> {
@@ -619,6 +621,7 @@ impl Model {
             squares: Vec::new(),
             curvature_sum: Vec::new(),
             divergence: None,
+            accum: Vec::new(),
         })
     }
 
@@ -984,9 +987,16 @@ impl Model {
         self.last_correct = self.count_correct(batch, labels);
         let loss = self.loss(batch, labels);
         self.backward(batch);
+        Ok(self.update(loss))
+    }
+
+    /// The optimiser step with the gradients in `grads`, unless the loss or a gradient is not
+    /// finite; a weight that the update makes non-finite is reported too. Returns the loss, or
+    /// NaN with `divergence` set.
+    fn update(&mut self, loss: f32) -> f32 {
         let step = self.optimizer.iterations() + 1;
         // A non-finite loss or gradient leaves the weights as they were, so they stay the last
-        // good ones; a weight that the update itself makes non-finite is reported too.
+        // good ones.
         self.divergence = if !loss.is_finite() {
             Some(format!("step {step}: the loss is {loss}; the weights were not updated"))
         } else if !all_finite(&self.grads) {
@@ -998,16 +1008,155 @@ impl Model {
             None
         };
         if self.divergence.is_some() {
-            return Ok(f32::NAN);
+            return f32::NAN;
         }
         let lr = self.schedule.at(self.optimizer.iterations());
         self.optimizer.step(lr, &mut self.params, &self.grads);
         if !all_finite(&self.params) {
             self.divergence =
                 Some(format!("step {step}: {} after the update", self.first_non_finite(&self.params, "weight")));
-            return Ok(f32::NAN);
+            return f32::NAN;
         }
-        Ok(loss)
+        loss
+    }
+
+    /// Draws the seed of the next data-parallel step (for its micro-batches' dropout masks) from
+    /// the model's generator.
+    pub fn draw_step_seed(&mut self) -> u64 {
+        self.rng.next_u64()
+    }
+
+    /// Forward (training mode, dropout masks from micro-batch `index`'s own generator), loss and
+    /// backward for one micro-batch, leaving its gradient in `grads`. Returns (loss, correct).
+    fn micro_gradient(&mut self, x: Input<'_>, labels: &[u32], step_seed: u64, index: usize) -> (f32, u32) {
+        let batch = labels.len();
+        let own = Rng::new(step_seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let saved = core::mem::replace(&mut self.rng, own);
+        // Sizes were checked by the caller; load_input cannot fail for them.
+        let loaded = self.load_input(x);
+        debug_assert_eq!(loaded, Ok(batch));
+        self.forward(batch, true);
+        self.rng = saved;
+        let correct = self.count_correct(batch, labels);
+        let loss = self.loss(batch, labels);
+        self.backward(batch);
+        (loss, correct)
+    }
+
+    fn check_micro(&mut self, x: &Input<'_>, labels: &[u32], micro: usize) -> Result<(), String> {
+        if micro == 0 {
+            return Err("the micro-batch size must be at least 1".into());
+        }
+        if labels.is_empty() || x.len() != labels.len() * self.input_len {
+            return Err(format!(
+                "{} labels need {} input values ({} per example), got {}",
+                labels.len(),
+                labels.len() * self.input_len,
+                self.input_len,
+                x.len()
+            ));
+        }
+        self.check_labels(labels, labels.len())?;
+        self.reserve(micro.min(labels.len()))
+    }
+
+    /// Adds `weight × grads` to `accum`, element by element (the one reduction order).
+    fn accumulate(accum: &mut [f32], weight: f32, grads: &[f32]) {
+        for (a, &g) in accum.iter_mut().zip(grads) {
+            *a += weight * g;
+        }
+    }
+
+    /// Data-parallel training, the worker's part: the gradients of consecutive micro-batches of
+    /// `micro` examples (the last may be shorter), the first being micro-batch `first` of the
+    /// step whose seed is `step_seed`. With `weights` non-empty, they replace the parameters
+    /// first. Returns, for each micro-batch, `[loss, correct, gradient…]` (2 + P values).
+    pub fn micro_gradients(
+        &mut self,
+        weights: &[f32],
+        x: Input<'_>,
+        labels: &[u32],
+        micro: usize,
+        first: usize,
+        step_seed: u64,
+    ) -> Result<Vec<f32>, String> {
+        if !weights.is_empty() {
+            self.set_params(weights)?;
+        }
+        self.check_micro(&x, labels, micro)?;
+        let (n, p, per) = (labels.len(), self.params.len(), self.input_len);
+        let mut out = Vec::with_capacity(n.div_ceil(micro) * (2 + p));
+        for (j, from) in (0..n).step_by(micro).enumerate() {
+            let to = (from + micro).min(n);
+            let (loss, correct) =
+                self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, first + j);
+            out.push(loss);
+            out.push(correct as f32);
+            out.extend_from_slice(&self.grads);
+        }
+        Ok(out)
+    }
+
+    /// Data-parallel training, the reduction: `parts` holds every micro-batch's
+    /// `[loss, correct, gradient…]` in micro-batch order, `counts` their sizes. Sums the
+    /// gradients and losses in that order, each weighted by its share of the batch, then takes
+    /// the optimiser step. Returns the batch loss (NaN with `divergence` set when it diverged).
+    pub fn apply_micro_gradients(&mut self, parts: &[f32], counts: &[u32]) -> Result<f32, String> {
+        let p = self.params.len();
+        if counts.is_empty() || parts.len() != counts.len() * (2 + p) {
+            return Err(format!(
+                "{} micro-batches of {} parameters need {} values, got {}",
+                counts.len(),
+                p,
+                counts.len() * (2 + p),
+                parts.len()
+            ));
+        }
+        let total: u64 = counts.iter().map(|&c| c as u64).sum();
+        if counts.contains(&0) {
+            return Err("a micro-batch has no examples".into());
+        }
+        let mut accum = core::mem::take(&mut self.accum);
+        accum.clear();
+        accum.resize(p, 0.0);
+        let (mut loss, mut correct) = (0.0f32, 0u32);
+        for (part, &count) in parts.chunks_exact(2 + p).zip(counts) {
+            let weight = count as f32 / total as f32;
+            loss += weight * part[0];
+            correct += part[1] as u32;
+            Self::accumulate(&mut accum, weight, &part[2..]);
+        }
+        core::mem::swap(&mut self.grads, &mut accum);
+        self.accum = accum;
+        self.last_correct = correct;
+        Ok(self.update(loss))
+    }
+
+    /// A data-parallel step computed in this one instance: the same micro-batches, dropout
+    /// masks and reduction order as [`micro_gradients`](Self::micro_gradients) on workers
+    /// followed by [`apply_micro_gradients`](Self::apply_micro_gradients), so the result is the
+    /// same bits whatever the number of workers.
+    pub fn train_step_micro(&mut self, x: Input<'_>, labels: &[u32], micro: usize) -> Result<f32, String> {
+        self.check_micro(&x, labels, micro)?;
+        let step_seed = self.draw_step_seed();
+        let (n, p, per) = (labels.len(), self.params.len(), self.input_len);
+        let mut accum = core::mem::take(&mut self.accum);
+        accum.clear();
+        accum.resize(p, 0.0);
+        let (mut loss, mut correct) = (0.0f32, 0u32);
+        for (j, from) in (0..n).step_by(micro).enumerate() {
+            let to = (from + micro).min(n);
+            let (l, c) = self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, j);
+            let weight = (to - from) as f32 / n as f32;
+            // Through f32 like the worker path, which sends the loss as an f32.
+            loss += weight * l;
+            correct += c;
+            Self::accumulate(&mut accum, weight, &self.grads);
+        }
+        core::mem::swap(&mut self.grads, &mut accum);
+        self.accum = accum;
+        self.last_correct = correct;
+        Ok(self.update(loss))
     }
 
     /// Why the last training step returned NaN, if it did.
@@ -1406,6 +1555,69 @@ mod tests {
                     model.loss(batch, &labels) as f64
                 });
             }
+        }
+    );
+
+    kernel_test!(
+        fn data_parallel_steps_give_the_same_bits_for_any_split_across_workers() {
+            let spec: ModelSpec = serde_json::from_value(json!({
+                "input_shape": [6, 6, 1], "input_scale": 0.004, "input_offset": 0.0,
+                "layers": [
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "relu"},
+                    {"type": "flatten"},
+                    {"type": "dense", "units": 8, "activation": "relu"},
+                    {"type": "dropout", "rate": 0.5},
+                    {"type": "dense", "units": 3, "activation": "softmax"}],
+                "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "nadam"}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap();
+            let (n, micro, per) = (10usize, 4usize, 36usize);
+            let pixels: Vec<u8> = (0..n * per * 3).map(|i| (i * 53 % 251) as u8).collect();
+            let labels: Vec<u32> = (0..n as u32 * 3).map(|i| i * 7 % 3).collect();
+            let counts = [4u32, 4, 2];
+            // In one instance.
+            let mut single = Model::new(&spec, 9).unwrap();
+            let mut losses = vec![];
+            for s in 0..3 {
+                let x = &pixels[s * n * per..(s + 1) * n * per];
+                losses.push(single.train_step_micro(Input::U8(x), &labels[s * n..(s + 1) * n], micro).unwrap());
+            }
+            // The micro-batches 0, 1, 2 spread over workers as [[0, 1, 2]], [[0, 1], [2]] and [[0], [1], [2]].
+            for split in [vec![3usize], vec![2, 1], vec![1, 1, 1]] {
+                let mut main = Model::new(&spec, 9).unwrap();
+                let mut workers: Vec<Model> = split.iter().map(|_| Model::new(&spec, 1234).unwrap()).collect();
+                for s in 0..3 {
+                    let seed = main.draw_step_seed();
+                    let weights = main.params().to_vec();
+                    let mut parts = vec![];
+                    let mut first = 0;
+                    for (w, &k) in workers.iter_mut().zip(&split) {
+                        let (a, b) = (s * n + first * micro, (s * n + (first + k) * micro).min((s + 1) * n));
+                        let x = Input::U8(&pixels[a * per..b * per]);
+                        parts.extend(w.micro_gradients(&weights, x, &labels[a..b], micro, first, seed).unwrap());
+                        first += k;
+                    }
+                    let loss = main.apply_micro_gradients(&parts, &counts).unwrap();
+                    assert_eq!(loss.to_bits(), losses[s].to_bits(), "split {split:?}, step {s}");
+                }
+                let same = main.params().iter().zip(single.params()).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "split {split:?}: the weights differ from one instance's");
+                assert_eq!(main.last_correct(), single.last_correct());
+            }
+            // Dropout differs between micro-batches: their masks come from their own generators.
+            let mut m = Model::new(&spec, 9).unwrap();
+            let grads = |m: &mut Model, first| {
+                m.micro_gradients(&[], Input::U8(&pixels[..4 * per]), &labels[..4], 4, first, 77).unwrap()
+            };
+            let (a, b, again) = (grads(&mut m, 0), grads(&mut m, 1), grads(&mut m, 0));
+            assert_ne!(a, b, "micro-batch 1's dropout masks differ from micro-batch 0's");
+            assert_eq!(a, again);
+            let p = m.param_count();
+            assert_eq!(
+                m.apply_micro_gradients(&a[..10], &[4, 4]).unwrap_err(),
+                format!("2 micro-batches of {p} parameters need {} values, got 10", 2 * (2 + p))
+            );
         }
     );
 

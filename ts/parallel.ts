@@ -1,0 +1,184 @@
+/**
+ * Data-parallel training. A batch is cut into micro-batches of a fixed size; each micro-batch's
+ * gradient is computed from the same weights (by workers, each with its own wasm instance, or
+ * all in this thread) with dropout masks from its own generator; the model's own wasm then sums
+ * them in micro-batch order, each weighted by its share of the batch, and takes the optimiser
+ * step. The arithmetic is the same whichever worker computes which micro-batch, so the weights
+ * after training are the same bits for any number of workers. Gradients travel in transferable
+ * buffers; no SharedArrayBuffer is needed.
+ * @module
+ */
+import { ConvnetError } from './errors.js';
+import { moduleForWorkers } from './init.js';
+
+/** Page → worker and worker → page messages of the gradient workers (see worker-core.ts). */
+export type GradientRequest =
+  | { type: 'init'; spec: string; module: WebAssembly.Module | undefined }
+  | {
+      type: 'step';
+      id: number;
+      weights: Float32Array;
+      x: Uint8Array | Float32Array;
+      labels: Uint32Array;
+      micro: number;
+      first: number;
+      seed: bigint;
+    };
+export type GradientReply = { type: 'ready' } | { type: 'result'; id: number; parts: Float32Array } | { type: 'error'; id?: number; message: string };
+
+/** A worker as the platform gives it: Node's worker_threads or a browser's Web Worker. */
+export interface WorkerPort {
+  post(message: GradientRequest, transfer?: Transferable[]): void;
+  /** Called with every message, and with an Error when the worker fails or exits. */
+  listen(handler: (message: GradientReply | Error) => void): void;
+  terminate(): void;
+}
+
+interface Platform {
+  spawn(): WorkerPort;
+  /** The default number of workers. */
+  defaultWorkers(): number;
+}
+
+let platform: Platform | undefined;
+
+/** Installs the platform's way of starting gradient workers (the package entry points do this). */
+export function setWorkerPlatform(p: Platform): void {
+  platform = p;
+}
+
+/** The default `workers` for fit(): the cores in Node, 1 in browsers (see the entry points). */
+export function defaultWorkers(): number {
+  return platform?.defaultWorkers() ?? 1;
+}
+
+/** The worker's answer to a message, or its failure. */
+class Pending {
+  private waiting = new Map<number, { resolve: (parts: Float32Array) => void; reject: (e: Error) => void }>();
+  private ready: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  failure: Error | undefined;
+
+  constructor(
+    readonly index: number,
+    readonly port: WorkerPort,
+  ) {
+    port.listen((m) => this.receive(m));
+  }
+
+  private receive(m: GradientReply | Error): void {
+    if (m instanceof Error || m.type === 'error') {
+      const error = new ConvnetError('WORKER_FAILED', `gradient worker ${this.index}: ${m.message}`);
+      this.failure ??= error;
+      const id = m instanceof Error ? undefined : m.id;
+      if (id !== undefined && this.waiting.has(id)) {
+        this.waiting.get(id)!.reject(error);
+        this.waiting.delete(id);
+        return;
+      }
+      this.ready?.reject(error);
+      for (const w of this.waiting.values()) w.reject(error);
+      this.waiting.clear();
+      return;
+    }
+    if (m.type === 'ready') this.ready?.resolve();
+    else {
+      this.waiting.get(m.id)?.resolve(m.parts);
+      this.waiting.delete(m.id);
+    }
+  }
+
+  start(spec: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.ready = { resolve, reject };
+      this.port.post({ type: 'init', spec, module: moduleForWorkers() });
+    });
+  }
+
+  run(request: Extract<GradientRequest, { type: 'step' }>): Promise<Float32Array> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.waiting.set(request.id, { resolve, reject });
+      this.port.post(request, [request.x.buffer, request.labels.buffer]);
+    });
+  }
+}
+
+/** What a pool needs of the model: its wasm's seed, weights and reduction calls. */
+export interface ReducingModel {
+  draw_step_seed(): bigint;
+  weights(): Float32Array;
+  apply_micro_gradients(parts: Float32Array, counts: Uint32Array): number;
+}
+
+/** A set of gradient workers for one fit(). */
+export class GradientPool {
+  private nextId = 0;
+
+  private constructor(private readonly workers: Pending[]) {}
+
+  /** Starts `count` workers, each building the model from `spec` (its weights come with each step). */
+  static async start(count: number, spec: string): Promise<GradientPool> {
+    if (platform === undefined) throw new ConvnetError('UNSUPPORTED_PLATFORM', 'workers: no worker support on this platform; use workers: 1');
+    const workers: Pending[] = [];
+    try {
+      for (let i = 0; i < count; i++) workers.push(new Pending(i, platform.spawn()));
+      await Promise.all(workers.map((w) => w.start(spec)));
+    } catch (error) {
+      for (const w of workers) w.port.terminate();
+      throw error;
+    }
+    return new GradientPool(workers);
+  }
+
+  get size(): number {
+    return this.workers.length;
+  }
+
+  /**
+   * One data-parallel step: micro-batches of `micro` examples, dealt to the workers in
+   * contiguous runs, their parts gathered in order and reduced by `model` (`reduce` wraps that
+   * call). Returns the batch loss.
+   */
+  async step(
+    model: ReducingModel,
+    x: Uint8Array | Float32Array,
+    labels: Uint32Array,
+    micro: number,
+    reduce: (fn: () => number) => number,
+  ): Promise<number> {
+    const n = labels.length;
+    const count = Math.ceil(n / micro);
+    const per = x.length / n;
+    const seed = model.draw_step_seed();
+    const weights = model.weights();
+    const used = Math.min(this.workers.length, count);
+    const jobs: Promise<Float32Array>[] = [];
+    for (let w = 0, first = 0; w < used; w++) {
+      const take = Math.floor(count / used) + (w < count % used ? 1 : 0);
+      const from = first * micro;
+      const to = Math.min(n, (first + take) * micro);
+      jobs.push(
+        this.workers[w]!.run({
+          type: 'step',
+          id: this.nextId++,
+          weights,
+          x: x.slice(from * per, to * per),
+          labels: labels.slice(from, to),
+          micro,
+          first,
+          seed,
+        }),
+      );
+      first += take;
+    }
+    const results = await Promise.all(jobs);
+    const parts = new Float32Array(results.reduce((s, r) => s + r.length, 0));
+    results.reduce((at, r) => (parts.set(r, at), at + r.length), 0);
+    const counts = Uint32Array.from({ length: count }, (_, j) => Math.min(micro, n - j * micro));
+    return reduce(() => model.apply_micro_gradients(parts, counts));
+  }
+
+  close(): void {
+    for (const w of this.workers) w.port.terminate();
+  }
+}
