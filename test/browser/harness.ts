@@ -27,12 +27,13 @@ export interface BrowserHarness {
 export async function openBundledPage(entry: string): Promise<BrowserHarness> {
   const dir = await mkdtemp(join(tmpdir(), 'convnet-browser-'));
   await build({
-    entryPoints: [join(root, entry)],
+    // The page, and the package's gradient worker beside it, where fit({ workers }) looks for it.
+    entryPoints: { page: join(root, entry), 'worker.browser': join(root, 'dist', 'worker.browser.js') },
     bundle: true,
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
-    outfile: join(dir, 'page.js'),
+    outdir: dir,
     logLevel: 'warning',
   });
   // esbuild does not copy assets named by `new URL(…, import.meta.url)`: the wasm goes beside

@@ -1,7 +1,8 @@
 // Node and Chromium train the reference networks from the same seeds on the same real images
 // (Fashion ConvNet: 3 steps of batch 32; faithful LeNet-5: 50 SDLM steps of batch 1; modern
 // LeNet-5: 50 Adam steps of batch 8), then predict 100 test images. The loss after every step,
-// every weight byte and every predict byte must be equal.
+// every weight byte and every predict byte must be equal, whatever the number of data-parallel
+// workers on either side (Web Workers in the page, worker_threads in Node).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from 'convnet-wasm';
 import { networkCase } from '../shared/network-case.js';
@@ -20,18 +21,29 @@ beforeAll(async () => {
 afterAll(() => harness?.close());
 
 describe('whole networks in Chromium and in Node', () => {
-  for (const network of ['fashion', 'lenet5', 'lenet5-modern'] as const) {
-    it(`${network}: the same loss at every step, weight bytes and predict bytes`, async () => {
+  // Node uses its default workers (one per core), the page computes every micro-batch itself;
+  // then the page uses 2 Web Workers and Node 4 worker threads.
+  const cases = [
+    { network: 'fashion', page: undefined, node: undefined },
+    { network: 'lenet5', page: undefined, node: undefined },
+    { network: 'lenet5-modern', page: undefined, node: undefined },
+    { network: 'fashion', page: 2, node: 4 },
+    { network: 'lenet5-modern', page: 2, node: 4 },
+  ] as const;
+  for (const { network, page, node: nodeWorkers } of cases) {
+    const workers = page === undefined ? '' : ` (${page} Web Workers, ${nodeWorkers} worker threads)`;
+    it(`${network}${workers}: the same loss at every step, weight bytes and predict bytes`, async () => {
       const d = network === 'fashion' ? fashion : mnist;
       const data = { trainImages: d.train.images.subarray(0, 400 * 784), trainLabels: d.train.labels.subarray(0, 400), testImages: d.test.images.subarray(0, 100 * 784) };
       const b64 = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
-      const browser = await harness.page.evaluate(([n, t, l, x]) => window.runNetworkCase(n, { train: t, labels: l, test: x }), [
+      const browser = await harness.page.evaluate(([n, t, l, x, w]) => window.runNetworkCase(n, { train: t, labels: l, test: x }, w ?? undefined), [
         network,
         b64(data.trainImages),
         b64(data.trainLabels),
         b64(data.testImages),
+        page ?? null,
       ] as const);
-      const node = await networkCase(api, network, data);
+      const node = await networkCase(api, network, data, nodeWorkers);
       expect(browser.losses).toEqual(node.losses);
       const weights = new Uint8Array(Buffer.from(browser.weights, 'base64'));
       const predictions = new Uint8Array(Buffer.from(browser.predictions, 'base64'));

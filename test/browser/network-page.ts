@@ -11,12 +11,12 @@ const toB64 = (bytes: Uint8Array) => {
 
 declare global {
   interface Window {
-    runNetworkCase(network: string, data: { train: string; labels: string; test: string }): Promise<{ losses: number[]; weights: string; predictions: string }>;
+    runNetworkCase(network: string, data: { train: string; labels: string; test: string }, workers?: number): Promise<{ losses: number[]; weights: string; predictions: string }>;
   }
 }
 
-window.runNetworkCase = async (network, data) => {
+window.runNetworkCase = async (network, data, workers) => {
   await api.init();
-  const r = await networkCase(api, network as 'fashion', { trainImages: toBytes(data.train), trainLabels: toBytes(data.labels), testImages: toBytes(data.test) });
+  const r = await networkCase(api, network as 'fashion', { trainImages: toBytes(data.train), trainLabels: toBytes(data.labels), testImages: toBytes(data.test) }, workers);
   return { losses: r.losses, weights: toB64(r.weights), predictions: toB64(r.predictions) };
 };

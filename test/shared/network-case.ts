@@ -18,8 +18,11 @@ export interface CaseResult {
 
 const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer.slice(a.byteOffset, a.byteOffset + a.byteLength));
 
-/** `network`: 'fashion' (3 steps of batch 32, Nadam) or 'lenet5' (50 steps of batch 1, SDLM) or 'lenet5-modern' (50 of batch 8, Adam). */
-export async function networkCase(api: typeof Api, network: 'fashion' | 'lenet5' | 'lenet5-modern', data: CaseData): Promise<CaseResult> {
+/**
+ * `workers`: fit's data-parallel workers (default: fit's own default, the cores in Node and 1 in a
+ * page); the results must not depend on it.
+ * `network`: 'fashion' (3 steps of batch 32, Nadam) or 'lenet5' (50 steps of batch 1, SDLM) or 'lenet5-modern' (50 of batch 8, Adam). */
+export async function networkCase(api: typeof Api, network: 'fashion' | 'lenet5' | 'lenet5-modern', data: CaseData, workers?: number): Promise<CaseResult> {
   const plan = {
     fashion: { build: () => api.models.fashionConvNet().compile({ optimizer: 'nadam', seed: 42 }), steps: 3, batch: 32 },
     lenet5: { build: () => api.models.leNet5().compile({ optimizer: 'sdlm', learningRate: 0.00005, seed: 42 }), steps: 50, batch: 1 },
@@ -30,6 +33,7 @@ export async function networkCase(api: typeof Api, network: 'fashion' | 'lenet5'
   const losses: number[] = [];
   await model.fit(data.trainImages.subarray(0, n * 784), data.trainLabels.subarray(0, n), {
     batchSize: plan.batch,
+    ...(workers === undefined ? {} : { workers }),
     curvatureSamples: 20,
     callbacks: { onBatchEnd: (_b, logs) => void losses.push(logs.loss) },
   });
