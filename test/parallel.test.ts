@@ -78,6 +78,22 @@ describe('data-parallel training', () => {
     other.dispose();
   }, 120_000);
 
+  it('predictAsync over 2 workers gives predict\'s bytes, and idle workers do not keep Node running', async () => {
+    const model = cw.models.fashionConvNet().compile({ optimizer: 'nadam', seed: 5 });
+    const x = fashion.test.images.subarray(0, 37 * 784);
+    const expected = hex(model.predict(x, { batchSize: 16 }));
+    expect(hex(await model.predictAsync(x, { workers: 2, batchSize: 16 }))).toBe(expected);
+    expect(hex(await model.predictAsync(x, { workers: 2 }))).toBe(expected);
+    model.dispose();
+    // A script that never disposes its model still exits.
+    const script = `import * as cw from 'convnet-wasm'; await cw.init();
+      const m = cw.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam' });
+      const p = await m.predictAsync(new Uint8Array(8 * 784), { workers: 2 }); console.log(p.length);`;
+    const { execFileSync } = await import('node:child_process');
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 30_000, encoding: 'utf8' });
+    expect(out.trim()).toBe('80');
+  }, 60_000);
+
   it('checks workers and microBatchSize', async () => {
     const model = cw.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam' });
     const x = mnist.train.images.subarray(0, 64 * 784);

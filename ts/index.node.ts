@@ -104,9 +104,24 @@ setFileSystem({
   env: (name) => process.env[name],
 });
 
+/**
+ * The process's Node flags for worker threads, without those about the main script (`-e`,
+ * `--input-type`…), which a worker started from a file refuses.
+ */
+function workerExecArgv(): string[] {
+  const out: string[] = [];
+  const args = process.execArgv;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (/^(-e|--eval|-p|--print)$/.test(a)) i++;
+    else if (!/^(--input-type|--eval|--print)(=|$)/.test(a) && !/^-(e|p)./.test(a)) out.push(a);
+  }
+  return out;
+}
+
 setWorkerPlatform({
   spawn() {
-    const worker = new Worker(new URL('./worker.node.js', import.meta.url));
+    const worker = new Worker(new URL('./worker.node.js', import.meta.url), { execArgv: workerExecArgv() });
     let closing = false;
     return {
       post: (message, transfer) => worker.postMessage(message, (transfer ?? []) as never[]),
@@ -121,6 +136,7 @@ setWorkerPlatform({
         closing = true;
         void worker.terminate();
       },
+      busy: (busy) => (busy ? worker.ref() : worker.unref()),
     };
   },
   defaultWorkers: () => availableParallelism(),

@@ -23,7 +23,8 @@ export type GradientRequest =
       micro: number;
       first: number;
       seed: bigint;
-    };
+    }
+  | { type: 'predict'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; batchSize: number };
 export type GradientReply = { type: 'ready' } | { type: 'result'; id: number; parts: Float32Array } | { type: 'error'; id?: number; message: string };
 
 /** A worker as the platform gives it: Node's worker_threads or a browser's Web Worker. */
@@ -32,6 +33,8 @@ export interface WorkerPort {
   /** Called with every message, and with an Error when the worker fails or exits. */
   listen(handler: (message: GradientReply | Error) => void): void;
   terminate(): void;
+  /** Whether the worker has work: an idle Node worker thread must not keep the process alive. */
+  busy?(busy: boolean): void;
 }
 
 interface Platform {
@@ -94,12 +97,15 @@ class Pending {
     });
   }
 
-  run(request: Extract<GradientRequest, { type: 'step' }>): Promise<Float32Array> {
+  run(request: Extract<GradientRequest, { type: 'step' | 'predict' }>): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject });
-      this.port.post(request, [request.x.buffer, request.labels.buffer]);
-    });
+      this.port.busy?.(true);
+      this.port.post(request, request.type === 'step' ? [request.x.buffer, request.labels.buffer] : [request.x.buffer]);
+    }).finally(() => {
+      if (this.waiting.size === 0) this.port.busy?.(false);
+    }) as Promise<Float32Array>;
   }
 }
 
@@ -176,6 +182,26 @@ export class GradientPool {
     results.reduce((at, r) => (parts.set(r, at), at + r.length), 0);
     const counts = Uint32Array.from({ length: count }, (_, j) => Math.min(micro, n - j * micro));
     return reduce(() => model.apply_micro_gradients(parts, counts));
+  }
+
+  /**
+   * Inference split across the workers: each predicts a contiguous share of `x` (in batches of
+   * `batchSize`) with `weights`; the shares are joined in order. Each example's result does not
+   * depend on the batch it is in, so this gives `predict`'s bytes.
+   */
+  async predict(weights: Float32Array, x: Uint8Array | Float32Array, n: number, batchSize: number): Promise<Float32Array> {
+    const per = x.length / n;
+    const used = Math.min(this.workers.length, n);
+    const jobs: Promise<Float32Array>[] = [];
+    for (let w = 0, from = 0; w < used; w++) {
+      const take = Math.floor(n / used) + (w < n % used ? 1 : 0);
+      jobs.push(this.workers[w]!.run({ type: 'predict', id: this.nextId++, weights, x: x.slice(from * per, (from + take) * per), batchSize }));
+      from += take;
+    }
+    const results = await Promise.all(jobs);
+    const out = new Float32Array(results.reduce((s, r) => s + r.length, 0));
+    results.reduce((at, r) => (out.set(r, at), at + r.length), 0);
+    return out;
   }
 
   close(): void {

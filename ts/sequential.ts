@@ -180,6 +180,9 @@ export class Sequential {
   private modelInputShape: Shape3 | undefined;
   private compiled: Compiled | undefined;
   private disposed = false;
+  /** Workers kept for predictAsync(), and the worker count and spec they were built for. */
+  private predictPool: Promise<GradientPool> | undefined;
+  private predictPoolKey = '';
   /** Set when a call into the wasm panicked: the message. */
   private broken: string | undefined;
 
@@ -674,6 +677,32 @@ export class Sequential {
     });
   }
 
+  /**
+   * `predict` spread over `workers` (default: the cores in Node, 1 in browsers) worker threads
+   * or Web Workers, each with its own wasm instance and a copy of the current weights; the
+   * results are `predict`'s, byte for byte. The workers stay up for later calls (without keeping
+   * Node running) until `dispose()`.
+   */
+  async predictAsync(x: Inputs, config: { batchSize?: number; workers?: number } = {}): Promise<Float32Array> {
+    const model = this.model('predictAsync()');
+    const n = this.checkData('predictAsync()', x);
+    const batchSize = config.batchSize ?? 256;
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.predictAsync(): batchSize must be an integer ≥ 1, got ${batchSize}`);
+    const workers = Math.min(config.workers ?? defaultWorkers(), n);
+    if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+      throw new InvalidArgumentError(`${this.name}.predictAsync(): workers must be an integer in [1, 256], got ${config.workers}`);
+    }
+    if (workers === 1) return this.predict(x, { batchSize });
+    const spec = this.compiled!.spec;
+    if (this.predictPool === undefined || this.predictPoolKey !== `${workers}:${spec}`) {
+      this.predictPool?.then((pool) => pool.close(), () => {});
+      this.predictPoolKey = `${workers}:${spec}`;
+      this.predictPool = GradientPool.start(workers, spec);
+    }
+    const pool = await this.predictPool;
+    return pool.predict(this.call('predictAsync()', () => model.weights()), x, n, batchSize);
+  }
+
   /** Trainable parameters. */
   countParams(): number {
     return this.stack.reduce((sum, layer, i) => sum + layer.paramCount(this.layerInput(i)), 0);
@@ -755,6 +784,8 @@ export class Sequential {
   /** Frees the wasm model. Using the model afterwards throws. */
   dispose(): void {
     if (this.disposed) return;
+    this.predictPool?.then((pool) => pool.close(), () => {});
+    this.predictPool = undefined;
     try {
       this.compiled?.wasm.free();
     } catch (error) {

@@ -23,8 +23,22 @@ export function serveGradients(
         post({ type: 'ready' });
         return;
       }
-      if (model === undefined) throw new Error('a step arrived before the model was built');
+      if (model === undefined) throw new Error('a request arrived before the model was built');
       const built = model;
+      if (m.type === 'predict') {
+        callWasm('gradient worker', () => built.set_weights(m.weights));
+        const per = built.input_len();
+        const n = m.x.length / per;
+        const chunks: Float32Array[] = [];
+        for (let from = 0; from < n; from += m.batchSize) {
+          const bx = m.x.subarray(from * per, Math.min(n, from + m.batchSize) * per);
+          chunks.push(callWasm('gradient worker', () => (bx instanceof Uint8Array ? built.predict_u8(bx) : built.predict(bx))));
+        }
+        const out = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
+        chunks.reduce((at, c) => (out.set(c, at), at + c.length), 0);
+        post({ type: 'result', id: m.id, parts: out }, [out.buffer]);
+        return;
+      }
       const parts = callWasm('gradient worker', () =>
         m.x instanceof Uint8Array
           ? built.micro_gradients_u8(m.weights, m.x, m.labels, m.micro, m.first, m.seed)
