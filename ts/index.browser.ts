@@ -40,7 +40,11 @@ setWasmResolver(resolveBrowser);
 
 setWorkerPlatform({
   spawn() {
-    const worker = new Worker(workerUrl() ?? new URL('./worker.browser.js', import.meta.url), { type: 'module' });
+    // The literal `new Worker(new URL(…, import.meta.url), { type: 'module' })` is the form
+    // bundlers (Vite, webpack) recognise and bundle as a worker entry.
+    const custom = workerUrl();
+    const worker =
+      custom !== undefined ? new Worker(custom, { type: 'module' }) : new Worker(new URL('./worker.browser.js', import.meta.url), { type: 'module' });
     return {
       post: (message, transfer) => worker.postMessage(message, transfer ?? []),
       listen(handler) {

@@ -1,7 +1,8 @@
 // The package in a Vite app with no configuration: a page that imports 'convnet-wasm' and calls
 // `init()` with no arguments is built with `vite build`, served, and run in Chromium. Vite
 // copies the .wasm that the browser entry names with `new URL(…, import.meta.url)` into its
-// assets by itself; the page's predictions equal Node's byte for byte.
+// assets by itself, and the gradient workers' script too; the page's predictions, and its weights
+// after training on 2 Web Workers, equal Node's (1 thread) byte for byte.
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +33,9 @@ window.result = (async () => {
   await init();
   const model = models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 7 });
   const probs = model.predict(ops.randomUniform(3, 4 * 784, 0, 1));
-  return Array.from(probs);
+  // Data-parallel training on 2 Web Workers, whose script Vite must have found and bundled.
+  await model.fit(ops.randomUniform(4, 64 * 784, 0, 1), Uint8Array.from({ length: 64 }, (_, i) => i % 10), { batchSize: 32, workers: 2 });
+  return { probs: Array.from(probs), weights: Array.from(model.getWeights()) };
 })();
 `,
   );
@@ -45,13 +48,16 @@ afterAll(async () => {
 });
 
 describe('Vite, no configuration', () => {
-  it('emits the wasm as an asset, and the built page predicts the same bytes as Node', async () => {
+  it('emits the wasm and the worker script as assets; the page predicts and trains (2 Web Workers) to Node\'s bytes', async () => {
     const assets = await readdir(join(app, 'dist', 'assets'));
     expect(assets.some((f) => /^convnet_wasm_bg-[\w-]+\.wasm$/.test(f))).toBe(true);
-    const page = await harness.page.evaluate(() => (window as unknown as { result: Promise<number[]> }).result);
+    const page = await harness.page.evaluate(() => (window as unknown as { result: Promise<{ probs: number[]; weights: number[] }> }).result);
     const model = api.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 7 });
     const node = model.predict(api.ops.randomUniform(3, 4 * 784, 0, 1));
-    expect(firstDifference(new Uint8Array(Float32Array.from(page).buffer), new Uint8Array(node.buffer))).toBe(-1);
+    expect(firstDifference(new Uint8Array(Float32Array.from(page.probs).buffer), new Uint8Array(node.buffer))).toBe(-1);
+    await model.fit(api.ops.randomUniform(4, 64 * 784, 0, 1), Uint8Array.from({ length: 64 }, (_, i) => i % 10), { batchSize: 32, workers: 1 });
+    expect(firstDifference(new Uint8Array(Float32Array.from(page.weights).buffer), new Uint8Array(model.getWeights().buffer))).toBe(-1);
+    expect(assets.some((f) => /^worker\.browser-[\w-]+\.js$/.test(f))).toBe(true);
     expect(harness.pageErrors).toEqual([]);
     model.dispose();
   }, 60_000);
