@@ -200,7 +200,7 @@ impl KernelBench {
         for _ in 0..reps {
             match &self.kind {
                 Kind::Conv(p) => {
-                    let g = Conv2dGrads { dx: &mut self.dx, dw: &mut self.dw, db: &mut self.db };
+                    let g = Conv2dGrads { dx: Some(&mut self.dx), dw: &mut self.dw, db: &mut self.db };
                     conv2d_backward(p, &self.x, &self.w, &self.dy, g, &mut self.scratch)
                 }
                 Kind::Dense(p) => {

@@ -912,10 +912,18 @@ impl Model {
         }
     }
 
-    /// Back-propagates `delta[0]` (∂loss/∂logits) through every layer, filling `grads`.
+    /// The first layer with parameters: layers before it need no gradient, and it needs none for
+    /// its input (`layers.len()` when no layer has parameters).
+    fn first_trainable(&self) -> usize {
+        self.layers.iter().position(|l| !l.kernel.is_empty() || !l.bias.is_empty()).unwrap_or(self.layers.len())
+    }
+
+    /// Back-propagates `delta[0]` (∂loss/∂logits) through every layer down to the first one with
+    /// parameters, filling `grads`.
     fn backward(&mut self, batch: usize) {
         let mut cur = 0;
-        for i in (0..self.layers.len()).rev() {
+        let first = self.first_trainable();
+        for i in (first..self.layers.len()).rev() {
             let l = &self.layers[i];
             let x = &self.acts[i][..batch * l.in_len];
             let y = &self.acts[i + 1][..batch * l.out_len];
@@ -932,7 +940,7 @@ impl Model {
                 Op::Conv(p, a) => {
                     activation_backward_in_place(*a, y, dy);
                     let p = Conv2dParams { batch, ..*p };
-                    let g = Conv2dGrads { dx, dw: gk, db: gb };
+                    let g = Conv2dGrads { dx: (i > first).then_some(dx), dw: gk, db: gb };
                     conv2d_backward(&p, x, &params[l.kernel.clone()], dy, g, scratch);
                 }
                 Op::Dense(p, a) => {
@@ -952,7 +960,7 @@ impl Model {
                     activation_backward_in_place(*a, y, dy);
                     let pb = Conv2dParams { batch, ..*p };
                     let dense_grad = &mut self.expanded_grad[..p.w_len()];
-                    let g = Conv2dGrads { dx, dw: dense_grad, db: gb };
+                    let g = Conv2dGrads { dx: (i > first).then_some(dx), dw: dense_grad, db: gb };
                     conv2d_backward(&pb, x, &self.expanded[i], dy, g, scratch);
                     table.compact(p.k_h, p.k_w, &self.expanded_grad[..p.w_len()], gk);
                 }
@@ -1277,6 +1285,7 @@ impl Model {
             }
         };
         self.grads.fill(0.0);
+        let first = self.first_trainable();
         let widest = self.layers.iter().map(|l| l.in_len).max().unwrap_or(0);
         self.squares.resize(batch * widest + self.params.len(), 0.0);
         let (sq_x, sq_params) = self.squares.split_at_mut(batch * widest);
@@ -1284,7 +1293,7 @@ impl Model {
             *s = p * p;
         }
         let mut cur = 0;
-        for i in (0..top).rev() {
+        for i in (first.min(top)..top).rev() {
             let l = &self.layers[i];
             let x = &self.acts[i][..batch * l.in_len];
             let y = &self.acts[i + 1][..batch * l.out_len];
@@ -1315,7 +1324,7 @@ impl Model {
                         sx,
                         &sq_params[l.kernel.clone()],
                         dy,
-                        Conv2dGrads { dx, dw: gk, db: gb },
+                        Conv2dGrads { dx: (i > first).then_some(dx), dw: gk, db: gb },
                         scratch,
                     );
                 }
@@ -1325,7 +1334,14 @@ impl Model {
                     table.expand(p.k_h, p.k_w, &sq_params[l.kernel.clone()], dense);
                     let pb = Conv2dParams { batch, ..*p };
                     let dense_grad = &mut self.expanded_grad[..p.w_len()];
-                    conv2d_backward(&pb, sx, dense, dy, Conv2dGrads { dx, dw: dense_grad, db: gb }, scratch);
+                    conv2d_backward(
+                        &pb,
+                        sx,
+                        dense,
+                        dy,
+                        Conv2dGrads { dx: (i > first).then_some(dx), dw: dense_grad, db: gb },
+                        scratch,
+                    );
                     table.compact(p.k_h, p.k_w, &self.expanded_grad[..p.w_len()], gk);
                 }
                 Op::Dense(p, a) => {

@@ -264,8 +264,9 @@ pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut
 
 /// The gradient buffers [`conv2d_backward`] overwrites.
 pub struct Conv2dGrads<'a> {
-    /// ∂L/∂x, like `x`.
-    pub dx: &'a mut [f32],
+    /// ∂L/∂x, like `x`; `None` when nothing needs it (the network's first layer), which skips
+    /// the input-gradient product.
+    pub dx: Option<&'a mut [f32]>,
     /// ∂L/∂W, like `w` (HWIO).
     pub dw: &'a mut [f32],
     /// ∂L/∂b, `out_c`.
@@ -286,7 +287,9 @@ pub fn conv2d_backward(
 ) {
     p.validate().unwrap_or_else(|e| fail(e));
     p.check("conv2d_backward", x.len(), w.len(), grads.db.len(), dy.len()).unwrap_or_else(|e| fail(e));
-    check_len("conv2d_backward", "dx", grads.dx.len(), p.x_len(), || "like x".into()).unwrap_or_else(|e| fail(e));
+    if let Some(dx) = &grads.dx {
+        check_len("conv2d_backward", "dx", dx.len(), p.x_len(), || "like x".into()).unwrap_or_else(|e| fail(e));
+    }
     check_len("conv2d_backward", "dw", grads.dw.len(), p.w_len(), || "like w".into()).unwrap_or_else(|e| fail(e));
     assert!(scratch.len() >= p.backward_scratch_len(), "conv2d_backward: scratch too small");
     let (positions, patch, filters) = (p.positions(), p.patch_len(), p.out_c);
@@ -300,24 +303,29 @@ pub fn conv2d_backward(
     let (packed_w_t, rest) = rest.split_at_mut(p.input_grad_gemm().pack_len());
     let (a_pack, pack) = rest.split_at_mut(p.input_grad_gemm().a_pack_len());
 
-    transpose(patch, filters, w, w_t);
-    pack_b(&p.input_grad_gemm(), w_t, packed_w_t);
-    grads.dw.fill(0.0);
-    grads.db.fill(0.0);
+    let Conv2dGrads { mut dx, dw, db } = grads;
+    if dx.is_some() {
+        transpose(patch, filters, w, w_t);
+        pack_b(&p.input_grad_gemm(), w_t, packed_w_t);
+    }
+    dw.fill(0.0);
+    db.fill(0.0);
     for n in 0..p.batch {
         let dy_n = &dy[n * out_len..(n + 1) * out_len];
         im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
         transpose(positions, patch, cols, cols_t);
         gemm(&p.weight_grad_gemm(), cols_t, dy_n, None, partial, pack);
-        for (d, &s) in grads.dw.iter_mut().zip(partial.iter()) {
+        for (d, &s) in dw.iter_mut().zip(partial.iter()) {
             *d += s;
         }
-        // The patch-row gradients reuse the transpose's buffer.
-        let dcols = &mut cols_t[..];
-        gemm_packed(&p.input_grad_gemm(), dy_n, packed_w_t, None, dcols, a_pack);
-        col2im(p, dcols, &mut grads.dx[n * image_len..(n + 1) * image_len]);
+        if let Some(dx) = dx.as_deref_mut() {
+            // The patch-row gradients reuse the transpose's buffer.
+            let dcols = &mut cols_t[..];
+            gemm_packed(&p.input_grad_gemm(), dy_n, packed_w_t, None, dcols, a_pack);
+            col2im(p, dcols, &mut dx[n * image_len..(n + 1) * image_len]);
+        }
         for row in dy_n.chunks_exact(filters) {
-            for (d, &s) in grads.db.iter_mut().zip(row) {
+            for (d, &s) in db.iter_mut().zip(row) {
                 *d += s;
             }
         }
@@ -451,26 +459,31 @@ pub mod scalar {
         let image_len = p.in_h * p.in_w * p.in_c;
         let f_n = p.out_c;
         let positions = p.positions();
-        grads.dx.fill(0.0);
-        grads.dw.fill(0.0);
-        grads.db.fill(0.0);
+        let Conv2dGrads { mut dx, dw, db } = grads;
+        if let Some(dx) = dx.as_deref_mut() {
+            dx.fill(0.0);
+        }
+        dw.fill(0.0);
+        db.fill(0.0);
         let mut partial = vec![0.0f32; p.w_len()];
         for n in 0..p.batch {
             let image = &x[n * image_len..(n + 1) * image_len];
             let dy_n = &dy[n * positions * f_n..(n + 1) * positions * f_n];
-            let dx_n = &mut grads.dx[n * image_len..(n + 1) * image_len];
             partial.fill(0.0);
-            for oh in 0..p.out_h() {
-                for ow in 0..p.out_w() {
-                    let pos = oh * p.out_w() + ow;
-                    let g = &dy_n[pos * f_n..(pos + 1) * f_n];
-                    taps(p, oh, ow, |k, i| {
-                        let mut acc = 0.0f32;
-                        for (f, &gf) in g.iter().enumerate() {
-                            acc += gf * w[k * f_n + f];
-                        }
-                        dx_n[i] += acc;
-                    });
+            if let Some(dx) = dx.as_deref_mut() {
+                let dx_n = &mut dx[n * image_len..(n + 1) * image_len];
+                for oh in 0..p.out_h() {
+                    for ow in 0..p.out_w() {
+                        let pos = oh * p.out_w() + ow;
+                        let g = &dy_n[pos * f_n..(pos + 1) * f_n];
+                        taps(p, oh, ow, |k, i| {
+                            let mut acc = 0.0f32;
+                            for (f, &gf) in g.iter().enumerate() {
+                                acc += gf * w[k * f_n + f];
+                            }
+                            dx_n[i] += acc;
+                        });
+                    }
                 }
             }
             // dW: for each (k, f), positions in order; taps outside the image add nothing.
@@ -487,12 +500,12 @@ pub mod scalar {
                     partial[k * f_n + f] = acc;
                 }
             }
-            for (d, &s) in grads.dw.iter_mut().zip(&partial) {
+            for (d, &s) in dw.iter_mut().zip(&partial) {
                 *d += s;
             }
             for pos in 0..positions {
                 for f in 0..f_n {
-                    grads.db[f] += dy_n[pos * f_n + f];
+                    db[f] += dy_n[pos * f_n + f];
                 }
             }
         }
@@ -541,7 +554,7 @@ mod tests {
     fn fast_backward(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32]) -> Grads {
         let mut g = Grads { dx: vec![f32::NAN; p.x_len()], dw: vec![f32::NAN; p.w_len()], db: vec![f32::NAN; p.out_c] };
         let mut scratch = vec![f32::NAN; p.backward_scratch_len()];
-        conv2d_backward(p, x, w, dy, Conv2dGrads { dx: &mut g.dx, dw: &mut g.dw, db: &mut g.db }, &mut scratch);
+        conv2d_backward(p, x, w, dy, Conv2dGrads { dx: Some(&mut g.dx), dw: &mut g.dw, db: &mut g.db }, &mut scratch);
         g
     }
 
@@ -595,12 +608,18 @@ mod tests {
                     &x,
                     &w,
                     &dy,
-                    Conv2dGrads { dx: &mut want.dx, dw: &mut want.dw, db: &mut want.db },
+                    Conv2dGrads { dx: Some(&mut want.dx), dw: &mut want.dw, db: &mut want.db },
                 );
                 let got = fast_backward(&p, &x, &w, &dy);
                 assert_bits_eq(&got.dx, &want.dx, &format!("dx {p:?}"));
                 assert_bits_eq(&got.dw, &want.dw, &format!("dw {p:?}"));
                 assert_bits_eq(&got.db, &want.db, &format!("db {p:?}"));
+                // Without dx (a first layer), the same weight and bias gradients.
+                let (mut dw, mut db) = (vec![f32::NAN; p.w_len()], vec![f32::NAN; p.out_c]);
+                let mut scratch = vec![f32::NAN; p.backward_scratch_len()];
+                conv2d_backward(&p, &x, &w, &dy, Conv2dGrads { dx: None, dw: &mut dw, db: &mut db }, &mut scratch);
+                assert_bits_eq(&dw, &want.dw, &format!("dw without dx {p:?}"));
+                assert_bits_eq(&db, &want.db, &format!("db without dx {p:?}"));
             }
         }
     );
