@@ -148,13 +148,8 @@ pub mod simd {
                 let dst = &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
                 for (kk, d) in dst.chunks_exact_mut(NR).enumerate() {
                     let src = &b[(pc + kk) * n + j0..(pc + kk) * n + j0 + w];
-                    if w == NR {
-                        // Two vector moves: a copy_from_slice here would be a memory.copy call.
-                        store8(load8(src, NR), d, NR);
-                    } else {
-                        d[..w].copy_from_slice(src);
-                        d[w..].fill(0.0);
-                    }
+                    // Vector moves, zeros beyond `w`: copy_from_slice would be a memory.copy call.
+                    store8(load8(src, w), d, NR);
                 }
             }
         }
@@ -230,21 +225,21 @@ pub mod simd {
         w: usize,
     }
 
-    /// Reads up to 8 values of a row into two vectors, zeros beyond `w`.
+    /// Reads up to 8 values of a row into two vectors, zeros beyond `w`. Partial rows are read
+    /// lane by lane: `copy_from_slice` would be a `memory.copy`, which V8 runs as a call.
     #[inline(always)]
     fn load8(src: &[f32], w: usize) -> [v128; 2] {
-        let mut buf = [0.0f32; NR];
-        let from: &[f32] = if w == NR {
-            &src[..NR]
-        } else {
-            buf[..w].copy_from_slice(&src[..w]);
-            &buf
-        };
-        // SAFETY: `from` holds 8 values.
-        unsafe { [v128_load(from.as_ptr() as *const v128), v128_load(from.as_ptr().add(4) as *const v128)] }
+        if w == NR {
+            let src = &src[..NR];
+            // SAFETY: src holds 8 values.
+            return unsafe { [v128_load(src.as_ptr() as *const v128), v128_load(src.as_ptr().add(4) as *const v128)] };
+        }
+        let src = &src[..w];
+        let at = |i: usize| if i < w { src[i] } else { 0.0 };
+        [f32x4(at(0), at(1), at(2), at(3)), f32x4(at(4), at(5), at(6), at(7))]
     }
 
-    /// Writes the first `w` of 8 values.
+    /// Writes the first `w` of 8 values (partial rows lane by lane, see [`load8`]).
     #[inline(always)]
     fn store8(v: [v128; 2], dst: &mut [f32], w: usize) {
         if w == NR {
@@ -256,13 +251,22 @@ pub mod simd {
             }
             return;
         }
-        let mut buf = [0.0f32; NR];
-        // SAFETY: buf holds 8 values.
-        unsafe {
-            v128_store(buf.as_mut_ptr() as *mut v128, v[0]);
-            v128_store(buf.as_mut_ptr().add(4) as *mut v128, v[1]);
+        let dst = &mut dst[..w];
+        let lanes = [
+            f32x4_extract_lane::<0>(v[0]),
+            f32x4_extract_lane::<1>(v[0]),
+            f32x4_extract_lane::<2>(v[0]),
+            f32x4_extract_lane::<3>(v[0]),
+            f32x4_extract_lane::<0>(v[1]),
+            f32x4_extract_lane::<1>(v[1]),
+            f32x4_extract_lane::<2>(v[1]),
+            f32x4_extract_lane::<3>(v[1]),
+        ];
+        // Unrolled stores: a loop here could become a memory.copy again.
+        macro_rules! put {
+            ($($i:literal),*) => {$(if $i < w { dst[$i] = lanes[$i]; })*};
         }
-        dst[..w].copy_from_slice(&buf[..w]);
+        put!(0, 1, 2, 3, 4, 5, 6);
     }
 
     /// Rows `i0..i0+rows` (at most 4) of C against one packed panel of B and one of A, over one
