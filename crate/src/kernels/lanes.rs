@@ -274,9 +274,16 @@ pub fn copy(dst: &mut [f32], src: &[f32]) {
     for i in (0..full).step_by(4) {
         F4::load(&src[i..]).store(&mut dst[i..]);
     }
-    // Element by element on purpose: copy_from_slice is the memory.copy call avoided above.
-    #[allow(clippy::manual_memcpy)]
-    for i in full..src.len() {
-        dst[i] = src[i];
+    // At most 3 left, unrolled on purpose: LLVM turns even a short loop into the memory.copy
+    // call avoided above.
+    let rest = src.len() - full;
+    if rest > 0 {
+        dst[full] = src[full];
+    }
+    if rest > 1 {
+        dst[full + 1] = src[full + 1];
+    }
+    if rest > 2 {
+        dst[full + 2] = src[full + 2];
     }
 }
