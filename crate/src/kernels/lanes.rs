@@ -222,9 +222,9 @@ pub fn load_upto(s: &[f32], pad: f32) -> F4 {
     if s.len() >= 4 {
         F4::load(s)
     } else {
-        let mut b = [pad; 4];
-        b[..s.len()].copy_from_slice(s);
-        F4::load(&b)
+        // Lane by lane: copy_from_slice would be a memory.copy call.
+        let at = |i: usize| if i < s.len() { s[i] } else { pad };
+        F4::load(&[at(0), at(1), at(2), at(3)])
     }
 }
 
@@ -236,8 +236,17 @@ pub fn store_upto(v: F4, d: &mut [f32]) {
     } else {
         let mut b = [0.0; 4];
         v.store(&mut b);
+        // Unrolled: copy_from_slice, or a loop, would be a memory.copy call.
         let n = d.len();
-        d.copy_from_slice(&b[..n]);
+        if n > 0 {
+            d[0] = b[0];
+        }
+        if n > 1 {
+            d[1] = b[1];
+        }
+        if n > 2 {
+            d[2] = b[2];
+        }
     }
 }
 

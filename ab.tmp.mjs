@@ -1,0 +1,14 @@
+const { init, models, datasets } = await import(process.argv[2]);
+await init();
+const m0 = await datasets.mnist();
+const l = models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 1 });
+const n = 3200;
+const t = performance.now();
+await l.fit(m0.train.images.subarray(0, n * 784), m0.train.labels.subarray(0, n), { batchSize: 32, workers: 1, shuffle: false });
+const tr = n / ((performance.now() - t) / 1000);
+const f = models.leNet5().compile({ optimizer: 'sdlm', seed: 1 });
+const t1 = performance.now();
+await f.fit(m0.train.images.subarray(0, 1600 * 784), m0.train.labels.subarray(0, 1600), { batchSize: 1, workers: 1, shuffle: false, curvatureSamples: 20 });
+const t2 = performance.now();
+for (let i = 0; i < 2000; i++) l.predict(m0.test.images.subarray(i % 1000 * 784, (i % 1000 + 1) * 784));
+console.log(process.argv[2].slice(-20, -14), 'modern', tr.toFixed(0), 'faithful', (1600 / ((t2 - t1) / 1000)).toFixed(0), 'latency µs', ((performance.now() - t2) / 2).toFixed(0), (await import('node:crypto')).createHash('sha256').update(f.getWeights()).digest('hex').slice(0, 8));
