@@ -8,8 +8,10 @@
 
 use crate::kernels::act::{activation_backward, activation_backward_in_place, activation_forward};
 use crate::kernels::act::{activation_forward_in_place, Activation};
-use crate::kernels::conv::{conv2d_backward, conv2d_forward, ConnectionTable, Conv2dGrads, Conv2dParams, Padding};
-use crate::kernels::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
+use crate::kernels::conv::{
+    conv2d_backward, conv2d_forward_packed, conv2d_pack_weights, ConnectionTable, Conv2dGrads, Conv2dParams, Padding,
+};
+use crate::kernels::dense::{dense_backward, dense_forward_packed, dense_pack_weights, DenseGrads, DenseParams};
 use crate::kernels::dropout::{apply_mask, dropout_mask};
 use crate::kernels::gemm::transpose;
 use crate::kernels::lanes::all_finite;
@@ -309,6 +311,12 @@ pub struct Model {
     divergence: Option<String>,
     /// The weighted sum of micro-batch gradients (data-parallel steps).
     accum: Vec<f32>,
+    /// Bumped whenever the parameters change; each conv or dense layer keeps its kernel packed
+    /// for the GEMM (and a connection table's expanded) as of `packed_version[i]`, so inference
+    /// packs once, not on every call.
+    params_version: u64,
+    packed: Vec<Vec<f32>>,
+    packed_version: Vec<u64>,
 }
 
 fn activation(a: ActivationSpec, last: bool, i: usize) -> Result<Activation, String> {
@@ -622,6 +630,9 @@ impl Model {
             curvature_sum: Vec::new(),
             divergence: None,
             accum: Vec::new(),
+            params_version: 1,
+            packed: vec![Vec::new(); count],
+            packed_version: vec![0; count],
         })
     }
 
@@ -647,6 +658,7 @@ impl Model {
             return Err(format!("weights: {} values given, the model has {}", values.len(), self.params.len()));
         }
         self.params.copy_from_slice(values);
+        self.params_version += 1;
         Ok(())
     }
 
@@ -871,15 +883,26 @@ impl Model {
             let x = &before[i][..batch * l.in_len];
             let y = &mut after[0][..batch * l.out_len];
             let (params, scratch) = (&self.params, &mut self.scratch);
+            let stale = self.packed_version[i] != self.params_version;
+            self.packed_version[i] = self.params_version;
+            let packed = &mut self.packed[i];
             match &l.op {
                 Op::Conv(p, a) => {
                     let p = Conv2dParams { batch, ..*p };
-                    conv2d_forward(&p, x, &params[l.kernel.clone()], &params[l.bias.clone()], y, scratch);
+                    if stale {
+                        packed.resize(p.packed_w_len(), 0.0);
+                        conv2d_pack_weights(&p, &params[l.kernel.clone()], packed);
+                    }
+                    conv2d_forward_packed(&p, x, packed, &params[l.bias.clone()], y, scratch);
                     activation_forward_in_place(*a, y);
                 }
                 Op::Dense(p, a) => {
                     let p = DenseParams { batch, ..*p };
-                    dense_forward(&p, x, &params[l.kernel.clone()], &params[l.bias.clone()], y, scratch);
+                    if stale {
+                        packed.resize(p.packed_w_len(), 0.0);
+                        dense_pack_weights(&p, &params[l.kernel.clone()], packed);
+                    }
+                    dense_forward_packed(&p, x, packed, &params[l.bias.clone()], y, scratch);
                     activation_forward_in_place(*a, y);
                 }
                 Op::MaxPool(g) => {
@@ -895,10 +918,15 @@ impl Model {
                 Op::Dropout(_) => y.copy_from_slice(x),
                 Op::Act(a) => activation_forward(*a, x, y),
                 Op::ConvTable(p, a, table) => {
-                    let dense = &mut self.expanded[i];
-                    table.expand(p.k_h, p.k_w, &params[l.kernel.clone()], dense);
                     let p = Conv2dParams { batch, ..*p };
-                    conv2d_forward(&p, x, dense, &params[l.bias.clone()], y, scratch);
+                    if stale {
+                        // Backward reads the expanded kernel too.
+                        let dense = &mut self.expanded[i];
+                        table.expand(p.k_h, p.k_w, &params[l.kernel.clone()], dense);
+                        packed.resize(p.packed_w_len(), 0.0);
+                        conv2d_pack_weights(&p, dense, packed);
+                    }
+                    conv2d_forward_packed(&p, x, packed, &params[l.bias.clone()], y, scratch);
                     activation_forward_in_place(*a, y);
                 }
                 Op::Pad(g) => pad_forward(&Pad2dParams { batch, ..*g }, x, y),
@@ -1020,6 +1048,7 @@ impl Model {
         }
         let lr = self.schedule.at(self.optimizer.iterations());
         self.optimizer.step(lr, &mut self.params, &self.grads);
+        self.params_version += 1;
         if !all_finite(&self.params) {
             self.divergence =
                 Some(format!("step {step}: {} after the update", self.first_non_finite(&self.params, "weight")));
@@ -1332,6 +1361,8 @@ impl Model {
                     slope2(*a, dy);
                     let dense = &mut self.expanded[i];
                     table.expand(p.k_h, p.k_w, &sq_params[l.kernel.clone()], dense);
+                    // `expanded` now holds squared weights: the next forward expands again.
+                    self.packed_version[i] = 0;
                     let pb = Conv2dParams { batch, ..*p };
                     let dense_grad = &mut self.expanded_grad[..p.w_len()];
                     conv2d_backward(
@@ -1634,6 +1665,54 @@ mod tests {
                 m.apply_micro_gradients(&a[..10], &[4, 4]).unwrap_err(),
                 format!("2 micro-batches of {p} parameters need {} values, got 10", 2 * (2 + p))
             );
+        }
+    );
+
+    kernel_test!(
+        fn packed_kernels_follow_every_change_of_the_weights() {
+            // Inference keeps each kernel packed between calls; any change of the weights (set,
+            // a training step) repacks, and SDLM's curvature pass, which borrows the expanded
+            // connection-table kernel for squared weights, does not leave it behind.
+            // A connection-table conv after another trainable layer, so its input gradient (which
+            // reads the expanded kernel) is needed.
+            let prototypes: Vec<f32> = (0..3 * 5).map(|i| if (i * 7 + i / 5) % 3 == 0 { 1.0 } else { -1.0 }).collect();
+            let spec_sdlm: ModelSpec = serde_json::from_value(json!({
+                "input_shape": [5, 5, 2], "input_scale": 0.005, "input_offset": -0.1,
+                "layers": [
+                    {"type": "conv2d", "filters": 2, "kernel_size": [1, 1], "activation": "lecun_tanh"},
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "lecun_tanh",
+                     "connections": [[0], [1], [0, 1]]},
+                    {"type": "flatten"},
+                    {"type": "dense", "units": 5, "activation": "lecun_tanh"},
+                    {"type": "rbf", "units": 3, "prototypes": prototypes}],
+                "loss": {"type": "rbf_max_likelihood"},
+                "optimizer": {"type": "sdlm", "mu": 0.02}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap();
+            let spec = spec_sdlm.clone();
+            let pixels: Vec<u8> = (0..3 * 50).map(|i| (i * 31 % 256) as u8).collect();
+            let labels = [0u32, 2, 1];
+            let mut a = Model::new(&spec_sdlm, 7).unwrap();
+            let first = a.predict_raw(Input::U8(&pixels)).unwrap();
+            assert_eq!(a.predict_raw(Input::U8(&pixels)).unwrap(), first, "a second call, with the kernels packed");
+            a.estimate_curvature(Input::U8(&pixels), &labels).unwrap();
+            assert_eq!(a.predict_raw(Input::U8(&pixels)).unwrap(), first, "after the curvature pass");
+            // The training step after it back-propagates through the real kernel: the same as a
+            // twin whose weights were set again (which repacks and re-expands everything).
+            let mut twin = Model::new(&spec_sdlm, 7).unwrap();
+            twin.estimate_curvature(Input::U8(&pixels), &labels).unwrap();
+            let same: Vec<f32> = twin.params().iter().copied().collect();
+            twin.set_params(&same).unwrap();
+            twin.train_step(Input::U8(&pixels), &labels).unwrap();
+            a.train_step(Input::U8(&pixels), &labels).unwrap();
+            assert_eq!(a.params(), twin.params(), "the step after the curvature pass");
+            let trained = a.predict_raw(Input::U8(&pixels)).unwrap();
+            assert_ne!(trained, first);
+            // A fresh model given the trained weights predicts the same bits.
+            let mut b = Model::new(&spec, 99).unwrap();
+            b.predict_raw(Input::U8(&pixels)).unwrap();
+            b.set_params(&a.params().to_vec()).unwrap();
+            assert_eq!(b.predict_raw(Input::U8(&pixels)).unwrap(), trained);
         }
     );
 

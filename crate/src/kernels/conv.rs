@@ -119,6 +119,16 @@ impl Conv2dParams {
         self.cols_len() + self.forward_gemm().scratch_len()
     }
 
+    /// The length of the kernel packed by [`conv2d_pack_weights`].
+    pub fn packed_w_len(&self) -> usize {
+        self.forward_gemm().pack_len()
+    }
+
+    /// Scratch for [`conv2d_forward_packed`]: patch rows and room to pack them.
+    pub fn forward_packed_scratch_len(&self) -> usize {
+        self.cols_len() + self.forward_gemm().a_pack_len()
+    }
+
     /// Scratch for [`conv2d_backward`]: patch rows, their transpose (reused for their
     /// gradient), `Wᵀ`, one image's kernel-gradient partial sum, `Wᵀ` packed, and room to pack
     /// each image's output gradient.
@@ -249,13 +259,41 @@ fn col2im(p: &Conv2dParams, dcols: &[f32], dimage: &mut [f32]) {
 pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], scratch: &mut [f32]) {
     p.validate().unwrap_or_else(|e| fail(e));
     p.check("conv2d_forward", x.len(), w.len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
+    assert!(scratch.len() >= p.forward_scratch_len(), "conv2d_forward: scratch too small");
+    let (packed_w, rest) = scratch.split_at_mut(p.packed_w_len());
+    conv2d_pack_weights(p, w, packed_w);
+    conv2d_forward_packed(p, x, packed_w, b, y, rest);
+}
+
+/// Packs a kernel for [`conv2d_forward_packed`]: pack once, run many batches (inference).
+///
+/// # Shapes
+/// `w`: k_h·k_w·in_c·out_c; `packed`: at least [`Conv2dParams::packed_w_len`].
+pub fn conv2d_pack_weights(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
+    assert_eq!(w.len(), p.w_len(), "conv2d_pack_weights: w has {} values, expected {}", w.len(), p.w_len());
+    pack_b(&p.forward_gemm(), w, packed);
+}
+
+/// [`conv2d_forward`] with a kernel already packed by [`conv2d_pack_weights`]; the same bits.
+///
+/// # Shapes
+/// As [`conv2d_forward`]; `scratch`: at least [`Conv2dParams::forward_packed_scratch_len`].
+pub fn conv2d_forward_packed(
+    p: &Conv2dParams,
+    x: &[f32],
+    packed_w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    p.validate().unwrap_or_else(|e| fail(e));
+    p.check("conv2d_forward", x.len(), p.w_len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
+    assert!(packed_w.len() >= p.packed_w_len(), "conv2d_forward_packed: the packed kernel is too short");
+    assert!(scratch.len() >= p.forward_packed_scratch_len(), "conv2d_forward_packed: scratch too small");
     let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = p.positions() * p.out_c;
-    assert!(scratch.len() >= p.forward_scratch_len(), "conv2d_forward: scratch too small");
     let g = p.forward_gemm();
-    let (cols, rest) = scratch.split_at_mut(p.cols_len());
-    let (packed_w, a_pack) = rest.split_at_mut(g.pack_len());
-    pack_b(&g, w, packed_w);
+    let (cols, a_pack) = scratch.split_at_mut(p.cols_len());
     for n in 0..p.batch {
         im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
         gemm_packed(&g, cols, packed_w, Some(b), &mut y[n * out_len..(n + 1) * out_len], a_pack);

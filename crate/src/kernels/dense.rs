@@ -5,7 +5,7 @@
 //! in [`scalar`] is written out independently, in the same summation order, so the two agree
 //! bit for bit.
 
-use super::gemm::{gemm, transpose, GemmParams};
+use super::gemm::{gemm, gemm_packed, pack_b, transpose, GemmParams};
 use super::{check_len, ShapeError};
 
 /// The shape of one dense layer applied to a batch.
@@ -44,6 +44,16 @@ impl DenseParams {
     /// The scratch [`dense_forward`] needs: the GEMM's packing buffers.
     pub fn forward_scratch_len(&self) -> usize {
         self.forward_gemm().scratch_len()
+    }
+
+    /// The length of the kernel packed by [`dense_pack_weights`].
+    pub fn packed_w_len(&self) -> usize {
+        self.forward_gemm().pack_len()
+    }
+
+    /// Scratch for [`dense_forward_packed`].
+    pub fn forward_packed_scratch_len(&self) -> usize {
+        self.forward_gemm().a_pack_len()
     }
 
     /// The scratch [`dense_backward`] needs: room for `Wᵀ`, then for `xᵀ`, and the packing buffer.
@@ -99,6 +109,27 @@ fn fail(e: ShapeError) -> ! {
 pub fn dense_forward(p: &DenseParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32], scratch: &mut [f32]) {
     p.check_forward(x.len(), w.len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
     gemm(&p.forward_gemm(), x, w, Some(b), y, scratch);
+}
+
+/// Packs a kernel for [`dense_forward_packed`] (at least [`DenseParams::packed_w_len`] values).
+pub fn dense_pack_weights(p: &DenseParams, w: &[f32], packed: &mut [f32]) {
+    assert_eq!(w.len(), p.w_len(), "dense_pack_weights: w has {} values, expected {}", w.len(), p.w_len());
+    pack_b(&p.forward_gemm(), w, packed);
+}
+
+/// [`dense_forward`] with a kernel packed by [`dense_pack_weights`]; the same bits. `scratch`:
+/// at least [`DenseParams::forward_packed_scratch_len`].
+pub fn dense_forward_packed(
+    p: &DenseParams,
+    x: &[f32],
+    packed_w: &[f32],
+    b: &[f32],
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    p.check_forward(x.len(), p.w_len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
+    assert!(packed_w.len() >= p.packed_w_len(), "dense_forward_packed: the packed kernel is too short");
+    gemm_packed(&p.forward_gemm(), x, packed_w, Some(b), y, scratch);
 }
 
 /// Overwrites `grads` with ∂L/∂x = dy·Wᵀ, ∂L/∂W = xᵀ·dy and ∂L/∂b = Σ_batch dy.
