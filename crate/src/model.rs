@@ -1701,7 +1701,7 @@ mod tests {
             // twin whose weights were set again (which repacks and re-expands everything).
             let mut twin = Model::new(&spec_sdlm, 7).unwrap();
             twin.estimate_curvature(Input::U8(&pixels), &labels).unwrap();
-            let same: Vec<f32> = twin.params().iter().copied().collect();
+            let same = twin.params().to_vec();
             twin.set_params(&same).unwrap();
             twin.train_step(Input::U8(&pixels), &labels).unwrap();
             a.train_step(Input::U8(&pixels), &labels).unwrap();
