@@ -1711,7 +1711,7 @@ mod tests {
             // A fresh model given the trained weights predicts the same bits.
             let mut b = Model::new(&spec, 99).unwrap();
             b.predict_raw(Input::U8(&pixels)).unwrap();
-            b.set_params(&a.params().to_vec()).unwrap();
+            b.set_params(a.params()).unwrap();
             assert_eq!(b.predict_raw(Input::U8(&pixels)).unwrap(), trained);
         }
     );
