@@ -582,15 +582,15 @@ export class Sequential {
         const where = `${dir}/checkpoint.bin`;
         if (!sameModel(c.model)) throw new CheckpointError(`${where}: it was written for another model or compile settings than ${this.name}'s`);
         const p = c.position;
-        if ((p.microBatchSize ?? p.batchSize) !== (geometry.microBatchSize ?? geometry.batchSize)) {
-          throw new CheckpointError(
-            `${where}: it was written with micro-batches of ${p.microBatchSize ?? p.batchSize}; this fit() uses ${geometry.microBatchSize ?? geometry.batchSize} (set microBatchSize to match)`,
-          );
-        }
         if (p.batchSize !== geometry.batchSize || p.trainCount !== geometry.trainCount || p.shuffle !== geometry.shuffle) {
           throw new CheckpointError(
             `${where}: it was written for ${p.trainCount} training examples in batches of ${p.batchSize}` +
               ` (shuffle ${p.shuffle}); this fit() has ${geometry.trainCount} in batches of ${geometry.batchSize} (shuffle ${geometry.shuffle})`,
+          );
+        }
+        if ((p.microBatchSize ?? p.batchSize) !== (geometry.microBatchSize ?? geometry.batchSize)) {
+          throw new CheckpointError(
+            `${where}: it was written with micro-batches of ${p.microBatchSize ?? p.batchSize}; this fit() uses ${geometry.microBatchSize ?? geometry.batchSize} (set microBatchSize to match)`,
           );
         }
         if (c.weights.length !== this.countParams()) throw new CheckpointError(`${where}: ${c.weights.length} weights; the model has ${this.countParams()}`);
