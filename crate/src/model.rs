@@ -1008,15 +1008,7 @@ impl Model {
     /// One training step on a batch: forward, loss, backward, optimiser update. Returns the loss
     /// (the batch mean, before the update).
     pub fn train_step(&mut self, x: Input<'_>, labels: &[u32]) -> Result<f32, String> {
-        if x.len() != labels.len() * self.input_len {
-            return Err(format!(
-                "{} labels need {} input values ({} per example), got {}",
-                labels.len(),
-                labels.len() * self.input_len,
-                self.input_len,
-                x.len()
-            ));
-        }
+        self.check_input_count(&x, labels)?;
         let batch = self.load_input(x)?;
         self.check_labels(labels, batch)?;
         self.forward(batch, true);
@@ -1080,19 +1072,28 @@ impl Model {
         (loss, correct)
     }
 
+    /// Whether `x` holds one example per label.
+    fn check_input_count(&self, x: &Input<'_>, labels: &[u32]) -> Result<(), String> {
+        if x.len() == labels.len() * self.input_len {
+            return Ok(());
+        }
+        Err(format!(
+            "{} labels need {} input values ({} per example), got {}",
+            labels.len(),
+            labels.len() * self.input_len,
+            self.input_len,
+            x.len()
+        ))
+    }
+
     fn check_micro(&mut self, x: &Input<'_>, labels: &[u32], micro: usize) -> Result<(), String> {
         if micro == 0 {
             return Err("the micro-batch size must be at least 1".into());
         }
-        if labels.is_empty() || x.len() != labels.len() * self.input_len {
-            return Err(format!(
-                "{} labels need {} input values ({} per example), got {}",
-                labels.len(),
-                labels.len() * self.input_len,
-                self.input_len,
-                x.len()
-            ));
+        if labels.is_empty() {
+            return Err("no examples".into());
         }
+        self.check_input_count(x, labels)?;
         self.check_labels(labels, labels.len())?;
         self.reserve(micro.min(labels.len()))
     }
