@@ -94,6 +94,15 @@ describe('data-parallel training', () => {
     expect(out.trim()).toBe('80');
   }, 60_000);
 
+  it('a worker that fails is reported with its index and message, and the pool shuts down', async () => {
+    // The pool is internal; a spec its workers cannot build stands for a worker that fails.
+    const { GradientPool } = await import('../dist/parallel.js');
+    await expect(GradientPool.start(2, '{"input_shape": [0, 0, 0]}')).rejects.toMatchObject({
+      code: 'WORKER_FAILED',
+      message: expect.stringMatching(/^gradient worker [01]: gradient worker: /),
+    });
+  });
+
   it('checks workers and microBatchSize', async () => {
     const model = cw.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam' });
     const x = mnist.train.images.subarray(0, 64 * 784);

@@ -113,7 +113,9 @@ class Pending {
 export interface ReducingModel {
   draw_step_seed(): bigint;
   weights(): Float32Array;
-  apply_micro_gradients(parts: Float32Array, counts: Uint32Array): number;
+  reduce_begin(microBatches: number, total: number): void;
+  reduce_add(parts: Float32Array, counts: Uint32Array): void;
+  reduce_finish(): number;
 }
 
 /** A set of gradient workers for one fit(). */
@@ -159,8 +161,10 @@ export class GradientPool {
     const weights = model.weights();
     const used = Math.min(this.workers.length, count);
     const jobs: Promise<Float32Array>[] = [];
+    const runs: Uint32Array[] = [];
     for (let w = 0, first = 0; w < used; w++) {
       const take = Math.floor(count / used) + (w < count % used ? 1 : 0);
+      runs.push(Uint32Array.from({ length: take }, (_, j) => Math.min(micro, n - (first + j) * micro)));
       const from = first * micro;
       const to = Math.min(n, (first + take) * micro);
       jobs.push(
@@ -177,11 +181,15 @@ export class GradientPool {
       );
       first += take;
     }
-    const results = await Promise.all(jobs);
-    const parts = new Float32Array(results.reduce((s, r) => s + r.length, 0));
-    results.reduce((at, r) => (parts.set(r, at), at + r.length), 0);
-    const counts = Uint32Array.from({ length: count }, (_, j) => Math.min(micro, n - j * micro));
-    return reduce(() => model.apply_micro_gradients(parts, counts));
+    // A failure is reported where it is awaited, in order; none goes unhandled meanwhile.
+    for (const job of jobs) job.catch(() => {});
+    // Each worker's run is added as soon as it and the runs before it are in: in micro-batch order.
+    reduce(() => (model.reduce_begin(count, n), 0));
+    for (let w = 0; w < used; w++) {
+      const parts = await jobs[w]!;
+      reduce(() => (model.reduce_add(parts, runs[w]!), 0));
+    }
+    return reduce(() => model.reduce_finish());
   }
 
   /**

@@ -171,9 +171,19 @@ impl WasmModel {
         self.inner.micro_gradients(weights, Input::U8(x), labels, micro, first, step_seed).map_err(|e| JsError::new(&e))
     }
 
-    /// The reduction of a data-parallel step: sums the micro-batch parts in order and updates.
-    pub fn apply_micro_gradients(&mut self, parts: &[f32], counts: &[u32]) -> Result<f32, JsError> {
-        self.inner.apply_micro_gradients(parts, counts).map_err(|e| JsError::new(&e))
+    /// The reduction of a data-parallel step, in three calls so that the workers' results need
+    /// not be joined first: begin, add each worker's run of micro-batch parts in order, finish
+    /// (which takes the optimiser step and returns the loss).
+    pub fn reduce_begin(&mut self, micro_batches: usize, total: u32) -> Result<(), JsError> {
+        self.inner.reduce_begin(micro_batches, total).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn reduce_add(&mut self, parts: &[f32], counts: &[u32]) -> Result<(), JsError> {
+        self.inner.reduce_add(parts, counts).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn reduce_finish(&mut self) -> Result<f32, JsError> {
+        self.inner.reduce_finish().map_err(|e| JsError::new(&e))
     }
 
     /// Examples the last training batch classified correctly.

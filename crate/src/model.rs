@@ -254,6 +254,16 @@ struct Layer {
     bias: core::ops::Range<usize>,
 }
 
+/// A data-parallel reduction in progress (see `Model::reduce_begin`).
+struct Reduction {
+    expected: usize,
+    seen: usize,
+    total: u32,
+    counted: u64,
+    loss: f32,
+    correct: u32,
+}
+
 /// A batch of inputs: floats as they are, or 8-bit pixels mapped by the model's scale and offset.
 #[derive(Clone, Copy)]
 pub enum Input<'a> {
@@ -309,8 +319,10 @@ pub struct Model {
     curvature_sum: Vec<f32>,
     /// Set when a training step met a non-finite loss, gradient or weight.
     divergence: Option<String>,
-    /// The weighted sum of micro-batch gradients (data-parallel steps).
+    /// The weighted sum of micro-batch gradients (data-parallel steps), and the reduction in
+    /// progress.
     accum: Vec<f32>,
+    reduction: Option<Reduction>,
     /// Bumped whenever the parameters change; each conv or dense layer keeps its kernel packed
     /// for the GEMM (and a connection table's expanded) as of `packed_version[i]`, so inference
     /// packs once, not on every call.
@@ -630,6 +642,7 @@ impl Model {
             curvature_sum: Vec::new(),
             divergence: None,
             accum: Vec::new(),
+            reduction: None,
             params_version: 1,
             packed: vec![Vec::new(); count],
             packed_version: vec![0; count],
@@ -1140,7 +1153,31 @@ impl Model {
     /// gradients and losses in that order, each weighted by its share of the batch, then takes
     /// the optimiser step. Returns the batch loss (NaN with `divergence` set when it diverged).
     pub fn apply_micro_gradients(&mut self, parts: &[f32], counts: &[u32]) -> Result<f32, String> {
+        let total = counts.iter().map(|&c| c as u64).sum::<u64>();
+        self.reduce_begin(counts.len(), u32::try_from(total).map_err(|_| "too many examples in a batch".to_string())?)?;
+        self.reduce_add(parts, counts)?;
+        self.reduce_finish()
+    }
+
+    /// Starts the reduction of a step of `micro_batches` micro-batches, `total` examples in all;
+    /// [`reduce_add`](Self::reduce_add) then takes their parts in order (so the caller need not
+    /// join them), and [`reduce_finish`](Self::reduce_finish) takes the step.
+    pub fn reduce_begin(&mut self, micro_batches: usize, total: u32) -> Result<(), String> {
+        if micro_batches == 0 || total == 0 {
+            return Err("a step needs at least one micro-batch and one example".into());
+        }
+        self.accum.clear();
+        self.accum.resize(self.params.len(), 0.0);
+        self.reduction = Some(Reduction { expected: micro_batches, seen: 0, total, counted: 0, loss: 0.0, correct: 0 });
+        Ok(())
+    }
+
+    /// Adds the next micro-batches' `[loss, correct, gradient…]` parts (sizes `counts`).
+    pub fn reduce_add(&mut self, parts: &[f32], counts: &[u32]) -> Result<(), String> {
         let p = self.params.len();
+        let Some(r) = self.reduction.as_mut() else {
+            return Err("reduce_add before reduce_begin".into());
+        };
         if counts.is_empty() || parts.len() != counts.len() * (2 + p) {
             return Err(format!(
                 "{} micro-batches of {} parameters need {} values, got {}",
@@ -1150,24 +1187,37 @@ impl Model {
                 parts.len()
             ));
         }
-        let total: u64 = counts.iter().map(|&c| c as u64).sum();
         if counts.contains(&0) {
             return Err("a micro-batch has no examples".into());
         }
-        let mut accum = core::mem::take(&mut self.accum);
-        accum.clear();
-        accum.resize(p, 0.0);
-        let (mut loss, mut correct) = (0.0f32, 0u32);
-        for (part, &count) in parts.chunks_exact(2 + p).zip(counts) {
-            let weight = count as f32 / total as f32;
-            loss += weight * part[0];
-            correct += part[1] as u32;
-            Self::accumulate(&mut accum, weight, &part[2..]);
+        if r.seen + counts.len() > r.expected {
+            return Err(format!("{} micro-batches added to a step of {}", r.seen + counts.len(), r.expected));
         }
-        core::mem::swap(&mut self.grads, &mut accum);
-        self.accum = accum;
-        self.last_correct = correct;
-        Ok(self.update(loss))
+        for (part, &count) in parts.chunks_exact(2 + p).zip(counts) {
+            let weight = count as f32 / r.total as f32;
+            r.loss += weight * part[0];
+            r.correct += part[1] as u32;
+            r.counted += count as u64;
+            Self::accumulate(&mut self.accum, weight, &part[2..]);
+        }
+        r.seen += counts.len();
+        Ok(())
+    }
+
+    /// Ends the reduction begun by [`reduce_begin`](Self::reduce_begin) and takes the step.
+    pub fn reduce_finish(&mut self) -> Result<f32, String> {
+        let Some(r) = self.reduction.take() else {
+            return Err("reduce_finish before reduce_begin".into());
+        };
+        if r.seen != r.expected || r.counted != r.total as u64 {
+            return Err(format!(
+                "the step expected {} micro-batches of {} examples in all, got {} of {}",
+                r.expected, r.total, r.seen, r.counted
+            ));
+        }
+        core::mem::swap(&mut self.grads, &mut self.accum);
+        self.last_correct = r.correct;
+        Ok(self.update(r.loss))
     }
 
     /// A data-parallel step computed in this one instance: the same micro-batches, dropout
