@@ -1,11 +1,12 @@
 // Training on real Fashion-MNIST through the public API, end to end: load, build, compile, fit,
-// evaluate. Measured here (2026-11-26): 0.8587 test accuracy on all 10,000 test images after 3
-// epochs over the first 10,000 training images (16 s of training). The threshold, 0.80, is well
+// evaluate. Measured here (2026-11-26, data-parallel steps of 4 micro-batches): 0.8479 test
+// accuracy on all 10,000 test images after 3 epochs over the first 10,000 training images (10 s
+// of training, one thread). The threshold, 0.80, is well
 // below that and far above chance (0.10).
 import { describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
 
-const MEASURED = 0.8587;
+const MEASURED = 0.8479;
 const THRESHOLD = 0.8;
 
 describe('training on real Fashion-MNIST', () => {
