@@ -79,7 +79,8 @@ for (let round = 0; round < ROUNDS; round++) {
 
 let kernels;
 if (!QUICK) {
-  execFileSync(process.execPath, [join(here, 'kernels.mjs')], { stdio: ['ignore', 'ignore', 'inherit'] });
+  // --rebuild: the benchmark build of the crate as it is now, not one left from an older checkout.
+  execFileSync(process.execPath, [join(here, 'kernels.mjs'), '--rebuild'], { stdio: ['ignore', 'ignore', 'inherit'] });
   kernels = JSON.parse(await readFile(join(here, 'results', 'kernels.json'), 'utf8'));
 }
 
