@@ -15,14 +15,20 @@ const cell = JSON.parse(process.argv[2]);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 if (cell.metric === 'cold') {
-  // Node started → convnet-wasm imported, initialised, a model built and a first prediction.
+  // Node started → convnet-wasm imported, initialised, a model built and a first prediction; each
+  // phase timed.
+  const t0 = performance.now();
   const cw = await import('convnet-wasm');
+  const t1 = performance.now();
   await cw.init();
+  const t2 = performance.now();
   const model = cell.network === 'fashion' ? cw.models.fashionConvNet() : cw.models.leNet5({ variant: 'modern' });
   model.compile({ optimizer: 'adam', seed: 1 });
+  const t3 = performance.now();
   model.predict(new Uint8Array(784));
   const now = performance.now();
-  console.log(JSON.stringify({ value: now - started, unit: 'ms', sinceProcessStart: now, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
+  const phases = { import: t1 - t0, init: t2 - t1, buildAndCompile: t3 - t2, firstPredict: now - t3 };
+  console.log(JSON.stringify({ value: now - started, unit: 'ms', sinceProcessStart: now, phases, maxRssMiB: process.resourceUsage().maxRSS / 1024 }));
   process.exit(0);
 }
 
