@@ -19,8 +19,9 @@ describe('memory', () => {
     const n = 10_000;
     const x = mnist.train.images.subarray(0, n * 784);
     const y = mnist.train.labels.subarray(0, n);
-    // Warm-up: the first steps size every buffer.
-    await model.fit(x.subarray(0, 320 * 784), y.subarray(0, 320), { batchSize: 32 });
+    // Warm-up on the path measured (batch 1: one micro-batch, steps in this thread): the first
+    // steps size every buffer.
+    await model.fit(x.subarray(0, 320 * 784), y.subarray(0, 320), { batchSize: 1 });
     globalThis.gc?.();
     const before = { wasm: cw.memory().wasmBytes, rss: process.memoryUsage().rss };
     // 10,000 steps: 32 epochs of the first 10,000 images in batches of 32 would be more than
@@ -36,6 +37,13 @@ describe('memory', () => {
     expect(after.wasm).toBe(before.wasm);
     // RSS: the JS side allocates a little per step (batch copies) that the GC returns; allow 32 MiB of noise.
     expect(after.rss - before.rss).toBeLessThan(32 * 2 ** 20);
+    // Data-parallel steps (batch 32, micro-batches of 8, 2 worker threads): flat after warm-up too.
+    const parallel = { batchSize: 32, workers: 2 };
+    await model.fit(x.subarray(0, 320 * 784), y.subarray(0, 320), parallel);
+    const warm = cw.memory().wasmBytes;
+    await model.fit(x, y, { ...parallel, epochs: 2 });
+    console.log(`memory over ${2 * Math.ceil(n / 32)} data-parallel steps: wasm ${MiB(warm)} → ${MiB(cw.memory().wasmBytes)} MiB`);
+    expect(cw.memory().wasmBytes).toBe(warm);
     model.dispose();
   }, 120_000);
 
