@@ -152,7 +152,7 @@ export class GradientPool {
     x: Uint8Array | Float32Array,
     labels: Uint32Array,
     micro: number,
-    reduce: (fn: () => number) => number,
+    reduce: <T>(fn: () => T) => T,
   ): Promise<number> {
     const n = labels.length;
     const count = Math.ceil(n / micro);
@@ -184,10 +184,10 @@ export class GradientPool {
     // A failure is reported where it is awaited, in order; none goes unhandled meanwhile.
     for (const job of jobs) job.catch(() => {});
     // Each worker's run is added as soon as it and the runs before it are in: in micro-batch order.
-    reduce(() => (model.reduce_begin(count, n), 0));
+    reduce(() => model.reduce_begin(count, n));
     for (let w = 0; w < used; w++) {
       const parts = await jobs[w]!;
-      reduce(() => (model.reduce_add(parts, runs[w]!), 0));
+      reduce(() => model.reduce_add(parts, runs[w]!));
     }
     return reduce(() => model.reduce_finish());
   }

@@ -449,106 +449,78 @@ export class Sequential {
     const every = checkpoint?.every ?? 'epoch';
     const poolSize = parallel ? Math.min(workers, microBatches) : 1;
     const pool = poolSize > 1 ? await GradientPool.start(poolSize, this.compiled!.spec) : undefined;
-    try {
-      return await this.fitLoop({ model, trainX, trainY, nTrain, epochs, batchSize, microBatchSize, parallel, pool, validation, shuffle, callbacks, yieldEvery, sdlm, curvatureSamples, history, start, saver, every, checkpointDir: checkpoint?.dir, haveCheckpoint });
-    } finally {
-      pool?.close();
-    }
-  }
-
-  private async fitLoop(f: {
-    model: WasmModel;
-    trainX: Inputs;
-    trainY: Labels;
-    nTrain: number;
-    epochs: number;
-    batchSize: number;
-    microBatchSize: number;
-    parallel: boolean;
-    pool: GradientPool | undefined;
-    validation: [Inputs, Labels] | undefined;
-    shuffle: boolean;
-    callbacks: Callbacks;
-    yieldEvery: number;
-    sdlm: boolean;
-    curvatureSamples: number;
-    history: History;
-    start: { epoch: number; batch: number; order: Uint32Array | null; sums: EpochSums };
-    saver: Awaited<ReturnType<Sequential['checkpointer']>> | undefined;
-    every: 'epoch' | number;
-    checkpointDir: string | undefined;
-    haveCheckpoint: boolean;
-  }): Promise<History> {
-    const { model, trainX, trainY, nTrain, epochs, batchSize, microBatchSize, parallel, pool, validation, shuffle, callbacks, yieldEvery, sdlm, curvatureSamples, history, start, saver, every } = f;
-    let haveCheckpoint = f.haveCheckpoint;
     const step = async (bx: Inputs, by: Uint32Array): Promise<number> => {
       if (pool) return pool.step(model, bx, by, microBatchSize, (fn) => this.call('fit()', fn));
       if (parallel) return this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_micro_u8(bx, by, microBatchSize) : model.train_step_micro(bx, by, microBatchSize)));
       return this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_u8(bx, by) : model.train_step(bx, by)));
     };
-    this.stopTraining = false;
-    let lastYield = performance.now();
-    await callbacks.onTrainBegin?.();
-    for (let epoch = start.epoch; epoch < epochs && !this.stopTraining; epoch++) {
-      await callbacks.onEpochBegin?.(epoch);
-      // Going on in the middle of an epoch: its shuffle order, curvature and sums are restored.
-      const midEpoch = epoch === start.epoch && start.batch > 0;
-      const order = midEpoch ? (shuffle ? start.order : null) : shuffle ? new Uint32Array(this.call('fit()', () => model.permutation(nTrain))) : null;
-      if (sdlm && !midEpoch) {
-        const { bx, by } = this.gather(trainX, trainY, order, 0, curvatureSamples);
-        this.call('fit()', () => (bx instanceof Uint8Array ? model.estimate_curvature_u8(bx, by) : model.estimate_curvature(bx, by)));
-      }
-      let { lossSum, correct, seen } = midEpoch ? start.sums : { lossSum: 0, correct: 0, seen: 0 };
-      const batches = Math.ceil(nTrain / batchSize);
-      for (let batch = midEpoch ? start.batch : 0, from = batch * batchSize; from < nTrain && !this.stopTraining; batch++, from += batchSize) {
-        const to = Math.min(from + batchSize, nTrain);
-        await callbacks.onBatchBegin?.(batch);
-        const { bx, by } = this.gather(trainX, trainY, order, from, to);
-        const loss = await step(bx, by);
-        if (!Number.isFinite(loss)) {
-          // The wasm left the weights as they were before this step (or, when the update itself
-          // overflowed, says so); no checkpoint is written after it.
-          const why = model.divergence() ?? `the loss is ${loss}`;
-          throw new ConvnetError(
-            'TRAINING_DIVERGED',
-            `${this.name}.fit(): training diverged at epoch ${epoch + 1}, batch ${batch + 1}: ${why}. Try a lower learning rate` +
-              (haveCheckpoint ? `; the last good checkpoint is in ${f.checkpointDir}` : ''),
-          );
+    try {
+      this.stopTraining = false;
+      let lastYield = performance.now();
+      await callbacks.onTrainBegin?.();
+      for (let epoch = start.epoch; epoch < epochs && !this.stopTraining; epoch++) {
+        await callbacks.onEpochBegin?.(epoch);
+        // Going on in the middle of an epoch: its shuffle order, curvature and sums are restored.
+        const midEpoch = epoch === start.epoch && start.batch > 0;
+        const order = midEpoch ? (shuffle ? start.order : null) : shuffle ? new Uint32Array(this.call('fit()', () => model.permutation(nTrain))) : null;
+        if (sdlm && !midEpoch) {
+          const { bx, by } = this.gather(trainX, trainY, order, 0, curvatureSamples);
+          this.call('fit()', () => (bx instanceof Uint8Array ? model.estimate_curvature_u8(bx, by) : model.estimate_curvature(bx, by)));
         }
-        const size = to - from;
-        const batchCorrect = model.last_correct();
-        lossSum += loss * size;
-        correct += batchCorrect;
-        seen += size;
-        await callbacks.onBatchEnd?.(batch, { loss, accuracy: batchCorrect / size, size });
-        if (saver && typeof every === 'number' && model.iterations() % every === 0 && batch + 1 < batches) {
-          await saver.save({ epoch, batch: batch + 1 }, order, { lossSum, correct, seen }, history);
+        let { lossSum, correct, seen } = midEpoch ? start.sums : { lossSum: 0, correct: 0, seen: 0 };
+        const batches = Math.ceil(nTrain / batchSize);
+        for (let batch = midEpoch ? start.batch : 0, from = batch * batchSize; from < nTrain && !this.stopTraining; batch++, from += batchSize) {
+          const to = Math.min(from + batchSize, nTrain);
+          await callbacks.onBatchBegin?.(batch);
+          const { bx, by } = this.gather(trainX, trainY, order, from, to);
+          const loss = await step(bx, by);
+          if (!Number.isFinite(loss)) {
+            // The wasm left the weights as they were before this step (or, when the update itself
+            // overflowed, says so); no checkpoint is written after it.
+            const why = model.divergence() ?? `the loss is ${loss}`;
+            throw new ConvnetError(
+              'TRAINING_DIVERGED',
+              `${this.name}.fit(): training diverged at epoch ${epoch + 1}, batch ${batch + 1}: ${why}. Try a lower learning rate` +
+                (haveCheckpoint ? `; the last good checkpoint is in ${checkpoint!.dir}` : ''),
+            );
+          }
+          const size = to - from;
+          const batchCorrect = model.last_correct();
+          lossSum += loss * size;
+          correct += batchCorrect;
+          seen += size;
+          await callbacks.onBatchEnd?.(batch, { loss, accuracy: batchCorrect / size, size });
+          if (saver && typeof every === 'number' && model.iterations() % every === 0 && batch + 1 < batches) {
+            await saver.save({ epoch, batch: batch + 1 }, order, { lossSum, correct, seen }, history);
+            haveCheckpoint = true;
+          }
+          if (performance.now() - lastYield >= yieldEvery) {
+            await yieldToEventLoop();
+            lastYield = performance.now();
+          }
+        }
+        const logs: Logs = { loss: lossSum / seen, accuracy: correct / seen };
+        if (validation) {
+          const v = this.evaluate(validation[0], validation[1]);
+          logs.valLoss = v.loss;
+          logs.valAccuracy = v.accuracy;
+          history.history.valLoss.push(v.loss);
+          history.history.valAccuracy.push(v.accuracy);
+        }
+        history.epoch.push(epoch);
+        history.history.loss.push(logs.loss);
+        history.history.accuracy.push(logs.accuracy);
+        await callbacks.onEpochEnd?.(epoch, logs);
+        if (saver && seen === nTrain && (every === 'epoch' || model.iterations() % every === 0)) {
+          await saver.save({ epoch: epoch + 1, batch: 0 }, null, { lossSum: 0, correct: 0, seen: 0 }, history);
           haveCheckpoint = true;
         }
-        if (performance.now() - lastYield >= yieldEvery) {
-          await yieldToEventLoop();
-          lastYield = performance.now();
-        }
       }
-      const logs: Logs = { loss: lossSum / seen, accuracy: correct / seen };
-      if (validation) {
-        const v = this.evaluate(validation[0], validation[1]);
-        logs.valLoss = v.loss;
-        logs.valAccuracy = v.accuracy;
-        history.history.valLoss.push(v.loss);
-        history.history.valAccuracy.push(v.accuracy);
-      }
-      history.epoch.push(epoch);
-      history.history.loss.push(logs.loss);
-      history.history.accuracy.push(logs.accuracy);
-      await callbacks.onEpochEnd?.(epoch, logs);
-      if (saver && seen === nTrain && (every === 'epoch' || model.iterations() % every === 0)) {
-        await saver.save({ epoch: epoch + 1, batch: 0 }, null, { lossSum: 0, correct: 0, seen: 0 }, history);
-        haveCheckpoint = true;
-      }
+      await callbacks.onTrainEnd?.(history);
+      return history;
+    } finally {
+      pool?.close();
     }
-    await callbacks.onTrainEnd?.(history);
-    return history;
   }
 
   /** Saves and restores checkpoints for one fit() in `dir`. */

@@ -1194,14 +1194,20 @@ impl Model {
             return Err(format!("{} micro-batches added to a step of {}", r.seen + counts.len(), r.expected));
         }
         for (part, &count) in parts.chunks_exact(2 + p).zip(counts) {
-            let weight = count as f32 / r.total as f32;
-            r.loss += weight * part[0];
-            r.correct += part[1] as u32;
-            r.counted += count as u64;
-            Self::accumulate(&mut self.accum, weight, &part[2..]);
+            Self::reduce_part(r, &mut self.accum, count, part[0], part[1] as u32, &part[2..]);
         }
-        r.seen += counts.len();
         Ok(())
+    }
+
+    /// Adds one micro-batch's share: its loss and gradient weighted by `count / total`, in the
+    /// one order both training paths use.
+    fn reduce_part(r: &mut Reduction, accum: &mut [f32], count: u32, loss: f32, correct: u32, grads: &[f32]) {
+        let weight = count as f32 / r.total as f32;
+        r.loss += weight * loss;
+        r.correct += correct;
+        r.counted += count as u64;
+        r.seen += 1;
+        Self::accumulate(accum, weight, grads);
     }
 
     /// Ends the reduction begun by [`reduce_begin`](Self::reduce_begin) and takes the step.
@@ -1227,24 +1233,15 @@ impl Model {
     pub fn train_step_micro(&mut self, x: Input<'_>, labels: &[u32], micro: usize) -> Result<f32, String> {
         self.check_micro(&x, labels, micro)?;
         let step_seed = self.draw_step_seed();
-        let (n, p, per) = (labels.len(), self.params.len(), self.input_len);
-        let mut accum = core::mem::take(&mut self.accum);
-        accum.clear();
-        accum.resize(p, 0.0);
-        let (mut loss, mut correct) = (0.0f32, 0u32);
+        let (n, per) = (labels.len(), self.input_len);
+        self.reduce_begin(n.div_ceil(micro), n as u32)?;
         for (j, from) in (0..n).step_by(micro).enumerate() {
             let to = (from + micro).min(n);
-            let (l, c) = self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, j);
-            let weight = (to - from) as f32 / n as f32;
-            // Through f32 like the worker path, which sends the loss as an f32.
-            loss += weight * l;
-            correct += c;
-            Self::accumulate(&mut accum, weight, &self.grads);
+            let (loss, correct) = self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, j);
+            let r = self.reduction.as_mut().expect("begun above");
+            Self::reduce_part(r, &mut self.accum, (to - from) as u32, loss, correct, &self.grads);
         }
-        core::mem::swap(&mut self.grads, &mut accum);
-        self.accum = accum;
-        self.last_correct = correct;
-        Ok(self.update(loss))
+        self.reduce_finish()
     }
 
     /// Why the last training step returned NaN, if it did.
