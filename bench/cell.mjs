@@ -39,9 +39,16 @@ const images = data.train.images;
 const labels = data.train.labels;
 const floats = (from, to) => Float32Array.from(images.subarray(from * 784, to * 784), (p) => p / 255);
 
-/** Seconds per call of `fn` (median of `reps` after `warmup`). */
+/**
+ * Seconds per call of `fn`: the median of `reps`, after `warmup` calls and at least 0.5 s of
+ * warm-up, so that every engine's wasm has been tiered up by V8 (a few fast calls do not spend
+ * enough of V8's tier-up budget, and the optimised code then arrives in the middle of the timing).
+ */
 async function timeCalls(fn, reps, warmup) {
-  for (let i = 0; i < warmup; i++) await fn(i);
+  const warmStart = performance.now();
+  let i = 0;
+  while (i < warmup || performance.now() - warmStart < 500) await fn(i++);
+  warmup = i;
   const times = [];
   for (let i = 0; i < reps; i++) {
     const t = performance.now();

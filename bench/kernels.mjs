@@ -3,7 +3,8 @@
 // reference networks (batch 32), forward and backward separately, as a fraction of this
 // machine's wasm SIMD peak measured in the same run, next to each sample.
 // Writes bench/results/kernels.json and bench/results/kernels.md, and prints the table.
-// Pooling layers are memory-bound; their rows give times only.
+// Pooling layers are memory-bound; their rows give times only. `--only S` runs the layers whose
+// name contains S and writes nothing.
 // One thread; the module is the `bench` build of the crate (node scripts/build.mjs --bench).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -71,28 +72,32 @@ function measureAgainstPeak(run, flops) {
 
 const B = 32;
 const layers = [
-  ['Fashion ConvNet', 'conv1 7×7, 1→64, 28×28 same', () => bench.KernelBench.conv2d(B, 28, 28, 1, 64, 7, 1, true)],
+  ['Fashion ConvNet', 'conv1 7×7, 1→64, 28×28 same', () => bench.KernelBench.conv2d(B, 28, 28, 1, 64, 7, 1, true, true)],
   ['Fashion ConvNet', 'pool1 max 2×2, 28×28×64', () => bench.KernelBench.pool(B, 28, 28, 64, 2, 2, false)],
-  ['Fashion ConvNet', 'conv2 3×3, 64→128, 14×14 same', () => bench.KernelBench.conv2d(B, 14, 14, 64, 128, 3, 1, true)],
-  ['Fashion ConvNet', 'conv3 3×3, 128→128, 14×14 same', () => bench.KernelBench.conv2d(B, 14, 14, 128, 128, 3, 1, true)],
+  ['Fashion ConvNet', 'conv2 3×3, 64→128, 14×14 same', () => bench.KernelBench.conv2d(B, 14, 14, 64, 128, 3, 1, true, false)],
+  ['Fashion ConvNet', 'conv3 3×3, 128→128, 14×14 same', () => bench.KernelBench.conv2d(B, 14, 14, 128, 128, 3, 1, true, false)],
   ['Fashion ConvNet', 'pool2 max 2×2, 14×14×128', () => bench.KernelBench.pool(B, 14, 14, 128, 2, 2, false)],
-  ['Fashion ConvNet', 'conv4 3×3, 128→256, 7×7 same', () => bench.KernelBench.conv2d(B, 7, 7, 128, 256, 3, 1, true)],
-  ['Fashion ConvNet', 'conv5 3×3, 256→256, 7×7 same', () => bench.KernelBench.conv2d(B, 7, 7, 256, 256, 3, 1, true)],
+  ['Fashion ConvNet', 'conv4 3×3, 128→256, 7×7 same', () => bench.KernelBench.conv2d(B, 7, 7, 128, 256, 3, 1, true, false)],
+  ['Fashion ConvNet', 'conv5 3×3, 256→256, 7×7 same', () => bench.KernelBench.conv2d(B, 7, 7, 256, 256, 3, 1, true, false)],
   ['Fashion ConvNet', 'pool3 max 2×2, 7×7×256', () => bench.KernelBench.pool(B, 7, 7, 256, 2, 2, false)],
   ['Fashion ConvNet', 'dense1 2304→128', () => bench.KernelBench.dense(B, 2304, 128)],
   ['Fashion ConvNet', 'dense2 128→64', () => bench.KernelBench.dense(B, 128, 64)],
   ['Fashion ConvNet', 'dense3 64→10', () => bench.KernelBench.dense(B, 64, 10)],
-  ['LeNet-5', 'C1 5×5, 1→6, 32×32 valid', () => bench.KernelBench.conv2d(B, 32, 32, 1, 6, 5, 1, false)],
+  ['LeNet-5', 'C1 5×5, 1→6, 32×32 valid', () => bench.KernelBench.conv2d(B, 32, 32, 1, 6, 5, 1, false, true)],
   ['LeNet-5', 'S2 subsampling 2×2, 28×28×6', () => bench.KernelBench.pool(B, 28, 28, 6, 2, 2, true)],
-  ['LeNet-5', 'C3 5×5, 6→16 (table, run dense), 14×14', () => bench.KernelBench.conv2d(B, 14, 14, 6, 16, 5, 1, false)],
+  ['LeNet-5', 'C3 5×5, 6→16 (table, run dense), 14×14', () => bench.KernelBench.conv2d(B, 14, 14, 6, 16, 5, 1, false, false)],
   ['LeNet-5', 'S4 subsampling 2×2, 10×10×16', () => bench.KernelBench.pool(B, 10, 10, 16, 2, 2, true)],
-  ['LeNet-5', 'C5 5×5, 16→120, 5×5 valid', () => bench.KernelBench.conv2d(B, 5, 5, 16, 120, 5, 1, false)],
+  ['LeNet-5', 'C5 5×5, 16→120, 5×5 valid', () => bench.KernelBench.conv2d(B, 5, 5, 16, 120, 5, 1, false, false)],
   ['LeNet-5', 'F6 dense 120→84', () => bench.KernelBench.dense(B, 120, 84)],
 ];
 
+// `--only S`: just the layers whose name contains S, printed, not written (for trying a kernel).
+const onlyAt = process.argv.indexOf('--only');
+const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
+
 const rows = [];
 const allPeaks = [];
-for (const [network, layer, make] of layers) {
+for (const [network, layer, make] of layers.filter(([, name]) => only === undefined || name.includes(only))) {
   const k = make();
   const isPool = layer.includes('pool') || layer.includes('subsampling');
   const forward = measureAgainstPeak((reps) => k.run_forward(reps), k.forward_flops());
@@ -127,9 +132,13 @@ const md = [
       `${r.backwardMs.toFixed(2)} | ${num(r.backwardGflops)} | ${pct(r.backwardOfPeak)} |`,
   ),
   '',
-  'Backward = input gradient + weight and bias gradients. Pooling rows are memory-bound: time only.',
+  'Backward = input gradient + weight and bias gradients; the first layers (conv1, C1) compute no input gradient, as in the models. Pooling rows are memory-bound: time only.',
 ].join('\n');
 
+if (only !== undefined) {
+  console.log(md);
+  process.exit(0);
+}
 const outDir = join(here, 'results');
 await mkdir(outDir, { recursive: true });
 const date = new Date().toISOString();

@@ -42,7 +42,8 @@ pub fn simd_peak_flops_per_iteration() -> f64 {
 }
 
 enum Kind {
-    Conv(Conv2dParams),
+    /// The flag: a network's first layer, whose backward pass computes no input gradient.
+    Conv(Conv2dParams, bool),
     Dense(DenseParams),
     MaxPool(Pool2dParams),
     Subsample(Pool2dParams),
@@ -71,7 +72,8 @@ fn random(rng: &mut Rng, len: usize) -> Vec<f32> {
 
 #[wasm_bindgen]
 impl KernelBench {
-    /// Conv2D on NHWC input with a square kernel.
+    /// Conv2D on NHWC input with a square kernel. `first`: the network's first layer, whose
+    /// backward pass skips the input gradient, as models run it.
     #[allow(clippy::too_many_arguments)]
     pub fn conv2d(
         batch: usize,
@@ -82,6 +84,7 @@ impl KernelBench {
         k: usize,
         stride: usize,
         same: bool,
+        first: bool,
     ) -> Self {
         let p = Conv2dParams {
             batch,
@@ -110,7 +113,7 @@ impl KernelBench {
             scratch: vec![0.0; p.backward_scratch_len().max(p.forward_scratch_len())],
             argmax: Vec::new(),
             forward_flops: flops,
-            kind: Kind::Conv(p),
+            kind: Kind::Conv(p, first),
         }
     }
 
@@ -174,10 +177,12 @@ impl KernelBench {
     }
 
     /// Floating-point operations in one backward pass: input and weight gradients, each as
-    /// costly as the forward pass for conv and dense.
+    /// costly as the forward pass for conv and dense (a first conv layer: the weight gradient
+    /// only).
     pub fn backward_flops(&self) -> f64 {
         match self.kind {
-            Kind::Conv(_) | Kind::Dense(_) => 2.0 * self.forward_flops,
+            Kind::Conv(_, true) => self.forward_flops,
+            Kind::Conv(_, false) | Kind::Dense(_) => 2.0 * self.forward_flops,
             _ => self.forward_flops,
         }
     }
@@ -186,7 +191,7 @@ impl KernelBench {
     pub fn run_forward(&mut self, reps: u32) -> f32 {
         for _ in 0..reps {
             match &self.kind {
-                Kind::Conv(p) => conv2d_forward(p, &self.x, &self.w, &self.b, &mut self.y, &mut self.scratch),
+                Kind::Conv(p, _) => conv2d_forward(p, &self.x, &self.w, &self.b, &mut self.y, &mut self.scratch),
                 Kind::Dense(p) => dense_forward(p, &self.x, &self.w, &self.b, &mut self.y, &mut self.scratch),
                 Kind::MaxPool(p) => max_pool_forward(p, &self.x, &mut self.y, &mut self.argmax),
                 Kind::Subsample(p) => subsample_forward(p, &self.x, &self.w, &self.b, &mut self.y),
@@ -199,8 +204,9 @@ impl KernelBench {
     pub fn run_backward(&mut self, reps: u32) -> f32 {
         for _ in 0..reps {
             match &self.kind {
-                Kind::Conv(p) => {
-                    let g = Conv2dGrads { dx: Some(&mut self.dx), dw: &mut self.dw, db: &mut self.db };
+                Kind::Conv(p, first) => {
+                    let dx = if *first { None } else { Some(&mut self.dx[..]) };
+                    let g = Conv2dGrads { dx, dw: &mut self.dw, db: &mut self.db };
                     conv2d_backward(p, &self.x, &self.w, &self.dy, g, &mut self.scratch)
                 }
                 Kind::Dense(p) => {

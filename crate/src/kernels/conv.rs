@@ -18,6 +18,7 @@
 //! compact parameters expand into a dense kernel with zeros for the missing connections; zero
 //! terms leave every sum unchanged, so the dense kernels serve table convolutions exactly.
 
+use super::conv_direct;
 use super::gemm::{gemm, gemm_packed, pack_b, transpose, GemmParams};
 use super::lanes::copy;
 use super::{check_len, ShapeError};
@@ -67,11 +68,11 @@ impl Conv2dParams {
         output_extent(self.in_w, self.k_w, self.stride_w, self.padding).0
     }
 
-    fn pad_top(&self) -> usize {
+    pub(crate) fn pad_top(&self) -> usize {
         output_extent(self.in_h, self.k_h, self.stride_h, self.padding).1
     }
 
-    fn pad_left(&self) -> usize {
+    pub(crate) fn pad_left(&self) -> usize {
         output_extent(self.in_w, self.k_w, self.stride_w, self.padding).1
     }
 
@@ -116,24 +117,34 @@ impl Conv2dParams {
     /// Scratch for [`conv2d_forward`]: one image's patch rows, the packed kernel and room to
     /// pack the patch rows.
     pub fn forward_scratch_len(&self) -> usize {
-        self.cols_len() + self.forward_gemm().scratch_len()
+        self.packed_w_len() + self.forward_packed_scratch_len()
     }
 
     /// The length of the kernel packed by [`conv2d_pack_weights`].
     pub fn packed_w_len(&self) -> usize {
-        self.forward_gemm().pack_len()
+        if conv_direct::applies(self) {
+            self.w_len()
+        } else {
+            self.forward_gemm().pack_len()
+        }
     }
 
     /// Scratch for [`conv2d_forward_packed`]: patch rows and room to pack them.
     pub fn forward_packed_scratch_len(&self) -> usize {
-        self.cols_len() + self.forward_gemm().a_pack_len()
+        if conv_direct::applies(self) {
+            conv_direct::forward_scratch_len(self)
+        } else {
+            self.cols_len() + self.forward_gemm().a_pack_len()
+        }
     }
 
     /// Scratch for [`conv2d_backward`]: patch rows, their transpose (reused for their
     /// gradient), `Wᵀ`, one image's kernel-gradient partial sum, `Wᵀ` packed, and room to pack
     /// each image's output gradient.
     pub fn backward_scratch_len(&self) -> usize {
-        2 * self.cols_len()
+        let direct = if conv_direct::applies(self) { conv_direct::kernel_grad_scratch_len(self) } else { 0 };
+        direct.max(self.cols_len())
+            + self.cols_len()
             + 2 * self.w_len()
             + self.input_grad_gemm().scratch_len()
             + self.weight_grad_gemm().scratch_len()
@@ -271,7 +282,12 @@ pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut
 /// `w`: k_h·k_w·in_c·out_c; `packed`: at least [`Conv2dParams::packed_w_len`].
 pub fn conv2d_pack_weights(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
     assert_eq!(w.len(), p.w_len(), "conv2d_pack_weights: w has {} values, expected {}", w.len(), p.w_len());
-    pack_b(&p.forward_gemm(), w, packed);
+    if conv_direct::applies(p) {
+        // The direct kernel reads the HWIO kernel as it is.
+        copy(&mut packed[..w.len()], w);
+    } else {
+        pack_b(&p.forward_gemm(), w, packed);
+    }
 }
 
 /// [`conv2d_forward`] with a kernel already packed by [`conv2d_pack_weights`]; the same bits.
@@ -292,6 +308,13 @@ pub fn conv2d_forward_packed(
     assert!(scratch.len() >= p.forward_packed_scratch_len(), "conv2d_forward_packed: scratch too small");
     let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = p.positions() * p.out_c;
+    if conv_direct::applies(p) {
+        for n in 0..p.batch {
+            let (image, y_n) = (&x[n * image_len..(n + 1) * image_len], &mut y[n * out_len..(n + 1) * out_len]);
+            conv_direct::forward(p, image, &packed_w[..p.w_len()], b, y_n, scratch);
+        }
+        return;
+    }
     let g = p.forward_gemm();
     let (cols, a_pack) = scratch.split_at_mut(p.cols_len());
     for n in 0..p.batch {
@@ -334,7 +357,12 @@ pub fn conv2d_backward(
     let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = positions * filters;
 
-    let (cols, rest) = scratch.split_at_mut(p.cols_len());
+    let direct = conv_direct::applies(p);
+    let (cols, rest) = scratch.split_at_mut(if direct {
+        conv_direct::kernel_grad_scratch_len(p).max(p.cols_len())
+    } else {
+        p.cols_len()
+    });
     let (cols_t, rest) = rest.split_at_mut(p.cols_len());
     let (w_t, rest) = rest.split_at_mut(p.w_len());
     let (partial, rest) = rest.split_at_mut(p.w_len());
@@ -350,9 +378,14 @@ pub fn conv2d_backward(
     db.fill(0.0);
     for n in 0..p.batch {
         let dy_n = &dy[n * out_len..(n + 1) * out_len];
-        im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
-        transpose(positions, patch, cols, cols_t);
-        gemm(&p.weight_grad_gemm(), cols_t, dy_n, None, partial, pack);
+        if direct {
+            // The patch rows' buffer holds the direct kernel's padded image and gradient.
+            conv_direct::kernel_grad(p, &x[n * image_len..(n + 1) * image_len], dy_n, partial, cols);
+        } else {
+            im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
+            transpose(positions, patch, cols, cols_t);
+            gemm(&p.weight_grad_gemm(), cols_t, dy_n, None, partial, pack);
+        }
         for (d, &s) in dw.iter_mut().zip(partial.iter()) {
             *d += s;
         }
@@ -629,6 +662,14 @@ mod tests {
                 params(3, 5, 5, 6, 13, 1, 1, Padding::Valid),
                 params(1, 6, 6, 7, 17, 2, 2, Padding::Same),
                 params(1, 3, 4, 2, 3, 5, 1, Padding::Same),
+                // One input channel and stride 1: the direct kernels (conv_direct.rs) under
+                // simd128. LeNet-5's C1, the Fashion ConvNet's conv1, and ragged edges: widths
+                // not a multiple of 8, filters not a multiple of 6 or 8, more rows than columns.
+                params(2, 32, 32, 1, 6, 5, 1, Padding::Valid),
+                params(1, 28, 28, 1, 64, 7, 1, Padding::Same),
+                params(2, 13, 5, 1, 9, 3, 1, Padding::Same),
+                params(1, 4, 11, 1, 13, 2, 1, Padding::Valid),
+                params(3, 6, 17, 1, 1, 4, 1, Padding::Same),
             ];
             for p in cases {
                 let x = random_vec(&mut rng, p.x_len());

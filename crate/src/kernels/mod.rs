@@ -7,6 +7,7 @@ compile_error!("wasm tests must be built with +simd128: see .cargo/config.toml")
 
 pub mod act;
 pub mod conv;
+pub mod conv_direct;
 pub mod dense;
 pub mod dropout;
 pub mod gemm;

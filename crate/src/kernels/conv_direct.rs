@@ -1,0 +1,267 @@
+//! Direct convolution for one-channel inputs (LeNet-5's C1, the Fashion ConvNet's conv1).
+//!
+//! With one input channel a patch row is only `k_h·k_w` values long and, for the forward pass,
+//! the output has few filters (LeNet-5: 6), so im2col + GEMM spends most of its time copying
+//! patches and filling a 4×8 tile with padding lanes. These kernels read the image directly:
+//!
+//! - **forward**: eight output columns of one output row share two vector loads per tap; each of
+//!   four filters multiplies them by its splatted weight (8 accumulators);
+//! - **kernel gradient**: eight filters' output gradients at one position share two vector loads;
+//!   each of four taps multiplies them by its splatted input value (8 accumulators).
+//!
+//! Both keep the sums of [`super::conv`]'s header exactly: every output accumulates from +0.0
+//! over taps in (kh, kw) order, bias last; every kernel-gradient entry over positions in order.
+//! The image is first copied into a zero-padded buffer, so padding adds exact zero products, as
+//! the im2col rows of the GEMM path do. The two paths therefore give the same bits, and the
+//! SIMD-against-scalar tests in `conv.rs` cover this path.
+//!
+//! Used only with simd128 and stride 1; elsewhere the GEMM path runs.
+
+use super::conv::Conv2dParams;
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+use super::lanes::load_upto;
+
+/// Output columns per vector pass of the forward kernel.
+const COLS: usize = 8;
+/// Filters per pass of the kernel-gradient kernel (two vectors).
+const FILTERS: usize = 8;
+
+/// Whether the direct kernels serve `p`.
+pub fn applies(p: &Conv2dParams) -> bool {
+    cfg!(all(target_arch = "wasm32", target_feature = "simd128")) && p.in_c == 1 && p.stride_h == 1 && p.stride_w == 1
+}
+
+/// The zero-padded image's width: every vector load of the last column block stays inside.
+fn padded_w(p: &Conv2dParams) -> usize {
+    p.out_w().div_ceil(COLS) * COLS + p.k_w - 1
+}
+
+fn padded_h(p: &Conv2dParams) -> usize {
+    p.out_h() + p.k_h - 1
+}
+
+/// Scratch for [`forward`]: the padded image.
+pub fn forward_scratch_len(p: &Conv2dParams) -> usize {
+    padded_h(p) * padded_w(p)
+}
+
+/// Scratch for [`kernel_grad`]: the padded image and the output gradient with its filters
+/// rounded up to whole passes.
+pub fn kernel_grad_scratch_len(p: &Conv2dParams) -> usize {
+    forward_scratch_len(p) + p.positions() * p.out_c.div_ceil(FILTERS) * FILTERS
+}
+
+/// Copies one image into `pad` (`padded_h × padded_w`) with zeros around it: row `r` holds
+/// input row `r − pad_top`, column `s` input column `s − pad_left`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn pad_image(p: &Conv2dParams, image: &[f32], pad: &mut [f32]) {
+    let (wp, hp) = (padded_w(p), padded_h(p));
+    let (pad_t, pad_l) = (p.pad_top(), p.pad_left());
+    let pad = &mut pad[..wp * hp];
+    for (r, row) in pad.chunks_exact_mut(wp).enumerate() {
+        let ih = r as isize - pad_t as isize;
+        if ih < 0 || ih >= p.in_h as isize {
+            row.fill(0.0);
+            continue;
+        }
+        let src = &image[ih as usize * p.in_w..(ih as usize + 1) * p.in_w];
+        for (s, d) in row.iter_mut().enumerate() {
+            let iw = s as isize - pad_l as isize;
+            *d = if iw >= 0 && (iw as usize) < p.in_w { src[iw as usize] } else { 0.0 };
+        }
+    }
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+mod simd {
+    use super::{padded_w, Conv2dParams, COLS, FILTERS};
+    use core::arch::wasm32::*;
+
+    /// Filters per register block of the forward kernel, two vectors each: 8 accumulators, as
+    /// in the GEMM's 4×8 tile. Measured on LeNet-5's C1 and the Fashion conv1: 6 and 5 run
+    /// slower (V8 spills), 3 about as fast on C1 and slower on conv1.
+    const FWD_BLOCK: usize = 4;
+    /// Taps per register block of the kernel-gradient kernel, two vectors each (measured as
+    /// above: 4 beats 3, 5 and 6).
+    const GRAD_BLOCK: usize = 4;
+
+    /// One image: `y = conv(image, w) + b`, `w` in HWIO order, `pad` the padded image.
+    pub fn forward(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+        let mut f0 = 0;
+        while f0 < p.out_c {
+            match (p.out_c - f0).min(FWD_BLOCK) {
+                6 => forward_block::<6>(p, pad, w, b, y, f0),
+                5 => forward_block::<5>(p, pad, w, b, y, f0),
+                4 => forward_block::<4>(p, pad, w, b, y, f0),
+                3 => forward_block::<3>(p, pad, w, b, y, f0),
+                2 => forward_block::<2>(p, pad, w, b, y, f0),
+                1 => forward_block::<1>(p, pad, w, b, y, f0),
+                _ => unreachable!("FWD_BLOCK is at most 6"),
+            }
+            f0 += FWD_BLOCK;
+        }
+    }
+
+    /// Filters `f0..f0+FB` of every output position.
+    #[inline(always)]
+    fn forward_block<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
+        let (out_h, out_w, out_c, k_h, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_h, p.k_w);
+        let wp = padded_w(p);
+        assert!(pad.len() >= super::padded_h(p) * wp && w.len() >= k_h * k_w * out_c && f0 + FB <= out_c);
+        assert!(y.len() >= out_h * out_w * out_c && b.len() >= out_c);
+        let bias: [v128; FB] = core::array::from_fn(|f| f32x4_splat(b[f0 + f]));
+        let (xp, wptr) = (pad.as_ptr(), w.as_ptr());
+        for oh in 0..out_h {
+            for c0 in (0..out_w).step_by(COLS) {
+                let mut acc = [[f32x4_splat(0.0); 2]; FB];
+                for kh in 0..k_h {
+                    for kw in 0..k_w {
+                        // SAFETY: row oh + kh < padded_h and column c0 + kw + 7 < padded_w, as
+                        // c0 + 8 ≤ round_up(out_w, 8); the weight index is below k_h·k_w·out_c
+                        // (asserted above).
+                        unsafe {
+                            let at = xp.add((oh + kh) * wp + c0 + kw);
+                            let x0 = v128_load(at as *const v128);
+                            let x1 = v128_load(at.add(4) as *const v128);
+                            let wt = wptr.add((kh * k_w + kw) * out_c + f0);
+                            for (f, a) in acc.iter_mut().enumerate() {
+                                let wv = v128_load32_splat(wt.add(f) as *const u32);
+                                a[0] = f32x4_add(a[0], f32x4_mul(x0, wv));
+                                a[1] = f32x4_add(a[1], f32x4_mul(x1, wv));
+                            }
+                        }
+                    }
+                }
+                let valid = COLS.min(out_w - c0);
+                let row = &mut y[(oh * out_w + c0) * out_c + f0..(oh * out_w + c0 + valid - 1) * out_c + f0 + FB];
+                let lanes: [[f32; COLS]; FB] = core::array::from_fn(|f| {
+                    let (v0, v1) = (f32x4_add(acc[f][0], bias[f]), f32x4_add(acc[f][1], bias[f]));
+                    [
+                        f32x4_extract_lane::<0>(v0),
+                        f32x4_extract_lane::<1>(v0),
+                        f32x4_extract_lane::<2>(v0),
+                        f32x4_extract_lane::<3>(v0),
+                        f32x4_extract_lane::<0>(v1),
+                        f32x4_extract_lane::<1>(v1),
+                        f32x4_extract_lane::<2>(v1),
+                        f32x4_extract_lane::<3>(v1),
+                    ]
+                });
+                let out = row.as_mut_ptr();
+                for j in 0..valid {
+                    for (f, l) in lanes.iter().enumerate() {
+                        // SAFETY: `row` spans columns c0..c0+valid, filters f0..f0+FB.
+                        unsafe { *out.add(j * out_c + f) = l[j] };
+                    }
+                }
+            }
+        }
+    }
+
+    /// One image's kernel gradient: `partial[k·out_c + f] = Σ_positions x·dy`, `dy8` the output
+    /// gradient with rows of `round_up(out_c, 8)`.
+    pub fn kernel_grad(p: &Conv2dParams, pad: &[f32], dy8: &[f32], partial: &mut [f32]) {
+        let taps = p.k_h * p.k_w;
+        for g in 0..p.out_c.div_ceil(FILTERS) {
+            let mut t0 = 0;
+            while t0 < taps {
+                match (taps - t0).min(GRAD_BLOCK) {
+                    6 => grad_block::<6>(p, pad, dy8, partial, g, t0),
+                    5 => grad_block::<5>(p, pad, dy8, partial, g, t0),
+                    4 => grad_block::<4>(p, pad, dy8, partial, g, t0),
+                    3 => grad_block::<3>(p, pad, dy8, partial, g, t0),
+                    2 => grad_block::<2>(p, pad, dy8, partial, g, t0),
+                    1 => grad_block::<1>(p, pad, dy8, partial, g, t0),
+                    _ => unreachable!("GRAD_BLOCK is at most 6"),
+                }
+                t0 += GRAD_BLOCK;
+            }
+        }
+    }
+
+    /// Taps `t0..t0+TB` of filters `8g..8g+8`.
+    #[inline(always)]
+    fn grad_block<const TB: usize>(
+        p: &Conv2dParams,
+        pad: &[f32],
+        dy8: &[f32],
+        partial: &mut [f32],
+        g: usize,
+        t0: usize,
+    ) {
+        let (out_h, out_w, out_c, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_w);
+        let wp = padded_w(p);
+        let oc8 = out_c.div_ceil(FILTERS) * FILTERS;
+        assert!(pad.len() >= super::padded_h(p) * wp && dy8.len() >= out_h * out_w * oc8);
+        assert!(t0 + TB <= p.k_h * k_w && partial.len() >= p.k_h * k_w * out_c);
+        let offsets: [usize; TB] = core::array::from_fn(|t| ((t0 + t) / k_w) * wp + (t0 + t) % k_w);
+        let mut acc = [[f32x4_splat(0.0); 2]; TB];
+        let (xp, dp) = (pad.as_ptr(), dy8.as_ptr());
+        for oh in 0..out_h {
+            for ow in 0..out_w {
+                // SAFETY: position (oh, ow) with a tap offset stays inside the padded image
+                // (row oh + kh < padded_h, column ow + kw < padded_w); the gradient row holds
+                // oc8 values (asserted above).
+                unsafe {
+                    let d = dp.add((oh * out_w + ow) * oc8 + g * FILTERS);
+                    let d0 = v128_load(d as *const v128);
+                    let d1 = v128_load(d.add(4) as *const v128);
+                    let base = xp.add(oh * wp + ow);
+                    for (t, a) in acc.iter_mut().enumerate() {
+                        let xv = v128_load32_splat(base.add(offsets[t]) as *const u32);
+                        a[0] = f32x4_add(a[0], f32x4_mul(xv, d0));
+                        a[1] = f32x4_add(a[1], f32x4_mul(xv, d1));
+                    }
+                }
+            }
+        }
+        let valid = FILTERS.min(out_c - g * FILTERS);
+        for (t, a) in acc.iter().enumerate() {
+            let mut lanes = [0.0f32; FILTERS];
+            // SAFETY: `lanes` holds 8 values.
+            unsafe {
+                v128_store(lanes.as_mut_ptr() as *mut v128, a[0]);
+                v128_store(lanes.as_mut_ptr().add(4) as *mut v128, a[1]);
+            }
+            let row = &mut partial[(t0 + t) * out_c + g * FILTERS..];
+            for (j, &v) in lanes.iter().enumerate().take(valid) {
+                row[j] = v;
+            }
+        }
+    }
+}
+
+/// One image's forward pass; `scratch` at least [`forward_scratch_len`].
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn forward(p: &Conv2dParams, image: &[f32], w: &[f32], b: &[f32], y: &mut [f32], scratch: &mut [f32]) {
+    pad_image(p, image, scratch);
+    simd::forward(p, scratch, w, b, y);
+}
+
+/// One image's kernel gradient (overwrites `partial`, `k_h·k_w·out_c`); `scratch` at least
+/// [`kernel_grad_scratch_len`].
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+pub fn kernel_grad(p: &Conv2dParams, image: &[f32], dy: &[f32], partial: &mut [f32], scratch: &mut [f32]) {
+    let (pad, dy8) = scratch.split_at_mut(forward_scratch_len(p));
+    pad_image(p, image, pad);
+    let oc8 = p.out_c.div_ceil(FILTERS) * FILTERS;
+    let dy8 = &mut dy8[..p.positions() * oc8];
+    for (d, s) in dy8.chunks_exact_mut(oc8).zip(dy.chunks_exact(p.out_c)) {
+        // Vector moves with zero lanes past out_c (a slice copy or fill would be a call).
+        for j in (0..oc8).step_by(4) {
+            load_upto(&s[j.min(p.out_c)..(j + 4).min(p.out_c)], 0.0).store(&mut d[j..]);
+        }
+    }
+    simd::kernel_grad(p, pad, dy8, partial);
+}
+
+// Without simd128 `applies` is false and these are never called.
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub fn forward(_: &Conv2dParams, _: &[f32], _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32]) {
+    unreachable!("conv_direct::forward needs simd128")
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+pub fn kernel_grad(_: &Conv2dParams, _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32]) {
+    unreachable!("conv_direct::kernel_grad needs simd128")
+}
