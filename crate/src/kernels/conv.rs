@@ -19,7 +19,7 @@
 //! terms leave every sum unchanged, so the dense kernels serve table convolutions exactly.
 
 use super::conv_direct;
-use super::gemm::{gemm, gemm_packed, pack_b, transpose, GemmParams};
+use super::gemm::{gemm, gemm_accumulate, gemm_packed, pack_b, transpose, GemmParams};
 use super::lanes::copy;
 use super::{check_len, ShapeError};
 
@@ -31,6 +31,9 @@ pub enum Padding {
     /// Zero padding so that `out = ceil(in / stride)`.
     Same,
 }
+
+/// Rows a grouped product aims for: see [`Conv2dParams::image_group`].
+const GROUP_ROWS: usize = 32;
 
 /// Output length and leading padding along one axis, as TensorFlow computes them.
 pub fn output_extent(input: usize, kernel: usize, stride: usize, padding: Padding) -> (usize, usize) {
@@ -102,16 +105,33 @@ impl Conv2dParams {
         self.positions() * self.patch_len()
     }
 
-    fn forward_gemm(&self) -> GemmParams {
-        GemmParams { m: self.positions(), k: self.patch_len(), n: self.out_c }
+    /// Images per product in the forward pass and the input gradient: enough for at least
+    /// [`GROUP_ROWS`] rows. A layer with few output positions (LeNet-5's C5 has one) would
+    /// otherwise run a product of a row or two per image, mostly tile padding and call overhead.
+    /// Each output row is the same sum whatever the grouping, so the bits do not change.
+    fn image_group(&self) -> usize {
+        GROUP_ROWS.div_ceil(self.positions()).clamp(1, self.batch)
     }
 
+    /// Patch rows of one group of images.
+    fn group_cols_len(&self) -> usize {
+        self.image_group() * self.cols_len()
+    }
+
+    /// The forward product for `images` images (the kernel's packing depends only on k and n).
+    fn forward_gemm(&self, images: usize) -> GemmParams {
+        GemmParams { m: images * self.positions(), k: self.patch_len(), n: self.out_c }
+    }
+
+    /// The kernel-gradient product: per image, `colsᵀ · dy`; with one position per image, over
+    /// a group of images (`k` = images; see [`conv2d_backward`]).
     fn weight_grad_gemm(&self) -> GemmParams {
-        GemmParams { m: self.patch_len(), k: self.positions(), n: self.out_c }
+        let k = if self.positions() == 1 { self.image_group() } else { self.positions() };
+        GemmParams { m: self.patch_len(), k, n: self.out_c }
     }
 
-    fn input_grad_gemm(&self) -> GemmParams {
-        GemmParams { m: self.positions(), k: self.out_c, n: self.patch_len() }
+    fn input_grad_gemm(&self, images: usize) -> GemmParams {
+        GemmParams { m: images * self.positions(), k: self.out_c, n: self.patch_len() }
     }
 
     /// Scratch for [`conv2d_forward`]: one image's patch rows, the packed kernel and room to
@@ -125,7 +145,7 @@ impl Conv2dParams {
         if conv_direct::applies(self) {
             self.w_len()
         } else {
-            self.forward_gemm().pack_len()
+            self.forward_gemm(1).pack_len()
         }
     }
 
@@ -134,19 +154,19 @@ impl Conv2dParams {
         if conv_direct::applies(self) {
             conv_direct::forward_scratch_len(self)
         } else {
-            self.cols_len() + self.forward_gemm().a_pack_len()
+            self.group_cols_len() + self.forward_gemm(self.image_group()).a_pack_len()
         }
     }
 
-    /// Scratch for [`conv2d_backward`]: patch rows, their transpose (reused for their
-    /// gradient), `Wᵀ`, one image's kernel-gradient partial sum, `Wᵀ` packed, and room to pack
-    /// each image's output gradient.
+    /// Scratch for [`conv2d_backward`]: one image's patch rows (or the direct kernel's buffers),
+    /// their transpose (reused for a group's patch-row gradients), `Wᵀ`, one image's
+    /// kernel-gradient partial sum, `Wᵀ` packed, and room to pack the output gradients.
     pub fn backward_scratch_len(&self) -> usize {
         let direct = if conv_direct::applies(self) { conv_direct::kernel_grad_scratch_len(self) } else { 0 };
         direct.max(self.cols_len())
-            + self.cols_len()
+            + self.group_cols_len()
             + 2 * self.w_len()
-            + self.input_grad_gemm().scratch_len()
+            + self.input_grad_gemm(self.image_group()).scratch_len()
             + self.weight_grad_gemm().scratch_len()
     }
 
@@ -286,7 +306,7 @@ pub fn conv2d_pack_weights(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
         // The direct kernel reads the HWIO kernel as it is.
         copy(&mut packed[..w.len()], w);
     } else {
-        pack_b(&p.forward_gemm(), w, packed);
+        pack_b(&p.forward_gemm(1), w, packed);
     }
 }
 
@@ -315,11 +335,15 @@ pub fn conv2d_forward_packed(
         }
         return;
     }
-    let g = p.forward_gemm();
-    let (cols, a_pack) = scratch.split_at_mut(p.cols_len());
-    for n in 0..p.batch {
-        im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
-        gemm_packed(&g, cols, packed_w, Some(b), &mut y[n * out_len..(n + 1) * out_len], a_pack);
+    let (cols, a_pack) = scratch.split_at_mut(p.group_cols_len());
+    for n0 in (0..p.batch).step_by(p.image_group()) {
+        let images = p.image_group().min(p.batch - n0);
+        let cols = &mut cols[..images * p.cols_len()];
+        for (i, c) in cols.chunks_exact_mut(p.cols_len()).enumerate() {
+            im2col(p, &x[(n0 + i) * image_len..(n0 + i + 1) * image_len], c);
+        }
+        let y_g = &mut y[n0 * out_len..(n0 + images) * out_len];
+        gemm_packed(&p.forward_gemm(images), cols, packed_w, Some(b), y_g, a_pack);
     }
 }
 
@@ -363,42 +387,80 @@ pub fn conv2d_backward(
     } else {
         p.cols_len()
     });
-    let (cols_t, rest) = rest.split_at_mut(p.cols_len());
+    let group = p.image_group();
+    let (cols_t, rest) = rest.split_at_mut(p.group_cols_len());
     let (w_t, rest) = rest.split_at_mut(p.w_len());
     let (partial, rest) = rest.split_at_mut(p.w_len());
-    let (packed_w_t, rest) = rest.split_at_mut(p.input_grad_gemm().pack_len());
-    let (a_pack, pack) = rest.split_at_mut(p.input_grad_gemm().a_pack_len());
+    let (packed_w_t, rest) = rest.split_at_mut(p.input_grad_gemm(1).pack_len());
+    let (a_pack, pack) = rest.split_at_mut(p.input_grad_gemm(group).a_pack_len());
 
-    let Conv2dGrads { mut dx, dw, db } = grads;
-    if dx.is_some() {
-        transpose(patch, filters, w, w_t);
-        pack_b(&p.input_grad_gemm(), w_t, packed_w_t);
-    }
+    let Conv2dGrads { dx, dw, db } = grads;
     dw.fill(0.0);
     db.fill(0.0);
+    if positions == 1 && !direct {
+        // One position per image: each image's partial sum is the outer product of its patch row
+        // and its output gradient, so dW[k, f] += cols_n[k]·dy_n[f] over the images in order: a
+        // product over a group of images that continues from dW. (A one-term partial sum is
+        // `0 + x·dy`, which adds to dW as `x·dy` does: dW starts at +0 and never becomes −0, so
+        // a −0 term changes nothing.)
+        for n0 in (0..p.batch).step_by(group) {
+            let images = group.min(p.batch - n0);
+            // The group's patch rows, transposed (patch × images) as they are written.
+            let cols_gt = &mut cols_t[..images * patch];
+            for i in 0..images {
+                im2col(p, &x[(n0 + i) * image_len..(n0 + i + 1) * image_len], &mut cols[..patch]);
+                for (k, &v) in cols[..patch].iter().enumerate() {
+                    cols_gt[k * images + i] = v;
+                }
+            }
+            // dW += colsᵀ · dy over the group, continuing each sum from dW's value.
+            let g = GemmParams { m: patch, k: images, n: filters };
+            gemm_accumulate(&g, cols_gt, &dy[n0 * out_len..(n0 + images) * out_len], dw, pack);
+        }
+        for n in 0..p.batch {
+            add_bias_grad(&dy[n * out_len..(n + 1) * out_len], filters, db);
+        }
+    }
     for n in 0..p.batch {
+        if positions == 1 && !direct {
+            break;
+        }
         let dy_n = &dy[n * out_len..(n + 1) * out_len];
+        let image = &x[n * image_len..(n + 1) * image_len];
         if direct {
             // The patch rows' buffer holds the direct kernel's padded image and gradient.
-            conv_direct::kernel_grad(p, &x[n * image_len..(n + 1) * image_len], dy_n, partial, cols);
+            conv_direct::kernel_grad(p, image, dy_n, partial, cols);
         } else {
-            im2col(p, &x[n * image_len..(n + 1) * image_len], cols);
-            transpose(positions, patch, cols, cols_t);
-            gemm(&p.weight_grad_gemm(), cols_t, dy_n, None, partial, pack);
+            im2col(p, image, cols);
+            transpose(positions, patch, cols, &mut cols_t[..p.cols_len()]);
+            gemm(&p.weight_grad_gemm(), &cols_t[..p.cols_len()], dy_n, None, partial, pack);
         }
         for (d, &s) in dw.iter_mut().zip(partial.iter()) {
             *d += s;
         }
-        if let Some(dx) = dx.as_deref_mut() {
-            // The patch-row gradients reuse the transpose's buffer.
-            let dcols = &mut cols_t[..];
-            gemm_packed(&p.input_grad_gemm(), dy_n, packed_w_t, None, dcols, a_pack);
-            col2im(p, dcols, &mut dx[n * image_len..(n + 1) * image_len]);
-        }
-        for row in dy_n.chunks_exact(filters) {
-            for (d, &s) in db.iter_mut().zip(row) {
-                *d += s;
+        add_bias_grad(dy_n, filters, db);
+    }
+    if let Some(dx) = dx {
+        transpose(patch, filters, w, w_t);
+        pack_b(&p.input_grad_gemm(1), w_t, packed_w_t);
+        // A group's patch-row gradients reuse the transpose's buffer.
+        for n0 in (0..p.batch).step_by(group) {
+            let images = group.min(p.batch - n0);
+            let dcols = &mut cols_t[..images * p.cols_len()];
+            let dy_g = &dy[n0 * out_len..(n0 + images) * out_len];
+            gemm_packed(&p.input_grad_gemm(images), dy_g, packed_w_t, None, dcols, a_pack);
+            for (i, dc) in dcols.chunks_exact(p.cols_len()).enumerate() {
+                col2im(p, dc, &mut dx[(n0 + i) * image_len..(n0 + i + 1) * image_len]);
             }
+        }
+    }
+}
+
+/// `db += Σ_positions dy`, positions in order.
+fn add_bias_grad(dy_n: &[f32], filters: usize, db: &mut [f32]) {
+    for row in dy_n.chunks_exact(filters) {
+        for (d, &s) in db.iter_mut().zip(row) {
+            *d += s;
         }
     }
 }
@@ -670,6 +732,11 @@ mod tests {
                 params(2, 13, 5, 1, 9, 3, 1, Padding::Same),
                 params(1, 4, 11, 1, 13, 2, 1, Padding::Valid),
                 params(3, 6, 17, 1, 1, 4, 1, Padding::Same),
+                // Few output positions: several images per product (image_group), one position
+                // (the outer-product kernel gradient), groups that do not divide the batch.
+                params(3, 5, 5, 16, 120, 5, 1, Padding::Valid),
+                params(5, 3, 3, 2, 9, 2, 1, Padding::Valid),
+                params(9, 4, 4, 3, 5, 3, 2, Padding::Same),
             ];
             for p in cases {
                 let x = random_vec(&mut rng, p.x_len());

@@ -77,6 +77,18 @@ pub fn gemm_packed(p: &GemmParams, a: &[f32], packed: &[f32], bias: Option<&[f32
     scalar::gemm(p, a, &packed[..p.k * p.n], bias, c);
 }
 
+/// `C += A · B`: each sum continues from C's value, terms in ascending `k`, as if C were the
+/// first term. `scratch`: [`GemmParams::scratch_len`].
+pub fn gemm_accumulate(p: &GemmParams, a: &[f32], b: &[f32], c: &mut [f32], scratch: &mut [f32]) {
+    let (pack, a_pack) = scratch.split_at_mut(p.pack_len());
+    pack_b(p, b, pack);
+    assert!(a_pack.len() >= p.a_pack_len(), "gemm: a_pack has {} values, needs {}", a_pack.len(), p.a_pack_len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    simd::gemm_packed_into(p, a, pack, None, c, a_pack, true);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    scalar::gemm_accumulate(p, a, &pack[..p.k * p.n], c);
+}
+
 /// `C = A · B (+ bias)`, overwriting `C`: [`pack_b`], then [`gemm_packed`]. Uses simd128 when
 /// the build enables it.
 ///
@@ -126,6 +138,21 @@ pub mod scalar {
             }
         }
     }
+
+    /// `C += A · B`. See [`super::gemm_accumulate`].
+    pub fn gemm_accumulate(p: &GemmParams, a: &[f32], b: &[f32], c: &mut [f32]) {
+        p.check(a.len(), b.len(), None, c.len());
+        let GemmParams { m, k, n } = *p;
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = c[i * n + j];
+                for kk in 0..k {
+                    acc += a[i * k + kk] * b[kk * n + j];
+                }
+                c[i * n + j] = acc;
+            }
+        }
+    }
 }
 
 /// simd128: B is packed, in blocks of [`KC`] rows, into contiguous panels of [`NR`] columns; a
@@ -164,8 +191,24 @@ pub mod simd {
         c: &mut [f32],
         a_pack: &mut [f32],
     ) {
+        gemm_packed_into(p, a, pack, bias, c, a_pack, false)
+    }
+
+    /// [`gemm_packed`], or with `accumulate` `C += A · B` (each sum starts from C's value).
+    pub fn gemm_packed_into(
+        p: &GemmParams,
+        a: &[f32],
+        pack: &[f32],
+        bias: Option<&[f32]>,
+        c: &mut [f32],
+        a_pack: &mut [f32],
+        accumulate: bool,
+    ) {
         p.check(a.len(), p.k * p.n, bias.map(<[f32]>::len), c.len());
         let GemmParams { m, k, n } = *p;
+        if k == 0 && accumulate {
+            return;
+        }
         if k == 0 {
             for row in c.chunks_exact_mut(n.max(1)) {
                 match bias {
@@ -198,7 +241,7 @@ pub mod simd {
                     }
                 }
             }
-            let block = Block { kc, first: pc == 0, last: pc + kc == k };
+            let block = Block { kc, first: pc == 0 && !accumulate, last: pc + kc == k };
             for jp in 0..panels {
                 let panel = &pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
                 let cols = Cols { n, j0: jp * NR, w: NR.min(n - jp * NR) };
@@ -355,6 +398,28 @@ mod tests {
                             assert_bits_eq(&got, &want, &format!("gemm {p:?} bias={with_bias}"));
                         }
                     }
+                }
+            }
+        }
+    );
+
+    kernel_test!(
+        fn accumulate_matches_scalar_and_continues_the_sum() {
+            let mut rng = test_rng(13);
+            for (m, k, n) in [(400, 32, 120), (7, 3, 13), (1, 1, 1), (9, 300, 17), (5, 0, 6)] {
+                let p = GemmParams { m, k, n };
+                let (a, b, c0) =
+                    (random_vec(&mut rng, m * k), random_vec(&mut rng, k * n), random_vec(&mut rng, m * n));
+                let mut want = c0.clone();
+                scalar::gemm_accumulate(&p, &a, &b, &mut want);
+                let mut got = c0.clone();
+                gemm_accumulate(&p, &a, &b, &mut got, &mut vec![f32::NAN; p.scratch_len()]);
+                assert_bits_eq(&got, &want, &format!("gemm_accumulate {p:?}"));
+                // C += A·B equals adding the terms one at a time to C, in k order.
+                for (i, &w) in want.iter().enumerate().step_by(7) {
+                    let (r, j) = (i / n, i % n);
+                    let one_by_one = (0..k).fold(c0[i], |acc, kk| acc + a[r * k + kk] * b[kk * n + j]);
+                    assert_eq!(w.to_bits(), one_by_one.to_bits(), "C[{r},{j}] of {p:?}");
                 }
             }
         }
