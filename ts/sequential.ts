@@ -167,7 +167,23 @@ function lossSpec(loss: LossConfig): Record<string, unknown> {
   return { type: { sparseCategoricalCrossentropy: 'sparse_categorical_crossentropy', rbfMaxLikelihood: 'rbf_max_likelihood', rbfCrossEntropy: 'rbf_cross_entropy' }[loss] };
 }
 
-const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+/**
+ * Lets timers, I/O and rendering run between training steps. `setTimeout(0)` would wait at least
+ * 1 ms (4 ms when nested, in browsers); Node's `setImmediate` and a message to ourselves do not.
+ */
+const yieldToEventLoop = (): Promise<void> =>
+  new Promise<void>((resolve) => {
+    if (typeof setImmediate === 'function') {
+      setImmediate(resolve);
+      return;
+    }
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => {
+      channel.port1.close();
+      resolve();
+    };
+    channel.port2.postMessage(null);
+  });
 
 /** A linear stack of layers. */
 export class Sequential {

@@ -19,7 +19,7 @@
 //! terms leave every sum unchanged, so the dense kernels serve table convolutions exactly.
 
 use super::conv_direct;
-use super::gemm::{gemm, gemm_accumulate, gemm_packed, pack_b, transpose, GemmParams};
+use super::gemm::{gemm_accumulate, gemm_packed, gemm_transposed_a, pack_b, transpose, GemmParams};
 use super::lanes::copy;
 use super::{check_len, ShapeError};
 
@@ -431,9 +431,9 @@ pub fn conv2d_backward(
             // The patch rows' buffer holds the direct kernel's padded image and gradient.
             conv_direct::kernel_grad(p, image, dy_n, partial, cols);
         } else {
+            // colsᵀ · dy, packing colsᵀ straight from the patch rows.
             im2col(p, image, cols);
-            transpose(positions, patch, cols, &mut cols_t[..p.cols_len()]);
-            gemm(&p.weight_grad_gemm(), &cols_t[..p.cols_len()], dy_n, None, partial, pack);
+            gemm_transposed_a(&p.weight_grad_gemm(), &cols[..p.cols_len()], dy_n, partial, pack);
         }
         for (d, &s) in dw.iter_mut().zip(partial.iter()) {
             *d += s;

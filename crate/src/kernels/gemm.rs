@@ -84,9 +84,22 @@ pub fn gemm_accumulate(p: &GemmParams, a: &[f32], b: &[f32], c: &mut [f32], scra
     pack_b(p, b, pack);
     assert!(a_pack.len() >= p.a_pack_len(), "gemm: a_pack has {} values, needs {}", a_pack.len(), p.a_pack_len());
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    simd::gemm_packed_into(p, a, pack, None, c, a_pack, true);
+    simd::gemm_packed_into(p, a, pack, None, c, a_pack, simd::Mode { accumulate: true, a_transposed: false });
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     scalar::gemm_accumulate(p, a, &pack[..p.k * p.n], c);
+}
+
+/// `C = A · B` with A given as its transpose `a_t` (k×m, row-major), e.g. a kernel gradient
+/// `colsᵀ · dy` straight from the patch rows: the same bits as transposing and calling
+/// [`gemm`]. `scratch`: [`GemmParams::scratch_len`].
+pub fn gemm_transposed_a(p: &GemmParams, a_t: &[f32], b: &[f32], c: &mut [f32], scratch: &mut [f32]) {
+    let (pack, a_pack) = scratch.split_at_mut(p.pack_len());
+    pack_b(p, b, pack);
+    assert!(a_pack.len() >= p.a_pack_len(), "gemm: a_pack has {} values, needs {}", a_pack.len(), p.a_pack_len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    simd::gemm_packed_into(p, a_t, pack, None, c, a_pack, simd::Mode { accumulate: false, a_transposed: true });
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    scalar::gemm_transposed_a(p, a_t, &pack[..p.k * p.n], c);
 }
 
 /// `C = A · B (+ bias)`, overwriting `C`: [`pack_b`], then [`gemm_packed`]. Uses simd128 when
@@ -135,6 +148,21 @@ pub mod scalar {
                     Some(bias) => acc + bias[j],
                     None => acc,
                 };
+            }
+        }
+    }
+
+    /// `C = A · B` from Aᵀ. See [`super::gemm_transposed_a`].
+    pub fn gemm_transposed_a(p: &GemmParams, a_t: &[f32], b: &[f32], c: &mut [f32]) {
+        p.check(a_t.len(), b.len(), None, c.len());
+        let GemmParams { m, k, n } = *p;
+        for i in 0..m {
+            for j in 0..n {
+                let mut acc = 0.0f32;
+                for kk in 0..k {
+                    acc += a_t[kk * m + i] * b[kk * n + j];
+                }
+                c[i * n + j] = acc;
             }
         }
     }
@@ -191,10 +219,19 @@ pub mod simd {
         c: &mut [f32],
         a_pack: &mut [f32],
     ) {
-        gemm_packed_into(p, a, pack, bias, c, a_pack, false)
+        gemm_packed_into(p, a, pack, bias, c, a_pack, Mode::default())
     }
 
-    /// [`gemm_packed`], or with `accumulate` `C += A · B` (each sum starts from C's value).
+    /// Variants of [`gemm_packed`].
+    #[derive(Clone, Copy, Default)]
+    pub struct Mode {
+        /// `C += A · B`: each sum starts from C's value.
+        pub accumulate: bool,
+        /// `a` holds Aᵀ (k×m, row-major).
+        pub a_transposed: bool,
+    }
+
+    /// [`gemm_packed`] in one of its [`Mode`]s.
     pub fn gemm_packed_into(
         p: &GemmParams,
         a: &[f32],
@@ -202,8 +239,9 @@ pub mod simd {
         bias: Option<&[f32]>,
         c: &mut [f32],
         a_pack: &mut [f32],
-        accumulate: bool,
+        mode: Mode,
     ) {
+        let Mode { accumulate, a_transposed } = mode;
         p.check(a.len(), p.k * p.n, bias.map(<[f32]>::len), c.len());
         let GemmParams { m, k, n } = *p;
         if k == 0 && accumulate {
@@ -225,7 +263,10 @@ pub mod simd {
         while pc < k {
             let kc = KC.min(k - pc);
             // A's rows pc..pc+kc, four rows interleaved per panel: [kk·4 + r]; missing rows are 0.
-            for t in 0..row_panels {
+            if a_transposed {
+                pack_a_transposed(a, m, pc, kc, row_panels, a_pack);
+            }
+            for t in (0..row_panels).filter(|_| !a_transposed) {
                 let dst = &mut a_pack[t * kc * MR..(t + 1) * kc * MR];
                 for r in 0..MR {
                     let i = t * MR + r;
@@ -251,6 +292,27 @@ pub mod simd {
                 }
             }
             pc += kc;
+        }
+    }
+
+    /// Packs rows `pc..pc+kc` of A from Aᵀ (`a_t`, k×m): a panel's four values at one `kk` are
+    /// four consecutive values of Aᵀ's row, one vector move.
+    fn pack_a_transposed(a_t: &[f32], m: usize, pc: usize, kc: usize, row_panels: usize, a_pack: &mut [f32]) {
+        for t in 0..row_panels {
+            let (i0, rows) = (t * MR, MR.min(m - t * MR));
+            let dst = &mut a_pack[t * kc * MR..(t + 1) * kc * MR];
+            for (kk, d) in dst.chunks_exact_mut(MR).enumerate() {
+                let src = &a_t[(pc + kk) * m + i0..(pc + kk) * m + i0 + rows];
+                let v = if rows == MR {
+                    // SAFETY: src holds 4 values.
+                    unsafe { v128_load(src.as_ptr() as *const v128) }
+                } else {
+                    let at = |r: usize| if r < rows { src[r] } else { 0.0 };
+                    f32x4(at(0), at(1), at(2), at(3))
+                };
+                // SAFETY: d holds 4 values.
+                unsafe { v128_store(d.as_mut_ptr() as *mut v128, v) };
+            }
         }
     }
 
@@ -421,6 +483,26 @@ mod tests {
                     let one_by_one = (0..k).fold(c0[i], |acc, kk| acc + a[r * k + kk] * b[kk * n + j]);
                     assert_eq!(w.to_bits(), one_by_one.to_bits(), "C[{r},{j}] of {p:?}");
                 }
+            }
+        }
+    );
+
+    kernel_test!(
+        fn transposed_a_matches_transposing_first() {
+            let mut rng = test_rng(14);
+            for (m, k, n) in [(150, 100, 16), (25, 784, 6), (7, 300, 13), (1, 5, 9), (6, 1, 3)] {
+                let p = GemmParams { m, k, n };
+                let (a_t, b) = (random_vec(&mut rng, k * m), random_vec(&mut rng, k * n));
+                let mut a = vec![f32::NAN; m * k];
+                transpose(k, m, &a_t, &mut a);
+                let mut want = vec![f32::NAN; m * n];
+                scalar::gemm(&p, &a, &b, None, &mut want);
+                let mut reference = vec![f32::NAN; m * n];
+                scalar::gemm_transposed_a(&p, &a_t, &b, &mut reference);
+                assert_bits_eq(&reference, &want, &format!("scalar gemm_transposed_a {p:?}"));
+                let mut got = vec![f32::NAN; m * n];
+                gemm_transposed_a(&p, &a_t, &b, &mut got, &mut vec![f32::NAN; p.scratch_len()]);
+                assert_bits_eq(&got, &want, &format!("gemm_transposed_a {p:?}"));
             }
         }
     );
