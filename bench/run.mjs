@@ -32,15 +32,15 @@ for (const network of ['fashion', 'lenet']) {
   const f = network === 'fashion';
   const N = (id) => `${network}.${id}`;
   const train = (batch, steps, warmup) => ({ network, metric: 'train', batch, steps, warmup });
-  add(N('train32.cw1'), cw(1), train(32, f ? 8 : 60, f ? 2 : 5));
-  add(N('train32.cw2'), cw(2), train(32, f ? 8 : 60, f ? 2 : 5));
-  add(N('train32.tf2'), tf2, train(32, f ? 8 : 40, f ? 2 : 5));
+  add(N('train32.cw1'), cw(1), train(32, f ? 8 : 200, f ? 2 : 5));
+  add(N('train32.cw2'), cw(2), train(32, f ? 8 : 200, f ? 2 : 5));
+  add(N('train32.tf2'), tf2, train(32, f ? 8 : 100, f ? 2 : 5));
   add(N('train32.tf1'), { engine: 'tfjs-wasm', fixes: 1 }, { ...train(32, f ? 4 : 30, f ? 1 : 5), rounds: 1 });
   // The CPU backend needs minutes per Fashion step: one small batch (its speed per image does not grow with the batch).
   if (!QUICK) add(N('train32.cpu'), { engine: 'tfjs-cpu' }, { ...train(f ? 8 : 32, f ? 1 : 4, f ? 0 : 1), rounds: 1 });
-  add(N('train128.cw1'), cw(1), train(128, f ? 3 : 20, f ? 1 : 3));
-  add(N('train128.cw2'), cw(2), train(128, f ? 3 : 20, f ? 1 : 3));
-  add(N('train128.tf2'), tf2, train(128, f ? 3 : 15, f ? 1 : 3));
+  add(N('train128.cw1'), cw(1), train(128, f ? 3 : 50, f ? 1 : 3));
+  add(N('train128.cw2'), cw(2), train(128, f ? 3 : 50, f ? 1 : 3));
+  add(N('train128.tf2'), tf2, train(128, f ? 3 : 25, f ? 1 : 3));
   const infer = { network, metric: 'infer', batch: 256, reps: f ? 3 : 20 };
   add(N('infer256.cw1'), cw(1), infer);
   add(N('infer256.cw2'), cw(2), infer);

@@ -9,7 +9,8 @@
 use crate::kernels::act::{activation_backward, activation_backward_in_place, activation_forward};
 use crate::kernels::act::{activation_forward_in_place, Activation};
 use crate::kernels::conv::{
-    conv2d_backward, conv2d_forward_packed, conv2d_pack_weights, ConnectionTable, Conv2dGrads, Conv2dParams, Padding,
+    conv2d_backward, conv2d_backward_packed, conv2d_forward_packed, conv2d_pack_weights, conv2d_pack_weights_t,
+    conv2d_packed_w_t_len, ConnectionTable, Conv2dGrads, Conv2dParams, Padding,
 };
 use crate::kernels::dense::{dense_backward, dense_forward_packed, dense_pack_weights, DenseGrads, DenseParams};
 use crate::kernels::dropout::{apply_mask, dropout_mask};
@@ -329,6 +330,10 @@ pub struct Model {
     params_version: u64,
     packed: Vec<Vec<f32>>,
     packed_version: Vec<u64>,
+    /// Per conv layer that needs an input gradient: its kernel transposed and packed for it, as
+    /// of `packed_t_version[i]` (shared by the micro-batches of a step).
+    packed_t: Vec<Vec<f32>>,
+    packed_t_version: Vec<u64>,
 }
 
 fn activation(a: ActivationSpec, last: bool, i: usize) -> Result<Activation, String> {
@@ -646,6 +651,8 @@ impl Model {
             params_version: 1,
             packed: vec![Vec::new(); count],
             packed_version: vec![0; count],
+            packed_t: vec![Vec::new(); count],
+            packed_t_version: vec![0; count],
         })
     }
 
@@ -981,8 +988,18 @@ impl Model {
                 Op::Conv(p, a) => {
                     activation_backward_in_place(*a, y, dy);
                     let p = Conv2dParams { batch, ..*p };
+                    let w = &params[l.kernel.clone()];
+                    let packed_t = (i > first).then(|| {
+                        let packed = &mut self.packed_t[i];
+                        if self.packed_t_version[i] != self.params_version {
+                            packed.resize(conv2d_packed_w_t_len(&p), 0.0);
+                            conv2d_pack_weights_t(&p, w, packed);
+                            self.packed_t_version[i] = self.params_version;
+                        }
+                        &packed[..]
+                    });
                     let g = Conv2dGrads { dx: (i > first).then_some(dx), dw: gk, db: gb };
-                    conv2d_backward(&p, x, &params[l.kernel.clone()], dy, g, scratch);
+                    conv2d_backward_packed(&p, x, w, packed_t, dy, g, scratch);
                 }
                 Op::Dense(p, a) => {
                     activation_backward_in_place(*a, y, dy);
@@ -1001,8 +1018,19 @@ impl Model {
                     activation_backward_in_place(*a, y, dy);
                     let pb = Conv2dParams { batch, ..*p };
                     let dense_grad = &mut self.expanded_grad[..p.w_len()];
+                    // The forward pass just expanded the kernel for these parameters.
+                    let w = &self.expanded[i];
+                    let packed_t = (i > first).then(|| {
+                        let packed = &mut self.packed_t[i];
+                        if self.packed_t_version[i] != self.params_version {
+                            packed.resize(conv2d_packed_w_t_len(&pb), 0.0);
+                            conv2d_pack_weights_t(&pb, w, packed);
+                            self.packed_t_version[i] = self.params_version;
+                        }
+                        &packed[..]
+                    });
                     let g = Conv2dGrads { dx: (i > first).then_some(dx), dw: dense_grad, db: gb };
-                    conv2d_backward(&pb, x, &self.expanded[i], dy, g, scratch);
+                    conv2d_backward_packed(&pb, x, w, packed_t, dy, g, scratch);
                     table.compact(p.k_h, p.k_w, &self.expanded_grad[..p.w_len()], gk);
                 }
                 Op::Pad(g) => pad_backward(&Pad2dParams { batch, ..*g }, dy, dx),
@@ -1409,8 +1437,10 @@ impl Model {
                     slope2(*a, dy);
                     let dense = &mut self.expanded[i];
                     table.expand(p.k_h, p.k_w, &sq_params[l.kernel.clone()], dense);
-                    // `expanded` now holds squared weights: the next forward expands again.
+                    // `expanded` now holds squared weights: the next forward expands again, and
+                    // the next backward packs Wᵀ again.
                     self.packed_version[i] = 0;
+                    self.packed_t_version[i] = 0;
                     let pb = Conv2dParams { batch, ..*p };
                     let dense_grad = &mut self.expanded_grad[..p.w_len()];
                     conv2d_backward(

@@ -19,7 +19,7 @@
 //! terms leave every sum unchanged, so the dense kernels serve table convolutions exactly.
 
 use super::conv_direct;
-use super::gemm::{gemm_accumulate, gemm_packed, gemm_transposed_a, pack_b, transpose, GemmParams};
+use super::gemm::{gemm_accumulate, gemm_packed, gemm_transposed_a, pack_b, pack_b_transposed, transpose, GemmParams};
 use super::lanes::copy;
 use super::{check_len, ShapeError};
 
@@ -34,6 +34,9 @@ pub enum Padding {
 
 /// Rows a grouped product aims for: see [`Conv2dParams::image_group`].
 const GROUP_ROWS: usize = 32;
+
+/// See [`Conv2dParams::gathers`].
+const GATHER_MAX_FILTERS: usize = 32;
 
 /// Output length and leading padding along one axis, as TensorFlow computes them.
 pub fn output_extent(input: usize, kernel: usize, stride: usize, padding: Padding) -> (usize, usize) {
@@ -149,13 +152,38 @@ impl Conv2dParams {
         }
     }
 
-    /// Scratch for [`conv2d_forward_packed`]: patch rows and room to pack them.
+    /// Scratch for [`conv2d_forward_packed`]: under simd128 a group's zero-padded images (none
+    /// for 'valid' padding); otherwise patch rows and room to pack them.
     pub fn forward_packed_scratch_len(&self) -> usize {
         if conv_direct::applies(self) {
             conv_direct::forward_scratch_len(self)
+        } else if self.gathers() {
+            if self.padding == Padding::Valid {
+                0
+            } else {
+                self.image_group() * self.padded_h() * self.padded_w() * self.in_c
+            }
         } else {
             self.group_cols_len() + self.forward_gemm(self.image_group()).a_pack_len()
         }
+    }
+
+    /// Whether the forward product reads its patch rows straight from the images (simd128, few
+    /// filters). Packing patch rows costs the same whatever the filter count and is shared by
+    /// every 8-filter panel; with at most [`GATHER_MAX_FILTERS`] filters (LeNet-5's C3: 16) it is
+    /// a large share of the work, with more (the Fashion ConvNet's 64–256) the packed rows run
+    /// faster than gathered ones. Measured with `npm run bench:kernels`.
+    fn gathers(&self) -> bool {
+        cfg!(all(target_arch = "wasm32", target_feature = "simd128")) && self.out_c <= GATHER_MAX_FILTERS
+    }
+
+    /// Rows of the zero-padded input the forward pass reads: `(out_h − 1)·stride + k_h`.
+    fn padded_h(&self) -> usize {
+        (self.out_h() - 1) * self.stride_h + self.k_h
+    }
+
+    fn padded_w(&self) -> usize {
+        (self.out_w() - 1) * self.stride_w + self.k_w
     }
 
     /// Scratch for [`conv2d_backward`]: one image's patch rows (or the direct kernel's buffers),
@@ -335,6 +363,18 @@ pub fn conv2d_forward_packed(
         }
         return;
     }
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    if p.gathers() {
+        forward_gathered(p, x, packed_w, b, y, scratch);
+        return;
+    }
+    forward_im2col(p, x, packed_w, b, y, scratch);
+}
+
+/// The forward pass as im2col + GEMM, a group of images at a time.
+fn forward_im2col(p: &Conv2dParams, x: &[f32], packed_w: &[f32], b: &[f32], y: &mut [f32], scratch: &mut [f32]) {
+    let image_len = p.in_h * p.in_w * p.in_c;
+    let out_len = p.positions() * p.out_c;
     let (cols, a_pack) = scratch.split_at_mut(p.group_cols_len());
     for n0 in (0..p.batch).step_by(p.image_group()) {
         let images = p.image_group().min(p.batch - n0);
@@ -345,6 +385,77 @@ pub fn conv2d_forward_packed(
         let y_g = &mut y[n0 * out_len..(n0 + images) * out_len];
         gemm_packed(&p.forward_gemm(images), cols, packed_w, Some(b), y_g, a_pack);
     }
+}
+
+/// The forward pass under simd128: the product reads its patch rows straight from the images
+/// ([`gemm_gathered`](super::gemm::simd::gemm_gathered)), zero-padded first for 'same' padding,
+/// a group of images at a time. The same sums as im2col + GEMM, so the same bits.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn forward_gathered(p: &Conv2dParams, x: &[f32], packed_w: &[f32], b: &[f32], y: &mut [f32], scratch: &mut [f32]) {
+    use super::gemm::simd::{gemm_gathered, Gathered};
+    let c = p.in_c;
+    let image_len = p.in_h * p.in_w * c;
+    let out_len = p.positions() * p.out_c;
+    let (hp, wp) = (p.padded_h(), p.padded_w());
+    let padded_len = hp * wp * c;
+    let group = p.image_group();
+    for n0 in (0..p.batch).step_by(group) {
+        let images = group.min(p.batch - n0);
+        let (src, img_len, row_w) = if p.padding == Padding::Valid {
+            (&x[n0 * image_len..(n0 + images) * image_len], image_len, p.in_w)
+        } else {
+            let dst = &mut scratch[..images * padded_len];
+            for (i, d) in dst.chunks_exact_mut(padded_len).enumerate() {
+                pad_image(p, &x[(n0 + i) * image_len..(n0 + i + 1) * image_len], d, hp, wp);
+            }
+            (&dst[..], padded_len, wp)
+        };
+        let a = Gathered {
+            src,
+            rows_per_image: p.positions(),
+            image_len: img_len,
+            out_w: p.out_w(),
+            step_h: p.stride_h * row_w * c,
+            step_w: p.stride_w * c,
+            run: p.k_w * c,
+            run_stride: row_w * c,
+        };
+        let y_g = &mut y[n0 * out_len..(n0 + images) * out_len];
+        gemm_gathered(&p.forward_gemm(images), &a, packed_w, b, y_g);
+    }
+}
+
+/// Copies one image into `dst` (`hp × wp × in_c`) with zeros around it, as 'same' padding
+/// places it: input row `r − pad_top` at row `r`, column `s − pad_left` at column `s`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn pad_image(p: &Conv2dParams, image: &[f32], dst: &mut [f32], hp: usize, wp: usize) {
+    let c = p.in_c;
+    let (pad_t, pad_l) = (p.pad_top(), p.pad_left());
+    let cols = p.in_w.min(wp.saturating_sub(pad_l));
+    for (r, row) in dst.chunks_exact_mut(wp * c).enumerate().take(hp) {
+        let ih = r as isize - pad_t as isize;
+        if ih < 0 || ih >= p.in_h as isize {
+            row.fill(0.0);
+            continue;
+        }
+        let src = &image[ih as usize * p.in_w * c..][..cols * c];
+        row[..pad_l * c].fill(0.0);
+        copy(&mut row[pad_l * c..(pad_l + cols) * c], src);
+        row[(pad_l + cols) * c..].fill(0.0);
+    }
+}
+
+/// The length of the kernel packed by [`conv2d_pack_weights_t`].
+pub fn conv2d_packed_w_t_len(p: &Conv2dParams) -> usize {
+    p.input_grad_gemm(1).pack_len()
+}
+
+/// Packs `Wᵀ` for the input gradient of [`conv2d_backward_packed`]: pack once per weight
+/// update, run many (micro-)batches.
+pub fn conv2d_pack_weights_t(p: &Conv2dParams, w: &[f32], packed_t: &mut [f32]) {
+    assert_eq!(w.len(), p.w_len(), "conv2d_pack_weights_t: w has {} values, expected {}", w.len(), p.w_len());
+    // Wᵀ is filters × patch; W (patch × filters) is its transpose.
+    pack_b_transposed(&p.input_grad_gemm(1), w, packed_t);
 }
 
 /// The gradient buffers [`conv2d_backward`] overwrites.
@@ -370,6 +481,20 @@ pub fn conv2d_backward(
     grads: Conv2dGrads<'_>,
     scratch: &mut [f32],
 ) {
+    conv2d_backward_packed(p, x, w, None, dy, grads, scratch)
+}
+
+/// [`conv2d_backward`] with `Wᵀ` already packed by [`conv2d_pack_weights_t`] (when `Some`);
+/// the same bits.
+pub fn conv2d_backward_packed(
+    p: &Conv2dParams,
+    x: &[f32],
+    w: &[f32],
+    packed_w_t: Option<&[f32]>,
+    dy: &[f32],
+    grads: Conv2dGrads<'_>,
+    scratch: &mut [f32],
+) {
     p.validate().unwrap_or_else(|e| fail(e));
     p.check("conv2d_backward", x.len(), w.len(), grads.db.len(), dy.len()).unwrap_or_else(|e| fail(e));
     if let Some(dx) = &grads.dx {
@@ -391,7 +516,7 @@ pub fn conv2d_backward(
     let (cols_t, rest) = rest.split_at_mut(p.group_cols_len());
     let (w_t, rest) = rest.split_at_mut(p.w_len());
     let (partial, rest) = rest.split_at_mut(p.w_len());
-    let (packed_w_t, rest) = rest.split_at_mut(p.input_grad_gemm(1).pack_len());
+    let (own_packed_w_t, rest) = rest.split_at_mut(p.input_grad_gemm(1).pack_len());
     let (a_pack, pack) = rest.split_at_mut(p.input_grad_gemm(group).a_pack_len());
 
     let Conv2dGrads { dx, dw, db } = grads;
@@ -441,8 +566,17 @@ pub fn conv2d_backward(
         add_bias_grad(dy_n, filters, db);
     }
     if let Some(dx) = dx {
-        transpose(patch, filters, w, w_t);
-        pack_b(&p.input_grad_gemm(1), w_t, packed_w_t);
+        let packed_w_t: &[f32] = match packed_w_t {
+            Some(packed) => {
+                assert!(packed.len() >= conv2d_packed_w_t_len(p), "conv2d_backward: the packed Wᵀ is too short");
+                packed
+            }
+            None => {
+                transpose(patch, filters, w, w_t);
+                pack_b(&p.input_grad_gemm(1), w_t, own_packed_w_t);
+                own_packed_w_t
+            }
+        };
         // A group's patch-row gradients reuse the transpose's buffer.
         for n0 in (0..p.batch).step_by(group) {
             let images = group.min(p.batch - n0);
@@ -737,6 +871,10 @@ mod tests {
                 params(3, 5, 5, 16, 120, 5, 1, Padding::Valid),
                 params(5, 3, 3, 2, 9, 2, 1, Padding::Valid),
                 params(9, 4, 4, 3, 5, 3, 2, Padding::Same),
+                // Patch rows longer than one packed block (KC = 256), cut inside a kernel row,
+                // read straight from the images (few filters) and through im2col (many).
+                params(2, 6, 6, 40, 9, 3, 1, Padding::Same),
+                params(2, 6, 5, 40, 33, 3, 1, Padding::Valid),
             ];
             for p in cases {
                 let x = random_vec(&mut rng, p.x_len());
@@ -760,6 +898,22 @@ mod tests {
                 assert_bits_eq(&got.dx, &want.dx, &format!("dx {p:?}"));
                 assert_bits_eq(&got.dw, &want.dw, &format!("dw {p:?}"));
                 assert_bits_eq(&got.db, &want.db, &format!("db {p:?}"));
+                // With Wᵀ packed beforehand (once per weight update), the same bits.
+                let mut packed_t = vec![f32::NAN; conv2d_packed_w_t_len(&p)];
+                conv2d_pack_weights_t(&p, &w, &mut packed_t);
+                let mut again =
+                    Grads { dx: vec![f32::NAN; p.x_len()], dw: vec![f32::NAN; p.w_len()], db: vec![f32::NAN; p.out_c] };
+                let g = Conv2dGrads { dx: Some(&mut again.dx), dw: &mut again.dw, db: &mut again.db };
+                conv2d_backward_packed(
+                    &p,
+                    &x,
+                    &w,
+                    Some(&packed_t),
+                    &dy,
+                    g,
+                    &mut vec![f32::NAN; p.backward_scratch_len()],
+                );
+                assert_bits_eq(&again.dx, &want.dx, &format!("dx with packed Wᵀ {p:?}"));
                 // Without dx (a first layer), the same weight and bias gradients.
                 let (mut dw, mut db) = (vec![f32::NAN; p.w_len()], vec![f32::NAN; p.out_c]);
                 let mut scratch = vec![f32::NAN; p.backward_scratch_len()];

@@ -66,6 +66,17 @@ pub fn pack_b(p: &GemmParams, b: &[f32], packed: &mut [f32]) {
     packed[..b.len()].copy_from_slice(b);
 }
 
+/// [`pack_b`] from Bᵀ (`b_t`, n×k row-major): packs a transposed operand, such as a kernel
+/// for its input gradient, without writing the transpose first. The same packed values.
+pub fn pack_b_transposed(p: &GemmParams, b_t: &[f32], packed: &mut [f32]) {
+    assert_eq!(b_t.len(), p.k * p.n, "gemm: Bᵀ has {} values, expected n·k = {}·{}", b_t.len(), p.n, p.k);
+    assert!(packed.len() >= p.pack_len(), "gemm: pack has {} values, needs {}", packed.len(), p.pack_len());
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    simd::pack_b_transposed(p, b_t, packed);
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    transpose(p.n, p.k, b_t, &mut packed[..p.k * p.n]);
+}
+
 /// `C = A · B (+ bias)` with B already packed by [`pack_b`] for the same shape; `a_pack` is
 /// scratch of at least [`GemmParams::a_pack_len`] values.
 pub fn gemm_packed(p: &GemmParams, a: &[f32], packed: &[f32], bias: Option<&[f32]>, c: &mut [f32], a_pack: &mut [f32]) {
@@ -210,6 +221,24 @@ pub mod simd {
         }
     }
 
+    /// [`pack_b`]'s layout, read from Bᵀ. See [`super::pack_b_transposed`].
+    pub fn pack_b_transposed(p: &GemmParams, b_t: &[f32], pack: &mut [f32]) {
+        let GemmParams { k, n, .. } = *p;
+        let n8 = n.div_ceil(NR) * NR;
+        for pc in (0..k).step_by(KC) {
+            let kc = KC.min(k - pc);
+            for jp in 0..n.div_ceil(NR) {
+                let (j0, w) = (jp * NR, NR.min(n - jp * NR));
+                let dst = &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
+                for (kk, d) in dst.chunks_exact_mut(NR).enumerate() {
+                    for (jj, v) in d.iter_mut().enumerate() {
+                        *v = if jj < w { b_t[(j0 + jj) * k + pc + kk] } else { 0.0 };
+                    }
+                }
+            }
+        }
+    }
+
     /// `C = A · B (+ bias)` from a packed B. See [`super::gemm_packed`].
     pub fn gemm_packed(
         p: &GemmParams,
@@ -313,6 +342,123 @@ pub mod simd {
                 // SAFETY: d holds 4 values.
                 unsafe { v128_store(d.as_mut_ptr() as *mut v128, v) };
             }
+        }
+    }
+
+    /// `C = A · B + bias` with A's rows gathered from convolution input images instead of
+    /// im2col rows: the same bits as building the rows and calling [`gemm_packed`], without
+    /// writing them and packing them again. See [`Gathered`].
+    pub fn gemm_gathered(p: &GemmParams, a: &Gathered<'_>, pack: &[f32], bias: &[f32], c: &mut [f32]) {
+        let GemmParams { m, k, n } = *p;
+        assert!(bias.len() == n && c.len() == m * n && pack.len() >= p.pack_len() && m > 0 && k > 0);
+        // Every read stays inside `src`: the last row's base plus the last offset.
+        assert!(a.base(m - 1) + a.offset(k - 1) < a.src.len(), "gemm_gathered: rows reach past the source");
+        assert!((0..m).all(|i| a.base(i) <= a.base(m - 1)), "gemm_gathered: row bases must grow");
+        let panels = n.div_ceil(NR);
+        let n8 = panels * NR;
+        let mut pc = 0;
+        while pc < k {
+            let kc = KC.min(k - pc);
+            let block = Block { kc, first: pc == 0, last: pc + kc == k };
+            for jp in 0..panels {
+                let panel = &pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
+                let cols = Cols { n, j0: jp * NR, w: NR.min(n - jp * NR) };
+                for i0 in (0..m).step_by(MR) {
+                    let rows = MR.min(m - i0);
+                    // Rows past m read row m − 1 again; they are not stored.
+                    let bases: [usize; MR] = core::array::from_fn(|r| a.base((i0 + r).min(m - 1)));
+                    tile_gathered(a, &bases, pc, panel, bias, c, i0, rows, &block, &cols);
+                }
+            }
+            pc += kc;
+        }
+    }
+
+    /// Where a convolution's patch rows come from: row `i` (image `i / rows_per_image`, output
+    /// position `q = i % rows_per_image`) holds, at column `kk`, `src[base(i) + offset(kk)]`.
+    /// Columns run through the kernel rows: `run` contiguous values (kernel width × channels),
+    /// then the next kernel row `run_stride` further on.
+    pub struct Gathered<'a> {
+        pub src: &'a [f32],
+        pub rows_per_image: usize,
+        pub image_len: usize,
+        pub out_w: usize,
+        /// Distance between output rows' first inputs (stride_h × padded width × channels).
+        pub step_h: usize,
+        /// Distance between neighbouring output positions' first inputs (stride_w × channels).
+        pub step_w: usize,
+        pub run: usize,
+        pub run_stride: usize,
+    }
+
+    impl Gathered<'_> {
+        #[inline(always)]
+        fn base(&self, i: usize) -> usize {
+            let q = i % self.rows_per_image;
+            (i / self.rows_per_image) * self.image_len + (q / self.out_w) * self.step_h + (q % self.out_w) * self.step_w
+        }
+
+        #[inline(always)]
+        fn offset(&self, kk: usize) -> usize {
+            (kk / self.run) * self.run_stride + kk % self.run
+        }
+    }
+
+    /// [`tile`] with A read through [`Gathered`]: for each contiguous stretch of columns
+    /// (within one kernel row), four row pointers walk the source.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn tile_gathered(
+        a: &Gathered<'_>,
+        bases: &[usize; MR],
+        pc: usize,
+        panel: &[f32],
+        bias: &[f32],
+        c: &mut [f32],
+        i0: usize,
+        rows: usize,
+        blk: &Block,
+        cols: &Cols,
+    ) {
+        let Cols { n, j0, w } = *cols;
+        let mut acc = [[f32x4_splat(0.0); 2]; MR];
+        if !blk.first {
+            for (r, row) in acc.iter_mut().enumerate().take(rows) {
+                *row = load8(&c[(i0 + r) * n + j0..], w);
+            }
+        }
+        assert!(panel.len() >= blk.kc * NR);
+        let (bp, src) = (panel.as_ptr(), a.src.as_ptr());
+        let mut kk = pc;
+        while kk < pc + blk.kc {
+            let stretch_end = (pc + blk.kc).min((kk / a.run + 1) * a.run);
+            let off = a.offset(kk);
+            // SAFETY: bases[r] + offset(kk') < src.len() for every kk' < k (asserted in
+            // gemm_gathered: bases are at most the last row's, offsets grow with kk), and the
+            // panel holds kc·NR values.
+            unsafe {
+                let ap: [*const f32; MR] = core::array::from_fn(|r| src.add(bases[r] + off));
+                for j in 0..stretch_end - kk {
+                    let b0 = v128_load(bp.add((kk - pc + j) * NR) as *const v128);
+                    let b1 = v128_load(bp.add((kk - pc + j) * NR + 4) as *const v128);
+                    for (row, p) in acc.iter_mut().zip(ap.iter()) {
+                        let av = v128_load32_splat(p.add(j) as *const u32);
+                        row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
+                        row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
+                    }
+                }
+            }
+            kk = stretch_end;
+        }
+        if blk.last {
+            let bv = load8(&bias[j0..], w);
+            for row in acc.iter_mut() {
+                row[0] = f32x4_add(row[0], bv[0]);
+                row[1] = f32x4_add(row[1], bv[1]);
+            }
+        }
+        for (r, row) in acc.iter().enumerate().take(rows) {
+            store8(*row, &mut c[(i0 + r) * n + j0..], w);
         }
     }
 
@@ -503,6 +649,22 @@ mod tests {
                 let mut got = vec![f32::NAN; m * n];
                 gemm_transposed_a(&p, &a_t, &b, &mut got, &mut vec![f32::NAN; p.scratch_len()]);
                 assert_bits_eq(&got, &want, &format!("gemm_transposed_a {p:?}"));
+            }
+        }
+    );
+
+    kernel_test!(
+        fn packing_a_transposed_b_matches_packing_b() {
+            let mut rng = test_rng(15);
+            for (m, k, n) in [(3, 16, 150), (5, 300, 13), (2, 7, 8), (1, 1, 1)] {
+                let p = GemmParams { m, k, n };
+                let b_t = random_vec(&mut rng, n * k);
+                let mut b = vec![f32::NAN; k * n];
+                transpose(n, k, &b_t, &mut b);
+                let (mut want, mut got) = (vec![f32::NAN; p.pack_len()], vec![f32::NAN; p.pack_len()]);
+                pack_b(&p, &b, &mut want);
+                pack_b_transposed(&p, &b_t, &mut got);
+                assert_bits_eq(&got[..], &want[..], &format!("pack_b_transposed {p:?}"));
             }
         }
     );
