@@ -5,7 +5,7 @@
 //! in [`scalar`] is written out independently, in the same summation order, so the two agree
 //! bit for bit.
 
-use super::gemm::{gemm, gemm_packed, pack_b, transpose, GemmParams};
+use super::gemm::{gemm, gemm_packed, gemm_transposed_a, pack_b, pack_b_transposed, GemmParams};
 use super::{check_len, ShapeError};
 
 /// The shape of one dense layer applied to a batch.
@@ -58,7 +58,7 @@ impl DenseParams {
 
     /// The scratch [`dense_backward`] needs: room for `Wᵀ`, then for `xᵀ`, and the packing buffer.
     pub fn backward_scratch_len(&self) -> usize {
-        self.w_len().max(self.x_len()) + self.input_grad_gemm().scratch_len().max(self.weight_grad_gemm().scratch_len())
+        self.input_grad_gemm().scratch_len().max(self.weight_grad_gemm().scratch_len())
     }
 
     /// Checks the forward operands.
@@ -146,18 +146,17 @@ pub fn dense_backward(p: &DenseParams, x: &[f32], w: &[f32], dy: &[f32], grads: 
         scratch.len(),
         p.backward_scratch_len()
     );
-    let DenseParams { batch, inputs, units } = *p;
-    let (transposed, pack) = scratch.split_at_mut(p.w_len().max(p.x_len()));
+    let (packed, a_pack) = scratch.split_at_mut(p.input_grad_gemm().pack_len());
 
-    let wt = &mut transposed[..p.w_len()];
-    transpose(inputs, units, w, wt);
-    gemm(&p.input_grad_gemm(), dy, wt, None, grads.dx, pack);
+    // dx = dy · Wᵀ, with Wᵀ packed straight from W.
+    let g = p.input_grad_gemm();
+    pack_b_transposed(&g, w, packed);
+    gemm_packed(&g, dy, packed, None, grads.dx, a_pack);
 
-    let xt = &mut transposed[..p.x_len()];
-    transpose(batch, inputs, x, xt);
-    gemm(&p.weight_grad_gemm(), xt, dy, None, grads.dw, pack);
+    // dW = xᵀ · dy, with xᵀ packed straight from x.
+    gemm_transposed_a(&p.weight_grad_gemm(), x, dy, grads.dw, scratch);
 
-    column_sums(batch, units, dy, grads.db);
+    column_sums(p.batch, p.units, dy, grads.db);
 }
 
 /// `out[j] = Σ_i m[i, j]`, rows added in order from +0.0. Each column is an independent chain of
