@@ -553,8 +553,13 @@ pub fn conv2d_backward_packed(
         let dy_n = &dy[n * out_len..(n + 1) * out_len];
         let image = &x[n * image_len..(n + 1) * image_len];
         if direct {
-            // The patch rows' buffer holds the direct kernel's padded image and gradient.
-            conv_direct::kernel_grad(p, image, dy_n, partial, cols);
+            // The patch rows' buffer holds the direct kernel's padded image and gradient; the
+            // kernel adds this image's rows into db too.
+            conv_direct::kernel_grad(p, image, dy_n, partial, db, cols);
+            for (d, &s) in dw.iter_mut().zip(partial.iter()) {
+                *d += s;
+            }
+            continue;
         } else {
             // colsᵀ · dy, packing colsᵀ straight from the patch rows.
             im2col(p, image, cols);

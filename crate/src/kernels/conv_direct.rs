@@ -19,7 +19,7 @@
 
 use super::conv::Conv2dParams;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use super::lanes::load_upto;
+use super::lanes::copy;
 
 /// Output columns per vector pass of the forward kernel.
 const COLS: usize = 8;
@@ -33,7 +33,8 @@ pub fn applies(p: &Conv2dParams) -> bool {
 
 /// The zero-padded image's width: every vector load of the last column block stays inside.
 fn padded_w(p: &Conv2dParams) -> usize {
-    p.out_w().div_ceil(COLS) * COLS + p.k_w - 1
+    // Three more columns: the kernel gradient loads four values at a block's first tap.
+    p.out_w().div_ceil(COLS) * COLS + p.k_w - 1 + 3
 }
 
 fn padded_h(p: &Conv2dParams) -> usize {
@@ -64,17 +65,19 @@ fn pad_image(p: &Conv2dParams, image: &[f32], pad: &mut [f32]) {
             row.fill(0.0);
             continue;
         }
-        let src = &image[ih as usize * p.in_w..(ih as usize + 1) * p.in_w];
-        for (s, d) in row.iter_mut().enumerate() {
-            let iw = s as isize - pad_l as isize;
-            *d = if iw >= 0 && (iw as usize) < p.in_w { src[iw as usize] } else { 0.0 };
-        }
+        // Columns pad_l .. pad_l + n hold the input row (or its first n values), zeros around.
+        let n = p.in_w.min(wp.saturating_sub(pad_l));
+        let src = &image[ih as usize * p.in_w..][..n];
+        row[..pad_l.min(wp)].fill(0.0);
+        copy(&mut row[pad_l..pad_l + n], src);
+        row[pad_l + n..].fill(0.0);
     }
 }
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
     use super::{padded_w, Conv2dParams, COLS, FILTERS};
+    use crate::kernels::lanes::F4;
     use core::arch::wasm32::*;
 
     /// Filters per register block of the forward kernel, two vectors each: 8 accumulators, as
@@ -159,27 +162,106 @@ mod simd {
     }
 
     /// One image's kernel gradient: `partial[k·out_c + f] = Σ_positions x·dy`, `dy8` the output
-    /// gradient with rows of `round_up(out_c, 8)`.
-    pub fn kernel_grad(p: &Conv2dParams, pad: &[f32], dy8: &[f32], partial: &mut [f32]) {
-        let taps = p.k_h * p.k_w;
+    /// gradient with rows of `round_up(out_c, 8)`. Tap blocks stay within one kernel row, so a
+    /// block's input values sit side by side: one pointer per position, constant offsets.
+    pub fn kernel_grad(p: &Conv2dParams, pad: &[f32], dy8: &[f32], partial: &mut [f32], db: &mut [f32]) {
+        bias_grad(p, dy8, db);
         for g in 0..p.out_c.div_ceil(FILTERS) {
-            let mut t0 = 0;
-            while t0 < taps {
-                match (taps - t0).min(GRAD_BLOCK) {
-                    6 => grad_block::<6>(p, pad, dy8, partial, g, t0),
-                    5 => grad_block::<5>(p, pad, dy8, partial, g, t0),
-                    4 => grad_block::<4>(p, pad, dy8, partial, g, t0),
-                    3 => grad_block::<3>(p, pad, dy8, partial, g, t0),
-                    2 => grad_block::<2>(p, pad, dy8, partial, g, t0),
-                    1 => grad_block::<1>(p, pad, dy8, partial, g, t0),
-                    _ => unreachable!("GRAD_BLOCK is at most 6"),
+            for kh in 0..p.k_h {
+                let mut kw0 = 0;
+                while kw0 < p.k_w {
+                    let at = Taps { kh, kw0 };
+                    match (p.k_w - kw0).min(GRAD_BLOCK) {
+                        6 => grad_block::<6>(p, pad, dy8, partial, g, at),
+                        5 => grad_block::<5>(p, pad, dy8, partial, g, at),
+                        4 => grad_block::<4>(p, pad, dy8, partial, g, at),
+                        3 => grad_block::<3>(p, pad, dy8, partial, g, at),
+                        2 => grad_block::<2>(p, pad, dy8, partial, g, at),
+                        1 => grad_block::<1>(p, pad, dy8, partial, g, at),
+                        _ => unreachable!("GRAD_BLOCK is at most 6"),
+                    }
+                    kw0 += GRAD_BLOCK;
                 }
-                t0 += GRAD_BLOCK;
             }
         }
     }
 
-    /// Taps `t0..t0+TB` of filters `8g..8g+8`.
+    /// The first tap of a block: kernel row `kh`, columns from `kw0`.
+    #[derive(Clone, Copy)]
+    struct Taps {
+        kh: usize,
+        kw0: usize,
+    }
+
+    /// `db[f] += Σ_q dy[q, f]`, positions in order (the bias gradient as `conv.rs` defines it),
+    /// eight filters at a time in registers.
+    fn bias_grad(p: &Conv2dParams, dy8: &[f32], db: &mut [f32]) {
+        let oc8 = p.out_c.div_ceil(FILTERS) * FILTERS;
+        assert!(dy8.len() >= p.positions() * oc8 && db.len() == p.out_c);
+        for g in 0..oc8 / FILTERS {
+            let valid = FILTERS.min(p.out_c - g * FILTERS);
+            let db_g = &mut db[g * FILTERS..g * FILTERS + valid];
+            let mut acc = [load_part(&db_g[..valid.min(4)]), load_part(&db_g[valid.min(4)..])];
+            for q in 0..p.positions() {
+                // SAFETY: row q holds oc8 values (asserted above).
+                unsafe {
+                    let d = dy8.as_ptr().add(q * oc8 + g * FILTERS);
+                    acc[0] = f32x4_add(acc[0], v128_load(d as *const v128));
+                    acc[1] = f32x4_add(acc[1], v128_load(d.add(4) as *const v128));
+                }
+            }
+            store_part(acc[0], &mut db_g[..valid.min(4)]);
+            store_part(acc[1], &mut db_g[valid.min(4)..]);
+        }
+    }
+
+    /// Up to 4 values into a vector, zeros after them.
+    #[inline(always)]
+    fn load_part(s: &[f32]) -> v128 {
+        let at = |i: usize| if i < s.len() { s[i] } else { 0.0 };
+        f32x4(at(0), at(1), at(2), at(3))
+    }
+
+    /// The first `d.len()` (at most 4) lanes of `v` into `d`.
+    #[inline(always)]
+    fn store_part(v: v128, d: &mut [f32]) {
+        let lanes = [
+            f32x4_extract_lane::<0>(v),
+            f32x4_extract_lane::<1>(v),
+            f32x4_extract_lane::<2>(v),
+            f32x4_extract_lane::<3>(v),
+        ];
+        for (x, &l) in d.iter_mut().zip(&lanes) {
+            *x = l;
+        }
+    }
+
+    /// Copies a gradient row of out_c values into 8-lane groups, zeros after it.
+    #[inline(always)]
+    pub fn copy_padded(s: &[f32], d: &mut [f32]) {
+        let full = s.len() / 4 * 4;
+        for j in (0..full).step_by(4) {
+            F4::load(&s[j..]).store(&mut d[j..]);
+        }
+        let rest = &s[full..];
+        // SAFETY: `rest` holds 1–3 values (none when full covers s); the loads read only those.
+        let v = unsafe {
+            match rest.len() {
+                0 => f32x4_splat(0.0),
+                1 => v128_load32_zero(rest.as_ptr() as *const u32),
+                2 => v128_load64_zero(rest.as_ptr() as *const u64),
+                _ => f32x4_replace_lane::<2>(v128_load64_zero(rest.as_ptr() as *const u64), rest[2]),
+            }
+        };
+        // SAFETY: d holds a multiple of 8 values past `full` (at least 4 from `full` on).
+        unsafe { v128_store(d[full..].as_mut_ptr() as *mut v128, v) };
+        for j in (full + 4..d.len()).step_by(4) {
+            // SAFETY: as above; d's length is a multiple of 4.
+            unsafe { v128_store(d[j..].as_mut_ptr() as *mut v128, f32x4_splat(0.0)) };
+        }
+    }
+
+    /// Taps (kh, kw0..kw0+TB) of filters `8g..8g+8`.
     #[inline(always)]
     fn grad_block<const TB: usize>(
         p: &Conv2dParams,
@@ -187,35 +269,44 @@ mod simd {
         dy8: &[f32],
         partial: &mut [f32],
         g: usize,
-        t0: usize,
+        at: Taps,
     ) {
         let (out_h, out_w, out_c, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_w);
         let wp = padded_w(p);
         let oc8 = out_c.div_ceil(FILTERS) * FILTERS;
+        let Taps { kh, kw0 } = at;
         assert!(pad.len() >= super::padded_h(p) * wp && dy8.len() >= out_h * out_w * oc8);
-        assert!(t0 + TB <= p.k_h * k_w && partial.len() >= p.k_h * k_w * out_c);
-        let offsets: [usize; TB] = core::array::from_fn(|t| ((t0 + t) / k_w) * wp + (t0 + t) % k_w);
+        assert!(kh < p.k_h && kw0 + TB <= k_w && partial.len() >= p.k_h * k_w * out_c);
+        let valid = FILTERS.min(out_c - g * FILTERS);
         let mut acc = [[f32x4_splat(0.0); 2]; TB];
-        let (xp, dp) = (pad.as_ptr(), dy8.as_ptr());
         for oh in 0..out_h {
-            for ow in 0..out_w {
-                // SAFETY: position (oh, ow) with a tap offset stays inside the padded image
-                // (row oh + kh < padded_h, column ow + kw < padded_w); the gradient row holds
-                // oc8 values (asserted above).
-                unsafe {
-                    let d = dp.add((oh * out_w + ow) * oc8 + g * FILTERS);
+            // SAFETY: for every position (oh, ow), row oh + kh < padded_h and columns
+            // ow + kw0 .. ow + kw0 + TB ≤ padded_w, so the reads stay in the padded image; the
+            // gradient rows hold oc8 values each (asserted above). Both pointers advance one
+            // position per step.
+            unsafe {
+                let mut x = pad.as_ptr().add((oh + kh) * wp + kw0);
+                let mut d = dy8.as_ptr().add(oh * out_w * oc8 + g * FILTERS);
+                for _ in 0..out_w {
                     let d0 = v128_load(d as *const v128);
                     let d1 = v128_load(d.add(4) as *const v128);
-                    let base = xp.add(oh * wp + ow);
+                    // The block's input values side by side, each splat by a shuffle (TB ≤ 4).
+                    let xs = v128_load(x as *const v128);
                     for (t, a) in acc.iter_mut().enumerate() {
-                        let xv = v128_load32_splat(base.add(offsets[t]) as *const u32);
+                        let xv = match t {
+                            0 => i32x4_shuffle::<0, 0, 0, 0>(xs, xs),
+                            1 => i32x4_shuffle::<1, 1, 1, 1>(xs, xs),
+                            2 => i32x4_shuffle::<2, 2, 2, 2>(xs, xs),
+                            _ => i32x4_shuffle::<3, 3, 3, 3>(xs, xs),
+                        };
                         a[0] = f32x4_add(a[0], f32x4_mul(xv, d0));
                         a[1] = f32x4_add(a[1], f32x4_mul(xv, d1));
                     }
+                    x = x.add(1);
+                    d = d.add(oc8);
                 }
             }
         }
-        let valid = FILTERS.min(out_c - g * FILTERS);
         for (t, a) in acc.iter().enumerate() {
             let mut lanes = [0.0f32; FILTERS];
             // SAFETY: `lanes` holds 8 values.
@@ -223,7 +314,7 @@ mod simd {
                 v128_store(lanes.as_mut_ptr() as *mut v128, a[0]);
                 v128_store(lanes.as_mut_ptr().add(4) as *mut v128, a[1]);
             }
-            let row = &mut partial[(t0 + t) * out_c + g * FILTERS..];
+            let row = &mut partial[(kh * k_w + kw0 + t) * out_c + g * FILTERS..];
             for (j, &v) in lanes.iter().enumerate().take(valid) {
                 row[j] = v;
             }
@@ -241,18 +332,27 @@ pub fn forward(p: &Conv2dParams, image: &[f32], w: &[f32], b: &[f32], y: &mut [f
 /// One image's kernel gradient (overwrites `partial`, `k_h·k_w·out_c`); `scratch` at least
 /// [`kernel_grad_scratch_len`].
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-pub fn kernel_grad(p: &Conv2dParams, image: &[f32], dy: &[f32], partial: &mut [f32], scratch: &mut [f32]) {
+pub fn kernel_grad(
+    p: &Conv2dParams,
+    image: &[f32],
+    dy: &[f32],
+    partial: &mut [f32],
+    db: &mut [f32],
+    scratch: &mut [f32],
+) {
     let (pad, dy8) = scratch.split_at_mut(forward_scratch_len(p));
     pad_image(p, image, pad);
+    if p.out_c % FILTERS == 0 {
+        // Whole passes of 8 filters: the gradient rows are read as they are.
+        simd::kernel_grad(p, pad, dy, partial, db);
+        return;
+    }
     let oc8 = p.out_c.div_ceil(FILTERS) * FILTERS;
     let dy8 = &mut dy8[..p.positions() * oc8];
     for (d, s) in dy8.chunks_exact_mut(oc8).zip(dy.chunks_exact(p.out_c)) {
-        // Vector moves with zero lanes past out_c (a slice copy or fill would be a call).
-        for j in (0..oc8).step_by(4) {
-            load_upto(&s[j.min(p.out_c)..(j + 4).min(p.out_c)], 0.0).store(&mut d[j..]);
-        }
+        simd::copy_padded(s, d);
     }
-    simd::kernel_grad(p, pad, dy8, partial);
+    simd::kernel_grad(p, pad, dy8, partial, db);
 }
 
 // Without simd128 `applies` is false and these are never called.
@@ -262,6 +362,6 @@ pub fn forward(_: &Conv2dParams, _: &[f32], _: &[f32], _: &[f32], _: &mut [f32],
 }
 
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-pub fn kernel_grad(_: &Conv2dParams, _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32]) {
+pub fn kernel_grad(_: &Conv2dParams, _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32], _: &mut [f32]) {
     unreachable!("conv_direct::kernel_grad needs simd128")
 }
