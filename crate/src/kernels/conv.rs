@@ -20,7 +20,7 @@
 
 use super::conv_direct;
 use super::gemm::{gemm_accumulate, gemm_packed, gemm_transposed_a, pack_b, pack_b_transposed, transpose, GemmParams};
-use super::lanes::copy;
+use super::lanes::{copy, Lanes, F4};
 use super::{check_len, ShapeError};
 
 /// Keras's padding modes.
@@ -294,20 +294,39 @@ fn col2im(p: &Conv2dParams, dcols: &[f32], dimage: &mut [f32]) {
                 if ih < 0 || ih >= p.in_h as isize {
                     continue;
                 }
+                let iw0 = (ow * p.stride_w) as isize - pad_l as isize;
+                if iw0 >= 0 && iw0 as usize + p.k_w <= p.in_w {
+                    // The whole kernel row is inside: one run of k_w·c values, added with vectors
+                    // (each value gets its one term from this position, so the order is kept).
+                    let at = (ih as usize * p.in_w + iw0 as usize) * c;
+                    let run = p.k_w * c;
+                    add_into(&mut dimage[at..at + run], &patch[kh * run..(kh + 1) * run]);
+                    continue;
+                }
                 for kw in 0..p.k_w {
-                    let iw = (ow * p.stride_w + kw) as isize - pad_l as isize;
+                    let iw = iw0 + kw as isize;
                     if iw < 0 || iw >= p.in_w as isize {
                         continue;
                     }
                     let at = (ih as usize * p.in_w + iw as usize) * c;
-                    let src = &patch[(kh * p.k_w + kw) * c..(kh * p.k_w + kw + 1) * c];
-                    for (d, &s) in dimage[at..at + c].iter_mut().zip(src) {
-                        *d += s;
-                    }
+                    add_into(&mut dimage[at..at + c], &patch[(kh * p.k_w + kw) * c..(kh * p.k_w + kw + 1) * c]);
                 }
             }
             row += 1;
         }
+    }
+}
+
+/// `d[i] += s[i]` (equal lengths), four at a time, the last 0–3 one by one.
+#[inline(always)]
+fn add_into(d: &mut [f32], s: &[f32]) {
+    assert_eq!(d.len(), s.len());
+    let full = d.len() / 4 * 4;
+    for j in (0..full).step_by(4) {
+        F4::load(&d[j..]).add(F4::load(&s[j..])).store(&mut d[j..]);
+    }
+    for j in full..d.len() {
+        d[j] += s[j];
     }
 }
 
