@@ -26,6 +26,12 @@ use crate::nn::optim::{Optimizer, OptimizerSpec, Schedule};
 use crate::nn::rng::Rng;
 use serde::Deserialize;
 
+/// Kernels up to this many weights keep their packed Wᵀ between a step's micro-batches (LeNet-5's
+/// C3 and C5, where packing it each time costs several per cent of a step). Larger ones (the
+/// Fashion ConvNet's 74k–590k) repack it each micro-batch, a small share of their much larger
+/// products, and do not hold another copy of their weights.
+const PACK_T_MAX: usize = 65_536;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivationSpec {
@@ -330,8 +336,9 @@ pub struct Model {
     params_version: u64,
     packed: Vec<Vec<f32>>,
     packed_version: Vec<u64>,
-    /// Per conv layer that needs an input gradient: its kernel transposed and packed for it, as
-    /// of `packed_t_version[i]` (shared by the micro-batches of a step).
+    /// Per conv layer that needs an input gradient and has at most [`PACK_T_MAX`] weights: its
+    /// kernel transposed and packed for it, as of `packed_t_version[i]` (shared by the
+    /// micro-batches of a step).
     packed_t: Vec<Vec<f32>>,
     packed_t_version: Vec<u64>,
 }
@@ -989,7 +996,7 @@ impl Model {
                     activation_backward_in_place(*a, y, dy);
                     let p = Conv2dParams { batch, ..*p };
                     let w = &params[l.kernel.clone()];
-                    let packed_t = (i > first).then(|| {
+                    let packed_t = (i > first && p.w_len() <= PACK_T_MAX).then(|| {
                         let packed = &mut self.packed_t[i];
                         if self.packed_t_version[i] != self.params_version {
                             packed.resize(conv2d_packed_w_t_len(&p), 0.0);
@@ -1020,7 +1027,7 @@ impl Model {
                     let dense_grad = &mut self.expanded_grad[..p.w_len()];
                     // The forward pass just expanded the kernel for these parameters.
                     let w = &self.expanded[i];
-                    let packed_t = (i > first).then(|| {
+                    let packed_t = (i > first && pb.w_len() <= PACK_T_MAX).then(|| {
                         let packed = &mut self.packed_t[i];
                         if self.packed_t_version[i] != self.params_version {
                             packed.resize(conv2d_packed_w_t_len(&pb), 0.0);
