@@ -138,10 +138,14 @@ function toSplit(images: Idx, labels: Idx, which: string, expectedCount: number,
 
 /** Builds a dataset from the four files' bytes. */
 export function datasetFromBytes(files: IdxFiles, classNames: string[], counts: [number, number] = [60_000, 10_000]): Dataset {
-  const p = (bytes: Uint8Array, name: string) => parseIdx(bytes, name);
+  const parsed = [files.trainImages, files.trainLabels, files.testImages, files.testLabels].map((bytes, i) => parseIdx(bytes, FILES[i]!));
+  return datasetFromIdx(parsed as [Idx, Idx, Idx, Idx], classNames, counts);
+}
+
+function datasetFromIdx([trainImages, trainLabels, testImages, testLabels]: [Idx, Idx, Idx, Idx], classNames: string[], counts: [number, number] = [60_000, 10_000]): Dataset {
   return {
-    train: toSplit(p(files.trainImages, FILES[0]), p(files.trainLabels, FILES[1]), 'train', counts[0], classNames.length),
-    test: toSplit(p(files.testImages, FILES[2]), p(files.testLabels, FILES[3]), 'test', counts[1], classNames.length),
+    train: toSplit(trainImages, trainLabels, 'train', counts[0], classNames.length),
+    test: toSplit(testImages, testLabels, 'test', counts[1], classNames.length),
     classNames,
   };
 }
@@ -194,13 +198,24 @@ async function readFrom(dir: string, file: string): Promise<Uint8Array | undefin
   return undefined;
 }
 
-async function loadDir(dir: string): Promise<IdxFiles | undefined> {
-  const found = await Promise.all(FILES.map((f) => readFrom(dir, f)));
-  if (found.every((f) => f === undefined)) return undefined;
-  const missing = FILES.filter((_, i) => found[i] === undefined);
+/**
+ * Reads and parses the four files of `dir`, one at a time, so that only one file's compressed
+ * bytes are held at once (the peak memory of a load is the data plus one file, not plus all four).
+ * Undefined when the directory has none of them.
+ */
+async function loadDir(dir: string): Promise<[Idx, Idx, Idx, Idx] | undefined> {
+  const fs = fileSystem('loading a dataset from a directory');
+  const present = await Promise.all(FILES.map(async (f) => (await fs.exists(fs.join(dir, `${f}.gz`))) || (await fs.exists(fs.join(dir, f)))));
+  if (present.every((p) => !p)) return undefined;
+  const missing = FILES.filter((_, i) => !present[i]);
   if (missing.length > 0) throw new DatasetError(`${dir}: missing ${missing.join(', ')} (gzip or raw)`);
-  const [trainImages, trainLabels, testImages, testLabels] = found as Uint8Array[];
-  return { trainImages: trainImages!, trainLabels: trainLabels!, testImages: testImages!, testLabels: testLabels! };
+  const parsed: Idx[] = [];
+  for (const file of FILES) {
+    const bytes = await readFrom(dir, file);
+    if (bytes === undefined) throw new DatasetError(`${dir}: ${file} disappeared while loading`);
+    parsed.push(parseIdx(bytes, file));
+  }
+  return parsed as [Idx, Idx, Idx, Idx];
 }
 
 async function download(source: Source, cacheDir: string): Promise<IdxFiles> {
@@ -238,8 +253,8 @@ async function load(source: Source, options: DatasetOptions): Promise<Dataset> {
   const cacheDir = options.cacheDir ?? fs.join(root ?? fs.cacheDir(), source.name);
   const dirs = options.dir !== undefined ? [options.dir] : [cacheDir, ...source.systemDirs];
   for (const dir of dirs) {
-    const files = await loadDir(dir);
-    if (files) return datasetFromBytes(files, source.classNames);
+    const parsed = await loadDir(dir);
+    if (parsed) return datasetFromIdx(parsed, source.classNames);
   }
   if (options.dir !== undefined) throw new DatasetError(`${options.dir}: no ${source.name} IDX files there`);
   if (options.download) return datasetFromBytes(await download(source, cacheDir), source.classNames);
