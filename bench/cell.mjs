@@ -43,11 +43,12 @@ const floats = (from, to) => Float32Array.from(images.subarray(from * 784, to * 
  * Seconds per call of `fn`: the median of `reps`, after `warmup` calls and at least 0.5 s of
  * warm-up, so that every engine's wasm has been tiered up by V8 (a few fast calls do not spend
  * enough of V8's tier-up budget, and the optimised code then arrives in the middle of the timing).
+ * `warmup` 0 (TF.js's CPU backend training, minutes a step) means none at all.
  */
 async function timeCalls(fn, reps, warmup) {
   const warmStart = performance.now();
   let i = 0;
-  while (i < warmup || performance.now() - warmStart < 500) await fn(i++);
+  while (i < warmup || (warmup > 0 && performance.now() - warmStart < 500)) await fn(i++);
   warmup = i;
   const times = [];
   for (let i = 0; i < reps; i++) {

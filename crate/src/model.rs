@@ -32,6 +32,22 @@ use serde::Deserialize;
 /// products, and do not hold another copy of their weights.
 const PACK_T_MAX: usize = 65_536;
 
+/// A layer's packed Wᵀ for the input gradient, repacked when the parameters have changed since
+/// (`cache`: the buffer, the version it holds, the current version); `None` for kernels over
+/// [`PACK_T_MAX`], which the backward pass packs itself.
+fn cached_packed_t<'a>(p: &Conv2dParams, w: &[f32], cache: (&'a mut Vec<f32>, &mut u64, u64)) -> Option<&'a [f32]> {
+    let (packed, version, current) = cache;
+    if p.w_len() > PACK_T_MAX {
+        return None;
+    }
+    if *version != current {
+        packed.resize(conv2d_packed_w_t_len(p), 0.0);
+        conv2d_pack_weights_t(p, w, packed);
+        *version = current;
+    }
+    Some(&packed[..])
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum ActivationSpec {
@@ -996,15 +1012,8 @@ impl Model {
                     activation_backward_in_place(*a, y, dy);
                     let p = Conv2dParams { batch, ..*p };
                     let w = &params[l.kernel.clone()];
-                    let packed_t = (i > first && p.w_len() <= PACK_T_MAX).then(|| {
-                        let packed = &mut self.packed_t[i];
-                        if self.packed_t_version[i] != self.params_version {
-                            packed.resize(conv2d_packed_w_t_len(&p), 0.0);
-                            conv2d_pack_weights_t(&p, w, packed);
-                            self.packed_t_version[i] = self.params_version;
-                        }
-                        &packed[..]
-                    });
+                    let cache = (&mut self.packed_t[i], &mut self.packed_t_version[i], self.params_version);
+                    let packed_t = (i > first).then(|| cached_packed_t(&p, w, cache)).flatten();
                     let g = Conv2dGrads { dx: (i > first).then_some(dx), dw: gk, db: gb };
                     conv2d_backward_packed(&p, x, w, packed_t, dy, g, scratch);
                 }
@@ -1027,15 +1036,8 @@ impl Model {
                     let dense_grad = &mut self.expanded_grad[..p.w_len()];
                     // The forward pass just expanded the kernel for these parameters.
                     let w = &self.expanded[i];
-                    let packed_t = (i > first && pb.w_len() <= PACK_T_MAX).then(|| {
-                        let packed = &mut self.packed_t[i];
-                        if self.packed_t_version[i] != self.params_version {
-                            packed.resize(conv2d_packed_w_t_len(&pb), 0.0);
-                            conv2d_pack_weights_t(&pb, w, packed);
-                            self.packed_t_version[i] = self.params_version;
-                        }
-                        &packed[..]
-                    });
+                    let cache = (&mut self.packed_t[i], &mut self.packed_t_version[i], self.params_version);
+                    let packed_t = (i > first).then(|| cached_packed_t(&pb, w, cache)).flatten();
                     let g = Conv2dGrads { dx: (i > first).then_some(dx), dw: dense_grad, db: gb };
                     conv2d_backward_packed(&pb, x, w, packed_t, dy, g, scratch);
                     table.compact(p.k_h, p.k_w, &self.expanded_grad[..p.w_len()], gk);

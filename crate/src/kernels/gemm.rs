@@ -148,17 +148,12 @@ pub mod scalar {
     /// `C = A · B (+ bias)`. See [`super::gemm`].
     pub fn gemm(p: &GemmParams, a: &[f32], b: &[f32], bias: Option<&[f32]>, c: &mut [f32]) {
         p.check(a.len(), b.len(), bias.map(<[f32]>::len), c.len());
-        let GemmParams { m, k, n } = *p;
-        for i in 0..m {
-            for j in 0..n {
-                let mut acc = 0.0f32;
-                for kk in 0..k {
-                    acc += a[i * k + kk] * b[kk * n + j];
+        sums(p, |i, kk| a[i * p.k + kk], b, c, false);
+        if let Some(bias) = bias.filter(|_| p.n > 0) {
+            for row in c.chunks_exact_mut(p.n) {
+                for (v, &b) in row.iter_mut().zip(bias) {
+                    *v += b;
                 }
-                c[i * n + j] = match bias {
-                    Some(bias) => acc + bias[j],
-                    None => acc,
-                };
             }
         }
     }
@@ -166,27 +161,24 @@ pub mod scalar {
     /// `C = A · B` from Aᵀ. See [`super::gemm_transposed_a`].
     pub fn gemm_transposed_a(p: &GemmParams, a_t: &[f32], b: &[f32], c: &mut [f32]) {
         p.check(a_t.len(), b.len(), None, c.len());
-        let GemmParams { m, k, n } = *p;
-        for i in 0..m {
-            for j in 0..n {
-                let mut acc = 0.0f32;
-                for kk in 0..k {
-                    acc += a_t[kk * m + i] * b[kk * n + j];
-                }
-                c[i * n + j] = acc;
-            }
-        }
+        sums(p, |i, kk| a_t[kk * p.m + i], b, c, false);
     }
 
     /// `C += A · B`. See [`super::gemm_accumulate`].
     pub fn gemm_accumulate(p: &GemmParams, a: &[f32], b: &[f32], c: &mut [f32]) {
         p.check(a.len(), b.len(), None, c.len());
+        sums(p, |i, kk| a[i * p.k + kk], b, c, true);
+    }
+
+    /// Each `C[i, j]` as one sum over `k` in ascending order, from +0.0 or (`accumulate`) from
+    /// C's value; `a(i, kk)` reads A.
+    fn sums(p: &GemmParams, a: impl Fn(usize, usize) -> f32, b: &[f32], c: &mut [f32], accumulate: bool) {
         let GemmParams { m, k, n } = *p;
         for i in 0..m {
             for j in 0..n {
-                let mut acc = c[i * n + j];
+                let mut acc = if accumulate { c[i * n + j] } else { 0.0f32 };
                 for kk in 0..k {
-                    acc += a[i * k + kk] * b[kk * n + j];
+                    acc += a(i, kk) * b[kk * n + j];
                 }
                 c[i * n + j] = acc;
             }
