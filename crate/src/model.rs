@@ -1804,6 +1804,37 @@ mod tests {
     );
 
     kernel_test!(
+        fn the_input_gradients_packed_kernel_follows_every_weight_update() {
+            // A conv after a trainable layer keeps its Wᵀ packed between a step's micro-batches;
+            // each optimiser step must repack it. With plain SGD (no state), a model trained step
+            // after step must equal, at every step, a fresh model given its weights and trained
+            // one step (which packs everything anew).
+            let spec: ModelSpec = serde_json::from_value(json!({
+                "input_shape": [6, 6, 1], "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.5},
+                "layers": [
+                    {"type": "conv2d", "filters": 2, "kernel_size": [1, 1], "activation": "relu"},
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "tanh"},
+                    {"type": "flatten"},
+                    {"type": "dense", "units": 3, "activation": "softmax"}],
+            }))
+            .unwrap();
+            let pixels: Vec<u8> = (0..3 * 36).map(|i| (i * 53 % 256) as u8).collect();
+            let labels = [0u32, 2, 1];
+            let mut a = Model::new(&spec, 3).unwrap();
+            for step in 0..3 {
+                let mut fresh = Model::new(&spec, 4).unwrap();
+                fresh.set_params(a.params()).unwrap();
+                fresh.train_step_micro(Input::U8(&pixels), &labels, 1).unwrap();
+                let before = a.params().to_vec();
+                a.train_step_micro(Input::U8(&pixels), &labels, 1).unwrap();
+                assert_ne!(a.params(), &before[..], "step {step} changes the weights");
+                assert_eq!(a.params(), fresh.params(), "step {step}");
+            }
+        }
+    );
+
+    kernel_test!(
         fn layer_outputs_are_the_activations_predict_goes_through() {
             let mut model = Model::new(&lenet_like(json!({"type": "rbf_max_likelihood"})), 5).unwrap();
             let pixels: Vec<u8> = (0..2 * 50).map(|i| (i * 37 % 256) as u8).collect();
