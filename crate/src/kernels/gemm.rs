@@ -195,6 +195,41 @@ pub mod simd {
     use super::{GemmParams, KC, MR, NR};
     use core::arch::wasm32::*;
 
+    /// A tile's accumulators: zeros for a block that starts the sums, else C's rows so far.
+    /// Macros, not functions, so that both tiles compile exactly as written out (a call boundary
+    /// for the accumulators risks their leaving the registers).
+    macro_rules! tile_begin {
+        ($c:expr, $i0:expr, $rows:expr, $blk:expr, $cols:expr) => {{
+            let Cols { n, j0, w } = *$cols;
+            let mut acc = [[f32x4_splat(0.0); 2]; MR];
+            if !$blk.first {
+                for (r, row) in acc.iter_mut().enumerate().take($rows) {
+                    *row = load8(&$c[($i0 + r) * n + j0..], w);
+                }
+            }
+            acc
+        }};
+    }
+
+    /// Adds the bias (if any) after a tile's last block, then stores its rows to C.
+    macro_rules! tile_end {
+        ($acc:ident, $bias:expr, $c:expr, $i0:expr, $rows:expr, $blk:expr, $cols:expr) => {{
+            let Cols { n, j0, w } = *$cols;
+            if $blk.last {
+                if let Some(bias) = $bias {
+                    let bv = load8(&bias[j0..], w);
+                    for row in $acc.iter_mut() {
+                        row[0] = f32x4_add(row[0], bv[0]);
+                        row[1] = f32x4_add(row[1], bv[1]);
+                    }
+                }
+            }
+            for (r, row) in $acc.iter().enumerate().take($rows) {
+                store8(*row, &mut $c[($i0 + r) * n + j0..], w);
+            }
+        }};
+    }
+
     /// Block `pc` (rows `pc..pc+kc` of B) starts at `pc·n8`; within it, panel `jp` at `jp·kc·NR`.
     pub fn pack_b(p: &GemmParams, b: &[f32], pack: &mut [f32]) {
         let GemmParams { k, n, .. } = *p;
@@ -412,13 +447,7 @@ pub mod simd {
         blk: &Block,
         cols: &Cols,
     ) {
-        let Cols { n, j0, w } = *cols;
-        let mut acc = [[f32x4_splat(0.0); 2]; MR];
-        if !blk.first {
-            for (r, row) in acc.iter_mut().enumerate().take(rows) {
-                *row = load8(&c[(i0 + r) * n + j0..], w);
-            }
-        }
+        let mut acc = tile_begin!(c, i0, rows, blk, cols);
         assert!(panel.len() >= blk.kc * NR);
         let (bp, src) = (panel.as_ptr(), a.src.as_ptr());
         let mut kk = pc;
@@ -442,16 +471,7 @@ pub mod simd {
             }
             kk = stretch_end;
         }
-        if blk.last {
-            let bv = load8(&bias[j0..], w);
-            for row in acc.iter_mut() {
-                row[0] = f32x4_add(row[0], bv[0]);
-                row[1] = f32x4_add(row[1], bv[1]);
-            }
-        }
-        for (r, row) in acc.iter().enumerate().take(rows) {
-            store8(*row, &mut c[(i0 + r) * n + j0..], w);
-        }
+        tile_end!(acc, Some(bias), c, i0, rows, blk, cols);
     }
 
     /// How many rows of `k` a pass covers, and whether it starts or ends the sums.
@@ -526,13 +546,7 @@ pub mod simd {
         blk: &Block,
         cols: &Cols,
     ) {
-        let Cols { n, j0, w } = *cols;
-        let mut acc = [[f32x4_splat(0.0); 2]; MR];
-        if !blk.first {
-            for (r, row) in acc.iter_mut().enumerate().take(rows) {
-                *row = load8(&c[(i0 + r) * n + j0..], w);
-            }
-        }
+        let mut acc = tile_begin!(c, i0, rows, blk, cols);
         assert!(panel.len() >= blk.kc * NR && a_panel.len() >= blk.kc * MR);
         let (bp, ap) = (panel.as_ptr(), a_panel.as_ptr());
         for kk in 0..blk.kc {
@@ -547,18 +561,7 @@ pub mod simd {
                 }
             }
         }
-        if blk.last {
-            if let Some(bias) = bias {
-                let bv = load8(&bias[j0..], w);
-                for row in acc.iter_mut() {
-                    row[0] = f32x4_add(row[0], bv[0]);
-                    row[1] = f32x4_add(row[1], bv[1]);
-                }
-            }
-        }
-        for (r, row) in acc.iter().enumerate().take(rows) {
-            store8(*row, &mut c[(i0 + r) * n + j0..], w);
-        }
+        tile_end!(acc, bias, c, i0, rows, blk, cols);
     }
 }
 
