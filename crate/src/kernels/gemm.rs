@@ -232,24 +232,27 @@ pub mod simd {
 
     /// Block `pc` (rows `pc..pc+kc` of B) starts at `pc·n8`; within it, panel `jp` at `jp·kc·NR`.
     pub fn pack_b(p: &GemmParams, b: &[f32], pack: &mut [f32]) {
-        let GemmParams { k, n, .. } = *p;
-        let n8 = n.div_ceil(NR) * NR;
-        for pc in (0..k).step_by(KC) {
-            let kc = KC.min(k - pc);
-            for jp in 0..n.div_ceil(NR) {
-                let (j0, w) = (jp * NR, NR.min(n - jp * NR));
-                let dst = &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
-                for (kk, d) in dst.chunks_exact_mut(NR).enumerate() {
-                    let src = &b[(pc + kk) * n + j0..(pc + kk) * n + j0 + w];
-                    // Vector moves, zeros beyond `w`: copy_from_slice would be a memory.copy call.
-                    store8(load8(src, w), d, NR);
-                }
-            }
-        }
+        let n = p.n;
+        pack_panels(p, pack, |row, j0, w, d| {
+            // Vector moves, zeros beyond `w`: copy_from_slice would be a memory.copy call.
+            store8(load8(&b[row * n + j0..row * n + j0 + w], w), d, NR);
+        });
     }
 
     /// [`pack_b`]'s layout, read from Bᵀ. See [`super::pack_b_transposed`].
     pub fn pack_b_transposed(p: &GemmParams, b_t: &[f32], pack: &mut [f32]) {
+        let k = p.k;
+        pack_panels(p, pack, |row, j0, w, d| {
+            for (jj, v) in d.iter_mut().enumerate() {
+                *v = if jj < w { b_t[(j0 + jj) * k + row] } else { 0.0 };
+            }
+        });
+    }
+
+    /// Walks [`pack_b`]'s layout: `fill(row, j0, w, d)` writes B's row `row`, columns
+    /// `j0..j0 + w`, into the 8 values `d` (zeros past `w`).
+    #[inline(always)]
+    fn pack_panels(p: &GemmParams, pack: &mut [f32], mut fill: impl FnMut(usize, usize, usize, &mut [f32])) {
         let GemmParams { k, n, .. } = *p;
         let n8 = n.div_ceil(NR) * NR;
         for pc in (0..k).step_by(KC) {
@@ -258,9 +261,7 @@ pub mod simd {
                 let (j0, w) = (jp * NR, NR.min(n - jp * NR));
                 let dst = &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
                 for (kk, d) in dst.chunks_exact_mut(NR).enumerate() {
-                    for (jj, v) in d.iter_mut().enumerate() {
-                        *v = if jj < w { b_t[(j0 + jj) * k + pc + kk] } else { 0.0 };
-                    }
+                    fill(pc + kk, j0, w, d);
                 }
             }
         }
