@@ -189,11 +189,11 @@ const MNIST: Source = {
   },
 };
 
-/** Reads `file` (or `file.gz`) from `dir`; undefined when neither exists. */
-async function readFrom(dir: string, file: string): Promise<Uint8Array | undefined> {
+/** The path of `file.gz` or else `file` in `dir`; undefined when neither exists. */
+async function locate(dir: string, file: string): Promise<string | undefined> {
   const fs = fileSystem('loading a dataset from a directory');
   for (const candidate of [fs.join(dir, `${file}.gz`), fs.join(dir, file)]) {
-    if (await fs.exists(candidate)) return fs.readFile(candidate);
+    if (await fs.exists(candidate)) return candidate;
   }
   return undefined;
 }
@@ -205,16 +205,12 @@ async function readFrom(dir: string, file: string): Promise<Uint8Array | undefin
  */
 async function loadDir(dir: string): Promise<[Idx, Idx, Idx, Idx] | undefined> {
   const fs = fileSystem('loading a dataset from a directory');
-  const present = await Promise.all(FILES.map(async (f) => (await fs.exists(fs.join(dir, `${f}.gz`))) || (await fs.exists(fs.join(dir, f)))));
-  if (present.every((p) => !p)) return undefined;
-  const missing = FILES.filter((_, i) => !present[i]);
+  const paths = await Promise.all(FILES.map((f) => locate(dir, f)));
+  if (paths.every((p) => p === undefined)) return undefined;
+  const missing = FILES.filter((_, i) => paths[i] === undefined);
   if (missing.length > 0) throw new DatasetError(`${dir}: missing ${missing.join(', ')} (gzip or raw)`);
   const parsed: Idx[] = [];
-  for (const file of FILES) {
-    const bytes = await readFrom(dir, file);
-    if (bytes === undefined) throw new DatasetError(`${dir}: ${file} disappeared while loading`);
-    parsed.push(parseIdx(bytes, file));
-  }
+  for (const [i, path] of paths.entries()) parsed.push(parseIdx(await fs.readFile(path!), FILES[i]!));
   return parsed as [Idx, Idx, Idx, Idx];
 }
 

@@ -19,7 +19,7 @@
 //! terms leave every sum unchanged, so the dense kernels serve table convolutions exactly.
 
 use super::conv_direct;
-use super::gemm::{gemm_accumulate, gemm_packed, gemm_transposed_a, pack_b, pack_b_transposed, transpose, GemmParams};
+use super::gemm::{gemm_accumulate, gemm_packed, gemm_transposed_a, pack_b, pack_b_transposed, GemmParams};
 use super::lanes::{copy, Lanes, F4};
 use super::{check_len, ShapeError};
 
@@ -187,15 +187,21 @@ impl Conv2dParams {
     }
 
     /// Scratch for [`conv2d_backward`]: one image's patch rows (or the direct kernel's buffers),
-    /// their transpose (reused for a group's patch-row gradients), `Wᵀ`, one image's
-    /// kernel-gradient partial sum, `Wᵀ` packed, and room to pack the output gradients.
+    /// a group's patch rows transposed or their gradients, one image's kernel-gradient partial
+    /// sum, `Wᵀ` packed, and room to pack the output gradients.
     pub fn backward_scratch_len(&self) -> usize {
-        let direct = if conv_direct::applies(self) { conv_direct::kernel_grad_scratch_len(self) } else { 0 };
-        direct.max(self.cols_len())
+        self.backward_cols_len()
             + self.group_cols_len()
-            + 2 * self.w_len()
+            + self.w_len()
             + self.input_grad_gemm(self.image_group()).scratch_len()
             + self.weight_grad_gemm().scratch_len()
+    }
+
+    /// The first part of [`backward_scratch_len`](Self::backward_scratch_len): one image's patch
+    /// rows, or the direct kernel's padded image and gradient rows.
+    fn backward_cols_len(&self) -> usize {
+        let direct = if conv_direct::applies(self) { conv_direct::kernel_grad_scratch_len(self) } else { 0 };
+        direct.max(self.cols_len())
     }
 
     /// Checks that the configuration is usable: no zero sizes, a non-empty output.
@@ -526,14 +532,9 @@ pub fn conv2d_backward_packed(
     let out_len = positions * filters;
 
     let direct = conv_direct::applies(p);
-    let (cols, rest) = scratch.split_at_mut(if direct {
-        conv_direct::kernel_grad_scratch_len(p).max(p.cols_len())
-    } else {
-        p.cols_len()
-    });
     let group = p.image_group();
-    let (cols_t, rest) = rest.split_at_mut(p.group_cols_len());
-    let (w_t, rest) = rest.split_at_mut(p.w_len());
+    let (cols, rest) = scratch.split_at_mut(p.backward_cols_len());
+    let (cols_g, rest) = rest.split_at_mut(p.group_cols_len());
     let (partial, rest) = rest.split_at_mut(p.w_len());
     let (own_packed_w_t, rest) = rest.split_at_mut(p.input_grad_gemm(1).pack_len());
     let (a_pack, pack) = rest.split_at_mut(p.input_grad_gemm(group).a_pack_len());
@@ -550,7 +551,7 @@ pub fn conv2d_backward_packed(
         for n0 in (0..p.batch).step_by(group) {
             let images = group.min(p.batch - n0);
             // The group's patch rows, transposed (patch × images) as they are written.
-            let cols_gt = &mut cols_t[..images * patch];
+            let cols_gt = &mut cols_g[..images * patch];
             for i in 0..images {
                 im2col(p, &x[(n0 + i) * image_len..(n0 + i + 1) * image_len], &mut cols[..patch]);
                 for (k, &v) in cols[..patch].iter().enumerate() {
@@ -564,30 +565,24 @@ pub fn conv2d_backward_packed(
         for n in 0..p.batch {
             add_bias_grad(&dy[n * out_len..(n + 1) * out_len], filters, db);
         }
-    }
-    for n in 0..p.batch {
-        if positions == 1 && !direct {
-            break;
-        }
-        let dy_n = &dy[n * out_len..(n + 1) * out_len];
-        let image = &x[n * image_len..(n + 1) * image_len];
-        if direct {
-            // The patch rows' buffer holds the direct kernel's padded image and gradient; the
-            // kernel adds this image's rows into db too.
-            conv_direct::kernel_grad(p, image, dy_n, partial, db, cols);
+    } else {
+        for n in 0..p.batch {
+            let dy_n = &dy[n * out_len..(n + 1) * out_len];
+            let image = &x[n * image_len..(n + 1) * image_len];
+            if direct {
+                // The patch rows' buffer holds the direct kernel's padded image and gradient
+                // rows; the kernel adds this image's rows into db too.
+                conv_direct::kernel_grad(p, image, dy_n, partial, db, cols);
+            } else {
+                // colsᵀ · dy, packing colsᵀ straight from the patch rows.
+                im2col(p, image, cols);
+                gemm_transposed_a(&p.weight_grad_gemm(), &cols[..p.cols_len()], dy_n, partial, pack);
+                add_bias_grad(dy_n, filters, db);
+            }
             for (d, &s) in dw.iter_mut().zip(partial.iter()) {
                 *d += s;
             }
-            continue;
-        } else {
-            // colsᵀ · dy, packing colsᵀ straight from the patch rows.
-            im2col(p, image, cols);
-            gemm_transposed_a(&p.weight_grad_gemm(), &cols[..p.cols_len()], dy_n, partial, pack);
         }
-        for (d, &s) in dw.iter_mut().zip(partial.iter()) {
-            *d += s;
-        }
-        add_bias_grad(dy_n, filters, db);
     }
     if let Some(dx) = dx {
         let packed_w_t: &[f32] = match packed_w_t {
@@ -596,15 +591,14 @@ pub fn conv2d_backward_packed(
                 packed
             }
             None => {
-                transpose(patch, filters, w, w_t);
-                pack_b(&p.input_grad_gemm(1), w_t, own_packed_w_t);
+                conv2d_pack_weights_t(p, w, own_packed_w_t);
                 own_packed_w_t
             }
         };
-        // A group's patch-row gradients reuse the transpose's buffer.
+        // A group's patch-row gradients, then scattered into each image's input gradient.
         for n0 in (0..p.batch).step_by(group) {
             let images = group.min(p.batch - n0);
-            let dcols = &mut cols_t[..images * p.cols_len()];
+            let dcols = &mut cols_g[..images * p.cols_len()];
             let dy_g = &dy[n0 * out_len..(n0 + images) * out_len];
             gemm_packed(&p.input_grad_gemm(images), dy_g, packed_w_t, None, dcols, a_pack);
             for (i, dc) in dcols.chunks_exact(p.cols_len()).enumerate() {

@@ -80,28 +80,32 @@ mod simd {
     use crate::kernels::lanes::F4;
     use core::arch::wasm32::*;
 
-    /// Filters per register block of the forward kernel, two vectors each: 8 accumulators, as
-    /// in the GEMM's 4×8 tile. Measured on LeNet-5's C1 and the Fashion conv1: 6 and 5 run
-    /// slower (V8 spills), 3 about as fast on C1 and slower on conv1.
-    const FWD_BLOCK: usize = 4;
-    /// Taps per register block of the kernel-gradient kernel, two vectors each (measured as
-    /// above: 4 beats 3, 5 and 6).
-    const GRAD_BLOCK: usize = 4;
+    /// Filters per register block of the forward kernel, and taps per register block of the
+    /// kernel gradient: two vectors each, 8 accumulators, as in the GEMM's 4×8 tile. Measured on
+    /// LeNet-5's C1 and the Fashion conv1: 5 and 6 run slower (V8 spills), 3 no faster. The
+    /// kernel gradient splats a block's four input values from one vector load, so 4 is also
+    /// its limit.
+    const BLOCK: usize = 4;
+
+    /// Calls `$f::<N>($args)` with N = `$n` (1 to [`BLOCK`]), the block size as a constant.
+    macro_rules! with_block {
+        ($n:expr, $f:ident($($arg:expr),*)) => {
+            match $n {
+                4 => $f::<4>($($arg),*),
+                3 => $f::<3>($($arg),*),
+                2 => $f::<2>($($arg),*),
+                1 => $f::<1>($($arg),*),
+                _ => unreachable!("blocks hold 1 to BLOCK = 4"),
+            }
+        };
+    }
 
     /// One image: `y = conv(image, w) + b`, `w` in HWIO order, `pad` the padded image.
     pub fn forward(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
         let mut f0 = 0;
         while f0 < p.out_c {
-            match (p.out_c - f0).min(FWD_BLOCK) {
-                6 => forward_block::<6>(p, pad, w, b, y, f0),
-                5 => forward_block::<5>(p, pad, w, b, y, f0),
-                4 => forward_block::<4>(p, pad, w, b, y, f0),
-                3 => forward_block::<3>(p, pad, w, b, y, f0),
-                2 => forward_block::<2>(p, pad, w, b, y, f0),
-                1 => forward_block::<1>(p, pad, w, b, y, f0),
-                _ => unreachable!("FWD_BLOCK is at most 6"),
-            }
-            f0 += FWD_BLOCK;
+            with_block!((p.out_c - f0).min(BLOCK), forward_block(p, pad, w, b, y, f0));
+            f0 += BLOCK;
         }
     }
 
@@ -171,16 +175,8 @@ mod simd {
                 let mut kw0 = 0;
                 while kw0 < p.k_w {
                     let at = Taps { kh, kw0 };
-                    match (p.k_w - kw0).min(GRAD_BLOCK) {
-                        6 => grad_block::<6>(p, pad, dy8, partial, g, at),
-                        5 => grad_block::<5>(p, pad, dy8, partial, g, at),
-                        4 => grad_block::<4>(p, pad, dy8, partial, g, at),
-                        3 => grad_block::<3>(p, pad, dy8, partial, g, at),
-                        2 => grad_block::<2>(p, pad, dy8, partial, g, at),
-                        1 => grad_block::<1>(p, pad, dy8, partial, g, at),
-                        _ => unreachable!("GRAD_BLOCK is at most 6"),
-                    }
-                    kw0 += GRAD_BLOCK;
+                    with_block!((p.k_w - kw0).min(BLOCK), grad_block(p, pad, dy8, partial, g, at));
+                    kw0 += BLOCK;
                 }
             }
         }
@@ -290,7 +286,7 @@ mod simd {
                 for _ in 0..out_w {
                     let d0 = v128_load(d as *const v128);
                     let d1 = v128_load(d.add(4) as *const v128);
-                    // The block's input values side by side, each splat by a shuffle (TB ≤ 4).
+                    // The block's input values side by side, each splat by a shuffle (TB ≤ BLOCK = 4).
                     let xs = v128_load(x as *const v128);
                     for (t, a) in acc.iter_mut().enumerate() {
                         let xv = match t {

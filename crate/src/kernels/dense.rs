@@ -56,7 +56,7 @@ impl DenseParams {
         self.forward_gemm().a_pack_len()
     }
 
-    /// The scratch [`dense_backward`] needs: room for `Wᵀ`, then for `xᵀ`, and the packing buffer.
+    /// The scratch [`dense_backward`] needs: the packing buffers of its two products.
     pub fn backward_scratch_len(&self) -> usize {
         self.input_grad_gemm().scratch_len().max(self.weight_grad_gemm().scratch_len())
     }

@@ -91,26 +91,44 @@ pub fn gemm_packed(p: &GemmParams, a: &[f32], packed: &[f32], bias: Option<&[f32
 /// `C += A · B`: each sum continues from C's value, terms in ascending `k`, as if C were the
 /// first term. `scratch`: [`GemmParams::scratch_len`].
 pub fn gemm_accumulate(p: &GemmParams, a: &[f32], b: &[f32], c: &mut [f32], scratch: &mut [f32]) {
-    let (pack, a_pack) = scratch.split_at_mut(p.pack_len());
-    pack_b(p, b, pack);
-    assert!(a_pack.len() >= p.a_pack_len(), "gemm: a_pack has {} values, needs {}", a_pack.len(), p.a_pack_len());
-    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    simd::gemm_packed_into(p, a, pack, None, c, a_pack, simd::Mode { accumulate: true, a_transposed: false });
-    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    scalar::gemm_accumulate(p, a, &pack[..p.k * p.n], c);
+    gemm_without_bias(p, a, b, c, scratch, true, false);
 }
 
 /// `C = A · B` with A given as its transpose `a_t` (k×m, row-major), e.g. a kernel gradient
 /// `colsᵀ · dy` straight from the patch rows: the same bits as transposing and calling
 /// [`gemm`]. `scratch`: [`GemmParams::scratch_len`].
 pub fn gemm_transposed_a(p: &GemmParams, a_t: &[f32], b: &[f32], c: &mut [f32], scratch: &mut [f32]) {
+    gemm_without_bias(p, a_t, b, c, scratch, false, true);
+}
+
+/// [`pack_b`], then `C (+)= A · B`: `accumulate` continues each sum from C, `a_transposed`
+/// reads `a` as Aᵀ. Inlined into both callers, so each compiles with its flags as constants.
+#[inline(always)]
+fn gemm_without_bias(
+    p: &GemmParams,
+    a: &[f32],
+    b: &[f32],
+    c: &mut [f32],
+    scratch: &mut [f32],
+    accumulate: bool,
+    a_transposed: bool,
+) {
     let (pack, a_pack) = scratch.split_at_mut(p.pack_len());
     pack_b(p, b, pack);
     assert!(a_pack.len() >= p.a_pack_len(), "gemm: a_pack has {} values, needs {}", a_pack.len(), p.a_pack_len());
     #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-    simd::gemm_packed_into(p, a_t, pack, None, c, a_pack, simd::Mode { accumulate: false, a_transposed: true });
+    simd::gemm_packed_into(p, a, pack, None, c, a_pack, simd::Mode { accumulate, a_transposed });
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
-    scalar::gemm_transposed_a(p, a_t, &pack[..p.k * p.n], c);
+    {
+        let b = &pack[..p.k * p.n];
+        if accumulate {
+            scalar::gemm_accumulate(p, a, b, c);
+        } else if a_transposed {
+            scalar::gemm_transposed_a(p, a, b, c);
+        } else {
+            scalar::gemm(p, a, b, None, c);
+        }
+    }
 }
 
 /// `C = A · B (+ bias)`, overwriting `C`: [`pack_b`], then [`gemm_packed`]. Uses simd128 when
@@ -319,25 +337,11 @@ pub mod simd {
         let mut pc = 0;
         while pc < k {
             let kc = KC.min(k - pc);
-            // A's rows pc..pc+kc, four rows interleaved per panel: [kk·4 + r]; missing rows are 0.
+            // A's columns pc..pc+kc, packed for the tiles.
             if a_transposed {
                 pack_a_transposed(a, m, pc, kc, row_panels, a_pack);
-            }
-            for t in (0..row_panels).filter(|_| !a_transposed) {
-                let dst = &mut a_pack[t * kc * MR..(t + 1) * kc * MR];
-                for r in 0..MR {
-                    let i = t * MR + r;
-                    if i < m {
-                        let src = &a[i * k + pc..i * k + pc + kc];
-                        for (kk, &v) in src.iter().enumerate() {
-                            dst[kk * MR + r] = v;
-                        }
-                    } else {
-                        for kk in 0..kc {
-                            dst[kk * MR + r] = 0.0;
-                        }
-                    }
-                }
+            } else {
+                pack_a(a, m, k, pc, kc, row_panels, a_pack);
             }
             let block = Block { kc, first: pc == 0 && !accumulate, last: pc + kc == k };
             for jp in 0..panels {
@@ -352,7 +356,28 @@ pub mod simd {
         }
     }
 
-    /// Packs rows `pc..pc+kc` of A from Aᵀ (`a_t`, k×m): a panel's four values at one `kk` are
+    /// Packs columns `pc..pc+kc` of A (m×k), four rows interleaved per panel: `[kk·4 + r]`;
+    /// missing rows are 0.
+    fn pack_a(a: &[f32], m: usize, k: usize, pc: usize, kc: usize, row_panels: usize, a_pack: &mut [f32]) {
+        for t in 0..row_panels {
+            let dst = &mut a_pack[t * kc * MR..(t + 1) * kc * MR];
+            for r in 0..MR {
+                let i = t * MR + r;
+                if i < m {
+                    let src = &a[i * k + pc..i * k + pc + kc];
+                    for (kk, &v) in src.iter().enumerate() {
+                        dst[kk * MR + r] = v;
+                    }
+                } else {
+                    for kk in 0..kc {
+                        dst[kk * MR + r] = 0.0;
+                    }
+                }
+            }
+        }
+    }
+
+    /// [`pack_a`] from Aᵀ (`a_t`, k×m): a panel's four values at one `kk` are
     /// four consecutive values of Aᵀ's row, one vector move.
     fn pack_a_transposed(a_t: &[f32], m: usize, pc: usize, kc: usize, row_panels: usize, a_pack: &mut [f32]) {
         for t in 0..row_panels {
