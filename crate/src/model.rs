@@ -629,6 +629,8 @@ impl Model {
             LossSpec::RbfCrossEntropy => Head::Rbf(RbfLoss::CrossEntropy),
         };
         let classes = last.out_len;
+        // The vector grew a layer at a time (doubling its capacity); keep only what it holds.
+        params.shrink_to_fit();
         let optimizer = Optimizer::new(spec.optimizer.clone(), params.len())?;
         let grads = vec![0.0; params.len()];
         let count = layers.len();
