@@ -75,6 +75,10 @@ describe('datasets.fashionMnist', () => {
     const gz = gzipSync(new Uint8Array(100));
     new DataView(gz.buffer).setUint32(gz.length - 4, 0xfffffff0, true);
     expect(() => cw.parseIdx(gz, 'bomb')).toThrow('bomb: the gzip trailer gives 4294967280 bytes');
+    // A trailer that gives less than the stream holds: inflating stops at its size.
+    const short = gzipSync(new Uint8Array(100_000));
+    new DataView(short.buffer).setUint32(short.length - 4, 1000, true);
+    expect(() => cw.parseIdx(short, 'short')).toThrow('short: the gzip stream is damaged or truncated (it inflates to more than the 1000 bytes its trailer gives)');
   });
 
   it('says where it looked when the data is missing', async () => {

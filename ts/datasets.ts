@@ -6,7 +6,7 @@
 import { sha256Hex } from './hash.js';
 import { gunzipSync } from 'fflate';
 import { ConvnetError } from './errors.js';
-import { fileSystem } from './platform.js';
+import { fileSystem, platformGunzip } from './platform.js';
 
 /** One split: N images of 28×28 pixels (row-major, 0–255) and N labels. */
 export interface Split {
@@ -86,7 +86,8 @@ function inflate(bytes: Uint8Array, name: string): Uint8Array {
       );
     }
     try {
-      raw = gunzipSync(bytes);
+      const native = platformGunzip();
+      raw = native ? native(bytes, size) : gunzipSync(bytes);
     } catch (cause) {
       throw new DatasetError(`${name}: the gzip stream is damaged or truncated (${(cause as Error).message})`, { cause });
     }

@@ -6,9 +6,10 @@ import { randomBytes } from 'node:crypto';
 import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { availableParallelism, homedir } from 'node:os';
 import { Worker } from 'node:worker_threads';
+import { gunzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { setFileSystem } from './platform.js';
+import { setFileSystem, setGunzip } from './platform.js';
 import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
 import { WasmLoadError } from './errors.js';
 import { setWorkerPlatform } from './parallel.js';
@@ -72,6 +73,19 @@ function ownBytes(buffer: Buffer): Uint8Array<ArrayBuffer> {
   const whole = buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength && buffer.buffer instanceof ArrayBuffer;
   return whole ? new Uint8Array(buffer.buffer as ArrayBuffer) : new Uint8Array(buffer);
 }
+
+// zlib writes into one output chunk of the trailer's size (+1 so that it ends inside it); output
+// past that is an error, so a stream that lies about its size cannot grow without bound.
+setGunzip((bytes, size) => {
+  let out: Buffer;
+  try {
+    out = gunzipSync(bytes, { chunkSize: Math.max(64, size + 1), maxOutputLength: size + 1 });
+  } catch (error) {
+    if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`it inflates to more than the ${size} bytes its trailer gives`, { cause: error });
+    throw error;
+  }
+  return new Uint8Array(out.buffer, out.byteOffset, out.byteLength);
+});
 
 setFileSystem({
   // One allocation per file: a 47 MB dataset file copied here would raise the peak memory by 47 MB.

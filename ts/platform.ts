@@ -41,3 +41,22 @@ export function fileSystem(what: string): FileSystem {
   }
   return installed;
 }
+
+/** Inflates a gzip stream whose trailer gives `size` bytes of output. */
+export type Gunzip = (bytes: Uint8Array, size: number) => Uint8Array;
+
+let gunzip: Gunzip | undefined;
+
+/**
+ * Installs the platform's own gunzip (the Node entry installs zlib's): it writes into one buffer
+ * of the output's size, where fflate (the fallback) leaves tables for every deflate block behind
+ * — 23 MB for Fashion-MNIST's training images, which raised the peak memory of a training run.
+ */
+export function setGunzip(fn: Gunzip): void {
+  gunzip = fn;
+}
+
+/** The installed gunzip, if the platform has one. */
+export function platformGunzip(): Gunzip | undefined {
+  return gunzip;
+}
