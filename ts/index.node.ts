@@ -2,17 +2,22 @@
  * The Node entry point: reads the wasm module with `fs`, from the installed package by default.
  * @module
  */
-import { randomBytes } from 'node:crypto';
 import { access, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { availableParallelism, homedir } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { gunzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFileSystem, setGunzip } from './platform.js';
 import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
 import { WasmLoadError } from './errors.js';
 import { setWorkerPlatform } from './parallel.js';
+
+// Modules that only some calls need (saving a file, workers, gzip) load on first use: together
+// they cost ~5 ms of every cold start.
+const require = createRequire(import.meta.url);
+const crypto = () => require('node:crypto') as typeof import('node:crypto');
+const threads = () => require('node:worker_threads') as typeof import('node:worker_threads');
+const zlib = () => require('node:zlib') as typeof import('node:zlib');
 
 /** Strings are URLs when they have a scheme (file:, https:), file paths otherwise. */
 function toUrl(source: string | URL): URL {
@@ -63,7 +68,7 @@ async function fetchWasm(url: URL): Promise<GlueInput> {
   return bytes;
 }
 
-setWasmResolver(resolveNode);
+setWasmResolver(resolveNode, { sync: true });
 
 /**
  * The bytes of a file read by Node, without a copy when the Buffer owns its whole ArrayBuffer
@@ -79,7 +84,7 @@ function ownBytes(buffer: Buffer): Uint8Array<ArrayBuffer> {
 setGunzip((bytes, size) => {
   let out: Buffer;
   try {
-    out = gunzipSync(bytes, { chunkSize: Math.max(64, size + 1), maxOutputLength: size + 1 });
+    out = zlib().gunzipSync(bytes, { chunkSize: Math.max(64, size + 1), maxOutputLength: size + 1 });
   } catch (error) {
     if ((error as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE') throw new Error(`it inflates to more than the ${size} bytes its trailer gives`, { cause: error });
     throw error;
@@ -92,7 +97,7 @@ setFileSystem({
   readFile: async (path) => ownBytes(await readFile(path)),
   async writeFileAtomic(path, data) {
     const full = resolve(path);
-    const tmp = join(dirname(full), `.${randomBytes(6).toString('hex')}.tmp`);
+    const tmp = join(dirname(full), `.${crypto().randomBytes(6).toString('hex')}.tmp`);
     const handle = await open(tmp, 'w');
     try {
       await handle.writeFile(data);
@@ -144,7 +149,7 @@ function workerExecArgv(): string[] {
 
 setWorkerPlatform({
   spawn() {
-    const worker = new Worker(new URL('./worker.node.js', import.meta.url), { execArgv: workerExecArgv() });
+    const worker = new (threads().Worker)(new URL('./worker.node.js', import.meta.url), { execArgv: workerExecArgv() });
     let closing = false;
     return {
       post: (message, transfer) => worker.postMessage(message, (transfer ?? []) as never[]),

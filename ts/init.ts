@@ -2,7 +2,7 @@
  * Loading the wasm module, once per JS realm (page, worker or Node process).
  * @module
  */
-import initGlue, { build_info } from './wasm/convnet_wasm.js';
+import initGlue, { initSync, build_info } from './wasm/convnet_wasm.js';
 import { NotInitializedError, WasmLoadError } from './errors.js';
 
 /**
@@ -34,12 +34,19 @@ export type GlueInput = BufferSource | WebAssembly.Module | Response;
 export type WasmResolver = (source: WasmSource | undefined) => Promise<GlueInput>;
 
 let resolver: WasmResolver | undefined;
+let instantiateSync = false;
 let ready: Promise<void> | undefined;
 let initialised = false;
 
-/** Installs the platform's resolver. Called once by the Node or browser entry point. */
-export function setWasmResolver(r: WasmResolver): void {
+/**
+ * Installs the platform's resolver. Called once by the Node or browser entry point.
+ * `sync`: instantiate the compiled module synchronously (Node). The glue's asynchronous path
+ * tests `instanceof Response`, and in Node the first use of that global loads undici, with http,
+ * http2 and tls: about 8 ms of every cold start. Browsers keep the asynchronous path.
+ */
+export function setWasmResolver(r: WasmResolver, options: { sync?: boolean } = {}): void {
   resolver = r;
+  instantiateSync = options.sync ?? false;
 }
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
@@ -65,13 +72,14 @@ async function load(options: InitOptions): Promise<void> {
   const input = await resolver(options.wasm);
   try {
     // Compiled here rather than by the glue, so gradient workers can be handed the same module.
+    // Bytes and modules are told apart before `Response` is touched (see setWasmResolver).
     const module =
       input instanceof WebAssembly.Module
         ? input
-        : typeof Response !== 'undefined' && input instanceof Response
-          ? await WebAssembly.compileStreaming(input)
-          : await WebAssembly.compile(input as BufferSource);
-    const exports = await initGlue({ module_or_path: module });
+        : ArrayBuffer.isView(input) || input instanceof ArrayBuffer
+          ? await WebAssembly.compile(input as BufferSource)
+          : await WebAssembly.compileStreaming(input as Response);
+    const exports = instantiateSync ? initSync({ module }) : await initGlue({ module_or_path: module });
     wasmMemory = exports.memory;
     compiled = module;
   } catch (cause) {
