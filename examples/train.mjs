@@ -48,7 +48,7 @@ const program = new Command()
   .option('--out <dir>', 'where to save the trained model and its curve.svg (default: out/<model>)')
   .option('--checkpoint-every <n>', "write <out>/checkpoint/checkpoint.bin every n steps, or 'epoch'", 'epoch')
   .option('--no-checkpoint', 'write no checkpoints')
-  .option('--workers <n>', 'data-parallel workers (default: the number of cores; the result is the same for any number)', positiveInt('--workers'))
+  .option('--workers <n>', 'data-parallel threads: this one and n − 1 worker threads (default: the number of cores; the result is the same for any number)', positiveInt('--workers'))
   .option('--micro-batch-size <n>', 'examples per micro-batch (default: a quarter of the batch); the result depends on it', positiveInt('--micro-batch-size'))
   .option('--resume', 'go on from <out>/checkpoint when a checkpoint is there (bit for bit the same result)')
   .addHelpText(
@@ -121,7 +121,7 @@ if (microBatchSize > batchSize) program.error(`--micro-batch-size must be at mos
 const workers = microBatchSize < batchSize ? Math.min(opts.workers ?? availableParallelism(), Math.ceil(batchSize / microBatchSize)) : 1;
 console.log(
   microBatchSize < batchSize
-    ? `Data-parallel: ${workers} worker(s), micro-batches of ${microBatchSize} (the same weights for any number of workers).`
+    ? `Data-parallel: ${workers} thread(s) (this one and ${workers - 1} worker thread(s)), micro-batches of ${microBatchSize} (the same weights for any number of workers).`
     : 'One micro-batch per batch: every step runs in this thread.',
 );
 if (opts.model === 'fashion' && (trainCount < 55_000 || opts.epochs < 10)) {

@@ -1,8 +1,8 @@
 /**
  * Data-parallel training. A batch is cut into micro-batches of a fixed size; each micro-batch's
- * gradient is computed from the same weights (by workers, each with its own wasm instance, or
- * all in this thread) with dropout masks from its own generator; the model's own wasm then sums
- * them in micro-batch order, each weighted by its share of the batch, and takes the optimiser
+ * gradient is computed from the same weights (the first run of them by the model in this thread,
+ * the others by workers, each with its own wasm instance) with dropout masks from its own
+ * generator; the model's own wasm sums them in micro-batch order, each weighted by its share of the batch, and takes the optimiser
  * step. The arithmetic is the same whichever worker computes which micro-batch, so the weights
  * after training are the same bits for any number of workers. Gradients travel in transferable
  * buffers; no SharedArrayBuffer is needed.
@@ -114,6 +114,8 @@ export interface ReducingModel {
   draw_step_seed(): bigint;
   weights(): Float32Array;
   reduce_begin(microBatches: number, total: number): void;
+  reduce_own(x: Float32Array, labels: Uint32Array, micro: number, seed: bigint): void;
+  reduce_own_u8(x: Uint8Array, labels: Uint32Array, micro: number, seed: bigint): void;
   reduce_add(parts: Float32Array, counts: Uint32Array): void;
   reduce_finish(): number;
 }
@@ -143,9 +145,10 @@ export class GradientPool {
   }
 
   /**
-   * One data-parallel step: micro-batches of `micro` examples, dealt to the workers in
-   * contiguous runs, their parts gathered in order and reduced by `model` (`reduce` wraps that
-   * call). Returns the batch loss.
+   * One data-parallel step over this thread and the pool's workers: micro-batches of `micro`
+   * examples in contiguous runs, the first run computed here by `model` itself (from its own
+   * weights, added to the sum as it goes: no copies), the others by the workers, whose parts are
+   * then added in order. `reduce` wraps each call into the model. Returns the batch loss.
    */
   async step(
     model: ReducingModel,
@@ -157,37 +160,34 @@ export class GradientPool {
     const n = labels.length;
     const count = Math.ceil(n / micro);
     const per = x.length / n;
-    const seed = model.draw_step_seed();
-    const weights = model.weights();
-    const used = Math.min(this.workers.length, count);
+    const seed = reduce(() => model.draw_step_seed());
+    const threads = Math.min(this.workers.length + 1, count);
+    // Run t's micro-batch count; the extra ones go to the workers' runs, since this thread also
+    // sums what the workers send.
+    const take = (t: number) => Math.floor(count / threads) + (t >= threads - (count % threads) ? 1 : 0);
+    const own = Math.min(n, take(0) * micro);
+    const weights = threads > 1 ? reduce(() => model.weights()) : undefined;
     const jobs: Promise<Float32Array>[] = [];
     const runs: Uint32Array[] = [];
-    for (let w = 0, first = 0; w < used; w++) {
-      const take = Math.floor(count / used) + (w < count % used ? 1 : 0);
-      runs.push(Uint32Array.from({ length: take }, (_, j) => Math.min(micro, n - (first + j) * micro)));
+    for (let t = 1, first = take(0); t < threads; t++) {
       const from = first * micro;
-      const to = Math.min(n, (first + take) * micro);
+      const to = Math.min(n, (first + take(t)) * micro);
+      runs.push(Uint32Array.from({ length: take(t) }, (_, j) => Math.min(micro, n - (first + j) * micro)));
       jobs.push(
-        this.workers[w]!.run({
-          type: 'step',
-          id: this.nextId++,
-          weights,
-          x: x.slice(from * per, to * per),
-          labels: labels.slice(from, to),
-          micro,
-          first,
-          seed,
-        }),
+        this.workers[t - 1]!.run({ type: 'step', id: this.nextId++, weights: weights!, x: x.slice(from * per, to * per), labels: labels.slice(from, to), micro, first, seed }),
       );
-      first += take;
+      first += take(t);
     }
     // A failure is reported where it is awaited, in order; none goes unhandled meanwhile.
     for (const job of jobs) job.catch(() => {});
-    // Each worker's run is added as soon as it and the runs before it are in: in micro-batch order.
     reduce(() => model.reduce_begin(count, n));
-    for (let w = 0; w < used; w++) {
-      const parts = await jobs[w]!;
-      reduce(() => model.reduce_add(parts, runs[w]!));
+    const ownX = x.subarray(0, own * per);
+    const ownLabels = labels.subarray(0, own);
+    reduce(() => (ownX instanceof Uint8Array ? model.reduce_own_u8(ownX, ownLabels, micro, seed) : model.reduce_own(ownX, ownLabels, micro, seed)));
+    // Each worker's run is added as soon as it and the runs before it are in: in micro-batch order.
+    for (const [i, job] of jobs.entries()) {
+      const parts = await job;
+      reduce(() => model.reduce_add(parts, runs[i]!));
     }
     return reduce(() => model.reduce_finish());
   }

@@ -101,10 +101,11 @@ export interface FitConfig {
    */
   resume?: boolean;
   /**
-   * Data-parallel training: how many workers compute micro-batch gradients (`worker_threads` in
-   * Node, module Web Workers in browsers), each with its own wasm instance. Default: the number
-   * of cores in Node, 1 in browsers. With 1, this thread computes them. The weights after
-   * training are the same bits for any number of workers (see `microBatchSize`).
+   * Data-parallel training: how many threads compute micro-batch gradients. This thread computes
+   * one run of micro-batches with the model itself; `workers − 1` more (`worker_threads` in Node,
+   * module Web Workers in browsers), each with its own wasm instance, compute the others.
+   * Default: the number of cores in Node, 1 in browsers. The weights after training are the same
+   * bits for any number of workers (see `microBatchSize`).
    */
   workers?: number;
   /**
@@ -463,8 +464,9 @@ export class Sequential {
       }
     }
     const every = checkpoint?.every ?? 'epoch';
-    const poolSize = parallel ? Math.min(workers, microBatches) : 1;
-    const pool = poolSize > 1 ? await GradientPool.start(poolSize, this.compiled!.spec) : undefined;
+    // This thread computes one run of micro-batches itself; the others go to workers − 1 threads.
+    const threads = parallel ? Math.min(workers, microBatches) : 1;
+    const pool = threads > 1 ? await GradientPool.start(threads - 1, this.compiled!.spec) : undefined;
     const step = async (bx: Inputs, by: Uint32Array): Promise<number> => {
       if (pool) return pool.step(model, bx, by, microBatchSize, (fn) => this.call('fit()', fn));
       if (parallel) return this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_micro_u8(bx, by, microBatchSize) : model.train_step_micro(bx, by, microBatchSize)));

@@ -182,6 +182,16 @@ impl WasmModel {
         self.inner.reduce_add(parts, counts).map_err(|e| JsError::new(&e))
     }
 
+    /// This instance's own share of the step: the next micro-batches, computed here from its own
+    /// weights and added to the sum in order.
+    pub fn reduce_own(&mut self, x: &[f32], labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsError> {
+        self.inner.reduce_own(Input::F32(x), labels, micro, step_seed).map_err(|e| JsError::new(&e))
+    }
+
+    pub fn reduce_own_u8(&mut self, x: &[u8], labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsError> {
+        self.inner.reduce_own(Input::U8(x), labels, micro, step_seed).map_err(|e| JsError::new(&e))
+    }
+
     pub fn reduce_finish(&mut self) -> Result<f32, JsError> {
         self.inner.reduce_finish().map_err(|e| JsError::new(&e))
     }

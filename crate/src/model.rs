@@ -1272,15 +1272,34 @@ impl Model {
     pub fn train_step_micro(&mut self, x: Input<'_>, labels: &[u32], micro: usize) -> Result<f32, String> {
         self.check_micro(&x, labels, micro)?;
         let step_seed = self.draw_step_seed();
+        self.reduce_begin(labels.len().div_ceil(micro), labels.len() as u32)?;
+        self.reduce_own(x, labels, micro, step_seed)?;
+        self.reduce_finish()
+    }
+
+    /// Data-parallel training, this instance's own share of the step begun by
+    /// [`reduce_begin`](Self::reduce_begin): the next micro-batches in order (as many as `x`
+    /// holds), computed from its own weights with the step's seed and added to the sum one by
+    /// one. The same arithmetic as [`micro_gradients`](Self::micro_gradients) on a worker
+    /// followed by [`reduce_add`](Self::reduce_add), without the copies.
+    pub fn reduce_own(&mut self, x: Input<'_>, labels: &[u32], micro: usize, step_seed: u64) -> Result<(), String> {
+        self.check_micro(&x, labels, micro)?;
         let (n, per) = (labels.len(), self.input_len);
-        self.reduce_begin(n.div_ceil(micro), n as u32)?;
+        let Some(r) = self.reduction.as_ref() else {
+            return Err("reduce_own before reduce_begin".into());
+        };
+        let first = r.seen;
+        if first + n.div_ceil(micro) > r.expected {
+            return Err(format!("{} micro-batches added to a step of {}", first + n.div_ceil(micro), r.expected));
+        }
         for (j, from) in (0..n).step_by(micro).enumerate() {
             let to = (from + micro).min(n);
-            let (loss, correct) = self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, j);
-            let r = self.reduction.as_mut().expect("begun above");
+            let (loss, correct) =
+                self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, first + j);
+            let r = self.reduction.as_mut().expect("checked above");
             Self::reduce_part(r, &mut self.accum, (to - from) as u32, loss, correct, &self.grads);
         }
-        self.reduce_finish()
+        Ok(())
     }
 
     /// Why the last training step returned NaN, if it did.
@@ -1741,8 +1760,28 @@ mod tests {
                 assert!(same, "split {split:?}: the weights differ from one instance's");
                 assert_eq!(main.last_correct(), single.last_correct());
             }
+            // As fit() runs it: this instance computes the first run itself, a worker the rest.
+            for own in [1usize, 2] {
+                let mut main = Model::new(&spec, 9).unwrap();
+                let mut worker = Model::new(&spec, 1234).unwrap();
+                for (s, want) in losses.iter().enumerate() {
+                    let seed = main.draw_step_seed();
+                    let weights = main.params().to_vec();
+                    let (a, cut, b) = (s * n, s * n + own * micro, (s + 1) * n);
+                    let x = Input::U8(&pixels[cut * per..b * per]);
+                    let parts = worker.micro_gradients(&weights, x, &labels[cut..b], micro, own, seed).unwrap();
+                    main.reduce_begin(3, n as u32).unwrap();
+                    main.reduce_own(Input::U8(&pixels[a * per..cut * per]), &labels[a..cut], micro, seed).unwrap();
+                    main.reduce_add(&parts, &counts[own..]).unwrap();
+                    assert_eq!(main.reduce_finish().unwrap().to_bits(), want.to_bits(), "own run of {own}, step {s}");
+                }
+                let same = main.params().iter().zip(single.params()).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(same, "own run of {own}: the weights differ from one instance's");
+            }
             // Dropout differs between micro-batches: their masks come from their own generators.
             let mut m = Model::new(&spec, 9).unwrap();
+            let x = Input::U8(&pixels[..4 * per]);
+            assert_eq!(m.reduce_own(x, &labels[..4], 4, 1).unwrap_err(), "reduce_own before reduce_begin");
             let grads = |m: &mut Model, first| {
                 m.micro_gradients(&[], Input::U8(&pixels[..4 * per]), &labels[..4], 4, first, 77).unwrap()
             };
