@@ -411,18 +411,21 @@ impl Model {
         }
         let input_len = shape.iter().product();
         let mut layers = Vec::with_capacity(spec.layers.len());
-        let mut params: Vec<f32> = Vec::new();
+        // The layers claim their ranges first; the vector is allocated once, then filled in the
+        // same order (one allocation instead of a doubling per layer).
+        let mut param_count = 0usize;
+        let mut inits: Vec<(Initializer, usize, usize, core::ops::Range<usize>)> = Vec::new();
         let mut softmax_output = false;
         let n = spec.layers.len();
         // Grows the parameter vector by `len` (computed in u128, so it cannot overflow), within
         // MAX_PARAMS in all.
-        let alloc = |params: &mut Vec<f32>, len: u128, i: usize| -> Result<core::ops::Range<usize>, String> {
-            let start = params.len();
+        let alloc = |count: &mut usize, len: u128, i: usize| -> Result<core::ops::Range<usize>, String> {
+            let start = *count;
             if start as u128 + len > MAX_PARAMS {
                 return Err(format!("layer {i}: the model would have more than {MAX_PARAMS} parameters"));
             }
             let len = len as usize;
-            params.resize(start + len, 0.0);
+            *count = start + len;
             Ok(start..start + len)
         };
         let u = |v: usize| v as u128;
@@ -467,28 +470,28 @@ impl Model {
                             .map_err(|e| format!("layer {i} (conv2d): {e}"))?;
                         let k = p.k_h * p.k_w;
                         let connected: u128 = list.iter().map(|l| u(l.len())).sum();
-                        let kernel = alloc(&mut params, u(p.k_h) * u(p.k_w) * connected, i)?;
-                        let bias = alloc(&mut params, u(filters), i)?;
+                        let kernel = alloc(&mut param_count, u(p.k_h) * u(p.k_w) * connected, i)?;
+                        let bias = alloc(&mut param_count, u(filters), i)?;
                         // Each output map's fan-in is its own: k·|inputs(f)|.
                         let mut at = kernel.start;
                         for f in 0..filters {
                             let len = k * table.inputs(f).len();
-                            initialize(kernel_initializer, &mut rng, len, k * filters, &mut params[at..at + len]);
+                            inits.push((kernel_initializer, len, k * filters, at..at + len));
                             at += len;
                         }
                         for f in 0..filters {
                             let fan_in = k * table.inputs(f).len();
                             let b = bias.start + f;
-                            initialize(bias_initializer, &mut rng, fan_in, k * filters, &mut params[b..b + 1]);
+                            inits.push((bias_initializer, fan_in, k * filters, b..b + 1));
                         }
                         (Op::ConvTable(p, activation(a, last, i)?, table), out, kernel, bias)
                     } else {
-                        let kernel = alloc(&mut params, u(p.k_h) * u(p.k_w) * u(p.in_c) * u(filters), i)?;
-                        let bias = alloc(&mut params, u(filters), i)?;
+                        let kernel = alloc(&mut param_count, u(p.k_h) * u(p.k_w) * u(p.in_c) * u(filters), i)?;
+                        let bias = alloc(&mut param_count, u(filters), i)?;
                         let fan_in = p.patch_len();
                         let fan_out = p.k_h * p.k_w * filters;
-                        initialize(kernel_initializer, &mut rng, fan_in, fan_out, &mut params[kernel.clone()]);
-                        initialize(bias_initializer, &mut rng, fan_in, fan_out, &mut params[bias.clone()]);
+                        inits.push((kernel_initializer, fan_in, fan_out, kernel.clone()));
+                        inits.push((bias_initializer, fan_in, fan_out, bias.clone()));
                         (Op::Conv(p, activation(a, last, i)?), out, kernel, bias)
                     }
                 }
@@ -520,12 +523,12 @@ impl Model {
                     g.validate().map_err(|e| format!("layer {i} (subsampling2d): {e}"))?;
                     softmax_output |= last && a == ActivationSpec::Softmax;
                     let c = shape[2];
-                    let kernel = alloc(&mut params, u(c), i)?;
-                    let bias = alloc(&mut params, u(c), i)?;
+                    let kernel = alloc(&mut param_count, u(c), i)?;
+                    let bias = alloc(&mut param_count, u(c), i)?;
                     // Each unit has one coefficient over a window of pool_h·pool_w inputs.
                     let fan_in = pool_size[0] * pool_size[1];
-                    initialize(kernel_initializer, &mut rng, fan_in, 1, &mut params[kernel.clone()]);
-                    initialize(bias_initializer, &mut rng, fan_in, 1, &mut params[bias.clone()]);
+                    inits.push((kernel_initializer, fan_in, 1, kernel.clone()));
+                    inits.push((bias_initializer, fan_in, 1, bias.clone()));
                     let out = [g.out_h(), g.out_w(), c];
                     (Op::Subsample(g, activation(a, last, i)?), out, kernel, bias)
                 }
@@ -570,10 +573,10 @@ impl Model {
                         return Err(format!("layer {i} (dense): units must be at least 1"));
                     }
                     softmax_output |= last && a == ActivationSpec::Softmax;
-                    let kernel = alloc(&mut params, u(in_len) * u(units), i)?;
-                    let bias = alloc(&mut params, u(units), i)?;
-                    initialize(kernel_initializer, &mut rng, in_len, units, &mut params[kernel.clone()]);
-                    initialize(bias_initializer, &mut rng, in_len, units, &mut params[bias.clone()]);
+                    let kernel = alloc(&mut param_count, u(in_len) * u(units), i)?;
+                    let bias = alloc(&mut param_count, u(units), i)?;
+                    inits.push((kernel_initializer, in_len, units, kernel.clone()));
+                    inits.push((bias_initializer, in_len, units, bias.clone()));
                     let p = DenseParams { batch: 1, inputs: in_len, units };
                     (Op::Dense(p, activation(a, last, i)?), [1, 1, units], kernel, bias)
                 }
@@ -629,8 +632,10 @@ impl Model {
             LossSpec::RbfCrossEntropy => Head::Rbf(RbfLoss::CrossEntropy),
         };
         let classes = last.out_len;
-        // The vector grew a layer at a time (doubling its capacity); keep only what it holds.
-        params.shrink_to_fit();
+        let mut params = vec![0.0f32; param_count];
+        for (init, fan_in, fan_out, range) in inits {
+            initialize(init, &mut rng, fan_in, fan_out, &mut params[range]);
+        }
         let optimizer = Optimizer::new(spec.optimizer.clone(), params.len())?;
         let grads = vec![0.0; params.len()];
         let count = layers.len();

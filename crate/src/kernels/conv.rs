@@ -186,15 +186,28 @@ impl Conv2dParams {
         (self.out_w() - 1) * self.stride_w + self.k_w
     }
 
-    /// Scratch for [`conv2d_backward`]: one image's patch rows (or the direct kernel's buffers),
-    /// a group's patch rows transposed or their gradients, one image's kernel-gradient partial
-    /// sum, `Wᵀ` packed, and room to pack the output gradients.
+    /// Scratch for [`conv2d_backward`], whose two phases reuse it. The kernel gradient: one
+    /// image's patch rows (or the direct kernel's buffers), a group's patch rows transposed when
+    /// an image has one position, one image's kernel-gradient partial sum otherwise, and room to
+    /// pack the output gradients. The input gradient: a group's patch-row gradients, `Wᵀ`
+    /// packed and room to pack the output gradients.
     pub fn backward_scratch_len(&self) -> usize {
-        self.backward_cols_len()
-            + self.group_cols_len()
-            + self.w_len()
-            + self.input_grad_gemm(self.image_group()).scratch_len()
-            + self.weight_grad_gemm().scratch_len()
+        self.kernel_grad_scratch_len().max(self.input_grad_scratch_len())
+    }
+
+    fn kernel_grad_scratch_len(&self) -> usize {
+        let own = if self.one_position_path() { self.group_cols_len() } else { self.w_len() };
+        self.backward_cols_len() + own + self.weight_grad_gemm().scratch_len()
+    }
+
+    fn input_grad_scratch_len(&self) -> usize {
+        self.group_cols_len() + self.input_grad_gemm(self.image_group()).scratch_len()
+    }
+
+    /// Whether the kernel gradient is one product over each group of images (one output
+    /// position per image, and not a direct kernel).
+    fn one_position_path(&self) -> bool {
+        self.positions() == 1 && !conv_direct::applies(self)
     }
 
     /// The first part of [`backward_scratch_len`](Self::backward_scratch_len): one image's patch
@@ -533,16 +546,14 @@ pub fn conv2d_backward_packed(
 
     let direct = conv_direct::applies(p);
     let group = p.image_group();
-    let (cols, rest) = scratch.split_at_mut(p.backward_cols_len());
-    let (cols_g, rest) = rest.split_at_mut(p.group_cols_len());
-    let (partial, rest) = rest.split_at_mut(p.w_len());
-    let (own_packed_w_t, rest) = rest.split_at_mut(p.input_grad_gemm(1).pack_len());
-    let (a_pack, pack) = rest.split_at_mut(p.input_grad_gemm(group).a_pack_len());
 
     let Conv2dGrads { dx, dw, db } = grads;
     dw.fill(0.0);
     db.fill(0.0);
-    if positions == 1 && !direct {
+    // The kernel gradient's use of the scratch.
+    let (cols, rest) = scratch.split_at_mut(p.backward_cols_len());
+    if p.one_position_path() {
+        let (cols_g, pack) = rest.split_at_mut(p.group_cols_len());
         // One position per image: each image's partial sum is the outer product of its patch row
         // and its output gradient, so dW[k, f] += cols_n[k]·dy_n[f] over the images in order: a
         // product over a group of images that continues from dW. (A one-term partial sum is
@@ -566,6 +577,7 @@ pub fn conv2d_backward_packed(
             add_bias_grad(&dy[n * out_len..(n + 1) * out_len], filters, db);
         }
     } else {
+        let (partial, pack) = rest.split_at_mut(p.w_len());
         for n in 0..p.batch {
             let dy_n = &dy[n * out_len..(n + 1) * out_len];
             let image = &x[n * image_len..(n + 1) * image_len];
@@ -585,6 +597,9 @@ pub fn conv2d_backward_packed(
         }
     }
     if let Some(dx) = dx {
+        // The input gradient's use of the scratch.
+        let (cols_g, rest) = scratch.split_at_mut(p.group_cols_len());
+        let (own_packed_w_t, a_pack) = rest.split_at_mut(p.input_grad_gemm(1).pack_len());
         let packed_w_t: &[f32] = match packed_w_t {
             Some(packed) => {
                 assert!(packed.len() >= conv2d_packed_w_t_len(p), "conv2d_backward: the packed Wᵀ is too short");
