@@ -4,7 +4,6 @@
  * @module
  */
 import { sha256Hex } from './hash.js';
-import { gunzipSync } from 'fflate';
 import { ConvnetError } from './errors.js';
 import { fileSystem, platformGunzip } from './platform.js';
 
@@ -85,9 +84,12 @@ function inflate(bytes: Uint8Array, name: string): Uint8Array {
         `${name}: the gzip trailer gives ${size} bytes, more than an IDX file of ${MAX_ITEMS} images: the file is damaged or truncated`,
       );
     }
+    const gunzip = platformGunzip();
+    if (gunzip === undefined) {
+      throw new ConvnetError('UNSUPPORTED_PLATFORM', `${name}: no gunzip is installed; import convnet-wasm through its package entry`);
+    }
     try {
-      const native = platformGunzip();
-      raw = native ? native(bytes, size) : gunzipSync(bytes);
+      raw = gunzip(bytes, size);
     } catch (cause) {
       throw new DatasetError(`${name}: the gzip stream is damaged or truncated (${(cause as Error).message})`, { cause });
     }

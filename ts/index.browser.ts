@@ -7,6 +7,8 @@
  */
 import { checkWasmBytes, setWasmResolver, workerUrl, type GlueInput, type WasmSource } from './init.js';
 import { setWorkerPlatform } from './parallel.js';
+import { setGunzip } from './platform.js';
+import { gunzipSync } from 'fflate';
 import { WasmLoadError } from './errors.js';
 
 async function resolveBrowser(source: WasmSource | undefined): Promise<GlueInput> {
@@ -37,6 +39,9 @@ async function resolveBrowser(source: WasmSource | undefined): Promise<GlueInput
 }
 
 setWasmResolver(resolveBrowser);
+
+// fflate sizes its output from the gzip trailer, which the caller has bounded.
+setGunzip((bytes) => gunzipSync(bytes));
 
 setWorkerPlatform({
   spawn() {

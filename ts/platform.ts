@@ -48,9 +48,10 @@ export type Gunzip = (bytes: Uint8Array, size: number) => Uint8Array;
 let gunzip: Gunzip | undefined;
 
 /**
- * Installs the platform's own gunzip (the Node entry installs zlib's): it writes into one buffer
- * of the output's size, where fflate (the fallback) leaves tables for every deflate block behind
- * — 23 MB for Fashion-MNIST's training images, which raised the peak memory of a training run.
+ * Installs the platform's gunzip: zlib's in Node, which writes into one buffer of the output's
+ * size (fflate left tables for every deflate block behind: 23 MB for Fashion-MNIST's training
+ * images, which raised the peak memory of a training run), fflate's in browsers. Only the browser
+ * entry imports fflate: its Node build loads worker_threads, ~10 ms of a cold start.
  */
 export function setGunzip(fn: Gunzip): void {
   gunzip = fn;
