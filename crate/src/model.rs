@@ -637,7 +637,8 @@ impl Model {
             initialize(init, &mut rng, fan_in, fan_out, &mut params[range]);
         }
         let optimizer = Optimizer::new(spec.optimizer.clone(), params.len())?;
-        let grads = vec![0.0; params.len()];
+        // Allocated by the first backward pass: a model that only predicts never needs them.
+        let grads = Vec::new();
         let count = layers.len();
         let expanded = layers
             .iter()
@@ -836,7 +837,8 @@ impl Model {
     /// (f32), the generator (4 × u64), the two slot lengths (u32 each), then the slots (f32).
     pub fn training_state(&self) -> Vec<u8> {
         let (iterations, u_product, m, v) = self.optimizer.state();
-        let mut out = Vec::with_capacity(48 + 4 * (m.len() + v.len()));
+        let (m_len, v_len) = self.optimizer.slot_lens();
+        let mut out = Vec::with_capacity(64 + 4 * (m_len + v_len));
         out.extend_from_slice(STATE_MAGIC);
         out.extend_from_slice(&STATE_VERSION.to_le_bytes());
         out.extend_from_slice(&(self.params.len() as u32).to_le_bytes());
@@ -845,10 +847,16 @@ impl Model {
         for word in self.rng.state() {
             out.extend_from_slice(&word.to_le_bytes());
         }
-        out.extend_from_slice(&(m.len() as u32).to_le_bytes());
-        out.extend_from_slice(&(v.len() as u32).to_le_bytes());
-        for x in m.iter().chain(v) {
-            out.extend_from_slice(&x.to_le_bytes());
+        out.extend_from_slice(&(m_len as u32).to_le_bytes());
+        out.extend_from_slice(&(v_len as u32).to_le_bytes());
+        // Slots not allocated yet (no step taken) are zeros.
+        for (slot, len) in [(m, m_len), (v, v_len)] {
+            if slot.is_empty() {
+                out.resize(out.len() + 4 * len, 0);
+            }
+            for x in slot {
+                out.extend_from_slice(&x.to_le_bytes());
+            }
         }
         out
     }
@@ -882,12 +890,10 @@ impl Model {
             *word = u64::from_le_bytes(take(8)?.try_into().unwrap());
         }
         let (m_len, v_len) = (u32_at(take(4)?) as usize, u32_at(take(4)?) as usize);
-        let (_, _, m_now, v_now) = self.optimizer.state();
-        if m_len != m_now.len() || v_len != v_now.len() {
+        let (m_now, v_now) = self.optimizer.slot_lens();
+        if m_len != m_now || v_len != v_now {
             return Err(format!(
-                "training state: optimizer slots of {m_len} and {v_len} values, this optimizer has {} and {}",
-                m_now.len(),
-                v_now.len()
+                "training state: optimizer slots of {m_len} and {v_len} values, this optimizer has {m_now} and {v_now}"
             ));
         }
         let floats =
@@ -996,9 +1002,17 @@ impl Model {
         self.layers.iter().position(|l| !l.kernel.is_empty() || !l.bias.is_empty()).unwrap_or(self.layers.len())
     }
 
+    /// Allocates the gradient vector on first use (a model built only to predict has none).
+    fn ensure_grads(&mut self) {
+        if self.grads.len() != self.params.len() {
+            self.grads = vec![0.0; self.params.len()];
+        }
+    }
+
     /// Back-propagates `delta[0]` (∂loss/∂logits) through every layer down to the first one with
     /// parameters, filling `grads`.
     fn backward(&mut self, batch: usize) {
+        self.ensure_grads();
         let mut cur = 0;
         let first = self.first_trainable();
         for i in (first..self.layers.len()).rev() {
@@ -1424,6 +1438,7 @@ impl Model {
                 count
             }
         };
+        self.ensure_grads();
         self.grads.fill(0.0);
         let first = self.first_trainable();
         let widest = self.layers.iter().map(|l| l.in_len).max().unwrap_or(0);
@@ -2019,6 +2034,20 @@ mod tests {
             longer.push(0);
             assert!(b.set_training_state(&longer).unwrap_err().contains("expected"));
             assert_eq!(b.training_state(), before);
+            // Before any step the slots are not allocated; the state still holds them, as zeros,
+            // and a model restored from it trains to the same bits as the fresh one.
+            let mut fresh = Model::new(&spec, 4).unwrap();
+            let start = fresh.training_state();
+            let p = fresh.param_count();
+            assert_eq!(start.len(), 64 + 8 * p);
+            assert!(start[64..].iter().all(|&byte| byte == 0));
+            let mut restored = Model::new(&spec, 5).unwrap();
+            restored.set_params(fresh.params()).unwrap();
+            restored.set_training_state(&start).unwrap();
+            fresh.train_step(Input::F32(&x), &y).unwrap();
+            restored.train_step(Input::F32(&x), &y).unwrap();
+            assert_eq!(bits(&restored), bits(&fresh));
+            assert_eq!(restored.training_state(), fresh.training_state());
         }
     );
 

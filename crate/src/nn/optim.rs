@@ -102,6 +102,10 @@ impl Schedule {
 #[derive(Clone, Debug)]
 pub struct Optimizer {
     spec: OptimizerSpec,
+    /// The slots' lengths; Adam's, Nadam's and SGD's slots are allocated by the first step (a
+    /// model built only to predict never needs them), SDLM's curvature at once.
+    m_len: usize,
+    v_len: usize,
     m: Vec<f32>,
     v: Vec<f32>,
     iterations: u64,
@@ -117,10 +121,10 @@ impl Optimizer {
                 Err(format!("optimizer {name} must be in [{lo}, {hi}), got {v}"))
             }
         };
-        let (m, v) = match &spec {
+        let (m_len, v_len) = match &spec {
             OptimizerSpec::Sgd { momentum, .. } => {
                 check("momentum", *momentum, 0.0, 1.0)?;
-                (vec![0.0; if *momentum != 0.0 { params } else { 0 }], Vec::new())
+                (if *momentum != 0.0 { params } else { 0 }, 0)
             }
             OptimizerSpec::Adam { beta1, beta2, epsilon } | OptimizerSpec::Nadam { beta1, beta2, epsilon } => {
                 check("beta1", *beta1, 0.0, 1.0)?;
@@ -128,17 +132,34 @@ impl Optimizer {
                 if !(epsilon.is_finite() && *epsilon > 0.0) {
                     return Err(format!("optimizer epsilon must be positive, got {epsilon}"));
                 }
-                (vec![0.0; params], vec![0.0; params])
+                (params, params)
             }
             OptimizerSpec::Sdlm { mu } => {
                 if !(mu.is_finite() && *mu > 0.0) {
                     return Err(format!("optimizer mu must be positive, got {mu}"));
                 }
                 // m holds the curvature h, zero until the first estimate.
-                (vec![0.0; params], Vec::new())
+                (params, 0)
             }
         };
-        Ok(Optimizer { spec, m, v, iterations: 0, u_product: 1.0 })
+        let mut optimizer =
+            Optimizer { spec, m_len, v_len, m: Vec::new(), v: Vec::new(), iterations: 0, u_product: 1.0 };
+        if optimizer.wants_curvature() {
+            optimizer.allocate();
+        }
+        Ok(optimizer)
+    }
+
+    fn allocate(&mut self) {
+        if self.m.len() != self.m_len || self.v.len() != self.v_len {
+            self.m = vec![0.0; self.m_len];
+            self.v = vec![0.0; self.v_len];
+        }
+    }
+
+    /// The lengths of the two slots (whether or not they are allocated yet).
+    pub fn slot_lens(&self) -> (usize, usize) {
+        (self.m_len, self.v_len)
     }
 
     /// Updates made so far.
@@ -147,22 +168,24 @@ impl Optimizer {
     }
 
     /// The state a checkpoint keeps: the step count, Nadam's momentum product, and the slots
-    /// (Adam's moments, SGD's momentum, SDLM's curvature), in this order.
+    /// (Adam's moments, SGD's momentum, SDLM's curvature), in this order. The slots are empty
+    /// until the first step; they are zeros then.
     pub fn state(&self) -> (u64, f32, &[f32], &[f32]) {
         (self.iterations, self.u_product, &self.m, &self.v)
     }
 
     /// Restores [`Optimizer::state`]; the slots must have the lengths this optimiser uses.
     pub fn set_state(&mut self, iterations: u64, u_product: f32, m: &[f32], v: &[f32]) -> Result<(), String> {
-        if m.len() != self.m.len() || v.len() != self.v.len() {
+        if m.len() != self.m_len || v.len() != self.v_len {
             return Err(format!(
                 "optimizer state: slots of {} and {} values, this optimizer has {} and {}",
                 m.len(),
                 v.len(),
-                self.m.len(),
-                self.v.len()
+                self.m_len,
+                self.v_len
             ));
         }
+        self.allocate();
         self.iterations = iterations;
         self.u_product = u_product;
         self.m.copy_from_slice(m);
@@ -194,6 +217,7 @@ impl Optimizer {
     /// One update of `params` from `grads` with learning rate `lr`.
     pub fn step(&mut self, lr: f32, params: &mut [f32], grads: &[f32]) {
         assert_eq!(params.len(), grads.len(), "optimizer: params and grads lengths differ");
+        self.allocate();
         let t = (self.iterations + 1) as f32;
         match self.spec {
             OptimizerSpec::Sgd { momentum, nesterov } => {
