@@ -22,7 +22,8 @@ afterAll(() => harness?.close());
 
 describe('whole networks in Chromium and in Node', () => {
   // Node uses its default workers (one per core), the page computes every micro-batch itself;
-  // then the page uses 2 Web Workers and Node 4 worker threads.
+  // then the page trains with workers: 2 (itself and a Web Worker), Node with workers: 4 (itself
+  // and 3 worker threads).
   const cases = [
     { network: 'fashion', page: undefined, node: undefined },
     { network: 'lenet5', page: undefined, node: undefined },
@@ -31,7 +32,7 @@ describe('whole networks in Chromium and in Node', () => {
     { network: 'lenet5-modern', page: 2, node: 4 },
   ] as const;
   for (const { network, page, node: nodeWorkers } of cases) {
-    const workers = page === undefined ? '' : ` (${page} Web Workers, ${nodeWorkers} worker threads)`;
+    const workers = page === undefined ? '' : ` (workers: ${page} in the page, ${nodeWorkers} in Node)`;
     it(`${network}${workers}: the same loss at every step, weight bytes and predict bytes`, async () => {
       const d = network === 'fashion' ? fashion : mnist;
       const data = { trainImages: d.train.images.subarray(0, 400 * 784), trainLabels: d.train.labels.subarray(0, 400), testImages: d.test.images.subarray(0, 100 * 784) };

@@ -2,7 +2,7 @@
 // `init()` with no arguments is built with `vite build`, served, and run in Chromium. Vite
 // copies the .wasm that the browser entry names with `new URL(…, import.meta.url)` into its
 // assets by itself, and the gradient workers' script too; the page's predictions, and its weights
-// after training on 2 Web Workers, equal Node's (1 thread) byte for byte.
+// after training with workers: 2 (the page and a Web Worker), equal Node's (1 thread) byte for byte.
 import { cp, mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -33,7 +33,7 @@ window.result = (async () => {
   await init();
   const model = models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 7 });
   const probs = model.predict(ops.randomUniform(3, 4 * 784, 0, 1));
-  // Data-parallel training on 2 Web Workers, whose script Vite must have found and bundled.
+  // Data-parallel training with workers: 2: the page and a Web Worker, whose script Vite must have found and bundled.
   await model.fit(ops.randomUniform(4, 64 * 784, 0, 1), Uint8Array.from({ length: 64 }, (_, i) => i % 10), { batchSize: 32, workers: 2 });
   return { probs: Array.from(probs), weights: Array.from(model.getWeights()) };
 })();
@@ -48,7 +48,7 @@ afterAll(async () => {
 });
 
 describe('Vite, no configuration', () => {
-  it('emits the wasm and the worker script as assets; the page predicts and trains (2 Web Workers) to Node\'s bytes', async () => {
+  it('emits the wasm and the worker script as assets; the page predicts and trains (workers: 2) to Node\'s bytes', async () => {
     const assets = await readdir(join(app, 'dist', 'assets'));
     expect(assets.some((f) => /^convnet_wasm_bg-[\w-]+\.wasm$/.test(f))).toBe(true);
     const page = await harness.page.evaluate(() => (window as unknown as { result: Promise<{ probs: number[]; weights: number[] }> }).result);
