@@ -2,10 +2,10 @@
  * Data-parallel training. A batch is cut into micro-batches of a fixed size; each micro-batch's
  * gradient is computed from the same weights (the first run of them by the model in this thread,
  * the others by workers, each with its own wasm instance) with dropout masks from its own
- * generator; the model's own wasm sums them in micro-batch order, each weighted by its share of the batch, and takes the optimiser
- * step. The arithmetic is the same whichever worker computes which micro-batch, so the weights
- * after training are the same bits for any number of workers. Gradients travel in transferable
- * buffers; no SharedArrayBuffer is needed.
+ * generator; the model's own wasm sums them in micro-batch order, each weighted by its share of
+ * the batch, and takes the optimiser step. The arithmetic is the same whichever thread computes
+ * which micro-batch, so the weights after training are the same bits for any number of workers.
+ * Gradients travel in transferable buffers; no SharedArrayBuffer is needed.
  * @module
  */
 import { ConvnetError } from './errors.js';

@@ -417,7 +417,7 @@ impl Model {
         let mut inits: Vec<(Initializer, usize, usize, core::ops::Range<usize>)> = Vec::new();
         let mut softmax_output = false;
         let n = spec.layers.len();
-        // Grows the parameter vector by `len` (computed in u128, so it cannot overflow), within
+        // Claims the next `len` parameters (computed in u128, so it cannot overflow), within
         // MAX_PARAMS in all.
         let alloc = |count: &mut usize, len: u128, i: usize| -> Result<core::ops::Range<usize>, String> {
             let start = *count;

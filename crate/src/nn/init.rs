@@ -11,7 +11,8 @@
 //! Normal draws use Marsaglia and Tsang's ziggurat, with Doornik's 128 blocks and one 64-bit draw
 //! per try (ZIGNOR; J. A. Doornik, "An Improved Ziggurat Method to Generate Normal Random
 //! Samples", 2005). About 99% of tries cost a multiply and a compare: drawing the Fashion
-//! ConvNet's 1.4M weights takes a few milliseconds, where Box–Muller's `ln` and `cos` took 45.
+//! ConvNet's 1.4M weights took ~10 ms at a cold start (`node --cpu-prof`), where Box–Muller's
+//! `ln` and `cos` took 45.
 //! The math runs in f64 inside the wasm, so a seed gives the same weights on every platform.
 
 use super::rng::Rng;
@@ -47,9 +48,7 @@ pub fn initialize(init: Initializer, rng: &mut Rng, fan_in: usize, fan_out: usiz
             // Keras: stddev of the untruncated normal, corrected for truncation at ±2σ.
             let stddev = (2.0 / fan_in as f64).sqrt() / 0.879_625_661_034_239_8;
             let zig = Ziggurat::new();
-            for chunk in out.chunks_mut(4096) {
-                zig.fill(rng, stddev, chunk);
-            }
+            out.iter_mut().for_each(|v| *v = (zig.truncated(rng, 2.0) * stddev) as f32);
         }
     }
 }
@@ -82,14 +81,6 @@ impl Ziggurat {
             ratio[i] = x[i + 1] / x[i];
         }
         Ziggurat { x, ratio }
-    }
-
-    /// Fills `out` with draws truncated at ±2, times `stddev`. Not inlined, and called on chunks,
-    /// so that V8 can swap in its optimised code between calls (a wasm call that is running keeps
-    /// the baseline code it started with).
-    #[inline(never)]
-    fn fill(&self, rng: &mut Rng, stddev: f64, out: &mut [f32]) {
-        out.iter_mut().for_each(|v| *v = (self.truncated(rng, 2.0) * stddev) as f32);
     }
 
     /// A standard normal draw, redrawn until it lies within ±`limit` (at most `ZIG_R`).
