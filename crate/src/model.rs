@@ -9,10 +9,12 @@
 use crate::kernels::act::{activation_backward, activation_backward_in_place, activation_forward};
 use crate::kernels::act::{activation_forward_in_place, Activation};
 use crate::kernels::conv::{
-    conv2d_backward, conv2d_backward_packed, conv2d_forward_packed, conv2d_pack_weights, conv2d_pack_weights_t,
-    conv2d_packed_w_t_len, ConnectionTable, Conv2dGrads, Conv2dParams, Padding,
+    conv2d_backward, conv2d_backward_packed, conv2d_forward, conv2d_forward_packed, conv2d_pack_weights,
+    conv2d_pack_weights_t, conv2d_packed_w_t_len, ConnectionTable, Conv2dGrads, Conv2dParams, Padding,
 };
-use crate::kernels::dense::{dense_backward, dense_forward_packed, dense_pack_weights, DenseGrads, DenseParams};
+use crate::kernels::dense::{
+    dense_backward, dense_forward, dense_forward_packed, dense_pack_weights, DenseGrads, DenseParams,
+};
 use crate::kernels::dropout::{apply_mask, dropout_mask};
 use crate::kernels::gemm::transpose;
 use crate::kernels::lanes::all_finite;
@@ -26,10 +28,12 @@ use crate::nn::optim::{Optimizer, OptimizerSpec, Schedule};
 use crate::nn::rng::Rng;
 use serde::Deserialize;
 
-/// Kernels up to this many weights keep their packed Wᵀ between a step's micro-batches (LeNet-5's
-/// C3 and C5, where packing it each time costs several per cent of a step). Larger ones (the
-/// Fashion ConvNet's 74k–590k) repack it each micro-batch, a small share of their much larger
-/// products, and do not hold another copy of their weights.
+/// Kernels up to this many weights keep their packed Wᵀ between a step's micro-batches, and their
+/// packed W between training steps (LeNet-5's C3 and C5, where packing each time costs several
+/// per cent of a step). Larger ones (the Fashion ConvNet's 74k–590k) repack them into the scratch
+/// each micro-batch, a small share of their much larger products, and so hold no other copy of
+/// their weights while training (5.4 MiB for the Fashion ConvNet). Inference keeps every kernel
+/// packed between calls.
 const PACK_T_MAX: usize = 65_536;
 
 /// A layer's packed Wᵀ for the input gradient, repacked when the parameters have changed since
@@ -342,10 +346,12 @@ pub struct Model {
     curvature_sum: Vec<f32>,
     /// Set when a training step met a non-finite loss, gradient or weight.
     divergence: Option<String>,
-    /// The weighted sum of micro-batch gradients (data-parallel steps), and the reduction in
-    /// progress.
-    accum: Vec<f32>,
+    /// The reduction in progress (data-parallel steps): its weighted sum of micro-batch gradients
+    /// is `grads` itself. A micro-batch this instance computes leaves each layer's gradient in
+    /// `layer_grad` (the widest layer's size) and adds it to `grads` at once, so a step needs no
+    /// second parameter-sized vector.
     reduction: Option<Reduction>,
+    layer_grad: Vec<f32>,
     /// Bumped whenever the parameters change; each conv or dense layer keeps its kernel packed
     /// for the GEMM (and a connection table's expanded) as of `packed_version[i]`, so inference
     /// packs once, not on every call.
@@ -677,7 +683,7 @@ impl Model {
             squares: Vec::new(),
             curvature_sum: Vec::new(),
             divergence: None,
-            accum: Vec::new(),
+            layer_grad: Vec::new(),
             reduction: None,
             params_version: 1,
             packed: vec![Vec::new(); count],
@@ -939,26 +945,42 @@ impl Model {
             let x = &before[i][..batch * l.in_len];
             let y = &mut after[0][..batch * l.out_len];
             let (params, scratch) = (&self.params, &mut self.scratch);
-            let stale = self.packed_version[i] != self.params_version;
-            self.packed_version[i] = self.params_version;
+            // A training pass packs a large kernel into the scratch itself (see PACK_T_MAX) and
+            // leaves the kept copy as it is. A connection table's expanded kernel is always kept
+            // (the backward pass reads it).
+            let own_pack = training && l.kernel.len() > PACK_T_MAX && matches!(l.op, Op::Conv(..) | Op::Dense(..));
+            let stale = !own_pack && self.packed_version[i] != self.params_version;
+            if !own_pack {
+                self.packed_version[i] = self.params_version;
+            }
             let packed = &mut self.packed[i];
             match &l.op {
                 Op::Conv(p, a) => {
                     let p = Conv2dParams { batch, ..*p };
-                    if stale {
-                        packed.resize(p.packed_w_len(), 0.0);
-                        conv2d_pack_weights(&p, &params[l.kernel.clone()], packed);
+                    let (w, b) = (&params[l.kernel.clone()], &params[l.bias.clone()]);
+                    if own_pack {
+                        conv2d_forward(&p, x, w, b, y, scratch);
+                    } else {
+                        if stale {
+                            packed.resize(p.packed_w_len(), 0.0);
+                            conv2d_pack_weights(&p, w, packed);
+                        }
+                        conv2d_forward_packed(&p, x, packed, b, y, scratch);
                     }
-                    conv2d_forward_packed(&p, x, packed, &params[l.bias.clone()], y, scratch);
                     activation_forward_in_place(*a, y);
                 }
                 Op::Dense(p, a) => {
                     let p = DenseParams { batch, ..*p };
-                    if stale {
-                        packed.resize(p.packed_w_len(), 0.0);
-                        dense_pack_weights(&p, &params[l.kernel.clone()], packed);
+                    let (w, b) = (&params[l.kernel.clone()], &params[l.bias.clone()]);
+                    if own_pack {
+                        dense_forward(&p, x, w, b, y, scratch);
+                    } else {
+                        if stale {
+                            packed.resize(p.packed_w_len(), 0.0);
+                            dense_pack_weights(&p, w, packed);
+                        }
+                        dense_forward_packed(&p, x, packed, b, y, scratch);
                     }
-                    dense_forward_packed(&p, x, packed, &params[l.bias.clone()], y, scratch);
                     activation_forward_in_place(*a, y);
                 }
                 Op::MaxPool(g) => {
@@ -1010,9 +1032,17 @@ impl Model {
     }
 
     /// Back-propagates `delta[0]` (∂loss/∂logits) through every layer down to the first one with
-    /// parameters, filling `grads`.
-    fn backward(&mut self, batch: usize) {
+    /// parameters, filling `grads` (`add: None`) or adding `weight ×` each layer's gradient to
+    /// it as soon as the layer is done (`add: Some(weight)`, a data-parallel step's sum: element
+    /// by element the same arithmetic as [`accumulate`](Self::accumulate) over the whole vector).
+    fn backward(&mut self, batch: usize, add: Option<f32>) {
         self.ensure_grads();
+        if add.is_some() {
+            let widest = self.layers.iter().map(|l| l.kernel.len() + l.bias.len()).max().unwrap_or(0);
+            if self.layer_grad.len() < widest {
+                self.layer_grad = vec![0.0; widest];
+            }
+        }
         let mut cur = 0;
         let first = self.first_trainable();
         for i in (first..self.layers.len()).rev() {
@@ -1024,7 +1054,10 @@ impl Model {
             let dy = &mut dy[..batch * l.out_len];
             let dx = &mut dx[..batch * l.in_len];
             let (params, scratch) = (&self.params, &mut self.scratch);
-            let (gk, gb) = {
+            let (gk, gb) = if add.is_some() {
+                let (k, rest) = self.layer_grad.split_at_mut(l.kernel.len());
+                (k, &mut rest[..l.bias.len()])
+            } else {
                 let (head, tail) = self.grads.split_at_mut(l.bias.start.max(l.kernel.end));
                 (&mut head[l.kernel.clone()], &mut tail[..l.bias.len()])
             };
@@ -1072,6 +1105,11 @@ impl Model {
                 }
                 Op::Rbf(p, w, _) => rbf_backward(&RbfParams { batch, ..*p }, x, w, dy, dx),
             }
+            if let Some(weight) = add {
+                let k = l.kernel.len();
+                Self::accumulate(&mut self.grads[l.kernel.clone()], weight, &self.layer_grad[..k]);
+                Self::accumulate(&mut self.grads[l.bias.clone()], weight, &self.layer_grad[k..k + l.bias.len()]);
+            }
             cur ^= 1;
         }
     }
@@ -1085,7 +1123,9 @@ impl Model {
         self.forward(batch, true);
         self.last_correct = self.count_correct(batch, labels);
         let loss = self.loss(batch, labels);
-        self.backward(batch);
+        // The gradients overwrite any data-parallel sum in progress, which cannot go on.
+        self.reduction = None;
+        self.backward(batch, None);
         Ok(self.update(loss))
     }
 
@@ -1127,8 +1167,16 @@ impl Model {
     }
 
     /// Forward (training mode, dropout masks from micro-batch `index`'s own generator), loss and
-    /// backward for one micro-batch, leaving its gradient in `grads`. Returns (loss, correct).
-    fn micro_gradient(&mut self, x: Input<'_>, labels: &[u32], step_seed: u64, index: usize) -> (f32, u32) {
+    /// backward for one micro-batch, leaving its gradient in `grads` (`add: None`) or adding
+    /// `weight ×` it to `grads` (`add: Some(weight)`). Returns (loss, correct).
+    fn micro_gradient(
+        &mut self,
+        x: Input<'_>,
+        labels: &[u32],
+        step_seed: u64,
+        index: usize,
+        add: Option<f32>,
+    ) -> (f32, u32) {
         let batch = labels.len();
         let own = Rng::new(step_seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let saved = core::mem::replace(&mut self.rng, own);
@@ -1139,7 +1187,7 @@ impl Model {
         self.rng = saved;
         let correct = self.count_correct(batch, labels);
         let loss = self.loss(batch, labels);
-        self.backward(batch);
+        self.backward(batch, add);
         (loss, correct)
     }
 
@@ -1193,12 +1241,14 @@ impl Model {
             self.set_params(weights)?;
         }
         self.check_micro(&x, labels, micro)?;
+        // The gradients overwrite any data-parallel sum in progress, which cannot go on.
+        self.reduction = None;
         let (n, p, per) = (labels.len(), self.params.len(), self.input_len);
         let mut out = Vec::with_capacity(n.div_ceil(micro) * (2 + p));
         for (j, from) in (0..n).step_by(micro).enumerate() {
             let to = (from + micro).min(n);
             let (loss, correct) =
-                self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, first + j);
+                self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, first + j, None);
             out.push(loss);
             out.push(correct as f32);
             out.extend_from_slice(&self.grads);
@@ -1224,8 +1274,8 @@ impl Model {
         if micro_batches == 0 || total == 0 {
             return Err("a step needs at least one micro-batch and one example".into());
         }
-        self.accum.clear();
-        self.accum.resize(self.params.len(), 0.0);
+        self.ensure_grads();
+        self.grads.fill(0.0);
         self.reduction = Some(Reduction { expected: micro_batches, seen: 0, total, counted: 0, loss: 0.0, correct: 0 });
         Ok(())
     }
@@ -1252,20 +1302,26 @@ impl Model {
             return Err(format!("{} micro-batches added to a step of {}", r.seen + counts.len(), r.expected));
         }
         for (part, &count) in parts.chunks_exact(2 + p).zip(counts) {
-            Self::reduce_part(r, &mut self.accum, count, part[0], part[1] as u32, &part[2..]);
+            let weight = Self::reduce_tally(r, count, part[0], part[1] as u32);
+            Self::accumulate(&mut self.grads, weight, &part[2..]);
         }
         Ok(())
     }
 
-    /// Adds one micro-batch's share: its loss and gradient weighted by `count / total`, in the
-    /// one order both training paths use.
-    fn reduce_part(r: &mut Reduction, accum: &mut [f32], count: u32, loss: f32, correct: u32, grads: &[f32]) {
-        let weight = count as f32 / r.total as f32;
+    /// A micro-batch's weight in the step's sum: its share of the batch.
+    fn share(count: u32, total: u32) -> f32 {
+        count as f32 / total as f32
+    }
+
+    /// Counts one micro-batch into the reduction, adding its loss weighted by its share, in the
+    /// one order both training paths use. Returns the weight its gradient is added with.
+    fn reduce_tally(r: &mut Reduction, count: u32, loss: f32, correct: u32) -> f32 {
+        let weight = Self::share(count, r.total);
         r.loss += weight * loss;
         r.correct += correct;
         r.counted += count as u64;
         r.seen += 1;
-        Self::accumulate(accum, weight, grads);
+        weight
     }
 
     /// Ends the reduction begun by [`reduce_begin`](Self::reduce_begin) and takes the step.
@@ -1279,7 +1335,6 @@ impl Model {
                 r.expected, r.total, r.seen, r.counted
             ));
         }
-        core::mem::swap(&mut self.grads, &mut self.accum);
         self.last_correct = r.correct;
         Ok(self.update(r.loss))
     }
@@ -1299,8 +1354,9 @@ impl Model {
     /// Data-parallel training, this instance's own share of the step begun by
     /// [`reduce_begin`](Self::reduce_begin): the next micro-batches in order (as many as `x`
     /// holds), computed from its own weights with the step's seed and added to the sum one by
-    /// one. The same arithmetic as [`micro_gradients`](Self::micro_gradients) on a worker
-    /// followed by [`reduce_add`](Self::reduce_add), without the copies.
+    /// one (layer by layer, as each layer's gradient is done). The same arithmetic as
+    /// [`micro_gradients`](Self::micro_gradients) on a worker followed by
+    /// [`reduce_add`](Self::reduce_add), without the copies or a second gradient vector.
     pub fn reduce_own(&mut self, x: Input<'_>, labels: &[u32], micro: usize, step_seed: u64) -> Result<(), String> {
         self.check_micro(&x, labels, micro)?;
         let (n, per) = (labels.len(), self.input_len);
@@ -1311,12 +1367,15 @@ impl Model {
         if first + n.div_ceil(micro) > r.expected {
             return Err(format!("{} micro-batches added to a step of {}", first + n.div_ceil(micro), r.expected));
         }
+        let total = r.total;
         for (j, from) in (0..n).step_by(micro).enumerate() {
             let to = (from + micro).min(n);
+            let count = (to - from) as u32;
+            let add = Some(Self::share(count, total));
             let (loss, correct) =
-                self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, first + j);
+                self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, first + j, add);
             let r = self.reduction.as_mut().expect("checked above");
-            Self::reduce_part(r, &mut self.accum, (to - from) as u32, loss, correct, &self.grads);
+            Self::reduce_tally(r, count, loss, correct);
         }
         Ok(())
     }
@@ -1389,6 +1448,8 @@ impl Model {
             ));
         }
         const CHUNK: usize = 32;
+        // The curvature pass fills `grads`, so any data-parallel sum in progress cannot go on.
+        self.reduction = None;
         self.curvature_sum.clear();
         self.curvature_sum.resize(self.params.len(), 0.0);
         for from in (0..n).step_by(CHUNK) {
@@ -1719,9 +1780,28 @@ mod tests {
                 model.forward(batch, false);
                 model.loss(batch, &labels);
                 model.grads.fill(f32::NAN);
-                model.backward(batch);
+                model.backward(batch, None);
                 let analytic = model.grads.clone();
                 assert!(analytic.iter().all(|g| g.is_finite()), "{loss}: every parameter gets a gradient");
+                // Adding the gradient layer by layer (a data-parallel step's sum) adds the same
+                // values, each layer's fully written (its buffer starts as NaN).
+                let base: Vec<f32> = (0..analytic.len()).map(|i| i as f32 * 0.125 - 3.0).collect();
+                model.grads.copy_from_slice(&base);
+                model.layer_grad = vec![f32::NAN; 70];
+                model.forward(batch, false);
+                model.loss(batch, &labels);
+                model.backward(batch, Some(0.375));
+                let want: Vec<f32> = base.iter().zip(&analytic).map(|(b, g)| b + 0.375 * g).collect();
+                let same = model.grads.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits());
+                let bad: Vec<_> = model
+                    .grads
+                    .iter()
+                    .zip(&want)
+                    .enumerate()
+                    .filter(|(_, (a, b))| a.to_bits() != b.to_bits())
+                    .take(5)
+                    .collect();
+                assert!(same, "{loss}: backward adding 0.375 × the gradient {bad:?}");
                 let mut params = model.params().to_vec();
                 check_gradient(&format!("{loss}"), &mut params, &analytic, 110, |p| {
                     model.set_params(p).unwrap();
@@ -1892,6 +1972,59 @@ mod tests {
                 assert_ne!(a.params(), &before[..], "step {step} changes the weights");
                 assert_eq!(a.params(), fresh.params(), "step {step}");
             }
+        }
+    );
+
+    kernel_test!(
+        fn large_kernels_pack_themselves_while_training_and_inference_follows() {
+            // Kernels over PACK_T_MAX weights: training packs them into the scratch each pass and
+            // keeps no packed copy; predictions before and after steps still follow the weights,
+            // and the logits of a training pass (dropout off here) are inference's bits.
+            let spec: ModelSpec = serde_json::from_value(json!({
+                "input_shape": [12, 12, 2], "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "adam"}, "learning_rate": {"type": "constant", "value": 0.01},
+                "layers": [
+                    {"type": "conv2d", "filters": 32, "kernel_size": [3, 3], "padding": "same", "activation": "relu"},
+                    {"type": "conv2d", "filters": 256, "kernel_size": [3, 3], "padding": "same", "activation": "relu"},
+                    {"type": "max_pool2d", "pool_size": [4, 4]},
+                    {"type": "flatten"},
+                    {"type": "dense", "units": 32, "activation": "relu"},
+                    {"type": "dense", "units": 3, "activation": "softmax"}],
+            }))
+            .unwrap();
+            let pixels: Vec<u8> = (0..4 * 288).map(|i| (i * 53 % 256) as u8).collect();
+            let labels = [0u32, 2, 1, 1];
+            let mut a = Model::new(&spec, 3).unwrap();
+            let sizes: Vec<usize> = a.layers.iter().map(|l| l.kernel.len()).collect();
+            assert!(sizes[0] <= PACK_T_MAX && sizes[1] > PACK_T_MAX && sizes[4] > PACK_T_MAX, "{sizes:?}");
+            let first = a.predict_raw(Input::U8(&pixels)).unwrap();
+            a.load_input(Input::U8(&pixels)).unwrap();
+            a.forward(4, true);
+            let logits = a.acts[a.layers.len()][..4 * 3].to_vec();
+            let raw = Model::new(&spec, 3).unwrap().predict_raw(Input::U8(&pixels)).unwrap();
+            assert_eq!(logits, raw, "a training pass's logits are inference's");
+            assert!(!a.packed[1].is_empty() && !a.packed[4].is_empty(), "inference packed the large kernels");
+            let mut fresh_a = Model::new(&spec, 3).unwrap();
+            for step in 0..2 {
+                a.train_step_micro(Input::U8(&pixels), &labels, 2).unwrap();
+                fresh_a.train_step_micro(Input::U8(&pixels), &labels, 2).unwrap();
+                let mut twin = Model::new(&spec, 9).unwrap();
+                twin.set_params(a.params()).unwrap();
+                let got = a.predict_raw(Input::U8(&pixels)).unwrap();
+                assert_eq!(got, twin.predict_raw(Input::U8(&pixels)).unwrap(), "after step {step}");
+                assert_ne!(got, first);
+            }
+            // A model that never predicted holds no packed copy of the large kernel.
+            assert!(fresh_a.packed[1].is_empty() && fresh_a.packed[4].is_empty(), "training kept a packed copy");
+            assert!(!fresh_a.packed[0].is_empty(), "a small kernel stays packed between steps");
+            assert_eq!(fresh_a.params(), a.params(), "predicting between steps changes nothing");
+            // New weights, a training pass without a step, then inference: the kept copies repack.
+            let other = Model::new(&spec, 11).unwrap().params().to_vec();
+            a.set_params(&other).unwrap();
+            a.load_input(Input::U8(&pixels)).unwrap();
+            a.forward(4, true);
+            let want = Model::new(&spec, 11).unwrap().predict_raw(Input::U8(&pixels)).unwrap();
+            assert_eq!(a.predict_raw(Input::U8(&pixels)).unwrap(), want, "after set_params and a training pass");
         }
     );
 
