@@ -5,7 +5,7 @@
  */
 import { sha256Hex } from './hash.js';
 import { ConvnetError } from './errors.js';
-import { fileSystem, platformGunzip } from './platform.js';
+import { fileSystem, platformGunzip, releaseBuffer } from './platform.js';
 
 /** One split: N images of 28×28 pixels (row-major, 0–255) and N labels. */
 export interface Split {
@@ -213,7 +213,13 @@ async function loadDir(dir: string): Promise<[Idx, Idx, Idx, Idx] | undefined> {
   const missing = FILES.filter((_, i) => paths[i] === undefined);
   if (missing.length > 0) throw new DatasetError(`${dir}: missing ${missing.join(', ')} (gzip or raw)`);
   const parsed: Idx[] = [];
-  for (const [i, path] of paths.entries()) parsed.push(parseIdx(await fs.readFile(path!), FILES[i]!));
+  for (const [i, path] of paths.entries()) {
+    const bytes = await (fs.readSpent ?? fs.readFile)(path!);
+    const idx = parseIdx(bytes, FILES[i]!);
+    // A gzip file's bytes are spent once inflated (a raw file's are the data).
+    if (idx.data.buffer !== bytes.buffer) releaseBuffer(bytes);
+    parsed.push(idx);
+  }
   return parsed as [Idx, Idx, Idx, Idx];
 }
 
@@ -231,7 +237,9 @@ async function download(source: Source, cacheDir: string): Promise<IdxFiles> {
       }
       if (!response.ok) throw new DatasetError(`downloading ${url} answered HTTP ${response.status}`);
       const bytes = new Uint8Array(await response.arrayBuffer());
-      const digest = await sha256Hex(inflate(bytes, url));
+      const inflated = inflate(bytes, url);
+      const digest = await sha256Hex(inflated);
+      if (inflated !== bytes) releaseBuffer(inflated);
       if (digest !== source.sha256[file]) {
         throw new DatasetError(
           `${url}: the SHA-256 of its content, ${digest}, does not match the expected ${source.sha256[file]}; the file was not saved`,
@@ -256,7 +264,13 @@ async function load(source: Source, options: DatasetOptions): Promise<Dataset> {
     if (parsed) return datasetFromIdx(parsed, source.classNames);
   }
   if (options.dir !== undefined) throw new DatasetError(`${options.dir}: no ${source.name} IDX files there`);
-  if (options.download) return datasetFromBytes(await download(source, cacheDir), source.classNames);
+  if (options.download) {
+    const files = await download(source, cacheDir);
+    const dataset = datasetFromBytes(files, source.classNames);
+    // The downloaded gzip bytes are spent once inflated (raw ones are the data).
+    for (const bytes of Object.values(files)) if (bytes[0] === 0x1f && bytes[1] === 0x8b) releaseBuffer(bytes);
+    return dataset;
+  }
   throw new DatasetError(
     `${source.name} was not found in ${dirs.join(', ')}. Pass { download: true } to fetch it ` +
       `(with a SHA-256 check) into ${cacheDir}, or { dir } to read it from elsewhere.`,

@@ -95,6 +95,28 @@ setGunzip((bytes, size) => {
 setFileSystem({
   // One allocation per file: a 47 MB dataset file copied here would raise the peak memory by 47 MB.
   readFile: async (path) => ownBytes(await readFile(path)),
+  // A resizable ArrayBuffer: V8 maps its pages itself, so releaseBuffer unmaps them at once, and
+  // the C heap never sees a 26 MB block come and go. glibc raises its mmap threshold to the size of
+  // a freed mapped block, after which it keeps every smaller block (V8's compiler zones among
+  // them) on heaps it seldom gives back: measured, the peak RSS of a training run 11 MiB higher.
+  async readSpent(path) {
+    const file = await open(path, 'r');
+    try {
+      const { size } = await file.stat();
+      // ES2024's two-argument constructor, which the ES2022 lib this compiles against lacks.
+      const Resizable = ArrayBuffer as unknown as new (length: number, options: { maxByteLength: number }) => ArrayBuffer;
+      const bytes = new Uint8Array(new Resizable(size, { maxByteLength: size }));
+      let at = 0;
+      while (at < size) {
+        const { bytesRead } = await file.read(bytes, at, size - at, at);
+        if (bytesRead === 0) break;
+        at += bytesRead;
+      }
+      return at === size ? bytes : bytes.subarray(0, at);
+    } finally {
+      await file.close();
+    }
+  },
   async writeFileAtomic(path, data) {
     const full = resolve(path);
     const tmp = join(dirname(full), `.${crypto().randomBytes(6).toString('hex')}.tmp`);
