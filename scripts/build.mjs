@@ -48,8 +48,15 @@ run(`wasm-pack (release, +simd128${benchBuild ? ', bench' : ''})`, 'wasm-pack', 
 // The features rustc enables for wasm32-unknown-unknown; wasm-opt must not add others, and it
 // never reorders float arithmetic without --fast-math, so results stay bit-identical.
 const features = ['simd', 'bulk-memory', 'sign-ext', 'nontrapping-float-to-int', 'mutable-globals', 'multivalue', 'reference-types'];
+// `--one-caller-inline-max-function-size 0`: functions with one caller stay functions. -O3
+// otherwise merges them into their caller (the model constructor became one 23 KB function that
+// drew all 1.4M initial weights), and V8, which starts wasm in baseline code and swaps in
+// optimised code only between calls, then ran whole layers unoptimised at a cold start: Fashion
+// import → first prediction 97 → 70 ms (medians of 11, out/coldn.sh), same speed once warm.
 const wasmOpt = (from, to) =>
-  run('wasm-opt -O3', bin('wasm-opt'), ['-O3', ...features.map((f) => `--enable-${f}`), from, '-o', to]);
+  run('wasm-opt -O3', bin('wasm-opt'), [
+    '-O3', '--one-caller-inline-max-function-size', '0', ...features.map((f) => `--enable-${f}`), from, '-o', to,
+  ]);
 
 if (benchBuild) {
   const file = join(glueDir, 'convnet_wasm_bg.wasm');

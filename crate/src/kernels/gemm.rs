@@ -347,12 +347,31 @@ pub mod simd {
             for jp in 0..panels {
                 let panel = &pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
                 let cols = Cols { n, j0: jp * NR, w: NR.min(n - jp * NR) };
-                for t in 0..row_panels {
-                    let rows = MR.min(m - t * MR);
-                    tile(&a_pack[t * kc * MR..(t + 1) * kc * MR], panel, bias, c, t * MR, rows, &block, &cols);
-                }
+                panel_pass(m, &a_pack[..row_panels * kc * MR], panel, bias, c, &block, &cols);
             }
             pc += kc;
+        }
+    }
+
+    /// Every row tile of C against one packed panel of B, over one block of `k`.
+    ///
+    /// Out of line, so that a layer's product is many calls: V8 starts wasm in baseline code
+    /// and moves a function to optimised code only between its calls, so a layer computed in one
+    /// call ran unoptimised throughout at a cold start. A call per panel costs nothing measurable.
+    #[inline(never)]
+    fn panel_pass(
+        m: usize,
+        a_pack: &[f32],
+        panel: &[f32],
+        bias: Option<&[f32]>,
+        c: &mut [f32],
+        block: &Block,
+        cols: &Cols,
+    ) {
+        let kc = block.kc;
+        for t in 0..m.div_ceil(MR) {
+            let rows = MR.min(m - t * MR);
+            tile(&a_pack[t * kc * MR..(t + 1) * kc * MR], panel, bias, c, t * MR, rows, block, cols);
         }
     }
 
