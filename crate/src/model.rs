@@ -202,6 +202,26 @@ const MAX_PARAMS: u128 = 1 << 28;
 /// what wasm32 can address.
 const MAX_WORK: u128 = 1 << 29;
 
+/// Multiply-adds per example, through the GEMM, above which building a model first runs
+/// [`gemm::warm_up`](crate::kernels::gemm::warm_up) (once per wasm instance). The Fashion ConvNet
+/// has 89M, LeNet-5 0.3M. Its first prediction then runs optimised code: at a cold start, Fashion
+/// import → first prediction went from 75 to 68 ms (medians of 13 interleaved runs). A small
+/// model would only pay for the compile: done in `init()` for every model, it added 6 ms to
+/// LeNet-5's 39.
+const WARM_UP_MACS: u128 = 10_000_000;
+
+static GEMM_WARMED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// Multiply-adds per example that `op` runs through the GEMM (one-channel convolutions run
+/// directly, see `conv_direct`, and are not counted).
+fn gemm_macs(op: &Op) -> u128 {
+    match op {
+        Op::Conv(p, _) | Op::ConvTable(p, ..) if p.in_c > 1 => p.positions() as u128 * p.w_len() as u128,
+        Op::Dense(p, _) => p.inputs as u128 * p.units as u128,
+        _ => 0,
+    }
+}
+
 /// Checks every size in the spec against [`MAX_DIM`].
 fn check_sizes(spec: &ModelSpec) -> Result<(), String> {
     let check = |what: String, v: usize| {
@@ -636,6 +656,11 @@ impl Model {
             LossSpec::RbfCrossEntropy => Head::Rbf(RbfLoss::CrossEntropy),
         };
         let classes = last.out_len;
+        // Large products ahead: have V8 start optimising the GEMM while the weights are drawn.
+        let macs: u128 = layers.iter().map(|l| gemm_macs(&l.op)).sum();
+        if macs >= WARM_UP_MACS && !GEMM_WARMED.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            crate::kernels::gemm::warm_up();
+        }
         let mut params = vec![0.0f32; param_count];
         for (init, fan_in, fan_out, range) in inits {
             initialize(init, &mut rng, fan_in, fan_out, &mut params[range]);

@@ -77,6 +77,28 @@ pub fn pack_b_transposed(p: &GemmParams, b_t: &[f32], packed: &mut [f32]) {
     transpose(p.n, p.k, b_t, &mut packed[..p.k * p.n]);
 }
 
+/// Products per [`warm_up`], each one register tile over [`KC`] values of `k`.
+const WARM_UP_PRODUCTS: usize = 32;
+
+/// Runs a small product ([`WARM_UP_PRODUCTS`] times 4×256 by 256×8, on zeros) so that V8 starts
+/// optimising the tile loop before a model needs it.
+///
+/// V8 runs wasm first in baseline code, 4× slower here for the Fashion ConvNet (22 against
+/// 5.5 ms a prediction with `--liftoff-only`), and compiles a function that has run long enough
+/// in the background. At a cold start the first prediction's products used to end before that
+/// compile, and it took 30 ms; after this warm-up (~1.5 ms) it takes 20–22. Building a large
+/// model runs it (see `WARM_UP_MACS` in `model.rs`). Fewer products did not start the compile
+/// in time; more added nothing.
+pub fn warm_up() {
+    let p = GemmParams { m: MR, k: KC, n: NR };
+    let (a, b) = (vec![0.0; p.m * p.k], vec![0.0; p.k * p.n]);
+    let (mut packed, mut c, mut a_pack) = (vec![0.0; p.pack_len()], vec![0.0; p.m * p.n], vec![0.0; p.a_pack_len()]);
+    pack_b(&p, &b, &mut packed);
+    for _ in 0..WARM_UP_PRODUCTS {
+        gemm_packed(&p, &a, &packed, None, &mut c, &mut a_pack);
+    }
+}
+
 /// `C = A · B (+ bias)` with B already packed by [`pack_b`] for the same shape; `a_pack` is
 /// scratch of at least [`GemmParams::a_pack_len`] values.
 pub fn gemm_packed(p: &GemmParams, a: &[f32], packed: &[f32], bias: Option<&[f32]>, c: &mut [f32], a_pack: &mut [f32]) {
