@@ -2,7 +2,8 @@
 // npm run build: Rust → wasm (wasm-pack, simd128, release) → wasm-opt -O3 (npm binaryen) →
 // TypeScript → dist/ (ESM + .d.ts, with the one .wasm that serves Node and browsers).
 // `node scripts/build.mjs --bench` instead builds the benchmark module (cargo feature `bench`)
-// into bench/wasm/, through the same wasm-pack and wasm-opt steps.
+// into bench/wasm/, through the same wasm-pack and wasm-opt steps. With KEEP_NAMES=1 in the
+// environment, wasm-opt keeps the function names, so that `node --cpu-prof` names the kernels.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -55,7 +56,7 @@ const features = ['simd', 'bulk-memory', 'sign-ext', 'nontrapping-float-to-int',
 // import → first prediction 97 → 70 ms (medians of 11, out/coldn.sh), same speed once warm.
 const wasmOpt = (from, to) =>
   run('wasm-opt -O3', bin('wasm-opt'), [
-    '-O3', '--one-caller-inline-max-function-size', '0', ...features.map((f) => `--enable-${f}`), from, '-o', to,
+    '-O3', '--one-caller-inline-max-function-size', '0', ...(process.env.KEEP_NAMES ? ['-g'] : []), ...features.map((f) => `--enable-${f}`), from, '-o', to,
   ]);
 
 if (benchBuild) {

@@ -899,6 +899,10 @@ mod tests {
                 params(2, 13, 5, 1, 9, 3, 1, Padding::Same),
                 params(1, 4, 11, 1, 13, 2, 1, Padding::Valid),
                 params(3, 6, 17, 1, 1, 4, 1, Padding::Same),
+                // One column past whole 4-tap blocks goes down the kernel rows (5×5, 1×1),
+                // over two groups of 8 filters, with 'same' padding.
+                params(1, 9, 12, 1, 10, 5, 1, Padding::Same),
+                params(2, 6, 6, 1, 3, 1, 1, Padding::Valid),
                 // Few output positions: several images per product (image_group), one position
                 // (the outer-product kernel gradient), groups that do not divide the batch.
                 params(3, 5, 5, 16, 120, 5, 1, Padding::Valid),

@@ -102,10 +102,15 @@ mod simd {
 
     /// One image: `y = conv(image, w) + b`, `w` in HWIO order, `pad` the padded image.
     pub fn forward(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+        // Blocks as even as the filters allow: LeNet-5's 6 filters as 3 + 3 (53% of the peak),
+        // not 4 + 2 (50%), whose second block has too few accumulators to hide the adds'
+        // latency (`npm run bench:kernels`).
+        let blocks = p.out_c.div_ceil(BLOCK);
         let mut f0 = 0;
-        while f0 < p.out_c {
-            with_block!((p.out_c - f0).min(BLOCK), forward_block(p, pad, w, b, y, f0));
-            f0 += BLOCK;
+        for i in 0..blocks {
+            let fb = (p.out_c - f0).div_ceil(blocks - i);
+            with_block!(fb, forward_block(p, pad, w, b, y, f0));
+            f0 += fb;
         }
     }
 
@@ -170,14 +175,90 @@ mod simd {
     /// block's input values sit side by side: one pointer per position, constant offsets.
     pub fn kernel_grad(p: &Conv2dParams, pad: &[f32], dy8: &[f32], partial: &mut [f32], db: &mut [f32]) {
         bias_grad(p, dy8, db);
+        // Whole blocks of BLOCK taps along each kernel row; the columns left over (LeNet-5's
+        // 5×5: one) go down the rows in blocks of their own when there are few of them.
+        let whole = p.k_w / BLOCK * BLOCK;
+        let rest = p.k_w - whole;
+        let down = rest > 0 && rest <= COLUMN_REST_MAX;
         for g in 0..p.out_c.div_ceil(FILTERS) {
             for kh in 0..p.k_h {
                 let mut kw0 = 0;
-                while kw0 < p.k_w {
+                let end = if down { whole } else { p.k_w };
+                while kw0 < end {
                     let at = Taps { kh, kw0 };
-                    with_block!((p.k_w - kw0).min(BLOCK), grad_block(p, pad, dy8, partial, g, at));
+                    with_block!((end - kw0).min(BLOCK), grad_block(p, pad, dy8, partial, g, at));
                     kw0 += BLOCK;
                 }
+            }
+            if down {
+                let taps = p.k_h * rest;
+                let mut u0 = 0;
+                while u0 < taps {
+                    with_block!((taps - u0).min(BLOCK), grad_column_block(p, pad, dy8, partial, g, whole, u0));
+                    u0 += BLOCK;
+                }
+            }
+        }
+    }
+
+    /// Leftover columns per kernel row up to which [`kernel_grad`] takes them down the rows.
+    /// LeNet-5's C1 (5×5: one column, five 1-tap passes → a 4-tap and a 1-tap pass) went from
+    /// 38% to 41% of the peak; the Fashion conv1 (7×7: three columns) from 65% to 61% when its
+    /// 3-tap row passes went down the rows too, so it keeps them (`npm run bench:kernels`).
+    const COLUMN_REST_MAX: usize = 1;
+
+    /// Taps `u0..u0+TB` of the kernel's columns from `first_col` on, numbered down the rows
+    /// (row-major over rows × leftover columns), of filters `8g..8g+8`. Their input values are
+    /// in different rows: one splat load each.
+    #[inline(always)]
+    fn grad_column_block<const TB: usize>(
+        p: &Conv2dParams,
+        pad: &[f32],
+        dy8: &[f32],
+        partial: &mut [f32],
+        g: usize,
+        first_col: usize,
+        u0: usize,
+    ) {
+        let (out_h, out_w, out_c, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_w);
+        let (wp, rest) = (padded_w(p), k_w - first_col);
+        let oc8 = out_c.div_ceil(FILTERS) * FILTERS;
+        let taps: [(usize, usize); TB] = core::array::from_fn(|t| ((u0 + t) / rest, first_col + (u0 + t) % rest));
+        let offsets: [usize; TB] = core::array::from_fn(|t| taps[t].0 * wp + taps[t].1);
+        assert!(pad.len() >= super::padded_h(p) * wp && dy8.len() >= out_h * out_w * oc8);
+        assert!(taps[TB - 1].0 < p.k_h && partial.len() >= p.k_h * k_w * out_c);
+        let valid = FILTERS.min(out_c - g * FILTERS);
+        let mut acc = [[f32x4_splat(0.0); 2]; TB];
+        for oh in 0..out_h {
+            // SAFETY: for every position (oh, ow) and tap (kh, kw), row oh + kh < padded_h and
+            // column ow + kw < padded_w; the gradient rows hold oc8 values each (asserted
+            // above). Both pointers advance one position per step.
+            unsafe {
+                let mut x = pad.as_ptr().add(oh * wp);
+                let mut d = dy8.as_ptr().add(oh * out_w * oc8 + g * FILTERS);
+                for _ in 0..out_w {
+                    let d0 = v128_load(d as *const v128);
+                    let d1 = v128_load(d.add(4) as *const v128);
+                    for (a, &off) in acc.iter_mut().zip(&offsets) {
+                        let xv = v128_load32_splat(x.add(off) as *const u32);
+                        a[0] = f32x4_add(a[0], f32x4_mul(xv, d0));
+                        a[1] = f32x4_add(a[1], f32x4_mul(xv, d1));
+                    }
+                    x = x.add(1);
+                    d = d.add(oc8);
+                }
+            }
+        }
+        for (a, &(kh, kw)) in acc.iter().zip(&taps) {
+            let mut lanes = [0.0f32; FILTERS];
+            // SAFETY: `lanes` holds 8 values.
+            unsafe {
+                v128_store(lanes.as_mut_ptr() as *mut v128, a[0]);
+                v128_store(lanes.as_mut_ptr().add(4) as *mut v128, a[1]);
+            }
+            let row = &mut partial[(kh * k_w + kw) * out_c + g * FILTERS..];
+            for (j, &v) in lanes.iter().enumerate().take(valid) {
+                row[j] = v;
             }
         }
     }
