@@ -97,12 +97,18 @@ class Pending {
     });
   }
 
-  run(request: Extract<GradientRequest, { type: 'step' | 'predict' }>): Promise<Float32Array> {
+  /**
+   * Sends a request. Its inputs are always transferred; its weights only when `ownWeights`
+   * (the last worker to get that array: posting copies it for the others at once).
+   */
+  run(request: Extract<GradientRequest, { type: 'step' | 'predict' }>, ownWeights = false): Promise<Float32Array> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject });
       this.port.busy?.(true);
-      this.port.post(request, request.type === 'step' ? [request.x.buffer, request.labels.buffer] : [request.x.buffer]);
+      const transfer: Transferable[] = request.type === 'step' ? [request.x.buffer, request.labels.buffer] : [request.x.buffer];
+      if (ownWeights) transfer.push(request.weights.buffer);
+      this.port.post(request, transfer);
     }).finally(() => {
       if (this.waiting.size === 0) this.port.busy?.(false);
     }) as Promise<Float32Array>;
@@ -173,8 +179,12 @@ export class GradientPool {
       const from = first * micro;
       const to = Math.min(n, (first + take(t)) * micro);
       runs.push(Uint32Array.from({ length: take(t) }, (_, j) => Math.min(micro, n - (first + j) * micro)));
+      // The weights are a copy out of the wasm (`model.weights()`): the last worker takes it.
       jobs.push(
-        this.workers[t - 1]!.run({ type: 'step', id: this.nextId++, weights: weights!, x: x.slice(from * per, to * per), labels: labels.slice(from, to), micro, first, seed }),
+        this.workers[t - 1]!.run(
+          { type: 'step', id: this.nextId++, weights: weights!, x: x.slice(from * per, to * per), labels: labels.slice(from, to), micro, first, seed },
+          t === threads - 1,
+        ),
       );
       first += take(t);
     }
@@ -194,8 +204,9 @@ export class GradientPool {
 
   /**
    * Inference split across the workers: each predicts a contiguous share of `x` (in batches of
-   * `batchSize`) with `weights`; the shares are joined in order. Each example's result does not
-   * depend on the batch it is in, so this gives `predict`'s bytes.
+   * `batchSize`) with `weights`, which the last worker takes over (detached here); the shares
+   * are joined in order. Each example's result does not depend on the batch it is in, so this
+   * gives `predict`'s bytes.
    */
   async predict(weights: Float32Array, x: Uint8Array | Float32Array, n: number, batchSize: number): Promise<Float32Array> {
     const per = x.length / n;
@@ -203,7 +214,8 @@ export class GradientPool {
     const jobs: Promise<Float32Array>[] = [];
     for (let w = 0, from = 0; w < used; w++) {
       const take = Math.floor(n / used) + (w < n % used ? 1 : 0);
-      jobs.push(this.workers[w]!.run({ type: 'predict', id: this.nextId++, weights, x: x.slice(from * per, (from + take) * per), batchSize }));
+      // `weights` is the caller's copy (`model.weights()`): the last worker takes it.
+      jobs.push(this.workers[w]!.run({ type: 'predict', id: this.nextId++, weights, x: x.slice(from * per, (from + take) * per), batchSize }, w === used - 1));
       from += take;
     }
     const results = await Promise.all(jobs);
