@@ -491,27 +491,75 @@ pub mod simd {
     pub fn gemm_gathered(p: &GemmParams, a: &Gathered<'_>, pack: &[f32], bias: &[f32], c: &mut [f32]) {
         let GemmParams { m, k, n } = *p;
         assert!(bias.len() == n && c.len() == m * n && pack.len() >= p.pack_len() && m > 0 && k > 0);
-        // Every read stays inside `src`: the last row's base plus the last offset.
+        // Offsets grow with the column (a kernel row's run fits in the distance to the next).
+        assert!(
+            a.out_w > 0 && a.rows_per_image % a.out_w == 0 && 0 < a.run && a.run <= a.run_stride,
+            "gemm_gathered: bad geometry"
+        );
+        // Row bases never decrease (a row's step covers a whole row of positions, an image's
+        // all of its positions), so every read stays inside `src` when the last row's base plus
+        // the last offset does.
+        let out_h = a.rows_per_image / a.out_w;
+        assert!(a.step_h >= (a.out_w - 1) * a.step_w, "gemm_gathered: row bases must grow");
+        assert!(a.image_len >= (out_h - 1) * a.step_h + (a.out_w - 1) * a.step_w, "gemm_gathered: row bases must grow");
         assert!(a.base(m - 1) + a.offset(k - 1) < a.src.len(), "gemm_gathered: rows reach past the source");
-        assert!((0..m).all(|i| a.base(i) <= a.base(m - 1)), "gemm_gathered: row bases must grow");
         let panels = n.div_ceil(NR);
         let n8 = panels * NR;
         let mut pc = 0;
         while pc < k {
             let kc = KC.min(k - pc);
             let block = Block { kc, first: pc == 0, last: pc + kc == k };
+            // The block's first column: kernel row pc / run, pc % run values into it.
+            let start = Stretch { row: pc / a.run, col: pc % a.run };
             for jp in 0..panels {
                 let panel = &pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
                 let cols = Cols { n, j0: jp * NR, w: NR.min(n - jp * NR) };
+                let mut walk = RowWalk::default();
                 for i0 in (0..m).step_by(MR) {
                     let rows = MR.min(m - i0);
                     // Rows past m read row m − 1 again; they are not stored.
-                    let bases: [usize; MR] = core::array::from_fn(|r| a.base((i0 + r).min(m - 1)));
-                    tile_gathered(a, &bases, pc, panel, bias, c, i0, rows, &block, &cols);
+                    let mut bases = [0; MR];
+                    for r in 0..MR {
+                        bases[r] = if r < rows { walk.next(a) } else { bases[rows - 1] };
+                    }
+                    tile_gathered(a, &bases, start, panel, bias, c, i0, rows, &block, &cols);
                 }
             }
             pc += kc;
         }
+    }
+
+    /// Row bases one after the other, without the divisions of [`Gathered::base`].
+    #[derive(Default)]
+    struct RowWalk {
+        image: usize,
+        oh: usize,
+        ow: usize,
+    }
+
+    impl RowWalk {
+        /// The current row's base; then moves to the next row.
+        #[inline(always)]
+        fn next(&mut self, a: &Gathered<'_>) -> usize {
+            let base = self.image * a.image_len + self.oh * a.step_h + self.ow * a.step_w;
+            self.ow += 1;
+            if self.ow == a.out_w {
+                self.ow = 0;
+                self.oh += 1;
+                if self.oh * a.out_w == a.rows_per_image {
+                    self.oh = 0;
+                    self.image += 1;
+                }
+            }
+            base
+        }
+    }
+
+    /// A column of the patch rows as (kernel row, value within the kernel row's run).
+    #[derive(Clone, Copy)]
+    struct Stretch {
+        row: usize,
+        col: usize,
     }
 
     /// Where a convolution's patch rows come from: row `i` (image `i / rows_per_image`, output
@@ -551,7 +599,7 @@ pub mod simd {
     fn tile_gathered(
         a: &Gathered<'_>,
         bases: &[usize; MR],
-        pc: usize,
+        start: Stretch,
         panel: &[f32],
         bias: &[f32],
         c: &mut [f32],
@@ -563,18 +611,21 @@ pub mod simd {
         let mut acc = tile_begin!(c, i0, rows, blk, cols);
         assert!(panel.len() >= blk.kc * NR);
         let (bp, src) = (panel.as_ptr(), a.src.as_ptr());
-        let mut kk = pc;
-        while kk < pc + blk.kc {
-            let stretch_end = (pc + blk.kc).min((kk / a.run + 1) * a.run);
-            let off = a.offset(kk);
+        // Contiguous stretches of columns, each within one kernel row's run.
+        let Stretch { mut row, mut col } = start;
+        let mut done = 0;
+        while done < blk.kc {
+            let len = (a.run - col).min(blk.kc - done);
+            let off = row * a.run_stride + col;
             // SAFETY: bases[r] + offset(kk') < src.len() for every kk' < k (asserted in
             // gemm_gathered: bases are at most the last row's, offsets grow with kk), and the
             // panel holds kc·NR values.
             unsafe {
                 let ap: [*const f32; MR] = core::array::from_fn(|r| src.add(bases[r] + off));
-                for j in 0..stretch_end - kk {
-                    let b0 = v128_load(bp.add((kk - pc + j) * NR) as *const v128);
-                    let b1 = v128_load(bp.add((kk - pc + j) * NR + 4) as *const v128);
+                let bq = bp.add(done * NR);
+                for j in 0..len {
+                    let b0 = v128_load(bq.add(j * NR) as *const v128);
+                    let b1 = v128_load(bq.add(j * NR + 4) as *const v128);
                     for (row, p) in acc.iter_mut().zip(ap.iter()) {
                         let av = v128_load32_splat(p.add(j) as *const u32);
                         row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
@@ -582,7 +633,9 @@ pub mod simd {
                     }
                 }
             }
-            kk = stretch_end;
+            done += len;
+            row += 1;
+            col = 0;
         }
         tile_end!(acc, Some(bias), c, i0, rows, blk, cols);
     }
