@@ -5,7 +5,9 @@
 //! patches and filling a 4×8 tile with padding lanes. These kernels read the image directly:
 //!
 //! - **forward**: eight output columns of one output row share two vector loads per tap; each of
-//!   four filters multiplies them by its splatted weight (8 accumulators);
+//!   four filters multiplies them by its splatted weight (8 accumulators). With at most 8
+//!   filters, all of them take four columns, one vector each, and the results go out through
+//!   4×4 transposes as rows of filters;
 //! - **kernel gradient**: eight filters' output gradients at one position share two vector loads;
 //!   each of four taps multiplies them by its splatted input value (8 accumulators).
 //!
@@ -77,6 +79,7 @@ fn pad_image(p: &Conv2dParams, image: &[f32], pad: &mut [f32]) {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
     use super::{padded_w, Conv2dParams, COLS, FILTERS};
+    use crate::kernels::gemm::simd::transpose4;
     use crate::kernels::lanes::F4;
     use core::arch::wasm32::*;
 
@@ -100,8 +103,36 @@ mod simd {
         };
     }
 
+    /// Filters up to which the forward pass runs [`forward_wide`]: all of them in one block,
+    /// four output columns per vector. LeNet-5's C1 (6 filters) went from 53% of the peak
+    /// (blocks of 3 filters × 8 columns) to 57%: no columns past a 28-wide row and stores of
+    /// whole filter rows. With more filters the 8-column blocks stay faster (the Fashion conv1:
+    /// 64–66%, against 50% in blocks of 8 filters and 64% in blocks of 6; `npm run
+    /// bench:kernels`).
+    const WIDE_MAX: usize = 8;
+
+    macro_rules! with_wide {
+        ($n:expr, $f:ident($($arg:expr),*)) => {
+            match $n {
+                8 => $f::<8>($($arg),*),
+                7 => $f::<7>($($arg),*),
+                6 => $f::<6>($($arg),*),
+                5 => $f::<5>($($arg),*),
+                4 => $f::<4>($($arg),*),
+                3 => $f::<3>($($arg),*),
+                2 => $f::<2>($($arg),*),
+                1 => $f::<1>($($arg),*),
+                _ => unreachable!("blocks hold 1 to 8 filters"),
+            }
+        };
+    }
+
     /// One image: `y = conv(image, w) + b`, `w` in HWIO order, `pad` the padded image.
     pub fn forward(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+        if p.out_c <= WIDE_MAX {
+            with_wide!(p.out_c, forward_wide(p, pad, w, b, y, 0));
+            return;
+        }
         // Blocks as even as the filters allow: LeNet-5's 6 filters as 3 + 3 (53% of the peak),
         // not 4 + 2 (50%), whose second block has too few accumulators to hide the adds'
         // latency (`npm run bench:kernels`).
@@ -111,6 +142,67 @@ mod simd {
             let fb = (p.out_c - f0).div_ceil(blocks - i);
             with_block!(fb, forward_block(p, pad, w, b, y, f0));
             f0 += fb;
+        }
+    }
+
+    /// Filters `f0..f0+FB` (up to 8, one vector each) of every output position, four output
+    /// columns per vector: each tap's four input values from one load, each filter's weight
+    /// splat. The four positions' results go out transposed, as rows of filters.
+    #[inline(always)]
+    fn forward_wide<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
+        let (out_h, out_w, out_c, k_h, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_h, p.k_w);
+        let wp = padded_w(p);
+        assert!(pad.len() >= super::padded_h(p) * wp && w.len() >= k_h * k_w * out_c && f0 + FB <= out_c);
+        assert!(y.len() >= out_h * out_w * out_c && b.len() >= out_c);
+        let bias: [v128; FB] = core::array::from_fn(|f| f32x4_splat(b[f0 + f]));
+        let (xp, wptr) = (pad.as_ptr(), w.as_ptr());
+        for oh in 0..out_h {
+            for c0 in (0..out_w).step_by(4) {
+                let mut acc = [f32x4_splat(0.0); FB];
+                for kh in 0..k_h {
+                    for kw in 0..k_w {
+                        // SAFETY: row oh + kh < padded_h and column c0 + kw + 3 < padded_w, as
+                        // c0 + 4 ≤ round_up(out_w, 8); the weight index is below k_h·k_w·out_c.
+                        unsafe {
+                            let x = v128_load(xp.add((oh + kh) * wp + c0 + kw) as *const v128);
+                            let wt = wptr.add((kh * k_w + kw) * out_c + f0);
+                            for (f, a) in acc.iter_mut().enumerate() {
+                                let wv = v128_load32_splat(wt.add(f) as *const u32);
+                                *a = f32x4_add(*a, f32x4_mul(x, wv));
+                            }
+                        }
+                    }
+                }
+                let valid = 4.min(out_w - c0);
+                let at = (oh * out_w + c0) * out_c + f0;
+                for g in 0..FB.div_ceil(4) {
+                    let v = |f: usize| if f < FB { f32x4_add(acc[f], bias[f]) } else { f32x4_splat(0.0) };
+                    let rows = transpose4([v(4 * g), v(4 * g + 1), v(4 * g + 2), v(4 * g + 3)]);
+                    let n = 4.min(FB - 4 * g);
+                    for (j, r) in rows.iter().enumerate().take(valid) {
+                        // SAFETY: position c0 + j < out_w of row oh; filters f0 + 4g .. + n
+                        // ≤ f0 + FB ≤ out_c (asserted above).
+                        unsafe { store_first(*r, y.as_mut_ptr().add(at + j * out_c + 4 * g), n) };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Stores the first `n` (1 to 4) lanes of `v` at `to`.
+    ///
+    /// # Safety
+    /// `to .. to + n` must be writable.
+    #[inline(always)]
+    unsafe fn store_first(v: v128, to: *mut f32, n: usize) {
+        match n {
+            4 => v128_store(to as *mut v128, v),
+            3 => {
+                v128_store64_lane::<0>(v, to as *mut u64);
+                v128_store32_lane::<2>(v, to.add(2) as *mut u32);
+            }
+            2 => v128_store64_lane::<0>(v, to as *mut u64),
+            _ => v128_store32_lane::<0>(v, to as *mut u32),
         }
     }
 

@@ -321,7 +321,7 @@ pub mod simd {
 
     /// Rows `r` of a 4×4 block in, its columns out: `out[c][r] = rows[r][c]`.
     #[inline(always)]
-    fn transpose4(rows: [v128; 4]) -> [v128; 4] {
+    pub fn transpose4(rows: [v128; 4]) -> [v128; 4] {
         let [a, b, c, d] = rows;
         let ab_lo = i32x4_shuffle::<0, 4, 1, 5>(a, b);
         let ab_hi = i32x4_shuffle::<2, 6, 3, 7>(a, b);
