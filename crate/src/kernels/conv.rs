@@ -214,7 +214,16 @@ impl Conv2dParams {
     /// rows, or the direct kernel's padded image and gradient rows.
     fn backward_cols_len(&self) -> usize {
         let direct = if conv_direct::applies(self) { conv_direct::kernel_grad_scratch_len(self) } else { 0 };
-        direct.max(self.cols_len())
+        direct.max(self.cols_len()).max(self.gathered_scratch_len())
+    }
+
+    /// The zero-padded copy of one image that [`gathered`] reads for 'same' padding.
+    fn gathered_scratch_len(&self) -> usize {
+        if self.gathers() && self.padding == Padding::Same {
+            self.padded_h() * self.padded_w() * self.in_c
+        } else {
+            0
+        }
     }
 
     /// Checks that the configuration is usable: no zero sizes, a non-empty output.
@@ -430,36 +439,45 @@ fn forward_im2col(p: &Conv2dParams, x: &[f32], packed_w: &[f32], b: &[f32], y: &
 /// a group of images at a time. The same sums as im2col + GEMM, so the same bits.
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 fn forward_gathered(p: &Conv2dParams, x: &[f32], packed_w: &[f32], b: &[f32], y: &mut [f32], scratch: &mut [f32]) {
-    use super::gemm::simd::{gemm_gathered, Gathered};
-    let c = p.in_c;
-    let image_len = p.in_h * p.in_w * c;
+    use super::gemm::simd::gemm_gathered;
+    let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = p.positions() * p.out_c;
-    let (hp, wp) = (p.padded_h(), p.padded_w());
-    let padded_len = hp * wp * c;
     let group = p.image_group();
     for n0 in (0..p.batch).step_by(group) {
         let images = group.min(p.batch - n0);
-        let (src, img_len, row_w) = if p.padding == Padding::Valid {
-            (&x[n0 * image_len..(n0 + images) * image_len], image_len, p.in_w)
-        } else {
-            let dst = &mut scratch[..images * padded_len];
-            for (i, d) in dst.chunks_exact_mut(padded_len).enumerate() {
-                pad_image(p, &x[(n0 + i) * image_len..(n0 + i + 1) * image_len], d, hp, wp);
-            }
-            (&dst[..], padded_len, wp)
-        };
-        let a = Gathered {
-            src,
-            rows_per_image: p.positions(),
-            image_len: img_len,
-            out_w: p.out_w(),
-            step_h: p.stride_h * row_w * c,
-            step_w: p.stride_w * c,
-            run: p.k_w * c,
-            run_stride: row_w * c,
-        };
+        let a = gathered(p, &x[n0 * image_len..(n0 + images) * image_len], scratch);
         let y_g = &mut y[n0 * out_len..(n0 + images) * out_len];
         gemm_gathered(&p.forward_gemm(images), &a, packed_w, b, y_g);
+    }
+}
+
+/// The patch rows of `images` (whole images of `p`) as [`Gathered`] reads them: from the images
+/// themselves for 'valid' padding, else from zero-padded copies written into `scratch`
+/// (at least [`Conv2dParams::gathered_scratch_len`] per image).
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn gathered<'a>(p: &Conv2dParams, images: &'a [f32], scratch: &'a mut [f32]) -> super::gemm::simd::Gathered<'a> {
+    let c = p.in_c;
+    let image_len = p.in_h * p.in_w * c;
+    let (hp, wp) = (p.padded_h(), p.padded_w());
+    let (src, img_len, row_w) = if p.padding == Padding::Valid {
+        (images, image_len, p.in_w)
+    } else {
+        let padded_len = hp * wp * c;
+        let dst = &mut scratch[..images.len() / image_len * padded_len];
+        for (d, image) in dst.chunks_exact_mut(padded_len).zip(images.chunks_exact(image_len)) {
+            pad_image(p, image, d, hp, wp);
+        }
+        (&dst[..], padded_len, wp)
+    };
+    super::gemm::simd::Gathered {
+        src,
+        rows_per_image: p.positions(),
+        image_len: img_len,
+        out_w: p.out_w(),
+        step_h: p.stride_h * row_w * c,
+        step_w: p.stride_w * c,
+        run: p.k_w * c,
+        run_stride: row_w * c,
     }
 }
 
@@ -585,6 +603,9 @@ pub fn conv2d_backward_packed(
                 // The patch rows' buffer holds the direct kernel's padded image and gradient
                 // rows; the kernel adds this image's rows into db too.
                 conv_direct::kernel_grad(p, image, dy_n, partial, db, cols);
+            } else if p.gathers() {
+                gathered_kernel_grad(p, image, dy_n, partial, pack, cols);
+                add_bias_grad(dy_n, filters, db);
             } else {
                 // colsᵀ · dy, packing colsᵀ straight from the patch rows.
                 im2col(p, image, cols);
@@ -621,6 +642,29 @@ pub fn conv2d_backward_packed(
             }
         }
     }
+}
+
+/// One image's kernel gradient, colsᵀ · dy, with the patch rows read from the image (padded
+/// into `pad` for 'same'): the same packed panels and sums as im2col + `gemm_transposed_a`.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+fn gathered_kernel_grad(
+    p: &Conv2dParams,
+    image: &[f32],
+    dy_n: &[f32],
+    partial: &mut [f32],
+    scratch: &mut [f32],
+    pad: &mut [f32],
+) {
+    let g = p.weight_grad_gemm();
+    let (pack, a_pack) = scratch.split_at_mut(g.pack_len());
+    pack_b(&g, dy_n, pack);
+    let a = gathered(p, image, pad);
+    super::gemm::simd::gemm_gathered_transposed_a(&g, &a, pack, partial, a_pack);
+}
+
+#[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+fn gathered_kernel_grad(_: &Conv2dParams, _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32], _: &mut [f32]) {
+    unreachable!("gathers() needs simd128")
 }
 
 /// `db += Σ_positions dy`, positions in order.

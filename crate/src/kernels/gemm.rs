@@ -386,6 +386,51 @@ pub mod simd {
     ) {
         let Mode { accumulate, a_transposed } = mode;
         p.check(a.len(), p.k * p.n, bias.map(<[f32]>::len), c.len());
+        let GemmParams { m, k, .. } = *p;
+        let row_panels = m.div_ceil(MR);
+        let pack_block = |pc: usize, kc: usize, a_pack: &mut [f32]| {
+            if a_transposed {
+                pack_a_transposed(a, m, pc, kc, row_panels, a_pack);
+            } else {
+                pack_a(a, m, k, pc, kc, row_panels, a_pack);
+            }
+        };
+        gemm_blocks(p, pack_block, pack, bias, c, a_pack, accumulate);
+    }
+
+    /// `C = Aᵀ·B` with Aᵀ's rows (convolution patch rows) read through [`Gathered`] from the
+    /// images, for a kernel gradient (`m` = patch length, `k` = positions, `n` = filters): the
+    /// panels [`pack_a_transposed`] makes of the im2col rows, without writing the rows.
+    pub fn gemm_gathered_transposed_a(
+        p: &GemmParams,
+        a: &Gathered<'_>,
+        pack: &[f32],
+        c: &mut [f32],
+        a_pack: &mut [f32],
+    ) {
+        let GemmParams { m, k, .. } = *p;
+        assert!(
+            c.len() == m * p.n && m > 0 && k > 0,
+            "gemm_gathered_transposed_a: C has {} values for {m}×{}",
+            c.len(),
+            p.n
+        );
+        check_gathered(a, k, m);
+        gemm_blocks(p, |pc, kc, a_pack| pack_a_gathered(a, m, pc, kc, a_pack), pack, None, c, a_pack, false);
+    }
+
+    /// The product over blocks of [`KC`] columns of A: `pack_block(pc, kc, a_pack)` packs A's
+    /// columns `pc..pc+kc` into 4-row panels, then every panel of B runs over them.
+    #[inline(always)]
+    fn gemm_blocks(
+        p: &GemmParams,
+        mut pack_block: impl FnMut(usize, usize, &mut [f32]),
+        pack: &[f32],
+        bias: Option<&[f32]>,
+        c: &mut [f32],
+        a_pack: &mut [f32],
+        accumulate: bool,
+    ) {
         let GemmParams { m, k, n } = *p;
         if k == 0 && accumulate {
             return;
@@ -406,11 +451,7 @@ pub mod simd {
         while pc < k {
             let kc = KC.min(k - pc);
             // A's columns pc..pc+kc, packed for the tiles.
-            if a_transposed {
-                pack_a_transposed(a, m, pc, kc, row_panels, a_pack);
-            } else {
-                pack_a(a, m, k, pc, kc, row_panels, a_pack);
-            }
+            pack_block(pc, kc, &mut a_pack[..row_panels * kc * MR]);
             let block = Block { kc, first: pc == 0 && !accumulate, last: pc + kc == k };
             for jp in 0..panels {
                 let panel = &pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
@@ -418,6 +459,42 @@ pub mod simd {
                 panel_pass(m, &a_pack[..row_panels * kc * MR], panel, bias, c, &block, &cols);
             }
             pc += kc;
+        }
+    }
+
+    /// [`pack_a_transposed`] from patch rows read through `a` (row kk of Aᵀ is position kk's
+    /// patch row): a panel's four patch values at one position are one vector load when they
+    /// lie in one kernel row's run, else up to four loads.
+    fn pack_a_gathered(a: &Gathered<'_>, m: usize, pc: usize, kc: usize, a_pack: &mut [f32]) {
+        assert!(kc <= KC && a_pack.len() >= m.div_ceil(MR) * MR * kc);
+        let mut bases = [0usize; KC];
+        let mut walk = RowWalk::default();
+        for i in 0..pc + kc {
+            let base = walk.next(a);
+            if i >= pc {
+                bases[i - pc] = base;
+            }
+        }
+        let src = a.src.as_ptr();
+        for t in 0..m.div_ceil(MR) {
+            let (i0, rows) = (t * MR, MR.min(m - t * MR));
+            // Rows past m repeat the last row's offset; their lanes are zeros.
+            let offs: [usize; MR] = core::array::from_fn(|r| a.offset(i0 + r.min(rows - 1)));
+            let whole = rows == MR && offs[3] == offs[0] + 3;
+            let dst = &mut a_pack[t * kc * MR..(t + 1) * kc * MR];
+            for (d, &base) in dst.chunks_exact_mut(MR).zip(&bases[..kc]) {
+                // SAFETY: base + offset(i) < src.len() for every position and patch value
+                // (check_gathered), and d holds 4 values.
+                unsafe {
+                    let v = if whole {
+                        v128_load(src.add(base + offs[0]) as *const v128)
+                    } else {
+                        let at = |r: usize| if r < rows { *src.add(base + offs[r]) } else { 0.0 };
+                        f32x4(at(0), at(1), at(2), at(3))
+                    };
+                    v128_store(d.as_mut_ptr() as *mut v128, v);
+                }
+            }
         }
     }
 
@@ -491,18 +568,7 @@ pub mod simd {
     pub fn gemm_gathered(p: &GemmParams, a: &Gathered<'_>, pack: &[f32], bias: &[f32], c: &mut [f32]) {
         let GemmParams { m, k, n } = *p;
         assert!(bias.len() == n && c.len() == m * n && pack.len() >= p.pack_len() && m > 0 && k > 0);
-        // Offsets grow with the column (a kernel row's run fits in the distance to the next).
-        assert!(
-            a.out_w > 0 && a.rows_per_image % a.out_w == 0 && 0 < a.run && a.run <= a.run_stride,
-            "gemm_gathered: bad geometry"
-        );
-        // Row bases never decrease (a row's step covers a whole row of positions, an image's
-        // all of its positions), so every read stays inside `src` when the last row's base plus
-        // the last offset does.
-        let out_h = a.rows_per_image / a.out_w;
-        assert!(a.step_h >= (a.out_w - 1) * a.step_w, "gemm_gathered: row bases must grow");
-        assert!(a.image_len >= (out_h - 1) * a.step_h + (a.out_w - 1) * a.step_w, "gemm_gathered: row bases must grow");
-        assert!(a.base(m - 1) + a.offset(k - 1) < a.src.len(), "gemm_gathered: rows reach past the source");
+        check_gathered(a, m, k);
         let panels = n.div_ceil(NR);
         let n8 = panels * NR;
         let mut pc = 0;
@@ -527,6 +593,26 @@ pub mod simd {
             }
             pc += kc;
         }
+    }
+
+    /// Checks that every read of `rows` patch rows of `cols` values through `a` stays inside its
+    /// source.
+    fn check_gathered(a: &Gathered<'_>, rows: usize, cols: usize) {
+        // Offsets grow with the column (a kernel row's run fits in the distance to the next).
+        assert!(
+            a.out_w > 0 && a.rows_per_image % a.out_w == 0 && 0 < a.run && a.run <= a.run_stride,
+            "gemm_gathered: bad geometry"
+        );
+        // Row bases never decrease (a row's step covers a whole row of positions, an image's
+        // all of its positions), so every read stays inside `src` when the last row's base plus
+        // the last offset does.
+        let out_h = a.rows_per_image / a.out_w;
+        assert!(a.step_h >= (a.out_w - 1) * a.step_w, "gemm_gathered: row bases must grow");
+        assert!(a.image_len >= (out_h - 1) * a.step_h + (a.out_w - 1) * a.step_w, "gemm_gathered: row bases must grow");
+        assert!(
+            rows > 0 && cols > 0 && a.base(rows - 1) + a.offset(cols - 1) < a.src.len(),
+            "gemm_gathered: rows reach past the source"
+        );
     }
 
     /// Row bases one after the other, without the divisions of [`Gathered::base`].
