@@ -205,9 +205,9 @@ const MAX_WORK: u128 = 1 << 29;
 /// Multiply-adds per example, through the GEMM, above which building a model first runs
 /// [`gemm::warm_up`](crate::kernels::gemm::warm_up) (once per wasm instance). The Fashion ConvNet
 /// has 89M, LeNet-5 0.3M. Its first prediction then runs optimised code: at a cold start, Fashion
-/// import → first prediction went from 75 to 68 ms (medians of 13 interleaved runs). A small
-/// model would only pay for the compile: done in `init()` for every model, it added 6 ms to
-/// LeNet-5's 39.
+/// import → first prediction went from 75 to 68 ms (`npm run bench:cold`, 13 cold starts of each
+/// build, interleaved). A small model would only pay for the compile: done in `init()` for every
+/// model, it added 6 ms to LeNet-5's 39.
 const WARM_UP_MACS: u128 = 10_000_000;
 
 static GEMM_WARMED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);

@@ -61,7 +61,7 @@ const FILL_CHUNK: usize = 4096;
 /// Draws `out` in order. A function of its own, called per [`FILL_CHUNK`] values, so that V8
 /// can move the draws to optimised code in the middle of a layer: it swaps code only between
 /// calls, and a 590k-weight layer drawn in one call stayed in its baseline code throughout.
-/// Building the Fashion ConvNet at a cold start went from 32 to 18 ms (medians of 11 runs;
+/// Building the Fashion ConvNet at a cold start went from 32 to 18 ms (`npm run bench:cold`;
 /// `scripts/build.mjs` also keeps wasm-opt from inlining this into its caller). The draws and
 /// their order are the same as one loop's.
 #[inline(never)]
