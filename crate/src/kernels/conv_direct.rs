@@ -23,7 +23,8 @@ use super::conv::Conv2dParams;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 use super::lanes::copy;
 
-/// Output columns per vector pass of the forward kernel.
+/// Output columns of the forward kernel's widest block (two vectors); the padded width rounds
+/// up to them.
 const COLS: usize = 8;
 /// Filters per pass of the kernel-gradient kernel (two vectors).
 const FILTERS: usize = 8;
@@ -78,7 +79,7 @@ fn pad_image(p: &Conv2dParams, image: &[f32], pad: &mut [f32]) {
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
-    use super::{padded_w, Conv2dParams, COLS, FILTERS};
+    use super::{padded_w, Conv2dParams, FILTERS};
     use crate::kernels::gemm::simd::transpose4;
     use crate::kernels::lanes::F4;
     use core::arch::wasm32::*;
@@ -90,16 +91,20 @@ mod simd {
     /// its limit.
     const BLOCK: usize = 4;
 
-    /// Calls `$f::<N>($args)` with N = `$n` (1 to [`BLOCK`]), the block size as a constant.
-    macro_rules! with_block {
-        ($n:expr, $f:ident($($arg:expr),*)) => {
+    /// Calls `$f::<N> $args` with N = `$n`, one of the `$sizes`, as a constant.
+    macro_rules! with_size {
+        ($n:expr, [$($size:literal),*], $f:ident $args:tt) => {
             match $n {
-                4 => $f::<4>($($arg),*),
-                3 => $f::<3>($($arg),*),
-                2 => $f::<2>($($arg),*),
-                1 => $f::<1>($($arg),*),
-                _ => unreachable!("blocks hold 1 to BLOCK = 4"),
+                $($size => $f::<$size> $args,)*
+                n => unreachable!("no block of {n}"),
             }
+        };
+    }
+
+    /// [`with_size`] for blocks of 1 to [`BLOCK`].
+    macro_rules! with_block {
+        ($n:expr, $f:ident $args:tt) => {
+            with_size!($n, [4, 3, 2, 1], $f $args)
         };
     }
 
@@ -111,19 +116,10 @@ mod simd {
     /// bench:kernels`).
     const WIDE_MAX: usize = 8;
 
+    /// [`with_size`] for blocks of 1 to [`WIDE_MAX`] filters.
     macro_rules! with_wide {
-        ($n:expr, $f:ident($($arg:expr),*)) => {
-            match $n {
-                8 => $f::<8>($($arg),*),
-                7 => $f::<7>($($arg),*),
-                6 => $f::<6>($($arg),*),
-                5 => $f::<5>($($arg),*),
-                4 => $f::<4>($($arg),*),
-                3 => $f::<3>($($arg),*),
-                2 => $f::<2>($($arg),*),
-                1 => $f::<1>($($arg),*),
-                _ => unreachable!("blocks hold 1 to 8 filters"),
-            }
+        ($n:expr, $f:ident $args:tt) => {
+            with_size!($n, [8, 7, 6, 5, 4, 3, 2, 1], $f $args)
         };
     }
 
@@ -140,52 +136,8 @@ mod simd {
         let mut f0 = 0;
         for i in 0..blocks {
             let fb = (p.out_c - f0).div_ceil(blocks - i);
-            with_block!(fb, forward_block(p, pad, w, b, y, f0));
+            with_block!(fb, forward_narrow(p, pad, w, b, y, f0));
             f0 += fb;
-        }
-    }
-
-    /// Filters `f0..f0+FB` (up to 8, one vector each) of every output position, four output
-    /// columns per vector: each tap's four input values from one load, each filter's weight
-    /// splat. The four positions' results go out transposed, as rows of filters.
-    #[inline(always)]
-    fn forward_wide<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
-        let (out_h, out_w, out_c, k_h, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_h, p.k_w);
-        let wp = padded_w(p);
-        assert!(pad.len() >= super::padded_h(p) * wp && w.len() >= k_h * k_w * out_c && f0 + FB <= out_c);
-        assert!(y.len() >= out_h * out_w * out_c && b.len() >= out_c);
-        let bias: [v128; FB] = core::array::from_fn(|f| f32x4_splat(b[f0 + f]));
-        let (xp, wptr) = (pad.as_ptr(), w.as_ptr());
-        for oh in 0..out_h {
-            for c0 in (0..out_w).step_by(4) {
-                let mut acc = [f32x4_splat(0.0); FB];
-                for kh in 0..k_h {
-                    for kw in 0..k_w {
-                        // SAFETY: row oh + kh < padded_h and column c0 + kw + 3 < padded_w, as
-                        // c0 + 4 ≤ round_up(out_w, 8); the weight index is below k_h·k_w·out_c.
-                        unsafe {
-                            let x = v128_load(xp.add((oh + kh) * wp + c0 + kw) as *const v128);
-                            let wt = wptr.add((kh * k_w + kw) * out_c + f0);
-                            for (f, a) in acc.iter_mut().enumerate() {
-                                let wv = v128_load32_splat(wt.add(f) as *const u32);
-                                *a = f32x4_add(*a, f32x4_mul(x, wv));
-                            }
-                        }
-                    }
-                }
-                let valid = 4.min(out_w - c0);
-                let at = (oh * out_w + c0) * out_c + f0;
-                for g in 0..FB.div_ceil(4) {
-                    let v = |f: usize| if f < FB { f32x4_add(acc[f], bias[f]) } else { f32x4_splat(0.0) };
-                    let rows = transpose4([v(4 * g), v(4 * g + 1), v(4 * g + 2), v(4 * g + 3)]);
-                    let n = 4.min(FB - 4 * g);
-                    for (j, r) in rows.iter().enumerate().take(valid) {
-                        // SAFETY: position c0 + j < out_w of row oh; filters f0 + 4g .. + n
-                        // ≤ f0 + FB ≤ out_c (asserted above).
-                        unsafe { store_first(*r, y.as_mut_ptr().add(at + j * out_c + 4 * g), n) };
-                    }
-                }
-            }
         }
     }
 
@@ -206,56 +158,69 @@ mod simd {
         }
     }
 
-    /// Filters `f0..f0+FB` of every output position.
+    /// [`forward_block`] with one vector (4 columns) per filter.
     #[inline(always)]
-    fn forward_block<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
+    fn forward_wide<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
+        forward_block::<FB, 1>(p, pad, w, b, y, f0);
+    }
+
+    /// [`forward_block`] with two vectors (8 columns) per filter.
+    #[inline(always)]
+    fn forward_narrow<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
+        forward_block::<FB, 2>(p, pad, w, b, y, f0);
+    }
+
+    /// Filters `f0..f0+FB` of every output position, `4·V` output columns of one row per
+    /// register block: each tap's input values from V loads, each filter's weight splat. The
+    /// results go out through 4×4 transposes, as rows of filters.
+    #[inline(always)]
+    fn forward_block<const FB: usize, const V: usize>(
+        p: &Conv2dParams,
+        pad: &[f32],
+        w: &[f32],
+        b: &[f32],
+        y: &mut [f32],
+        f0: usize,
+    ) {
         let (out_h, out_w, out_c, k_h, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_h, p.k_w);
         let wp = padded_w(p);
-        assert!(pad.len() >= super::padded_h(p) * wp && w.len() >= k_h * k_w * out_c && f0 + FB <= out_c);
+        assert!(V <= 2 && pad.len() >= super::padded_h(p) * wp && w.len() >= k_h * k_w * out_c && f0 + FB <= out_c);
         assert!(y.len() >= out_h * out_w * out_c && b.len() >= out_c);
         let bias: [v128; FB] = core::array::from_fn(|f| f32x4_splat(b[f0 + f]));
         let (xp, wptr) = (pad.as_ptr(), w.as_ptr());
         for oh in 0..out_h {
-            for c0 in (0..out_w).step_by(COLS) {
-                let mut acc = [[f32x4_splat(0.0); 2]; FB];
+            for c0 in (0..out_w).step_by(4 * V) {
+                let mut acc = [[f32x4_splat(0.0); V]; FB];
                 for kh in 0..k_h {
                     for kw in 0..k_w {
-                        // SAFETY: row oh + kh < padded_h and column c0 + kw + 7 < padded_w, as
-                        // c0 + 8 ≤ round_up(out_w, 8); the weight index is below k_h·k_w·out_c
-                        // (asserted above).
+                        // SAFETY: row oh + kh < padded_h and column c0 + kw + 4·V − 1 <
+                        // padded_w, as c0 + 4·V ≤ round_up(out_w, 8) (V ≤ 2); the weight index
+                        // is below k_h·k_w·out_c (asserted above).
                         unsafe {
                             let at = xp.add((oh + kh) * wp + c0 + kw);
-                            let x0 = v128_load(at as *const v128);
-                            let x1 = v128_load(at.add(4) as *const v128);
+                            let x: [v128; V] = core::array::from_fn(|v| v128_load(at.add(4 * v) as *const v128));
                             let wt = wptr.add((kh * k_w + kw) * out_c + f0);
                             for (f, a) in acc.iter_mut().enumerate() {
                                 let wv = v128_load32_splat(wt.add(f) as *const u32);
-                                a[0] = f32x4_add(a[0], f32x4_mul(x0, wv));
-                                a[1] = f32x4_add(a[1], f32x4_mul(x1, wv));
+                                for (a, x) in a.iter_mut().zip(&x) {
+                                    *a = f32x4_add(*a, f32x4_mul(*x, wv));
+                                }
                             }
                         }
                     }
                 }
-                let valid = COLS.min(out_w - c0);
-                let row = &mut y[(oh * out_w + c0) * out_c + f0..(oh * out_w + c0 + valid - 1) * out_c + f0 + FB];
-                let lanes: [[f32; COLS]; FB] = core::array::from_fn(|f| {
-                    let (v0, v1) = (f32x4_add(acc[f][0], bias[f]), f32x4_add(acc[f][1], bias[f]));
-                    [
-                        f32x4_extract_lane::<0>(v0),
-                        f32x4_extract_lane::<1>(v0),
-                        f32x4_extract_lane::<2>(v0),
-                        f32x4_extract_lane::<3>(v0),
-                        f32x4_extract_lane::<0>(v1),
-                        f32x4_extract_lane::<1>(v1),
-                        f32x4_extract_lane::<2>(v1),
-                        f32x4_extract_lane::<3>(v1),
-                    ]
-                });
-                let out = row.as_mut_ptr();
-                for j in 0..valid {
-                    for (f, l) in lanes.iter().enumerate() {
-                        // SAFETY: `row` spans columns c0..c0+valid, filters f0..f0+FB.
-                        unsafe { *out.add(j * out_c + f) = l[j] };
+                for (v, c) in (c0..out_w).step_by(4).take(V).enumerate() {
+                    let valid = 4.min(out_w - c);
+                    let at = (oh * out_w + c) * out_c + f0;
+                    for g in 0..FB.div_ceil(4) {
+                        let col = |f: usize| if f < FB { f32x4_add(acc[f][v], bias[f]) } else { f32x4_splat(0.0) };
+                        let rows = transpose4([col(4 * g), col(4 * g + 1), col(4 * g + 2), col(4 * g + 3)]);
+                        let n = 4.min(FB - 4 * g);
+                        for (j, r) in rows.iter().enumerate().take(valid) {
+                            // SAFETY: position c + j < out_w of row oh; filters f0 + 4g .. + n
+                            // ≤ f0 + FB ≤ out_c (asserted above).
+                            unsafe { store_first(*r, y.as_mut_ptr().add(at + j * out_c + 4 * g), n) };
+                        }
                     }
                 }
             }

@@ -284,39 +284,34 @@ pub mod simd {
     /// transposes in registers. Element by element that was a strided gather, and it cost 12% of
     /// LeNet-5's C5 backward, which packs Wᵀ (400 × 120) every step.
     pub fn pack_b_transposed(p: &GemmParams, b_t: &[f32], pack: &mut [f32]) {
-        let GemmParams { k, n, .. } = *p;
-        assert!(b_t.len() >= n * k && pack.len() >= p.pack_len());
-        let n8 = n.div_ceil(NR) * NR;
-        for pc in (0..k).step_by(KC) {
-            let kc = KC.min(k - pc);
-            for jp in 0..n.div_ceil(NR) {
-                let (j0, w) = (jp * NR, NR.min(n - jp * NR));
-                let dst = &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
-                let mut kk = 0;
-                if w == NR {
-                    while kk + 4 <= kc {
-                        // SAFETY: rows j0..j0+8 < n of Bᵀ hold k values, and pc + kk + 4 ≤ k;
-                        // dst holds kc·8 values and (kk + 3)·8 + 8 ≤ kc·8.
-                        unsafe {
-                            let at = |r: usize| v128_load(b_t.as_ptr().add((j0 + r) * k + pc + kk) as *const v128);
-                            let lo = transpose4([at(0), at(1), at(2), at(3)]);
-                            let hi = transpose4([at(4), at(5), at(6), at(7)]);
-                            for c in 0..4 {
-                                let d = dst.as_mut_ptr().add((kk + c) * NR);
-                                v128_store(d as *mut v128, lo[c]);
-                                v128_store(d.add(4) as *mut v128, hi[c]);
-                            }
+        let k = p.k;
+        assert!(b_t.len() >= p.n * k);
+        pack_panel_blocks(p, pack, |pc, j0, w, dst| {
+            let kc = dst.len() / NR;
+            let mut kk = 0;
+            if w == NR {
+                while kk + 4 <= kc {
+                    // SAFETY: rows j0..j0+8 < n of Bᵀ hold k values, and pc + kk + 4 ≤ k; dst
+                    // holds kc·8 values and (kk + 3)·8 + 8 ≤ kc·8.
+                    unsafe {
+                        let at = |r: usize| v128_load(b_t.as_ptr().add((j0 + r) * k + pc + kk) as *const v128);
+                        let lo = transpose4([at(0), at(1), at(2), at(3)]);
+                        let hi = transpose4([at(4), at(5), at(6), at(7)]);
+                        for c in 0..4 {
+                            let d = dst.as_mut_ptr().add((kk + c) * NR);
+                            v128_store(d as *mut v128, lo[c]);
+                            v128_store(d.add(4) as *mut v128, hi[c]);
                         }
-                        kk += 4;
                     }
-                }
-                for (kk, d) in dst.chunks_exact_mut(NR).enumerate().skip(kk) {
-                    for (jj, v) in d.iter_mut().enumerate() {
-                        *v = if jj < w { b_t[(j0 + jj) * k + pc + kk] } else { 0.0 };
-                    }
+                    kk += 4;
                 }
             }
-        }
+            for (kk, d) in dst.chunks_exact_mut(NR).enumerate().skip(kk) {
+                for (jj, v) in d.iter_mut().enumerate() {
+                    *v = if jj < w { b_t[(j0 + jj) * k + pc + kk] } else { 0.0 };
+                }
+            }
+        });
     }
 
     /// Rows `r` of a 4×4 block in, its columns out: `out[c][r] = rows[r][c]`.
@@ -339,16 +334,25 @@ pub mod simd {
     /// `j0..j0 + w`, into the 8 values `d` (zeros past `w`).
     #[inline(always)]
     fn pack_panels(p: &GemmParams, pack: &mut [f32], mut fill: impl FnMut(usize, usize, usize, &mut [f32])) {
+        pack_panel_blocks(p, pack, |pc, j0, w, dst| {
+            for (kk, d) in dst.chunks_exact_mut(NR).enumerate() {
+                fill(pc + kk, j0, w, d);
+            }
+        });
+    }
+
+    /// Walks [`pack_b`]'s layout a panel block at a time: `fill(pc, j0, w, dst)` writes B's rows
+    /// `pc..pc + kc` (`kc` = `dst.len() / 8`), columns `j0..j0 + w`, into `dst`, 8 values a row.
+    #[inline(always)]
+    fn pack_panel_blocks(p: &GemmParams, pack: &mut [f32], mut fill: impl FnMut(usize, usize, usize, &mut [f32])) {
         let GemmParams { k, n, .. } = *p;
+        assert!(pack.len() >= p.pack_len());
         let n8 = n.div_ceil(NR) * NR;
         for pc in (0..k).step_by(KC) {
             let kc = KC.min(k - pc);
             for jp in 0..n.div_ceil(NR) {
                 let (j0, w) = (jp * NR, NR.min(n - jp * NR));
-                let dst = &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR];
-                for (kk, d) in dst.chunks_exact_mut(NR).enumerate() {
-                    fill(pc + kk, j0, w, d);
-                }
+                fill(pc, j0, w, &mut pack[pc * n8 + jp * kc * NR..pc * n8 + (jp + 1) * kc * NR]);
             }
         }
     }
