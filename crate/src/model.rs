@@ -12,6 +12,7 @@ use crate::kernels::conv::{
     conv2d_backward, conv2d_backward_packed, conv2d_forward_packed, conv2d_pack_weights, conv2d_pack_weights_t,
     conv2d_packed_w_t_len, ConnectionTable, Conv2dGrads, Conv2dParams, Padding,
 };
+use crate::kernels::conv_direct;
 use crate::kernels::dense::{dense_backward, dense_forward_packed, dense_pack_weights, DenseGrads, DenseParams};
 use crate::kernels::dropout::{apply_mask, dropout_mask};
 use crate::kernels::gemm::transpose;
@@ -212,11 +213,11 @@ const WARM_UP_MACS: u128 = 10_000_000;
 
 static GEMM_WARMED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
-/// Multiply-adds per example that `op` runs through the GEMM (one-channel convolutions run
-/// directly, see `conv_direct`, and are not counted).
+/// Multiply-adds per example that `op` runs through the GEMM (convolutions the direct kernels
+/// serve, see `conv_direct`, are not counted).
 fn gemm_macs(op: &Op) -> u128 {
     match op {
-        Op::Conv(p, _) | Op::ConvTable(p, ..) if p.in_c > 1 => p.positions() as u128 * p.w_len() as u128,
+        Op::Conv(p, _) | Op::ConvTable(p, ..) if !conv_direct::applies(p) => p.positions() as u128 * p.w_len() as u128,
         Op::Dense(p, _) => p.inputs as u128 * p.units as u128,
         _ => 0,
     }

@@ -129,9 +129,9 @@ mod simd {
             with_wide!(p.out_c, forward_wide(p, pad, w, b, y, 0));
             return;
         }
-        // Blocks as even as the filters allow: LeNet-5's 6 filters as 3 + 3 (53% of the peak),
-        // not 4 + 2 (50%), whose second block has too few accumulators to hide the adds'
-        // latency (`npm run bench:kernels`).
+        // Blocks as even as the filters allow (10 filters: 4 + 3 + 3, not 4 + 4 + 2): a small
+        // last block has too few accumulators to hide the adds' latency. Measured on 6 filters,
+        // before they took the wide path: 3 + 3 ran at 53% of the peak, 4 + 2 at 50%.
         let blocks = p.out_c.div_ceil(BLOCK);
         let mut f0 = 0;
         for i in 0..blocks {
@@ -307,16 +307,7 @@ mod simd {
             }
         }
         for (a, &(kh, kw)) in acc.iter().zip(&taps) {
-            let mut lanes = [0.0f32; FILTERS];
-            // SAFETY: `lanes` holds 8 values.
-            unsafe {
-                v128_store(lanes.as_mut_ptr() as *mut v128, a[0]);
-                v128_store(lanes.as_mut_ptr().add(4) as *mut v128, a[1]);
-            }
-            let row = &mut partial[(kh * k_w + kw) * out_c + g * FILTERS..];
-            for (j, &v) in lanes.iter().enumerate().take(valid) {
-                row[j] = v;
-            }
+            store_filters(a, &mut partial[(kh * k_w + kw) * out_c + g * FILTERS..], valid);
         }
     }
 
@@ -442,17 +433,20 @@ mod simd {
             }
         }
         for (t, a) in acc.iter().enumerate() {
-            let mut lanes = [0.0f32; FILTERS];
-            // SAFETY: `lanes` holds 8 values.
-            unsafe {
-                v128_store(lanes.as_mut_ptr() as *mut v128, a[0]);
-                v128_store(lanes.as_mut_ptr().add(4) as *mut v128, a[1]);
-            }
-            let row = &mut partial[(kh * k_w + kw0 + t) * out_c + g * FILTERS..];
-            for (j, &v) in lanes.iter().enumerate().take(valid) {
-                row[j] = v;
-            }
+            store_filters(a, &mut partial[(kh * k_w + kw0 + t) * out_c + g * FILTERS..], valid);
         }
+    }
+
+    /// Writes the first `valid` of a tap's 8 filter sums to `row`.
+    #[inline(always)]
+    fn store_filters(acc: &[v128; 2], row: &mut [f32], valid: usize) {
+        let mut lanes = [0.0f32; FILTERS];
+        // SAFETY: `lanes` holds 8 values.
+        unsafe {
+            v128_store(lanes.as_mut_ptr() as *mut v128, acc[0]);
+            v128_store(lanes.as_mut_ptr().add(4) as *mut v128, acc[1]);
+        }
+        row[..valid].copy_from_slice(&lanes[..valid]);
     }
 }
 

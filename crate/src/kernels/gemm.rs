@@ -707,8 +707,8 @@ pub mod simd {
         while done < blk.kc {
             let len = (a.run - col).min(blk.kc - done);
             let off = row * a.run_stride + col;
-            // SAFETY: bases[r] + offset(kk') < src.len() for every kk' < k (asserted in
-            // gemm_gathered: bases are at most the last row's, offsets grow with kk), and the
+            // SAFETY: bases[r] + offset(kk') < src.len() for every kk' < k (check_gathered:
+            // bases are at most the last row's, offsets grow with kk), and the
             // panel holds kc·NR values.
             unsafe {
                 let ap: [*const f32; MR] = core::array::from_fn(|r| src.add(bases[r] + off));
