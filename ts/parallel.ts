@@ -23,9 +23,13 @@ export type GradientRequest =
       micro: number;
       first: number;
       seed: bigint;
+      /** An array the worker's last result came in, given back for it to fill again. */
+      reuse?: Float32Array | undefined;
     }
   | { type: 'predict'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; batchSize: number };
-export type GradientReply = { type: 'ready' } | { type: 'result'; id: number; parts: Float32Array } | { type: 'error'; id?: number; message: string };
+/** A result: a step's gradient parts (and the step's weights array, given back) or predictions. */
+export type GradientResult = { parts: Float32Array; weights?: Float32Array };
+export type GradientReply = { type: 'ready' } | ({ type: 'result'; id: number } & GradientResult) | { type: 'error'; id?: number; message: string };
 
 /** A worker as the platform gives it: Node's worker_threads or a browser's Web Worker. */
 export interface WorkerPort {
@@ -57,7 +61,7 @@ export function defaultWorkers(): number {
 
 /** The worker's answer to a message, or its failure. */
 class Pending {
-  private waiting = new Map<number, { resolve: (parts: Float32Array) => void; reject: (e: Error) => void }>();
+  private waiting = new Map<number, { resolve: (result: GradientResult) => void; reject: (e: Error) => void }>();
   private ready: { resolve: () => void; reject: (e: Error) => void } | undefined;
   failure: Error | undefined;
 
@@ -85,7 +89,7 @@ class Pending {
     }
     if (m.type === 'ready') this.ready?.resolve();
     else {
-      this.waiting.get(m.id)?.resolve(m.parts);
+      this.waiting.get(m.id)?.resolve(m);
       this.waiting.delete(m.id);
     }
   }
@@ -98,20 +102,22 @@ class Pending {
   }
 
   /**
-   * Sends a request. Its inputs are always transferred; its weights only when `ownWeights`
-   * (the last worker to get that array: posting copies it for the others at once).
+   * Sends a request. Its inputs (and an array given back to fill) are always transferred; its
+   * weights only when `ownWeights` (the last worker to get that array: posting copies it for
+   * the others at once).
    */
-  run(request: Extract<GradientRequest, { type: 'step' | 'predict' }>, ownWeights = false): Promise<Float32Array> {
+  run(request: Extract<GradientRequest, { type: 'step' | 'predict' }>, ownWeights = false): Promise<GradientResult> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject });
       this.port.busy?.(true);
       const transfer: Transferable[] = request.type === 'step' ? [request.x.buffer, request.labels.buffer] : [request.x.buffer];
+      if (request.type === 'step' && request.reuse) transfer.push(request.reuse.buffer);
       if (ownWeights) transfer.push(request.weights.buffer);
       this.port.post(request, transfer);
     }).finally(() => {
       if (this.waiting.size === 0) this.port.busy?.(false);
-    }) as Promise<Float32Array>;
+    }) as Promise<GradientResult>;
   }
 }
 
@@ -119,6 +125,7 @@ class Pending {
 export interface ReducingModel {
   draw_step_seed(): bigint;
   weights(): Float32Array;
+  weights_into(out: Float32Array): void;
   reduce_begin(microBatches: number, total: number): void;
   reduce_own(x: Float32Array, labels: Uint32Array, micro: number, seed: bigint): void;
   reduce_own_u8(x: Uint8Array, labels: Uint32Array, micro: number, seed: bigint): void;
@@ -129,6 +136,13 @@ export interface ReducingModel {
 /** A set of gradient workers for one fit(). */
 export class GradientPool {
   private nextId = 0;
+  /**
+   * Arrays that come back from the workers, to be filled again by the next step: its weights
+   * (the last worker's copy) and each worker's gradient parts. A step then allocates no
+   * megabyte-sized arrays.
+   */
+  private spareWeights: Float32Array | undefined;
+  private spareParts: (Float32Array | undefined)[] = [];
 
   private constructor(private readonly workers: Pending[]) {}
 
@@ -172,17 +186,30 @@ export class GradientPool {
     // sums what the workers send.
     const take = (t: number) => Math.floor(count / threads) + (t >= threads - (count % threads) ? 1 : 0);
     const own = Math.min(n, take(0) * micro);
-    const weights = threads > 1 ? reduce(() => model.weights()) : undefined;
-    const jobs: Promise<Float32Array>[] = [];
+    const spare = this.spareWeights;
+    this.spareWeights = undefined;
+    const weights = threads === 1 ? undefined : spare ? (reduce(() => model.weights_into(spare)), spare) : reduce(() => model.weights());
+    const weightCount = weights?.length;
+    const jobs: Promise<GradientResult>[] = [];
     const runs: Uint32Array[] = [];
     for (let t = 1, first = take(0); t < threads; t++) {
       const from = first * micro;
       const to = Math.min(n, (first + take(t)) * micro);
       runs.push(Uint32Array.from({ length: take(t) }, (_, j) => Math.min(micro, n - (first + j) * micro)));
-      // The weights are a copy out of the wasm (`model.weights()`): the last worker takes it.
+      // The weights are a copy out of the wasm: the last worker takes it, and gives it back.
       jobs.push(
         this.workers[t - 1]!.run(
-          { type: 'step', id: this.nextId++, weights: weights!, x: x.slice(from * per, to * per), labels: labels.slice(from, to), micro, first, seed },
+          {
+            type: 'step',
+            id: this.nextId++,
+            weights: weights!,
+            x: x.slice(from * per, to * per),
+            labels: labels.slice(from, to),
+            micro,
+            first,
+            seed,
+            reuse: this.spareParts[t - 1],
+          },
           t === threads - 1,
         ),
       );
@@ -195,9 +222,12 @@ export class GradientPool {
     const ownLabels = labels.subarray(0, own);
     reduce(() => (ownX instanceof Uint8Array ? model.reduce_own_u8(ownX, ownLabels, micro, seed) : model.reduce_own(ownX, ownLabels, micro, seed)));
     // Each worker's run is added as soon as it and the runs before it are in: in micro-batch order.
+    this.spareParts.fill(undefined);
     for (const [i, job] of jobs.entries()) {
-      const parts = await job;
-      reduce(() => model.reduce_add(parts, runs[i]!));
+      const result = await job;
+      reduce(() => model.reduce_add(result.parts, runs[i]!));
+      this.spareParts[i] = result.parts;
+      if (i === jobs.length - 1 && result.weights?.length === weightCount) this.spareWeights = result.weights;
     }
     return reduce(() => model.reduce_finish());
   }
@@ -211,14 +241,14 @@ export class GradientPool {
   async predict(weights: Float32Array, x: Uint8Array | Float32Array, n: number, batchSize: number): Promise<Float32Array> {
     const per = x.length / n;
     const used = Math.min(this.workers.length, n);
-    const jobs: Promise<Float32Array>[] = [];
+    const jobs: Promise<GradientResult>[] = [];
     for (let w = 0, from = 0; w < used; w++) {
       const take = Math.floor(n / used) + (w < n % used ? 1 : 0);
       // `weights` is the caller's copy (`model.weights()`): the last worker takes it.
       jobs.push(this.workers[w]!.run({ type: 'predict', id: this.nextId++, weights, x: x.slice(from * per, (from + take) * per), batchSize }, w === used - 1));
       from += take;
     }
-    const results = await Promise.all(jobs);
+    const results = (await Promise.all(jobs)).map((r) => r.parts);
     const out = new Float32Array(results.reduce((s, r) => s + r.length, 0));
     results.reduce((at, r) => (out.set(r, at), at + r.length), 0);
     return out;

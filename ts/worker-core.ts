@@ -41,10 +41,11 @@ export function serveGradients(
       }
       const parts = callWasm('gradient worker', () =>
         m.x instanceof Uint8Array
-          ? built.micro_gradients_u8(m.weights, m.x, m.labels, m.micro, m.first, m.seed)
-          : built.micro_gradients(m.weights, m.x, m.labels, m.micro, m.first, m.seed),
+          ? built.micro_gradients_u8(m.weights, m.x, m.labels, m.micro, m.first, m.seed, m.reuse)
+          : built.micro_gradients(m.weights, m.x, m.labels, m.micro, m.first, m.seed, m.reuse),
       );
-      post({ type: 'result', id: m.id, parts }, [parts.buffer]);
+      // The weights array goes back too, for the page to fill with the next step's.
+      post({ type: 'result', id: m.id, parts, weights: m.weights }, [parts.buffer, m.weights.buffer]);
     } catch (error) {
       post({ type: 'error', ...(m.type === 'step' ? { id: m.id } : {}), message: error instanceof Error ? error.message : String(error) });
     }

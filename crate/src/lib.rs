@@ -11,6 +11,7 @@ pub mod kernels;
 pub mod model;
 pub mod nn;
 
+use js_sys::Float32Array;
 use kernels::dense::{dense_backward as dense_backward_kernel, dense_forward as dense_forward_kernel};
 use kernels::dense::{DenseGrads, DenseParams};
 use model::Input;
@@ -144,31 +145,35 @@ impl WasmModel {
     }
 
     /// A worker's part of a data-parallel step: `[loss, correct, gradient…]` per micro-batch.
-    /// Non-empty `weights` replace the parameters first.
+    /// Non-empty `weights` replace the parameters first; `out`, the array of an earlier step
+    /// given back, is filled instead of a new one when it has the right length. (One call a
+    /// step carries everything, hence the arguments.)
+    #[allow(clippy::too_many_arguments)]
     pub fn micro_gradients(
         &mut self,
-        weights: &[f32],
+        weights: &Float32Array,
         x: &[f32],
         labels: &[u32],
         micro: usize,
         first: usize,
         step_seed: u64,
-    ) -> Result<Vec<f32>, JsError> {
-        self.inner
-            .micro_gradients(weights, Input::F32(x), labels, micro, first, step_seed)
-            .map_err(|e| JsError::new(&e))
+        out: Option<Float32Array>,
+    ) -> Result<Float32Array, JsError> {
+        self.micro_gradients_of(weights, Input::F32(x), labels, micro, first, step_seed, out)
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub fn micro_gradients_u8(
         &mut self,
-        weights: &[f32],
+        weights: &Float32Array,
         x: &[u8],
         labels: &[u32],
         micro: usize,
         first: usize,
         step_seed: u64,
-    ) -> Result<Vec<f32>, JsError> {
-        self.inner.micro_gradients(weights, Input::U8(x), labels, micro, first, step_seed).map_err(|e| JsError::new(&e))
+        out: Option<Float32Array>,
+    ) -> Result<Float32Array, JsError> {
+        self.micro_gradients_of(weights, Input::U8(x), labels, micro, first, step_seed, out)
     }
 
     /// The reduction of a data-parallel step, in three calls so that the workers' results need
@@ -178,8 +183,10 @@ impl WasmModel {
         self.inner.reduce_begin(micro_batches, total).map_err(|e| JsError::new(&e))
     }
 
-    pub fn reduce_add(&mut self, parts: &[f32], counts: &[u32]) -> Result<(), JsError> {
-        self.inner.reduce_add(parts, counts).map_err(|e| JsError::new(&e))
+    pub fn reduce_add(&mut self, parts: &Float32Array, counts: &[u32]) -> Result<(), JsError> {
+        // Read a stretch at a time straight from the JS array (see Model::reduce_add_from).
+        let read = |at: usize, dst: &mut [f32]| parts.subarray(at as u32, (at + dst.len()) as u32).copy_to(dst);
+        self.inner.reduce_add_from(parts.length() as usize, counts, read).map_err(|e| JsError::new(&e))
     }
 
     /// This instance's own share of the step: the next micro-batches, computed here from its own
@@ -278,12 +285,27 @@ impl WasmModel {
     }
 
     /// Every parameter, each layer's kernel then bias, in Keras's order and layouts.
-    pub fn weights(&self) -> Vec<f32> {
-        self.inner.params().to_vec()
+    pub fn weights(&self) -> Float32Array {
+        let params = self.inner.params();
+        let out = Float32Array::new_with_length(params.len() as u32);
+        out.copy_from(params);
+        out
     }
 
-    pub fn set_weights(&mut self, values: &[f32]) -> Result<(), JsError> {
-        self.inner.set_params(values).map_err(|e| JsError::new(&e))
+    /// [`WasmModel::weights`] into an array of the same length (an earlier step's, given back).
+    pub fn weights_into(&self, out: &Float32Array) -> Result<(), JsError> {
+        let params = self.inner.params();
+        if out.length() as usize != params.len() {
+            return Err(JsError::new(&format!("weights: an array of {} values for {}", out.length(), params.len())));
+        }
+        out.copy_from(params);
+        Ok(())
+    }
+
+    pub fn set_weights(&mut self, values: &Float32Array) -> Result<(), JsError> {
+        self.inner
+            .set_params_with(values.length() as usize, |params| values.copy_to(params))
+            .map_err(|e| JsError::new(&e))
     }
 
     pub fn param_count(&self) -> usize {
@@ -301,5 +323,41 @@ impl WasmModel {
     /// Optimiser updates made so far.
     pub fn iterations(&self) -> f64 {
         self.inner.iterations() as f64
+    }
+}
+
+impl WasmModel {
+    /// A worker's micro-batch gradients, written straight into one JS array (`out` when it has
+    /// the right length: the array of an earlier step, given back so that a step allocates
+    /// nothing), laid out as `Model::micro_gradients` returns them. A non-empty `weights`
+    /// replaces the parameters first.
+    #[allow(clippy::too_many_arguments)]
+    fn micro_gradients_of(
+        &mut self,
+        weights: &Float32Array,
+        x: Input<'_>,
+        labels: &[u32],
+        micro: usize,
+        first: usize,
+        step_seed: u64,
+        out: Option<Float32Array>,
+    ) -> Result<Float32Array, JsError> {
+        if weights.length() > 0 {
+            self.set_weights(weights)?;
+        }
+        let part = 2 + self.inner.param_count();
+        let parts = labels.len().div_ceil(micro.max(1));
+        let len =
+            u32::try_from(parts * part).map_err(|_| JsError::new("micro_gradients: too many values for one array"))?;
+        let out = out.filter(|o| o.length() == len).unwrap_or_else(|| Float32Array::new_with_length(len));
+        self.inner
+            .micro_gradients_each(x, labels, micro, first, step_seed, |j, loss, correct, grads| {
+                let at = (j * part) as u32;
+                out.set_index(at, loss);
+                out.set_index(at + 1, correct as f32);
+                out.subarray(at + 2, at + part as u32).copy_from(grads);
+            })
+            .map_err(|e| JsError::new(&e))?;
+        Ok(out)
     }
 }

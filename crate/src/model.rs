@@ -735,10 +735,17 @@ impl Model {
 
     /// Replaces every parameter; `values` must hold [`Model::param_count`] of them.
     pub fn set_params(&mut self, values: &[f32]) -> Result<(), String> {
-        if values.len() != self.params.len() {
-            return Err(format!("weights: {} values given, the model has {}", values.len(), self.params.len()));
+        self.set_params_with(values.len(), |params| params.copy_from_slice(values))
+    }
+
+    /// Replaces every parameter with the `len` values that `fill` writes (so that a caller can
+    /// copy them straight from where they are, such as a JS array); `len` must be
+    /// [`Model::param_count`].
+    pub fn set_params_with(&mut self, len: usize, fill: impl FnOnce(&mut [f32])) -> Result<(), String> {
+        if len != self.params.len() {
+            return Err(format!("weights: {} values given, the model has {}", len, self.params.len()));
         }
-        self.params.copy_from_slice(values);
+        fill(&mut self.params);
         self.params_version += 1;
         Ok(())
     }
@@ -1248,20 +1255,38 @@ impl Model {
         if !weights.is_empty() {
             self.set_params(weights)?;
         }
+        let mut out = Vec::with_capacity(labels.len().div_ceil(micro.max(1)) * (2 + self.params.len()));
+        self.micro_gradients_each(x, labels, micro, first, step_seed, |_, loss, correct, grads| {
+            out.push(loss);
+            out.push(correct as f32);
+            out.extend_from_slice(grads);
+        })?;
+        Ok(out)
+    }
+
+    /// [`micro_gradients`](Self::micro_gradients) from the current parameters, giving each
+    /// micro-batch's `(index within this call, loss, correct, gradient)` to `emit` as soon as it
+    /// is done, so that the caller can copy it straight to where it goes.
+    pub fn micro_gradients_each(
+        &mut self,
+        x: Input<'_>,
+        labels: &[u32],
+        micro: usize,
+        first: usize,
+        step_seed: u64,
+        mut emit: impl FnMut(usize, f32, u32, &[f32]),
+    ) -> Result<(), String> {
         self.check_micro(&x, labels, micro)?;
         // The gradients overwrite any data-parallel sum in progress, which cannot go on.
         self.reduction = None;
-        let (n, p, per) = (labels.len(), self.params.len(), self.input_len);
-        let mut out = Vec::with_capacity(n.div_ceil(micro) * (2 + p));
+        let (n, per) = (labels.len(), self.input_len);
         for (j, from) in (0..n).step_by(micro).enumerate() {
             let to = (from + micro).min(n);
             let (loss, correct) =
                 self.micro_gradient(x.slice(from * per..to * per), &labels[from..to], step_seed, first + j, None);
-            out.push(loss);
-            out.push(correct as f32);
-            out.extend_from_slice(&self.grads);
+            emit(j, loss, correct, &self.grads);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Data-parallel training, the reduction: `parts` holds every micro-batch's
@@ -1290,17 +1315,33 @@ impl Model {
 
     /// Adds the next micro-batches' `[loss, correct, gradient…]` parts (sizes `counts`).
     pub fn reduce_add(&mut self, parts: &[f32], counts: &[u32]) -> Result<(), String> {
+        self.reduce_add_from(parts.len(), counts, |at, dst| dst.copy_from_slice(&parts[at..at + dst.len()]))
+    }
+
+    /// [`reduce_add`](Self::reduce_add) of `len` values that `read(at, dst)` copies out from
+    /// wherever they are (values `at..at + dst.len()`), a few thousand at a time: the caller
+    /// need not copy them all in first, and each stretch of the sum stays in cache while every
+    /// part is added to it. Each value meets the same operations in the same order as in
+    /// `reduce_add`, so the bits are the same.
+    pub fn reduce_add_from(
+        &mut self,
+        len: usize,
+        counts: &[u32],
+        mut read: impl FnMut(usize, &mut [f32]),
+    ) -> Result<(), String> {
+        /// Values of one part read and added at a time (32 KiB).
+        const STRETCH: usize = 8192;
         let p = self.params.len();
         let Some(r) = self.reduction.as_mut() else {
             return Err("reduce_add before reduce_begin".into());
         };
-        if counts.is_empty() || parts.len() != counts.len() * (2 + p) {
+        if counts.is_empty() || len != counts.len() * (2 + p) {
             return Err(format!(
                 "{} micro-batches of {} parameters need {} values, got {}",
                 counts.len(),
                 p,
                 counts.len() * (2 + p),
-                parts.len()
+                len
             ));
         }
         if counts.contains(&0) {
@@ -1309,9 +1350,20 @@ impl Model {
         if r.seen + counts.len() > r.expected {
             return Err(format!("{} micro-batches added to a step of {}", r.seen + counts.len(), r.expected));
         }
-        for (part, &count) in parts.chunks_exact(2 + p).zip(counts) {
-            let weight = Self::reduce_tally(r, count, part[0], part[1] as u32);
-            Self::accumulate(&mut self.grads, weight, &part[2..]);
+        let mut weights = Vec::with_capacity(counts.len());
+        for (k, &count) in counts.iter().enumerate() {
+            let mut head = [0.0; 2];
+            read(k * (2 + p), &mut head);
+            weights.push(Self::reduce_tally(r, count, head[0], head[1] as u32));
+        }
+        let mut buffer = vec![0.0; STRETCH.min(p)];
+        for start in (0..p).step_by(STRETCH) {
+            let sum = &mut self.grads[start..(start + STRETCH).min(p)];
+            let stretch = &mut buffer[..sum.len()];
+            for (k, &weight) in weights.iter().enumerate() {
+                read(k * (2 + p) + 2 + start, stretch);
+                Self::accumulate(sum, weight, stretch);
+            }
         }
         Ok(())
     }
@@ -1820,13 +1872,14 @@ mod tests {
                 "layers": [
                     {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "relu"},
                     {"type": "flatten"},
-                    {"type": "dense", "units": 8, "activation": "relu"},
+                    {"type": "dense", "units": 200, "activation": "relu"},
                     {"type": "dropout", "rate": 0.5},
                     {"type": "dense", "units": 3, "activation": "softmax"}],
                 "loss": {"type": "sparse_categorical_crossentropy"},
                 "optimizer": {"type": "nadam"}, "learning_rate": {"type": "constant", "value": 0.01},
             }))
             .unwrap();
+            // 10,433 parameters: the reduction reads them in more than one stretch (8,192 values).
             let (n, micro, per) = (10usize, 4usize, 36usize);
             let pixels: Vec<u8> = (0..n * per * 3).map(|i| (i * 53 % 251) as u8).collect();
             let labels: Vec<u32> = (0..n as u32 * 3).map(|i| i * 7 % 3).collect();
