@@ -49,10 +49,68 @@ pub fn forward_scratch_len(p: &Conv2dParams) -> usize {
     padded_h(p) * padded_w(p)
 }
 
-/// Scratch for [`kernel_grad`]: the padded image and the output gradient with its filters
-/// rounded up to whole passes.
+/// Scratch for [`kernel_grad`]: the padded image and the output gradient's last rows with
+/// their filters rounded up to whole passes (see [`GradRows`]).
 pub fn kernel_grad_scratch_len(p: &Conv2dParams) -> usize {
-    forward_scratch_len(p) + p.positions() * p.out_c.div_ceil(FILTERS) * FILTERS
+    forward_scratch_len(p) + (p.out_h() - direct_rows(p)) * p.out_w() * p.out_c.div_ceil(FILTERS) * FILTERS
+}
+
+/// The output-gradient rows that [`GradRows`] reads in place: those whose last position's
+/// last pass of 8 filters ends inside the image's gradient (all of them when the filters are
+/// a multiple of 8).
+fn direct_rows(p: &Conv2dParams) -> usize {
+    let (out_w, out_c) = (p.out_w(), p.out_c);
+    let (len, oc8) = (p.positions() * out_c, out_c.div_ceil(FILTERS) * FILTERS);
+    // Rows 0..r end with position r·out_w − 1, read from (r·out_w − 1)·out_c to oc8 values on.
+    (0..=p.out_h()).rev().find(|&r| r * out_w * out_c + oc8 <= len + out_c).unwrap_or(0)
+}
+
+/// One image's output gradient as the kernel-gradient loops read it: at every position, the
+/// values of filters `8g .. 8g + 8` from one pointer. The first [`direct_rows`] rows are read
+/// in place, positions `out_c` values apart: when `out_c` is not a multiple of 8, the lanes of
+/// the last pass past `out_c` hold the next position's values, which the loops carry along in
+/// lanes they never store (so the sums of the others are unchanged). The rows after them, where
+/// that read would pass the end, come from a copy with each position's filters padded to 8.
+/// LeNet-5's C1 (6 filters) used to copy its whole gradient so: 17% of its kernel gradient.
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+#[derive(Clone, Copy)]
+pub struct GradRows<'a> {
+    dy: &'a [f32],
+    tail: &'a [f32],
+    direct: usize,
+    out_h: usize,
+    out_w: usize,
+    out_c: usize,
+    oc8: usize,
+}
+
+#[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+impl<'a> GradRows<'a> {
+    /// `dy`, one image's gradient; `scratch` takes the copied rows.
+    fn new(p: &Conv2dParams, dy: &'a [f32], scratch: &'a mut [f32]) -> Self {
+        let (out_h, out_w, out_c) = (p.out_h(), p.out_w(), p.out_c);
+        let (direct, oc8) = (direct_rows(p), out_c.div_ceil(FILTERS) * FILTERS);
+        assert_eq!(dy.len(), p.positions() * out_c);
+        let tail = &mut scratch[..(out_h - direct) * out_w * oc8];
+        for (d, s) in tail.chunks_exact_mut(oc8).zip(dy[direct * out_w * out_c..].chunks_exact(out_c)) {
+            simd::copy_padded(s, d);
+        }
+        GradRows { dy, tail, direct, out_h, out_w, out_c, oc8 }
+    }
+
+    /// Row `oh`'s first position, at filter `8g`, and the distance between its positions. For
+    /// `oh < out_h` and `8g < out_c`, the 8 values from each of the row's `out_w` positions on
+    /// are inside `dy` or the copy: rows before `direct` by [`direct_rows`], the others as
+    /// copied.
+    #[inline(always)]
+    fn row(&self, oh: usize, g: usize) -> (*const f32, usize) {
+        debug_assert!(oh < self.out_h && g * FILTERS < self.out_c);
+        if oh < self.direct {
+            (self.dy.as_ptr().wrapping_add(oh * self.out_w * self.out_c + g * FILTERS), self.out_c)
+        } else {
+            (self.tail.as_ptr().wrapping_add((oh - self.direct) * self.out_w * self.oc8 + g * FILTERS), self.oc8)
+        }
+    }
 }
 
 /// Copies one image into `pad` (`padded_h × padded_w`) with zeros around it: row `r` holds
@@ -79,7 +137,7 @@ fn pad_image(p: &Conv2dParams, image: &[f32], pad: &mut [f32]) {
 
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
-    use super::{padded_w, Conv2dParams, FILTERS};
+    use super::{padded_w, Conv2dParams, GradRows, FILTERS};
     use crate::kernels::gemm::simd::transpose4;
     use crate::kernels::lanes::F4;
     use core::arch::wasm32::*;
@@ -227,11 +285,11 @@ mod simd {
         }
     }
 
-    /// One image's kernel gradient: `partial[k·out_c + f] = Σ_positions x·dy`, `dy8` the output
-    /// gradient with rows of `round_up(out_c, 8)`. Tap blocks stay within one kernel row, so a
-    /// block's input values sit side by side: one pointer per position, constant offsets.
-    pub fn kernel_grad(p: &Conv2dParams, pad: &[f32], dy8: &[f32], partial: &mut [f32], db: &mut [f32]) {
-        bias_grad(p, dy8, db);
+    /// One image's kernel gradient: `partial[k·out_c + f] = Σ_positions x·dy`, the output
+    /// gradient read through `dy`. Tap blocks stay within one kernel row, so a block's input
+    /// values sit side by side: one pointer per position, constant offsets.
+    pub fn kernel_grad(p: &Conv2dParams, pad: &[f32], dy: GradRows<'_>, partial: &mut [f32], db: &mut [f32]) {
+        bias_grad(p, dy, db);
         // Whole blocks of BLOCK taps along each kernel row; the columns left over (LeNet-5's
         // 5×5: one) go down the rows in blocks of their own when there are few of them.
         let whole = p.k_w / BLOCK * BLOCK;
@@ -243,7 +301,7 @@ mod simd {
                 let end = if down { whole } else { p.k_w };
                 while kw0 < end {
                     let at = Taps { kh, kw0 };
-                    with_block!((end - kw0).min(BLOCK), grad_block(p, pad, dy8, partial, g, at));
+                    with_block!((end - kw0).min(BLOCK), grad_block(p, pad, dy, partial, g, at));
                     kw0 += BLOCK;
                 }
             }
@@ -251,7 +309,7 @@ mod simd {
                 let taps = p.k_h * rest;
                 let mut u0 = 0;
                 while u0 < taps {
-                    with_block!((taps - u0).min(BLOCK), grad_column_block(p, pad, dy8, partial, g, whole, u0));
+                    with_block!((taps - u0).min(BLOCK), grad_column_block(p, pad, dy, partial, g, whole, u0));
                     u0 += BLOCK;
                 }
             }
@@ -271,7 +329,7 @@ mod simd {
     fn grad_column_block<const TB: usize>(
         p: &Conv2dParams,
         pad: &[f32],
-        dy8: &[f32],
+        dy: GradRows<'_>,
         partial: &mut [f32],
         g: usize,
         first_col: usize,
@@ -279,20 +337,19 @@ mod simd {
     ) {
         let (out_h, out_w, out_c, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_w);
         let (wp, rest) = (padded_w(p), k_w - first_col);
-        let oc8 = out_c.div_ceil(FILTERS) * FILTERS;
         let taps: [(usize, usize); TB] = core::array::from_fn(|t| ((u0 + t) / rest, first_col + (u0 + t) % rest));
         let offsets: [usize; TB] = core::array::from_fn(|t| taps[t].0 * wp + taps[t].1);
-        assert!(pad.len() >= super::padded_h(p) * wp && dy8.len() >= out_h * out_w * oc8);
+        assert!(pad.len() >= super::padded_h(p) * wp);
         assert!(taps[TB - 1].0 < p.k_h && partial.len() >= p.k_h * k_w * out_c);
         let valid = FILTERS.min(out_c - g * FILTERS);
         let mut acc = [[f32x4_splat(0.0); 2]; TB];
         for oh in 0..out_h {
             // SAFETY: for every position (oh, ow) and tap (kh, kw), row oh + kh < padded_h and
-            // column ow + kw < padded_w; the gradient rows hold oc8 values each (asserted
-            // above). Both pointers advance one position per step.
+            // column ow + kw < padded_w (asserted above); `dy.row` gives 8 readable values at
+            // each of the row's positions. Both pointers advance one position per step.
             unsafe {
                 let mut x = pad.as_ptr().add(oh * wp);
-                let mut d = dy8.as_ptr().add(oh * out_w * oc8 + g * FILTERS);
+                let (mut d, step) = dy.row(oh, g);
                 for _ in 0..out_w {
                     let d0 = v128_load(d as *const v128);
                     let d1 = v128_load(d.add(4) as *const v128);
@@ -302,7 +359,7 @@ mod simd {
                         a[1] = f32x4_add(a[1], f32x4_mul(xv, d1));
                     }
                     x = x.add(1);
-                    d = d.add(oc8);
+                    d = d.add(step);
                 }
             }
         }
@@ -320,19 +377,21 @@ mod simd {
 
     /// `db[f] += Σ_q dy[q, f]`, positions in order (the bias gradient as `conv.rs` defines it),
     /// eight filters at a time in registers.
-    fn bias_grad(p: &Conv2dParams, dy8: &[f32], db: &mut [f32]) {
-        let oc8 = p.out_c.div_ceil(FILTERS) * FILTERS;
-        assert!(dy8.len() >= p.positions() * oc8 && db.len() == p.out_c);
-        for g in 0..oc8 / FILTERS {
+    fn bias_grad(p: &Conv2dParams, dy: GradRows<'_>, db: &mut [f32]) {
+        assert!(db.len() == p.out_c);
+        for g in 0..p.out_c.div_ceil(FILTERS) {
             let valid = FILTERS.min(p.out_c - g * FILTERS);
             let db_g = &mut db[g * FILTERS..g * FILTERS + valid];
             let mut acc = [load_part(&db_g[..valid.min(4)]), load_part(&db_g[valid.min(4)..])];
-            for q in 0..p.positions() {
-                // SAFETY: row q holds oc8 values (asserted above).
+            for oh in 0..p.out_h() {
+                // SAFETY: `dy.row` gives 8 readable values at each of the row's positions.
                 unsafe {
-                    let d = dy8.as_ptr().add(q * oc8 + g * FILTERS);
-                    acc[0] = f32x4_add(acc[0], v128_load(d as *const v128));
-                    acc[1] = f32x4_add(acc[1], v128_load(d.add(4) as *const v128));
+                    let (mut d, step) = dy.row(oh, g);
+                    for _ in 0..p.out_w() {
+                        acc[0] = f32x4_add(acc[0], v128_load(d as *const v128));
+                        acc[1] = f32x4_add(acc[1], v128_load(d.add(4) as *const v128));
+                        d = d.add(step);
+                    }
                 }
             }
             store_part(acc[0], &mut db_g[..valid.min(4)]);
@@ -361,7 +420,7 @@ mod simd {
         }
     }
 
-    /// Copies a gradient row of out_c values into 8-lane groups, zeros after it.
+    /// Copies a position's gradient (out_c values) into 8-lane groups, zeros after it.
     #[inline(always)]
     pub fn copy_padded(s: &[f32], d: &mut [f32]) {
         let full = s.len() / 4 * 4;
@@ -391,27 +450,26 @@ mod simd {
     fn grad_block<const TB: usize>(
         p: &Conv2dParams,
         pad: &[f32],
-        dy8: &[f32],
+        dy: GradRows<'_>,
         partial: &mut [f32],
         g: usize,
         at: Taps,
     ) {
         let (out_h, out_w, out_c, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_w);
         let wp = padded_w(p);
-        let oc8 = out_c.div_ceil(FILTERS) * FILTERS;
         let Taps { kh, kw0 } = at;
-        assert!(pad.len() >= super::padded_h(p) * wp && dy8.len() >= out_h * out_w * oc8);
+        assert!(pad.len() >= super::padded_h(p) * wp);
         assert!(kh < p.k_h && kw0 + TB <= k_w && partial.len() >= p.k_h * k_w * out_c);
         let valid = FILTERS.min(out_c - g * FILTERS);
         let mut acc = [[f32x4_splat(0.0); 2]; TB];
         for oh in 0..out_h {
             // SAFETY: for every position (oh, ow), row oh + kh < padded_h and columns
-            // ow + kw0 .. ow + kw0 + TB ≤ padded_w, so the reads stay in the padded image; the
-            // gradient rows hold oc8 values each (asserted above). Both pointers advance one
-            // position per step.
+            // ow + kw0 .. ow + kw0 + TB ≤ padded_w, so the reads stay in the padded image;
+            // `dy.row` gives 8 readable values at each of the row's positions. Both pointers
+            // advance one position per step.
             unsafe {
                 let mut x = pad.as_ptr().add((oh + kh) * wp + kw0);
-                let mut d = dy8.as_ptr().add(oh * out_w * oc8 + g * FILTERS);
+                let (mut d, step) = dy.row(oh, g);
                 for _ in 0..out_w {
                     let d0 = v128_load(d as *const v128);
                     let d1 = v128_load(d.add(4) as *const v128);
@@ -428,7 +486,7 @@ mod simd {
                         a[1] = f32x4_add(a[1], f32x4_mul(xv, d1));
                     }
                     x = x.add(1);
-                    d = d.add(oc8);
+                    d = d.add(step);
                 }
             }
         }
@@ -468,19 +526,9 @@ pub fn kernel_grad(
     db: &mut [f32],
     scratch: &mut [f32],
 ) {
-    let (pad, dy8) = scratch.split_at_mut(forward_scratch_len(p));
+    let (pad, rest) = scratch.split_at_mut(forward_scratch_len(p));
     pad_image(p, image, pad);
-    if p.out_c % FILTERS == 0 {
-        // Whole passes of 8 filters: the gradient rows are read as they are.
-        simd::kernel_grad(p, pad, dy, partial, db);
-        return;
-    }
-    let oc8 = p.out_c.div_ceil(FILTERS) * FILTERS;
-    let dy8 = &mut dy8[..p.positions() * oc8];
-    for (d, s) in dy8.chunks_exact_mut(oc8).zip(dy.chunks_exact(p.out_c)) {
-        simd::copy_padded(s, d);
-    }
-    simd::kernel_grad(p, pad, dy8, partial, db);
+    simd::kernel_grad(p, pad, GradRows::new(p, dy, rest), partial, db);
 }
 
 // Without simd128 `applies` is false and these are never called.
@@ -492,4 +540,42 @@ pub fn forward(_: &Conv2dParams, _: &[f32], _: &[f32], _: &[f32], _: &mut [f32],
 #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
 pub fn kernel_grad(_: &Conv2dParams, _: &[f32], _: &[f32], _: &mut [f32], _: &mut [f32], _: &mut [f32]) {
     unreachable!("conv_direct::kernel_grad needs simd128")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel_test;
+    use crate::kernels::conv::Padding;
+
+    kernel_test!(
+        fn gradient_rows_read_in_place_stay_inside_the_gradient() {
+            // Every row before direct_rows may be read 8 filters at a time from each position's
+            // pass start; the next row may not (or there is none).
+            for out_c in 1..20 {
+                for (h, w, k) in [(32, 32, 5), (28, 28, 7), (6, 6, 1), (5, 13, 3), (3, 1, 1), (1, 2, 2), (9, 4, 4)] {
+                    let p = Conv2dParams {
+                        batch: 1,
+                        in_h: h,
+                        in_w: w,
+                        in_c: 1,
+                        out_c,
+                        k_h: k,
+                        k_w: k,
+                        stride_h: 1,
+                        stride_w: 1,
+                        padding: Padding::Valid,
+                    };
+                    let (len, oc8) = (p.positions() * out_c, out_c.div_ceil(FILTERS) * FILTERS);
+                    let end_of_rows = |r: usize| (r * p.out_w()).checked_sub(1).map(|q| q * out_c + oc8);
+                    let r = direct_rows(&p);
+                    assert!(end_of_rows(r).map_or(true, |end| end <= len), "{p:?}: {r} rows");
+                    assert!(r == p.out_h() || end_of_rows(r + 1).is_some_and(|end| end > len), "{p:?}: {r} rows");
+                    if out_c % FILTERS == 0 {
+                        assert_eq!(r, p.out_h());
+                    }
+                }
+            }
+        }
+    );
 }
