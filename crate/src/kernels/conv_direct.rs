@@ -151,11 +151,18 @@ mod simd {
     /// its limit.
     const BLOCK: usize = 4;
 
-    /// Calls `$f::<N> $args` with N = `$n`, one of the `$sizes`, as a constant.
+    /// Calls `$f::<N> $args` with N = `$n`, one of the `$sizes`, as a constant; written
+    /// `$f::<_, R> $args`, calls `$f::<N, R> $args`.
     macro_rules! with_size {
         ($n:expr, [$($size:literal),*], $f:ident $args:tt) => {
             match $n {
                 $($size => $f::<$size> $args,)*
+                n => unreachable!("no block of {n}"),
+            }
+        };
+        ($n:expr, [$($size:literal),*], $f:ident::<_, $r:literal> $args:tt) => {
+            match $n {
+                $($size => $f::<$size, $r> $args,)*
                 n => unreachable!("no block of {n}"),
             }
         };
@@ -189,13 +196,6 @@ mod simd {
     /// to 59% (blocks of 3 filters × 2 kernel rows; 2 rows of all 6 filters ran at 48–50%, V8
     /// spilling the 12 accumulators, 3 rows of 3 filters at 36%, and 1 row of 6 at 54%).
     const TAP_LANES_MAX: usize = 6;
-
-    /// [`with_size`] for 1 to [`TAP_LANES_MAX`] filters.
-    macro_rules! with_tap_filters {
-        ($n:expr, $f:ident $args:tt) => {
-            with_size!($n, [6, 5, 4, 3, 2, 1], $f $args)
-        };
-    }
 
     /// One image: `y = conv(image, w) + b`, `w` in HWIO order, `pad` the padded image.
     pub fn forward(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
@@ -323,11 +323,15 @@ mod simd {
                     let fb = p.out_c * (h + 1) / halves - f0;
                     for kh0 in (0..p.k_h / 2 * 2).step_by(2) {
                         // fb ≤ TAP_LANES_MAX / 2 here.
-                        with_size!(fb, [3, 2, 1], grad_tap_rows_2(p, pad, dy, partial, kh0, kw0, f0));
+                        with_size!(fb, [3, 2, 1], grad_tap_rows::<_, 2>(p, pad, dy, partial, kh0, kw0, f0));
                     }
                 }
                 if p.k_h % 2 == 1 {
-                    with_tap_filters!(p.out_c, grad_tap_rows_1(p, pad, dy, partial, p.k_h - 1, kw0, 0));
+                    with_size!(
+                        p.out_c,
+                        [6, 5, 4, 3, 2, 1],
+                        grad_tap_rows::<_, 1>(p, pad, dy, partial, p.k_h - 1, kw0, 0)
+                    );
                 }
             }
         }
@@ -350,34 +354,6 @@ mod simd {
                 }
             }
         }
-    }
-
-    /// [`grad_tap_rows`] over one kernel row.
-    #[inline(always)]
-    fn grad_tap_rows_1<const FB: usize>(
-        p: &Conv2dParams,
-        pad: &[f32],
-        dy: GradRows<'_>,
-        partial: &mut [f32],
-        kh0: usize,
-        kw0: usize,
-        f0: usize,
-    ) {
-        grad_tap_rows::<FB, 1>(p, pad, dy, partial, kh0, kw0, f0);
-    }
-
-    /// [`grad_tap_rows`] over two kernel rows.
-    #[inline(always)]
-    fn grad_tap_rows_2<const FB: usize>(
-        p: &Conv2dParams,
-        pad: &[f32],
-        dy: GradRows<'_>,
-        partial: &mut [f32],
-        kh0: usize,
-        kw0: usize,
-        f0: usize,
-    ) {
-        grad_tap_rows::<FB, 2>(p, pad, dy, partial, kh0, kw0, f0);
     }
 
     /// Taps `kw0..kw0+4` of kernel rows `kh0..kh0+R` for filters `f0..f0+FB`, the four taps in
