@@ -947,6 +947,10 @@ mod tests {
                 // over two groups of 8 filters, with 'same' padding.
                 params(1, 9, 12, 1, 10, 5, 1, Padding::Same),
                 params(2, 6, 6, 1, 3, 1, 1, Padding::Valid),
+                // Up to 6 filters, two output rows per block in blocks of up to 3 filters (5: 3 +
+                // 2) and an odd last row with all of them; 7 or 8, one row of all of them.
+                params(2, 9, 11, 1, 5, 3, 1, Padding::Valid),
+                params(1, 8, 8, 1, 8, 5, 1, Padding::Same),
                 // Few output positions: several images per product (image_group), one position
                 // (the outer-product kernel gradient), groups that do not divide the batch.
                 params(3, 5, 5, 16, 120, 5, 1, Padding::Valid),

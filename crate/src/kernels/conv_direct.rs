@@ -6,8 +6,9 @@
 //!
 //! - **forward**: eight output columns of one output row share two vector loads per tap; each of
 //!   four filters multiplies them by its splatted weight (8 accumulators). With at most 8
-//!   filters, all of them take four columns, one vector each, and the results go out through
-//!   4×4 transposes as rows of filters;
+//!   filters, all of them take four columns, one vector each; with at most 6, two output rows
+//!   of half of them, each weight splat serving both rows. The results go out through 4×4
+//!   transposes as rows of filters;
 //! - **kernel gradient**: eight filters' output gradients at one position share two vector loads;
 //!   each of four taps multiplies them by its splatted input value (8 accumulators). With at
 //!   most 6 filters, four taps of a kernel row go in the lanes instead: one load of the input
@@ -175,6 +176,15 @@ mod simd {
         };
     }
 
+    /// Filters up to which the forward pass runs [`forward_rows_2`]: four output columns of two
+    /// output rows per vector, in blocks of at most 3 filters, so that each weight splat serves
+    /// both rows. LeNet-5's C1 (6 filters) went from 58% of the peak ([`forward_wide`], one row
+    /// of all 6) to 60–61% (3 filters × 3 rows: 57–58%). Written otherwise, the same blocks ran
+    /// at 55% (for up to 8 filters, in the form of one generic call) and 59% (out of line): V8
+    /// compiles the same arithmetic differently, and this form measured best (`node
+    /// bench/kernels.mjs --only C1`, three runs each).
+    const PAIRS_MAX: usize = 6;
+
     /// Filters up to which the forward pass runs [`forward_wide`]: all of them in one block,
     /// four output columns per vector. LeNet-5's C1 (6 filters) went from 53% of the peak
     /// (blocks of 3 filters × 8 columns) to 57%: no columns past a 28-wide row and stores of
@@ -199,6 +209,20 @@ mod simd {
 
     /// One image: `y = conv(image, w) + b`, `w` in HWIO order, `pad` the padded image.
     pub fn forward(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+        if p.out_c <= PAIRS_MAX {
+            // Two output rows at a time, the filters in halves; an odd last row with all of them.
+            let halves = if p.out_c > PAIRS_MAX / 2 { 2 } else { 1 };
+            let pairs = p.out_h() / 2 * 2;
+            for h in 0..halves {
+                let f0 = p.out_c * h / halves;
+                let fb = p.out_c * (h + 1) / halves - f0;
+                with_size!(fb, [3, 2, 1], forward_rows_2(p, pad, w, b, y, f0, 0..pairs));
+            }
+            if pairs < p.out_h() {
+                with_size!(p.out_c, [6, 5, 4, 3, 2, 1], forward_rows_1(p, pad, w, b, y, 0, pairs..p.out_h()));
+            }
+            return;
+        }
         if p.out_c <= WIDE_MAX {
             with_wide!(p.out_c, forward_wide(p, pad, w, b, y, 0));
             return;
@@ -232,6 +256,34 @@ mod simd {
         }
     }
 
+    /// [`forward_rows`] two rows at a time, four columns per vector.
+    #[inline(always)]
+    fn forward_rows_2<const FB: usize>(
+        p: &Conv2dParams,
+        pad: &[f32],
+        w: &[f32],
+        b: &[f32],
+        y: &mut [f32],
+        f0: usize,
+        rows: core::ops::Range<usize>,
+    ) {
+        forward_rows::<FB, 1, 2>(p, pad, w, b, y, f0, rows);
+    }
+
+    /// [`forward_rows`] one row at a time, four columns per vector.
+    #[inline(always)]
+    fn forward_rows_1<const FB: usize>(
+        p: &Conv2dParams,
+        pad: &[f32],
+        w: &[f32],
+        b: &[f32],
+        y: &mut [f32],
+        f0: usize,
+        rows: core::ops::Range<usize>,
+    ) {
+        forward_rows::<FB, 1, 1>(p, pad, w, b, y, f0, rows);
+    }
+
     /// [`forward_block`] with one vector (4 columns) per filter.
     #[inline(always)]
     fn forward_wide<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
@@ -244,9 +296,7 @@ mod simd {
         forward_block::<FB, 2>(p, pad, w, b, y, f0);
     }
 
-    /// Filters `f0..f0+FB` of every output position, `4·V` output columns of one row per
-    /// register block: each tap's input values from V loads, each filter's weight splat. The
-    /// results go out through 4×4 transposes, as rows of filters.
+    /// [`forward_rows`] over every output row, one at a time.
     #[inline(always)]
     fn forward_block<const FB: usize, const V: usize>(
         p: &Conv2dParams,
@@ -256,44 +306,72 @@ mod simd {
         y: &mut [f32],
         f0: usize,
     ) {
+        forward_rows::<FB, V, 1>(p, pad, w, b, y, f0, 0..p.out_h());
+    }
+
+    /// Filters `f0..f0+FB` of output rows `rows` (a multiple of R of them), `4·V` output
+    /// columns of R rows per register block (FB·V·R accumulators): each tap's input values from
+    /// V·R loads, each filter's weight splat serving all of them. The results go out through
+    /// 4×4 transposes, as rows of filters.
+    #[inline(always)]
+    fn forward_rows<const FB: usize, const V: usize, const R: usize>(
+        p: &Conv2dParams,
+        pad: &[f32],
+        w: &[f32],
+        b: &[f32],
+        y: &mut [f32],
+        f0: usize,
+        rows: core::ops::Range<usize>,
+    ) {
         let (out_h, out_w, out_c, k_h, k_w) = (p.out_h(), p.out_w(), p.out_c, p.k_h, p.k_w);
         let wp = padded_w(p);
         assert!(V <= 2 && pad.len() >= super::padded_h(p) * wp && w.len() >= k_h * k_w * out_c && f0 + FB <= out_c);
         assert!(y.len() >= out_h * out_w * out_c && b.len() >= out_c);
+        assert!(rows.end <= out_h && rows.len() % R == 0);
         let bias: [v128; FB] = core::array::from_fn(|f| f32x4_splat(b[f0 + f]));
         let (xp, wptr) = (pad.as_ptr(), w.as_ptr());
-        for oh in 0..out_h {
+        for oh0 in rows.step_by(R) {
             for c0 in (0..out_w).step_by(4 * V) {
-                let mut acc = [[f32x4_splat(0.0); V]; FB];
+                let mut acc = [[[f32x4_splat(0.0); V]; R]; FB];
                 for kh in 0..k_h {
                     for kw in 0..k_w {
-                        // SAFETY: row oh + kh < padded_h and column c0 + kw + 4·V − 1 <
+                        // SAFETY: rows oh0 + r + kh < padded_h and column c0 + kw + 4·V − 1 <
                         // padded_w, as c0 + 4·V ≤ round_up(out_w, 8) (V ≤ 2); the weight index
                         // is below k_h·k_w·out_c (asserted above).
                         unsafe {
-                            let at = xp.add((oh + kh) * wp + c0 + kw);
-                            let x: [v128; V] = core::array::from_fn(|v| v128_load(at.add(4 * v) as *const v128));
+                            let at = xp.add((oh0 + kh) * wp + c0 + kw);
+                            let x: [[v128; V]; R] = core::array::from_fn(|r| {
+                                core::array::from_fn(|v| v128_load(at.add(r * wp + 4 * v) as *const v128))
+                            });
                             let wt = wptr.add((kh * k_w + kw) * out_c + f0);
                             for (f, a) in acc.iter_mut().enumerate() {
                                 let wv = v128_load32_splat(wt.add(f) as *const u32);
                                 for (a, x) in a.iter_mut().zip(&x) {
-                                    *a = f32x4_add(*a, f32x4_mul(*x, wv));
+                                    for (a, x) in a.iter_mut().zip(x) {
+                                        *a = f32x4_add(*a, f32x4_mul(*x, wv));
+                                    }
                                 }
                             }
                         }
                     }
                 }
-                for (v, c) in (c0..out_w).step_by(4).take(V).enumerate() {
-                    let valid = 4.min(out_w - c);
-                    let at = (oh * out_w + c) * out_c + f0;
-                    for g in 0..FB.div_ceil(4) {
-                        let col = |f: usize| if f < FB { f32x4_add(acc[f][v], bias[f]) } else { f32x4_splat(0.0) };
-                        let rows = transpose4([col(4 * g), col(4 * g + 1), col(4 * g + 2), col(4 * g + 3)]);
-                        let n = 4.min(FB - 4 * g);
-                        for (j, r) in rows.iter().enumerate().take(valid) {
-                            // SAFETY: position c + j < out_w of row oh; filters f0 + 4g .. + n
-                            // ≤ f0 + FB ≤ out_c (asserted above).
-                            unsafe { store_first(*r, y.as_mut_ptr().add(at + j * out_c + 4 * g), n) };
+                // r indexes the accumulators' second dimension.
+                #[allow(clippy::needless_range_loop)]
+                for r in 0..R {
+                    let oh = oh0 + r;
+                    for (v, c) in (c0..out_w).step_by(4).take(V).enumerate() {
+                        let valid = 4.min(out_w - c);
+                        let at = (oh * out_w + c) * out_c + f0;
+                        for g in 0..FB.div_ceil(4) {
+                            let col =
+                                |f: usize| if f < FB { f32x4_add(acc[f][r][v], bias[f]) } else { f32x4_splat(0.0) };
+                            let rows = transpose4([col(4 * g), col(4 * g + 1), col(4 * g + 2), col(4 * g + 3)]);
+                            let n = 4.min(FB - 4 * g);
+                            for (j, r) in rows.iter().enumerate().take(valid) {
+                                // SAFETY: position c + j < out_w of row oh; filters f0 + 4g .. + n
+                                // ≤ f0 + FB ≤ out_c (asserted above).
+                                unsafe { store_first(*r, y.as_mut_ptr().add(at + j * out_c + 4 * g), n) };
+                            }
                         }
                     }
                 }
