@@ -1350,19 +1350,20 @@ impl Model {
         if r.seen + counts.len() > r.expected {
             return Err(format!("{} micro-batches added to a step of {}", r.seen + counts.len(), r.expected));
         }
-        let mut weights = Vec::with_capacity(counts.len());
+        let total = r.total;
         for (k, &count) in counts.iter().enumerate() {
             let mut head = [0.0; 2];
             read(k * (2 + p), &mut head);
-            weights.push(Self::reduce_tally(r, count, head[0], head[1] as u32));
+            Self::reduce_tally(r, count, head[0], head[1] as u32);
         }
-        let mut buffer = vec![0.0; STRETCH.min(p)];
+        // On the stack: a step allocates nothing.
+        let mut buffer = [0.0; STRETCH];
         for start in (0..p).step_by(STRETCH) {
             let sum = &mut self.grads[start..(start + STRETCH).min(p)];
             let stretch = &mut buffer[..sum.len()];
-            for (k, &weight) in weights.iter().enumerate() {
+            for (k, &count) in counts.iter().enumerate() {
                 read(k * (2 + p) + 2 + start, stretch);
-                Self::accumulate(sum, weight, stretch);
+                Self::accumulate(sum, Self::share(count, total), stretch);
             }
         }
         Ok(())

@@ -153,7 +153,8 @@ mod simd {
     const BLOCK: usize = 4;
 
     /// Calls `$f::<N> $args` with N = `$n`, one of the `$sizes`, as a constant; written
-    /// `$f::<_, R> $args`, calls `$f::<N, R> $args`.
+    /// `$f::<_, R> $args` or `$f::<_, V, R> $args`, calls `$f::<N, R> $args` or
+    /// `$f::<N, V, R> $args`.
     macro_rules! with_size {
         ($n:expr, [$($size:literal),*], $f:ident $args:tt) => {
             match $n {
@@ -167,6 +168,12 @@ mod simd {
                 n => unreachable!("no block of {n}"),
             }
         };
+        ($n:expr, [$($size:literal),*], $f:ident::<_, $v:literal, $r:literal> $args:tt) => {
+            match $n {
+                $($size => $f::<$size, $v, $r> $args,)*
+                n => unreachable!("no block of {n}"),
+            }
+        };
     }
 
     /// [`with_size`] for blocks of 1 to [`BLOCK`].
@@ -176,29 +183,21 @@ mod simd {
         };
     }
 
-    /// Filters up to which the forward pass runs [`forward_rows_2`]: four output columns of two
-    /// output rows per vector, in blocks of at most 3 filters, so that each weight splat serves
-    /// both rows. LeNet-5's C1 (6 filters) went from 58% of the peak ([`forward_wide`], one row
-    /// of all 6) to 60–61% (3 filters × 3 rows: 57–58%). Written otherwise, the same blocks ran
-    /// at 55% (for up to 8 filters, in the form of one generic call) and 59% (out of line): V8
+    /// Filters up to which the forward pass runs [`forward_rows`] two rows at a time: four
+    /// output columns of two output rows per vector, in blocks of at most 3 filters, so that
+    /// each weight splat serves both rows. LeNet-5's C1 (6 filters) went from 58% of the peak
+    /// (one row of all 6) to 60–61% (3 filters × 3 rows: 57–58%). Written otherwise, the same
+    /// blocks ran at 55% (for up to 8 filters, in blocks of up to 4) and 59% (out of line): V8
     /// compiles the same arithmetic differently, and this form measured best (`node
     /// bench/kernels.mjs --only C1`, three runs each).
     const PAIRS_MAX: usize = 6;
 
-    /// Filters up to which the forward pass runs [`forward_wide`]: all of them in one block,
-    /// four output columns per vector. LeNet-5's C1 (6 filters) went from 53% of the peak
-    /// (blocks of 3 filters × 8 columns) to 57%: no columns past a 28-wide row and stores of
-    /// whole filter rows. With more filters the 8-column blocks stay faster (the Fashion conv1:
-    /// 64–66%, against 50% in blocks of 8 filters and 64% in blocks of 6; `npm run
-    /// bench:kernels`).
+    /// Filters up to which the forward pass runs all of them in one block, four output columns
+    /// per vector. LeNet-5's C1 (6 filters) went from 53% of the peak (blocks of 3 filters × 8
+    /// columns) to 57%: no columns past a 28-wide row and stores of whole filter rows. With
+    /// more filters the 8-column blocks stay faster (the Fashion conv1: 64–66%, against 50% in
+    /// blocks of 8 filters and 64% in blocks of 6; `npm run bench:kernels`).
     const WIDE_MAX: usize = 8;
-
-    /// [`with_size`] for blocks of 1 to [`WIDE_MAX`] filters.
-    macro_rules! with_wide {
-        ($n:expr, $f:ident $args:tt) => {
-            with_size!($n, [8, 7, 6, 5, 4, 3, 2, 1], $f $args)
-        };
-    }
 
     /// Filters up to which [`kernel_grad`] runs [`grad_tap_rows`] for its whole 4-tap blocks.
     /// With 8 filters to a vector, LeNet-5's C1 (6 filters) left a quarter of the lanes empty; with
@@ -216,15 +215,16 @@ mod simd {
             for h in 0..halves {
                 let f0 = p.out_c * h / halves;
                 let fb = p.out_c * (h + 1) / halves - f0;
-                with_size!(fb, [3, 2, 1], forward_rows_2(p, pad, w, b, y, f0, 0..pairs));
+                with_size!(fb, [3, 2, 1], forward_rows::<_, 1, 2>(p, pad, w, b, y, f0, 0..pairs));
             }
             if pairs < p.out_h() {
-                with_size!(p.out_c, [6, 5, 4, 3, 2, 1], forward_rows_1(p, pad, w, b, y, 0, pairs..p.out_h()));
+                with_size!(p.out_c, [6, 5, 4, 3, 2, 1], forward_rows::<_, 1, 1>(p, pad, w, b, y, 0, pairs..p.out_h()));
             }
             return;
         }
         if p.out_c <= WIDE_MAX {
-            with_wide!(p.out_c, forward_wide(p, pad, w, b, y, 0));
+            let all = 0..p.out_h();
+            with_size!(p.out_c, [8, 7, 6, 5, 4, 3, 2, 1], forward_rows::<_, 1, 1>(p, pad, w, b, y, 0, all));
             return;
         }
         // Blocks as even as the filters allow (10 filters: 4 + 3 + 3, not 4 + 4 + 2): a small
@@ -234,7 +234,7 @@ mod simd {
         let mut f0 = 0;
         for i in 0..blocks {
             let fb = (p.out_c - f0).div_ceil(blocks - i);
-            with_block!(fb, forward_narrow(p, pad, w, b, y, f0));
+            with_size!(fb, [4, 3, 2, 1], forward_rows::<_, 2, 1>(p, pad, w, b, y, f0, 0..p.out_h()));
             f0 += fb;
         }
     }
@@ -254,59 +254,6 @@ mod simd {
             2 => v128_store64_lane::<0>(v, to as *mut u64),
             _ => v128_store32_lane::<0>(v, to as *mut u32),
         }
-    }
-
-    /// [`forward_rows`] two rows at a time, four columns per vector.
-    #[inline(always)]
-    fn forward_rows_2<const FB: usize>(
-        p: &Conv2dParams,
-        pad: &[f32],
-        w: &[f32],
-        b: &[f32],
-        y: &mut [f32],
-        f0: usize,
-        rows: core::ops::Range<usize>,
-    ) {
-        forward_rows::<FB, 1, 2>(p, pad, w, b, y, f0, rows);
-    }
-
-    /// [`forward_rows`] one row at a time, four columns per vector.
-    #[inline(always)]
-    fn forward_rows_1<const FB: usize>(
-        p: &Conv2dParams,
-        pad: &[f32],
-        w: &[f32],
-        b: &[f32],
-        y: &mut [f32],
-        f0: usize,
-        rows: core::ops::Range<usize>,
-    ) {
-        forward_rows::<FB, 1, 1>(p, pad, w, b, y, f0, rows);
-    }
-
-    /// [`forward_block`] with one vector (4 columns) per filter.
-    #[inline(always)]
-    fn forward_wide<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
-        forward_block::<FB, 1>(p, pad, w, b, y, f0);
-    }
-
-    /// [`forward_block`] with two vectors (8 columns) per filter.
-    #[inline(always)]
-    fn forward_narrow<const FB: usize>(p: &Conv2dParams, pad: &[f32], w: &[f32], b: &[f32], y: &mut [f32], f0: usize) {
-        forward_block::<FB, 2>(p, pad, w, b, y, f0);
-    }
-
-    /// [`forward_rows`] over every output row, one at a time.
-    #[inline(always)]
-    fn forward_block<const FB: usize, const V: usize>(
-        p: &Conv2dParams,
-        pad: &[f32],
-        w: &[f32],
-        b: &[f32],
-        y: &mut [f32],
-        f0: usize,
-    ) {
-        forward_rows::<FB, V, 1>(p, pad, w, b, y, f0, 0..p.out_h());
     }
 
     /// Filters `f0..f0+FB` of output rows `rows` (a multiple of R of them), `4·V` output
@@ -365,12 +312,12 @@ mod simd {
                         for g in 0..FB.div_ceil(4) {
                             let col =
                                 |f: usize| if f < FB { f32x4_add(acc[f][r][v], bias[f]) } else { f32x4_splat(0.0) };
-                            let rows = transpose4([col(4 * g), col(4 * g + 1), col(4 * g + 2), col(4 * g + 3)]);
+                            let lanes = transpose4([col(4 * g), col(4 * g + 1), col(4 * g + 2), col(4 * g + 3)]);
                             let n = 4.min(FB - 4 * g);
-                            for (j, r) in rows.iter().enumerate().take(valid) {
+                            for (j, l) in lanes.iter().enumerate().take(valid) {
                                 // SAFETY: position c + j < out_w of row oh; filters f0 + 4g .. + n
                                 // ≤ f0 + FB ≤ out_c (asserted above).
-                                unsafe { store_first(*r, y.as_mut_ptr().add(at + j * out_c + 4 * g), n) };
+                                unsafe { store_first(*l, y.as_mut_ptr().add(at + j * out_c + 4 * g), n) };
                             }
                         }
                     }

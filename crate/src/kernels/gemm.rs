@@ -288,25 +288,26 @@ pub mod simd {
         assert!(b_t.len() >= p.n * k);
         pack_panel_blocks(p, pack, |pc, j0, w, dst| {
             let kc = dst.len() / NR;
-            let mut kk = 0;
+            // Rows of B done four at a time through registers; the rest one by one.
+            let mut done = 0;
             if w == NR {
-                while kk + 4 <= kc {
-                    // SAFETY: rows j0..j0+8 < n of Bᵀ hold k values, and pc + kk + 4 ≤ k; dst
-                    // holds kc·8 values and (kk + 3)·8 + 8 ≤ kc·8.
+                while done + 4 <= kc {
+                    // SAFETY: rows j0..j0+8 < n of Bᵀ hold k values, and pc + done + 4 ≤ k; dst
+                    // holds kc·8 values and (done + 3)·8 + 8 ≤ kc·8.
                     unsafe {
-                        let at = |r: usize| v128_load(b_t.as_ptr().add((j0 + r) * k + pc + kk) as *const v128);
+                        let at = |r: usize| v128_load(b_t.as_ptr().add((j0 + r) * k + pc + done) as *const v128);
                         let lo = transpose4([at(0), at(1), at(2), at(3)]);
                         let hi = transpose4([at(4), at(5), at(6), at(7)]);
                         for c in 0..4 {
-                            let d = dst.as_mut_ptr().add((kk + c) * NR);
+                            let d = dst.as_mut_ptr().add((done + c) * NR);
                             v128_store(d as *mut v128, lo[c]);
                             v128_store(d.add(4) as *mut v128, hi[c]);
                         }
                     }
-                    kk += 4;
+                    done += 4;
                 }
             }
-            for (kk, d) in dst.chunks_exact_mut(NR).enumerate().skip(kk) {
+            for (kk, d) in dst.chunks_exact_mut(NR).enumerate().skip(done) {
                 for (jj, v) in d.iter_mut().enumerate() {
                     *v = if jj < w { b_t[(j0 + jj) * k + pc + kk] } else { 0.0 };
                 }
@@ -702,11 +703,11 @@ pub mod simd {
         assert!(panel.len() >= blk.kc * NR);
         let (bp, src) = (panel.as_ptr(), a.src.as_ptr());
         // Contiguous stretches of columns, each within one kernel row's run.
-        let Stretch { mut row, mut col } = start;
+        let Stretch { row: mut kernel_row, mut col } = start;
         let mut done = 0;
         while done < blk.kc {
             let len = (a.run - col).min(blk.kc - done);
-            let off = row * a.run_stride + col;
+            let off = kernel_row * a.run_stride + col;
             // SAFETY: bases[r] + offset(kk') < src.len() for every kk' < k (check_gathered:
             // bases are at most the last row's, offsets grow with kk), and the
             // panel holds kc·NR values.
@@ -724,7 +725,7 @@ pub mod simd {
                 }
             }
             done += len;
-            row += 1;
+            kernel_row += 1;
             col = 0;
         }
         tile_end!(acc, Some(bias), c, i0, rows, blk, cols);
