@@ -21,6 +21,7 @@
 use super::conv_direct;
 use super::gemm::{gemm_accumulate, gemm_packed, gemm_transposed_a, pack_b, pack_b_transposed, GemmParams};
 use super::lanes::{copy, Lanes, F4};
+use super::winograd;
 use super::{check_len, ShapeError};
 
 /// Keras's padding modes.
@@ -145,7 +146,9 @@ impl Conv2dParams {
 
     /// The length of the kernel packed by [`conv2d_pack_weights`].
     pub fn packed_w_len(&self) -> usize {
-        if conv_direct::applies(self) {
+        if winograd::applies(self) {
+            winograd::packed_len(self)
+        } else if conv_direct::applies(self) {
             self.w_len()
         } else {
             self.forward_gemm(1).pack_len()
@@ -155,7 +158,9 @@ impl Conv2dParams {
     /// Scratch for [`conv2d_forward_packed`]: under simd128 a group's zero-padded images (none
     /// for 'valid' padding); otherwise patch rows and room to pack them.
     pub fn forward_packed_scratch_len(&self) -> usize {
-        if conv_direct::applies(self) {
+        if winograd::applies(self) {
+            winograd::forward_scratch_len(self)
+        } else if conv_direct::applies(self) {
             conv_direct::forward_scratch_len(self)
         } else if self.gathers() {
             if self.padding == Padding::Valid {
@@ -192,6 +197,9 @@ impl Conv2dParams {
     /// pack the output gradients. The input gradient: a group's patch-row gradients, `Wᵀ`
     /// packed and room to pack the output gradients.
     pub fn backward_scratch_len(&self) -> usize {
+        if winograd::applies(self) {
+            return winograd::backward_scratch_len(self);
+        }
         self.kernel_grad_scratch_len().max(self.input_grad_scratch_len())
     }
 
@@ -377,7 +385,9 @@ pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut
 /// `w`: k_h·k_w·in_c·out_c; `packed`: at least [`Conv2dParams::packed_w_len`].
 pub fn conv2d_pack_weights(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
     assert_eq!(w.len(), p.w_len(), "conv2d_pack_weights: w has {} values, expected {}", w.len(), p.w_len());
-    if conv_direct::applies(p) {
+    if winograd::applies(p) {
+        winograd::pack_weights(p, w, packed);
+    } else if conv_direct::applies(p) {
         // The direct kernel reads the HWIO kernel as it is.
         copy(&mut packed[..w.len()], w);
     } else {
@@ -403,6 +413,10 @@ pub fn conv2d_forward_packed(
     assert!(scratch.len() >= p.forward_packed_scratch_len(), "conv2d_forward_packed: scratch too small");
     let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = p.positions() * p.out_c;
+    if winograd::applies(p) {
+        winograd::forward(p, x, packed_w, Some(b), y, scratch);
+        return;
+    }
     if conv_direct::applies(p) {
         for n in 0..p.batch {
             let (image, y_n) = (&x[n * image_len..(n + 1) * image_len], &mut y[n * out_len..(n + 1) * out_len]);
@@ -503,6 +517,9 @@ fn pad_image(p: &Conv2dParams, image: &[f32], dst: &mut [f32], hp: usize, wp: us
 
 /// The length of the kernel packed by [`conv2d_pack_weights_t`].
 pub fn conv2d_packed_w_t_len(p: &Conv2dParams) -> usize {
+    if winograd::applies(p) {
+        return winograd::packed_t_len(p);
+    }
     p.input_grad_gemm(1).pack_len()
 }
 
@@ -510,6 +527,9 @@ pub fn conv2d_packed_w_t_len(p: &Conv2dParams) -> usize {
 /// update, run many (micro-)batches.
 pub fn conv2d_pack_weights_t(p: &Conv2dParams, w: &[f32], packed_t: &mut [f32]) {
     assert_eq!(w.len(), p.w_len(), "conv2d_pack_weights_t: w has {} values, expected {}", w.len(), p.w_len());
+    if winograd::applies(p) {
+        return winograd::pack_weights_t(p, w, packed_t);
+    }
     // Wᵀ is filters × patch; W (patch × filters) is its transpose.
     pack_b_transposed(&p.input_grad_gemm(1), w, packed_t);
 }
@@ -558,6 +578,9 @@ pub fn conv2d_backward_packed(
     }
     check_len("conv2d_backward", "dw", grads.dw.len(), p.w_len(), || "like w".into()).unwrap_or_else(|e| fail(e));
     assert!(scratch.len() >= p.backward_scratch_len(), "conv2d_backward: scratch too small");
+    if winograd::applies(p) {
+        return winograd::backward(p, x, w, packed_w_t, dy, grads, scratch);
+    }
     let (positions, patch, filters) = (p.positions(), p.patch_len(), p.out_c);
     let image_len = p.in_h * p.in_w * p.in_c;
     let out_len = positions * filters;
@@ -755,7 +778,7 @@ impl ConnectionTable {
 
 /// The reference: direct loops, in the order the module header defines.
 pub mod scalar {
-    use super::{fail, Conv2dGrads, Conv2dParams};
+    use super::{fail, winograd, Conv2dGrads, Conv2dParams};
 
     /// Calls `f(k, input index)` for each in-bounds tap of output position (oh, ow), in (kh, kw, c)
     /// order; `k` indexes the patch row.
@@ -781,6 +804,9 @@ pub mod scalar {
     /// See [`super::conv2d_forward`].
     pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
         p.check("conv2d_forward", x.len(), w.len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
+        if winograd::applies(p) {
+            return winograd::scalar::forward(p, x, w, b, y);
+        }
         let image_len = p.in_h * p.in_w * p.in_c;
         let f_n = p.out_c;
         for n in 0..p.batch {
@@ -800,6 +826,9 @@ pub mod scalar {
 
     /// See [`super::conv2d_backward`].
     pub fn conv2d_backward(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32], grads: Conv2dGrads<'_>) {
+        if winograd::applies(p) {
+            return winograd::scalar::backward(p, x, w, dy, grads);
+        }
         let image_len = p.in_h * p.in_w * p.in_c;
         let f_n = p.out_c;
         let positions = p.positions();

@@ -123,6 +123,30 @@ pub fn gemm_transposed_a(p: &GemmParams, a_t: &[f32], b: &[f32], c: &mut [f32], 
     gemm_without_bias(p, a_t, b, c, scratch, false, true);
 }
 
+/// `C += A · B` with A given as its transpose `a_t` (k×m, row-major): each sum continues from
+/// C's value, terms in ascending `k`, so a sum split over several calls (a kernel gradient over
+/// groups of images) is the one sum. `scratch`: [`GemmParams::scratch_len`].
+pub fn gemm_transposed_a_accumulate(p: &GemmParams, a_t: &[f32], b: &[f32], c: &mut [f32], scratch: &mut [f32]) {
+    gemm_without_bias(p, a_t, b, c, scratch, true, true);
+}
+
+/// Where [`pack_b`] puts `B[row, col]`, for writing a packed operand in place. The four values
+/// from a column that is a multiple of 4 are contiguous.
+pub fn packed_index(p: &GemmParams, row: usize, col: usize) -> usize {
+    debug_assert!(row < p.k && col < p.n);
+    #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
+    {
+        let n8 = p.n.div_ceil(NR) * NR;
+        let pc = row / KC * KC;
+        let kc = KC.min(p.k - pc);
+        pc * n8 + col / NR * kc * NR + (row - pc) * NR + col % NR
+    }
+    #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
+    {
+        row * p.n + col
+    }
+}
+
 /// [`pack_b`], then `C (+)= A · B`: `accumulate` continues each sum from C, `a_transposed`
 /// reads `a` as Aᵀ. Inlined into both callers, so each compiles with its flags as constants.
 #[inline(always)]
@@ -143,7 +167,9 @@ fn gemm_without_bias(
     #[cfg(not(all(target_arch = "wasm32", target_feature = "simd128")))]
     {
         let b = &pack[..p.k * p.n];
-        if accumulate {
+        if accumulate && a_transposed {
+            scalar::gemm_transposed_a_accumulate(p, a, b, c);
+        } else if accumulate {
             scalar::gemm_accumulate(p, a, b, c);
         } else if a_transposed {
             scalar::gemm_transposed_a(p, a, b, c);
@@ -208,6 +234,12 @@ pub mod scalar {
     pub fn gemm_accumulate(p: &GemmParams, a: &[f32], b: &[f32], c: &mut [f32]) {
         p.check(a.len(), b.len(), None, c.len());
         sums(p, |i, kk| a[i * p.k + kk], b, c, true);
+    }
+
+    /// `C += A · B` from Aᵀ. See [`super::gemm_transposed_a_accumulate`].
+    pub fn gemm_transposed_a_accumulate(p: &GemmParams, a_t: &[f32], b: &[f32], c: &mut [f32]) {
+        p.check(a_t.len(), b.len(), None, c.len());
+        sums(p, |i, kk| a_t[kk * p.m + i], b, c, true);
     }
 
     /// Each `C[i, j]` as one sum over `k` in ascending order, from +0.0 or (`accumulate`) from
@@ -901,6 +933,45 @@ mod tests {
                 let mut got = vec![f32::NAN; m * n];
                 gemm_transposed_a(&p, &a_t, &b, &mut got, &mut vec![f32::NAN; p.scratch_len()]);
                 assert_bits_eq(&got, &want, &format!("gemm_transposed_a {p:?}"));
+            }
+        }
+    );
+
+    kernel_test!(
+        fn transposed_a_accumulate_continues_the_sum() {
+            let mut rng = test_rng(16);
+            for (m, k, n) in [(64, 98, 64), (8, 300, 16), (3, 5, 9), (1, 1, 1)] {
+                let p = GemmParams { m, k, n };
+                let (a_t, b, c0) =
+                    (random_vec(&mut rng, k * m), random_vec(&mut rng, k * n), random_vec(&mut rng, m * n));
+                let mut want = c0.clone();
+                scalar::gemm_transposed_a_accumulate(&p, &a_t, &b, &mut want);
+                let mut got = c0.clone();
+                gemm_transposed_a_accumulate(&p, &a_t, &b, &mut got, &mut vec![f32::NAN; p.scratch_len()]);
+                assert_bits_eq(&got, &want, &format!("gemm_transposed_a_accumulate {p:?}"));
+                for (i, &w) in want.iter().enumerate().step_by(5) {
+                    let (r, j) = (i / n, i % n);
+                    let one_by_one = (0..k).fold(c0[i], |acc, kk| acc + a_t[kk * m + r] * b[kk * n + j]);
+                    assert_eq!(w.to_bits(), one_by_one.to_bits(), "C[{r},{j}] of {p:?}");
+                }
+            }
+        }
+    );
+
+    kernel_test!(
+        fn packed_index_is_where_pack_b_puts_each_value() {
+            let mut rng = test_rng(17);
+            for (k, n) in [(300, 24), (16, 13), (1, 8), (513, 4)] {
+                let p = GemmParams { m: 1, k, n };
+                let b = random_vec(&mut rng, k * n);
+                let mut packed = vec![f32::NAN; p.pack_len()];
+                pack_b(&p, &b, &mut packed);
+                for row in 0..k {
+                    for col in 0..n {
+                        let at = packed_index(&p, row, col);
+                        assert_eq!(packed[at].to_bits(), b[row * n + col].to_bits(), "B[{row},{col}] of {p:?}");
+                    }
+                }
             }
         }
     );

@@ -16,6 +16,7 @@ pub mod pad;
 pub mod pool;
 pub mod rbf;
 pub mod softmax;
+pub mod winograd;
 
 #[cfg(test)]
 mod golden_tests;
