@@ -119,7 +119,12 @@ if (kernels) {
   const worst = Math.min(...convs.flatMap((r) => [r.forwardOfPeak, r.backwardOfPeak]));
   const fashion3 = kernels.rows.filter((r) => r.network === 'Fashion ConvNet' && r.layer.includes('3×3'));
   const worst3 = Math.min(...fashion3.flatMap((r) => [r.forwardOfPeak, r.backwardOfPeak]));
-  targets.push(['Conv layers, forward and backward, of the wasm SIMD peak (lowest layer)', '≥ 65%', `${(100 * worst).toFixed(0)}% (Fashion 3×3 layers: lowest ${(100 * worst3).toFixed(0)}%)`, '—', worst >= 0.65]);
+  // Winograd layers deliver their direct FLOPs faster than the peak; their products' own share.
+  const products3 = Math.min(...fashion3.flatMap((r) => [r.forwardOfPeak, r.backwardOfPeak].map((f) => f * (r.performedRatio ?? 1))));
+  const fashionNote = fashion3.some((r) => (r.performedRatio ?? 1) !== 1)
+    ? `Fashion 3×3 layers, Winograd: lowest ${(100 * worst3).toFixed(0)}% in direct FLOPs, their products at ${(100 * products3).toFixed(0)}% or more`
+    : `Fashion 3×3 layers: lowest ${(100 * worst3).toFixed(0)}%`;
+  targets.push(['Conv layers, forward and backward, of the wasm SIMD peak (lowest layer)', '≥ 65%', `${(100 * worst).toFixed(0)}% (${fashionNote})`, '—', worst >= 0.65]);
 }
 
 const engines = {
@@ -187,7 +192,7 @@ const md = [
   ...(get('lenet.train1.faithful') === undefined ? [] : [`The faithful LeNet-5 (connection table, trainable subsampling, RBF output, SDLM) trains at **${fmt(get('lenet.train1.faithful'))} img/s** at batch 1, as the paper trains it.`, '']),
   ...(peak
     ? [
-        `Achieved arithmetic (forward FLOPs of the conv and dense layers; training counted as 3× forward) against the wasm SIMD peak measured by \`bench/kernels.mjs\` in this run, **${peak.toFixed(1)} GFLOP/s**:`,
+        `Achieved arithmetic (forward FLOPs of the conv and dense layers, counted as direct convolution whatever the algorithm; training counted as 3× forward) against the wasm SIMD peak measured by \`bench/kernels.mjs\` in this run, **${peak.toFixed(1)} GFLOP/s**. The Fashion 3×3 layers run as Winograd F(2×2, 3×3), which does 16 multiply-adds per 2×2 outputs and channel pair instead of 36, so its networks can count more than the peak:`,
         '',
         '| convnet-wasm | GFLOP/s | of peak |',
         '|---|---:|---:|',

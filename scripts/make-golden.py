@@ -156,6 +156,9 @@ def main():
         activation_case("LeCun scaled tanh", "lecun_tanh", 37),
         subsample_case("LeNet subsampling 2x2 (odd size)", 2, 7, 6, 5),
         rbf_case("RBF 84→10 (LeNet output)", 3, 84, 10),
+        # Last, so that the cases above keep their random values: a shape the Winograd kernels
+        # (winograd.rs) compute, with a tile half past the right edge.
+        conv_case("conv2d 3x3 same, 32→32 (Winograd)", 1, 4, 5, 32, 32, 3, 1, "same"),
     ]
     doc = {
         "generator": "scripts/make-golden.py",

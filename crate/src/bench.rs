@@ -11,6 +11,7 @@ use crate::kernels::conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dP
 use crate::kernels::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
 use crate::kernels::pool::{max_pool_backward, max_pool_forward, subsample_backward, subsample_forward};
 use crate::kernels::pool::{Pool2dParams, SubsampleGrads};
+use crate::kernels::{conv_direct, winograd};
 use crate::nn::rng::Rng;
 use core::arch::wasm32::*;
 use core::hint::black_box;
@@ -169,6 +170,30 @@ impl KernelBench {
         // Max pooling's backward routes through the argmax its forward pass records.
         bench.run_forward(1);
         bench
+    }
+
+    /// How the kernel computes: `winograd` (F(2×2, 3×3)), `direct` (conv_direct.rs), `gemm`
+    /// (patch rows times the kernel), or the layer kind for dense and pooling.
+    pub fn algorithm(&self) -> String {
+        match &self.kind {
+            Kind::Conv(p, _) if winograd::applies(p) => "winograd",
+            Kind::Conv(p, _) if conv_direct::applies(p) => "direct",
+            Kind::Conv(..) => "gemm",
+            Kind::Dense(_) => "gemm",
+            Kind::MaxPool(_) | Kind::Subsample(_) => "pool",
+        }
+        .into()
+    }
+
+    /// The multiply-adds (counting two) one forward pass actually performs in its products, over
+    /// [`Self::forward_flops`]: below 1 for Winograd, whose products replace the direct
+    /// convolution's (its transforms are not counted); 1 otherwise. The backward pass's products
+    /// keep the same ratio.
+    pub fn performed_ratio(&self) -> f64 {
+        match &self.kind {
+            Kind::Conv(p, _) if winograd::applies(p) => winograd::product_flops(p) / self.forward_flops,
+            _ => 1.0,
+        }
     }
 
     /// Floating-point operations (multiply-adds count two) in one forward pass.

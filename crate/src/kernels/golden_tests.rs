@@ -49,6 +49,7 @@ fn assert_close(got: &[f32], want: &[f32], what: &str) {
 
 kernel_test!(
     fn conv2d_matches_keras() {
+        let mut winograd_cases = 0;
         for c in cases("conv2d") {
             let name = c["name"].as_str().unwrap();
             let (k, s) = (size(&c, "kernel"), size(&c, "stride"));
@@ -74,7 +75,9 @@ kernel_test!(
             assert_close(&dx, &floats(&c, "dx"), &format!("{name}: dx"));
             assert_close(&dw, &floats(&c, "dw"), &format!("{name}: dw"));
             assert_close(&db, &floats(&c, "db"), &format!("{name}: db"));
+            winograd_cases += usize::from(super::winograd::applies(&p));
         }
+        assert!(winograd_cases > 0, "no conv2d case runs the Winograd kernels");
     }
 );
 

@@ -75,6 +75,13 @@ fn product(rows: usize, k: usize, n: usize) -> GemmParams {
     GemmParams { m: rows, k, n }
 }
 
+/// The arithmetic of [`forward`]'s 16 products (multiply-adds count two), for reports: the
+/// direct convolution's `2·positions·9·in_c·out_c` becomes `2·tiles·16·in_c·out_c`, tiles
+/// past the edge included. The transforms' adds are not counted.
+pub fn product_flops(p: &Conv2dParams) -> f64 {
+    2.0 * (p.batch * per_image(p) * XI) as f64 * (p.in_c * p.out_c) as f64
+}
+
 /// The kernel packed by [`pack_weights`]: 16 packed `in_c × out_c` operands.
 pub fn packed_len(p: &Conv2dParams) -> usize {
     XI * product(1, p.in_c, p.out_c).pack_len()
