@@ -562,6 +562,29 @@ pub mod simd {
     fn pack_a(a: &[f32], m: usize, k: usize, pc: usize, kc: usize, row_panels: usize, a_pack: &mut [f32]) {
         for t in 0..row_panels {
             let dst = &mut a_pack[t * kc * MR..(t + 1) * kc * MR];
+            if t * MR + MR <= m {
+                // Four whole rows: four values of each through a 4×4 transpose in registers,
+                // the last 0–3 columns one by one.
+                let row = |r: usize| &a[(t * MR + r) * k + pc..(t * MR + r) * k + pc + kc];
+                let rows = [row(0), row(1), row(2), row(3)];
+                let full = kc / 4 * 4;
+                for kk in (0..full).step_by(4) {
+                    // SAFETY: each row holds kc ≥ kk + 4 values; dst holds kc·4 ≥ (kk + 4)·4.
+                    unsafe {
+                        let at = |r: usize| v128_load(rows[r].as_ptr().add(kk) as *const v128);
+                        let cols = transpose4([at(0), at(1), at(2), at(3)]);
+                        for (j, v) in cols.iter().enumerate() {
+                            v128_store(dst.as_mut_ptr().add((kk + j) * MR) as *mut v128, *v);
+                        }
+                    }
+                }
+                for kk in full..kc {
+                    for (r, src) in rows.iter().enumerate() {
+                        dst[kk * MR + r] = src[kk];
+                    }
+                }
+                continue;
+            }
             for r in 0..MR {
                 let i = t * MR + r;
                 if i < m {

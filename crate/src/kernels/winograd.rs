@@ -280,6 +280,18 @@ fn transform_input(h: usize, w: usize, ch: usize, images: &[f32], v: &mut [f32])
         for a in 0..th {
             for b in 0..tw {
                 let t = (i * th + a) * tw + b;
+                if a >= 1 && b >= 1 && 2 * a + 3 <= h && 2 * b + 3 <= w {
+                    // The whole 4×4 block is inside the image: sixteen loads at fixed offsets.
+                    let base = ((2 * a - 1) * w + 2 * b - 1) * ch;
+                    for c in (0..ch).step_by(4) {
+                        let d: [F4; 16] =
+                            core::array::from_fn(|k| F4::load(&image[base + ((k / 4) * w + k % 4) * ch + c..]));
+                        for (xi, x) in input_tile(&d).iter().enumerate() {
+                            x.store(&mut v[xi * plane + t * ch + c..]);
+                        }
+                    }
+                    continue;
+                }
                 // Rows 2a−1..2a+3 and columns 2b−1..2b+3 of the image, where they exist.
                 let rows = (2 * a).saturating_sub(1)..(2 * a + 3).min(h);
                 let cols = (2 * b).saturating_sub(1)..(2 * b + 3).min(w);
