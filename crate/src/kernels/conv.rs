@@ -644,16 +644,9 @@ pub fn conv2d_backward_packed(
         // The input gradient's use of the scratch.
         let (cols_g, rest) = scratch.split_at_mut(p.group_cols_len());
         let (own_packed_w_t, a_pack) = rest.split_at_mut(p.input_grad_gemm(1).pack_len());
-        let packed_w_t: &[f32] = match packed_w_t {
-            Some(packed) => {
-                assert!(packed.len() >= conv2d_packed_w_t_len(p), "conv2d_backward: the packed Wᵀ is too short");
-                packed
-            }
-            None => {
-                conv2d_pack_weights_t(p, w, own_packed_w_t);
-                own_packed_w_t
-            }
-        };
+        let packed_w_t = given_or_packed(packed_w_t, conv2d_packed_w_t_len(p), own_packed_w_t, |own| {
+            conv2d_pack_weights_t(p, w, own)
+        });
         // A group's patch-row gradients, then scattered into each image's input gradient.
         for n0 in (0..p.batch).step_by(group) {
             let images = group.min(p.batch - n0);
@@ -663,6 +656,26 @@ pub fn conv2d_backward_packed(
             for (i, dc) in dcols.chunks_exact(p.cols_len()).enumerate() {
                 col2im(p, dc, &mut dx[(n0 + i) * image_len..(n0 + i + 1) * image_len]);
             }
+        }
+    }
+}
+
+/// The packed Wᵀ the caller gave (checked to hold `len` values), or else Wᵀ packed by `pack`
+/// into `own`.
+pub(super) fn given_or_packed<'a>(
+    given: Option<&'a [f32]>,
+    len: usize,
+    own: &'a mut [f32],
+    pack: impl FnOnce(&mut [f32]),
+) -> &'a [f32] {
+    match given {
+        Some(packed) => {
+            assert!(packed.len() >= len, "conv2d_backward: the packed Wᵀ has {} values, needs {len}", packed.len());
+            packed
+        }
+        None => {
+            pack(own);
+            own
         }
     }
 }

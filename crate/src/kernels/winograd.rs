@@ -21,7 +21,7 @@
 //! - `∂L/∂U[ξ, c, f]` is one sum over all tiles of the batch (image by image, tiles row by row),
 //!   whatever the grouping of images.
 
-use super::conv::{Conv2dGrads, Conv2dParams, Padding};
+use super::conv::{given_or_packed, Conv2dGrads, Conv2dParams, Padding};
 use super::gemm::{gemm_packed, gemm_transposed_a_accumulate, packed_index, GemmParams};
 use super::lanes::{Lanes, F4};
 
@@ -445,16 +445,7 @@ pub fn backward(
 
     if let Some(dx) = dx {
         let (own, rest) = scratch.split_at_mut(packed_t_len(p));
-        let packed: &[f32] = match packed_w_t {
-            Some(packed) => {
-                assert!(packed.len() >= packed_t_len(p), "winograd: the packed Wᵀ is too short");
-                packed
-            }
-            None => {
-                pack_weights_t(p, w, own);
-                own
-            }
-        };
+        let packed = given_or_packed(packed_w_t, packed_t_len(p), own, |own| pack_weights_t(p, w, own));
         forward(&swapped(p), dy, packed, None, dx, rest);
     }
 }
