@@ -703,8 +703,8 @@ fn gathered_kernel_grad(_: &Conv2dParams, _: &[f32], _: &[f32], _: &mut [f32], _
     unreachable!("gathers() needs simd128")
 }
 
-/// `db += Σ_positions dy`, positions in order.
-fn add_bias_grad(dy_n: &[f32], filters: usize, db: &mut [f32]) {
+/// `db += Σ_positions dy`, positions in order (of one image, or of images one after another).
+pub(super) fn add_bias_grad(dy_n: &[f32], filters: usize, db: &mut [f32]) {
     for row in dy_n.chunks_exact(filters) {
         for (d, &s) in db.iter_mut().zip(row) {
             *d += s;

@@ -21,7 +21,7 @@
 //! - `∂L/∂U[ξ, c, f]` is one sum over all tiles of the batch (image by image, tiles row by row),
 //!   whatever the grouping of images.
 
-use super::conv::{given_or_packed, Conv2dGrads, Conv2dParams, Padding};
+use super::conv::{add_bias_grad, given_or_packed, Conv2dGrads, Conv2dParams, Padding};
 use super::gemm::{gemm_packed, gemm_transposed_a_accumulate, packed_index, GemmParams};
 use super::lanes::{Lanes, F4};
 
@@ -411,11 +411,7 @@ pub fn backward(
     let (x_len, y_len) = (h * wd * ci, h * wd * co);
     let Conv2dGrads { dx, dw, db } = grads;
     db.fill(0.0);
-    for row in dy.chunks_exact(co) {
-        for (d, &s) in db.iter_mut().zip(row) {
-            *d += s;
-        }
-    }
+    add_bias_grad(dy, co, db);
 
     // ∂L/∂U[ξ] = Σ_tiles V[ξ]ᵀ · Ŷ[ξ], one sum over the batch's tiles continued group by group.
     let (du, rest) = scratch.split_at_mut(XI * ci * co);
