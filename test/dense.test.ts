@@ -1,6 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from 'convnet-wasm';
 import { DENSE_CASE, denseCaseBytes } from './shared/dense-case.js';
+import { panicInWasm } from './shared/internals.js';
 
 const { ops } = api;
 
@@ -95,7 +96,7 @@ describe('ops.denseForward / ops.denseBackward', () => {
   it('turns a Rust panic into a WasmPanicError carrying the message, and keeps working', () => {
     let caught: unknown;
     try {
-      ops.panicForTest('deliberate panic 42');
+      panicInWasm('panicForTest', 'deliberate panic 42');
     } catch (e) {
       caught = e;
     }

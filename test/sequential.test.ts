@@ -1,5 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
+import { panicInWasm } from './shared/internals.js';
 
 const { layers, Sequential } = cw;
 
@@ -170,8 +171,7 @@ describe('Sequential: fit, evaluate, predict', () => {
   it('a panic inside a model call reaches JS with its message and marks the model broken', async () => {
     const model = tiny();
     const { x, y } = data(32, 2);
-    const wasm = (model as unknown as { compiled: { wasm: { panic_for_tests(m: string): void } } }).compiled.wasm;
-    expect(() => (model as unknown as { call(w: string, f: () => void): void }).call('test', () => wasm.panic_for_tests('boom in a model'))).toThrowError(
+    expect(() => (model as unknown as { call(w: string, f: () => void): void }).call('test', () => panicInWasm('test', 'boom in a model'))).toThrowError(
       expect.objectContaining({ code: 'WASM_PANIC', message: expect.stringContaining('boom in a model') }),
     );
     await expect(model.fit(x, y)).rejects.toThrowError(expect.objectContaining({ code: 'BROKEN', message: expect.stringContaining('boom in a model') }));

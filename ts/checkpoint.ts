@@ -12,7 +12,9 @@
  * crash at any moment leaves either the old checkpoint or the new one, whole.
  * @module
  */
-import { ConvnetError } from './errors.js';
+import { CheckpointError } from './errors.js';
+
+export { CheckpointError };
 import { sha256Hex } from './hash.js';
 import type { ModelJson } from './io.js';
 import { fileSystem } from './platform.js';
@@ -26,12 +28,6 @@ export const CHECKPOINT_VERSION = 1;
 /** A header larger than this is refused before it is read (a real one is a few KiB). */
 const MAX_HEADER = 16 << 20;
 
-/** A damaged, foreign or mismatched checkpoint. */
-export class CheckpointError extends ConvnetError {
-  constructor(message: string) {
-    super('CHECKPOINT', message);
-  }
-}
 
 /** Where a run is: the next batch to train is `batch` of epoch `epoch` (both from 0). */
 export interface Position {

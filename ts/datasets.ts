@@ -4,7 +4,9 @@
  * @module
  */
 import { sha256Hex } from './hash.js';
-import { ConvnetError } from './errors.js';
+import { ConvnetError, DatasetError } from './errors.js';
+
+export { DatasetError };
 import { fileSystem, platformGunzip, releaseBuffer } from './platform.js';
 
 /** One split: N images of 28×28 pixels (row-major, 0–255) and N labels. */
@@ -21,12 +23,6 @@ export interface Dataset {
   classNames: string[];
 }
 
-/** A damaged or unexpected data file. The message names the file and the sizes involved. */
-export class DatasetError extends ConvnetError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super('DATASET', message, options);
-  }
-}
 
 /** The four files of an MNIST-style dataset. */
 export interface IdxFiles {

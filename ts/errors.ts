@@ -1,15 +1,44 @@
 /**
  * The errors convnet-wasm throws. Every one is a {@link ConvnetError} with a stable `code`, and a
- * message that names the argument, layer or file and the sizes involved.
+ * message that names the argument, layer or file and the sizes involved. Errors raised inside the
+ * wasm carry a code too, which {@link fromWasm} maps to the same classes.
  * @module
  */
+
+/** Every code a {@link ConvnetError} can carry. */
+export type ErrorCode =
+  | 'WASM_LOAD'
+  | 'NOT_INITIALIZED'
+  | 'INVALID_ARGUMENT'
+  | 'SHAPE_MISMATCH'
+  | 'LIMIT_EXCEEDED'
+  | 'INVALID_STATE'
+  | 'NOT_COMPILED'
+  | 'ALREADY_COMPILED'
+  | 'NO_LAYERS'
+  | 'NO_INPUT_SHAPE'
+  | 'DISPOSED'
+  | 'BROKEN'
+  | 'TRAINING_DIVERGED'
+  | 'WORKER_FAILED'
+  | 'SAVE_FAILED'
+  | 'LOAD_FAILED'
+  | 'MODEL_NOT_FOUND'
+  | 'UNSUPPORTED_URL'
+  | 'UNSUPPORTED_PLATFORM'
+  | 'INDEXEDDB'
+  | 'CHECKPOINT'
+  | 'DATASET'
+  | 'MODEL_FORMAT'
+  | 'TFJS_FORMAT'
+  | 'WASM_PANIC';
 
 /** The base class of every error convnet-wasm throws. Switch on `code`, not on the message. */
 export class ConvnetError extends Error {
   /** A stable, machine-readable kind, e.g. `'SHAPE_MISMATCH'`. */
-  readonly code: string;
+  readonly code: ErrorCode;
 
-  constructor(code: string, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
     this.name = new.target.name;
@@ -32,15 +61,43 @@ export class NotInitializedError extends ConvnetError {
 
 /** An argument has the wrong type or an invalid value. */
 export class InvalidArgumentError extends ConvnetError {
-  constructor(message: string) {
-    super('INVALID_ARGUMENT', message);
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('INVALID_ARGUMENT', message, options);
   }
 }
 
 /** An array's length does not match the shape it was given with. */
 export class ShapeMismatchError extends ConvnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SHAPE_MISMATCH', message, options);
+  }
+}
+
+/** A damaged, foreign or mismatched checkpoint. */
+export class CheckpointError extends ConvnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('CHECKPOINT', message, options);
+  }
+}
+
+/** A damaged or unexpected data file. The message names the file and the sizes involved. */
+export class DatasetError extends ConvnetError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DATASET', message, options);
+  }
+}
+
+/** A damaged, unknown or mismatched model file. */
+export class ModelFormatError extends ConvnetError {
   constructor(message: string) {
-    super('SHAPE_MISMATCH', message);
+    super('MODEL_FORMAT', message);
+  }
+}
+
+/** A model that cannot be expressed in, or read from, TF.js's Layers format. */
+export class TfjsFormatError extends ConvnetError {
+  constructor(message: string) {
+    super('TFJS_FORMAT', message);
   }
 }
 
@@ -51,5 +108,32 @@ export class ShapeMismatchError extends ConvnetError {
 export class WasmPanicError extends ConvnetError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('WASM_PANIC', message, options);
+  }
+}
+
+/** The codes the wasm's own errors carry (Rust's `ErrorCode`). */
+const WASM_CODES = ['INVALID_ARGUMENT', 'SHAPE_MISMATCH', 'LIMIT_EXCEEDED', 'INVALID_STATE', 'CHECKPOINT'] as const;
+type WasmCode = (typeof WASM_CODES)[number];
+
+/**
+ * The {@link ConvnetError} for an error the wasm returned: its `code` picks the class, and
+ * `what` (the call, e.g. `'sequential.fit()'`) prefixes the message. An error without a known
+ * code is not one of the runtime's own checks (wasm-bindgen's glue raised it): that is a bug,
+ * reported as a {@link WasmPanicError}.
+ */
+export function fromWasm(what: string, error: Error): ConvnetError {
+  const code = (error as { code?: unknown }).code;
+  const message = `${what}: ${error.message}`;
+  const options = { cause: error };
+  if (!WASM_CODES.includes(code as WasmCode)) return new WasmPanicError(message, options);
+  switch (code as WasmCode) {
+    case 'INVALID_ARGUMENT':
+      return new InvalidArgumentError(message, options);
+    case 'SHAPE_MISMATCH':
+      return new ShapeMismatchError(message, options);
+    case 'CHECKPOINT':
+      return new CheckpointError(message, options);
+    default:
+      return new ConvnetError(code as WasmCode, message, options);
   }
 }

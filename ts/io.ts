@@ -4,7 +4,9 @@
  * (little-endian float32, the manifest's tensors in order). Also an in-memory form.
  * @module
  */
-import { ConvnetError } from './errors.js';
+import { ConvnetError, ModelFormatError } from './errors.js';
+
+export { ModelFormatError };
 import { layerFromConfig, type Shape3 } from './layers.js';
 import { fileSystem } from './platform.js';
 import { sha256Hex } from './hash.js';
@@ -17,12 +19,6 @@ import { FORMAT_VERSION } from './format.js';
 export { FORMAT_VERSION };
 const FORMAT = 'convnet-wasm/layers-model';
 
-/** A damaged, unknown or mismatched model file. */
-export class ModelFormatError extends ConvnetError {
-  constructor(message: string) {
-    super('MODEL_FORMAT', message);
-  }
-}
 
 /** A model in memory: the parsed `model.json` and the weights' bytes. */
 export interface ModelArtifacts {

@@ -84,12 +84,3 @@ export function randomUniform(seed: number, count: number, low = 0, high = 1): F
   if (!(low < high)) throw new InvalidArgumentError(`${fn}: low (${low}) must be less than high (${high})`);
   return callWasm(fn, () => wasm.random_uniform(BigInt(seed), count, low, high));
 }
-
-/**
- * Makes the wasm panic with `message`. It exists to check that a Rust panic reaches JS as a
- * {@link WasmPanicError} with its message.
- */
-export function panicForTest(message: string): never {
-  callWasm('panicForTest', () => wasm.panic_with_message(message));
-  throw new Error('unreachable: the wasm call above panics');
-}

@@ -8,7 +8,9 @@
  * outputs, LeCun's tanh, padding with a non-zero value) make an error that names the layer.
  * @module
  */
-import { ConvnetError } from './errors.js';
+import { TfjsFormatError } from './errors.js';
+
+export { TfjsFormatError };
 import { layers as make, type Layer, type Shape3 } from './layers.js';
 import { fileSystem } from './platform.js';
 import { directoryOf } from './io.js';
@@ -27,12 +29,6 @@ interface KerasLayer {
   config: Record<string, unknown>;
 }
 
-/** A model that cannot be expressed in, or read from, TF.js's Layers format. */
-export class TfjsFormatError extends ConvnetError {
-  constructor(message: string) {
-    super('TFJS_FORMAT', message);
-  }
-}
 
 const ACTIVATIONS: Record<string, string> = { linear: 'linear', relu: 'relu', tanh: 'tanh', sigmoid: 'sigmoid', softmax: 'softmax' };
 const SHARD = 'group1-shard1of1.bin';

@@ -1,10 +1,11 @@
 /**
- * Every call into the wasm goes through {@link callWasm}, which turns a Rust panic (a trap)
- * into a {@link WasmPanicError} carrying the panic's message.
+ * Every call into the wasm goes through {@link callWasm}, which turns the wasm's coded errors into
+ * the documented {@link ConvnetError}s and a Rust panic (a trap) into a {@link WasmPanicError}
+ * carrying the panic's message.
  * @module
  */
 import { take_panic_message } from './wasm/convnet_wasm.js';
-import { ConvnetError, WasmPanicError } from './errors.js';
+import { ConvnetError, WasmPanicError, fromWasm } from './errors.js';
 import { assertInitialized, memory } from './init.js';
 
 /** Runs `fn`, a call into the wasm named `what` in messages. */
@@ -20,10 +21,7 @@ export function callWasm<T>(what: string, fn: () => T): T {
       const why = panic ?? `the wasm aborted (${error.message}), most likely out of memory: ${memoryNote()}`;
       throw new WasmPanicError(`${what}: ${why}`, { cause: error });
     }
-    if (error instanceof Error && !(error instanceof ConvnetError)) {
-      // A JsError returned by the Rust surface: its own checks failed.
-      throw new ConvnetError('WASM_ERROR', `${what}: ${error.message}`, { cause: error });
-    }
+    if (error instanceof Error && !(error instanceof ConvnetError)) throw fromWasm(what, error);
     throw error;
   }
 }

@@ -8,11 +8,11 @@
 //!   times inside one call so the boundary cost does not count.
 
 use crate::kernels::conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dParams, Padding};
+use crate::kernels::conv::{winograd, ConvAlgo};
 use crate::kernels::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
 use crate::kernels::pool::{max_pool_backward, max_pool_forward, subsample_backward, subsample_forward};
 use crate::kernels::pool::{Pool2dParams, SubsampleGrads};
-use crate::kernels::{conv_direct, winograd};
-use crate::nn::rng::Rng;
+use crate::rng::Rng;
 use core::arch::wasm32::*;
 use core::hint::black_box;
 use wasm_bindgen::prelude::*;
@@ -172,13 +172,16 @@ impl KernelBench {
         bench
     }
 
-    /// How the kernel computes: `winograd` (F(2×2, 3×3)), `direct` (conv_direct.rs), `gemm`
-    /// (patch rows times the kernel), or the layer kind for dense and pooling.
+    /// How the kernel computes, as its conv plan says: `winograd` (F(2×2, 3×3)), `direct`
+    /// (conv/direct.rs), `gemm` (patch rows times the kernel, gathered or not), or the layer
+    /// kind for dense and pooling.
     pub fn algorithm(&self) -> String {
         match &self.kind {
-            Kind::Conv(p, _) if winograd::applies(p) => "winograd",
-            Kind::Conv(p, _) if conv_direct::applies(p) => "direct",
-            Kind::Conv(..) => "gemm",
+            Kind::Conv(p, _) => match ConvAlgo::of(p) {
+                ConvAlgo::Winograd => "winograd",
+                ConvAlgo::Direct => "direct",
+                ConvAlgo::Gather | ConvAlgo::Im2col => "gemm",
+            },
             Kind::Dense(_) => "gemm",
             Kind::MaxPool(_) | Kind::Subsample(_) => "pool",
         }
@@ -191,7 +194,9 @@ impl KernelBench {
     /// keep the same ratio.
     pub fn performed_ratio(&self) -> f64 {
         match &self.kind {
-            Kind::Conv(p, _) if winograd::applies(p) => winograd::product_flops(p) / self.forward_flops,
+            Kind::Conv(p, _) if ConvAlgo::of(p) == ConvAlgo::Winograd => {
+                winograd::product_flops(p) / self.forward_flops
+            }
             _ => 1.0,
         }
     }

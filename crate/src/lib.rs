@@ -1,23 +1,47 @@
 //! convnet-wasm: convolutional-network kernels and runtime, compiled to WebAssembly.
 //!
-//! This file is the thin wasm-bindgen surface: each export checks sizes, calls into
-//! [`kernels`] or [`nn`], and copies its result out into a fresh JS array. No numeric work
-//! lives here. The TypeScript layer (`ts/`) validates arguments before calling, so the errors
-//! returned here are a second line of defence.
+//! Modules: [`kernels`] (pure functions over slices), [`layers`] (one file each), [`losses`],
+//! [`optim`] (one file per optimiser), [`init`] and [`rng`], the [`model`] runtime, and
+//! [`error`]. This file is the thin wasm-bindgen surface: each export calls into them and copies
+//! its result out into a fresh JS array; no numeric work lives here. Errors cross as JS `Error`s
+//! with a `code` (see [`error::ErrorCode`]), which TypeScript maps to its `ConvnetError`s.
 
 #[cfg(all(feature = "bench", target_arch = "wasm32"))]
 pub mod bench;
+pub mod error;
+pub mod init;
 pub mod kernels;
+pub mod layers;
+pub mod losses;
 pub mod model;
-pub mod nn;
+pub mod optim;
+pub mod rng;
 
+use error::{ErrorCode, ModelError};
 use js_sys::Float32Array;
 use kernels::dense::{dense_backward as dense_backward_kernel, dense_forward as dense_forward_kernel};
 use kernels::dense::{DenseGrads, DenseParams};
 use model::Input;
-use nn::rng::Rng;
+use rng::Rng;
 use std::sync::Mutex;
 use wasm_bindgen::prelude::*;
+
+/// A JS `Error` carrying the error's message, its `code` and, when it concerns a layer, `layer`
+/// (the index).
+fn js_error(e: ModelError) -> JsValue {
+    let error = js_sys::Error::new(&e.to_string());
+    let set = |key: &str, value: JsValue| js_sys::Reflect::set(&error, &JsValue::from_str(key), &value);
+    // Setting a property on a fresh Error object cannot fail.
+    let _ = set("code", JsValue::from_str(e.code.as_str()));
+    if let Some((index, _)) = e.layer {
+        let _ = set("layer", JsValue::from_f64(index as f64));
+    }
+    error.into()
+}
+
+fn shape_error(e: kernels::ShapeError) -> JsValue {
+    js_error(e.into())
+}
 
 /// The message of the last Rust panic. A panic aborts the wasm call with a trap that JS sees
 /// as "unreachable"; the TS layer then reads this to raise an error that says what happened.
@@ -38,7 +62,8 @@ pub fn take_panic_message() -> Option<String> {
     LAST_PANIC.lock().ok().and_then(|mut slot| slot.take())
 }
 
-/// Panics with `message`: lets the TS tests check that a panic reaches JS with its message.
+/// Panics with `message`: lets the TS tests check that a panic reaches JS with its message and
+/// marks a model broken. A test hook: the TypeScript API does not expose it.
 #[wasm_bindgen]
 pub fn panic_with_message(message: String) {
     panic!("{message}");
@@ -70,10 +95,10 @@ pub fn dense_forward(
     x: &[f32],
     w: &[f32],
     b: &[f32],
-) -> Result<Vec<f32>, JsError> {
+) -> Result<Vec<f32>, JsValue> {
     let p = DenseParams { batch, inputs, units };
     let mut y = vec![0.0; p.y_len()];
-    p.check_forward(x.len(), w.len(), b.len(), y.len())?;
+    p.check_forward(x.len(), w.len(), b.len(), y.len()).map_err(shape_error)?;
     dense_forward_kernel(&p, x, w, b, &mut y, &mut vec![0.0; p.forward_scratch_len()]);
     Ok(y)
 }
@@ -91,12 +116,12 @@ pub fn dense_backward(
     x: &[f32],
     w: &[f32],
     dy: &[f32],
-) -> Result<Vec<f32>, JsError> {
+) -> Result<Vec<f32>, JsValue> {
     let p = DenseParams { batch, inputs, units };
     let mut out = vec![0.0; p.x_len() + p.w_len() + units];
     let (dx, rest) = out.split_at_mut(p.x_len());
     let (dw, db) = rest.split_at_mut(p.w_len());
-    p.check_backward(x.len(), w.len(), dy.len(), [dx.len(), dw.len(), db.len()])?;
+    p.check_backward(x.len(), w.len(), dy.len(), [dx.len(), dw.len(), db.len()]).map_err(shape_error)?;
     let mut scratch = vec![0.0; p.backward_scratch_len()];
     dense_backward_kernel(&p, x, w, dy, DenseGrads { dx, dw, db }, &mut scratch);
     Ok(out)
@@ -113,30 +138,30 @@ pub struct WasmModel {
 impl WasmModel {
     /// Builds a model from its JSON spec (see `model::ModelSpec`), seeded with `seed`.
     #[wasm_bindgen(constructor)]
-    pub fn new(spec_json: &str, seed: u64) -> Result<WasmModel, JsError> {
-        let spec: model::ModelSpec =
-            serde_json::from_str(spec_json).map_err(|e| JsError::new(&format!("model spec: {e}")))?;
-        Ok(WasmModel { inner: model::Model::new(&spec, seed).map_err(|e| JsError::new(&e))? })
+    pub fn new(spec_json: &str, seed: u64) -> Result<WasmModel, JsValue> {
+        let spec: model::ModelSpec = serde_json::from_str(spec_json)
+            .map_err(|e| js_error(ModelError::new(ErrorCode::InvalidArgument, format!("model spec: {e}"))))?;
+        Ok(WasmModel { inner: model::Model::new(&spec, seed).map_err(js_error)? })
     }
 
     /// One step on a batch: forward, loss, backward, optimiser update. Returns the batch's loss.
-    pub fn train_step(&mut self, x: &[f32], labels: &[u32]) -> Result<f32, JsError> {
-        self.inner.train_step(Input::F32(x), labels).map_err(|e| JsError::new(&e))
+    pub fn train_step(&mut self, x: &[f32], labels: &[u32]) -> Result<f32, JsValue> {
+        self.inner.train_step(Input::F32(x), labels).map_err(js_error)
     }
 
     /// [`WasmModel::train_step`] on 8-bit pixels, mapped by the model's input scale and offset.
-    pub fn train_step_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<f32, JsError> {
-        self.inner.train_step(Input::U8(x), labels).map_err(|e| JsError::new(&e))
+    pub fn train_step_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<f32, JsValue> {
+        self.inner.train_step(Input::U8(x), labels).map_err(js_error)
     }
 
     /// A data-parallel training step computed here: `micro`-example micro-batches, their
     /// gradients summed in order (see `micro_gradients` and `apply_micro_gradients`).
-    pub fn train_step_micro(&mut self, x: &[f32], labels: &[u32], micro: usize) -> Result<f32, JsError> {
-        self.inner.train_step_micro(Input::F32(x), labels, micro).map_err(|e| JsError::new(&e))
+    pub fn train_step_micro(&mut self, x: &[f32], labels: &[u32], micro: usize) -> Result<f32, JsValue> {
+        self.inner.train_step_micro(Input::F32(x), labels, micro).map_err(js_error)
     }
 
-    pub fn train_step_micro_u8(&mut self, x: &[u8], labels: &[u32], micro: usize) -> Result<f32, JsError> {
-        self.inner.train_step_micro(Input::U8(x), labels, micro).map_err(|e| JsError::new(&e))
+    pub fn train_step_micro_u8(&mut self, x: &[u8], labels: &[u32], micro: usize) -> Result<f32, JsValue> {
+        self.inner.train_step_micro(Input::U8(x), labels, micro).map_err(js_error)
     }
 
     /// The seed of the next data-parallel step, from the model's generator.
@@ -158,7 +183,7 @@ impl WasmModel {
         first: usize,
         step_seed: u64,
         out: Option<Float32Array>,
-    ) -> Result<Float32Array, JsError> {
+    ) -> Result<Float32Array, JsValue> {
         self.micro_gradients_of(weights, Input::F32(x), labels, micro, first, step_seed, out)
     }
 
@@ -172,35 +197,35 @@ impl WasmModel {
         first: usize,
         step_seed: u64,
         out: Option<Float32Array>,
-    ) -> Result<Float32Array, JsError> {
+    ) -> Result<Float32Array, JsValue> {
         self.micro_gradients_of(weights, Input::U8(x), labels, micro, first, step_seed, out)
     }
 
     /// The reduction of a data-parallel step, in three calls so that the workers' results need
     /// not be joined first: begin, add each worker's run of micro-batch parts in order, finish
     /// (which takes the optimiser step and returns the loss).
-    pub fn reduce_begin(&mut self, micro_batches: usize, total: u32) -> Result<(), JsError> {
-        self.inner.reduce_begin(micro_batches, total).map_err(|e| JsError::new(&e))
+    pub fn reduce_begin(&mut self, micro_batches: usize, total: u32) -> Result<(), JsValue> {
+        self.inner.reduce_begin(micro_batches, total).map_err(js_error)
     }
 
-    pub fn reduce_add(&mut self, parts: &Float32Array, counts: &[u32]) -> Result<(), JsError> {
+    pub fn reduce_add(&mut self, parts: &Float32Array, counts: &[u32]) -> Result<(), JsValue> {
         // Read a stretch at a time straight from the JS array (see Model::reduce_add_from).
         let read = |at: usize, dst: &mut [f32]| parts.subarray(at as u32, (at + dst.len()) as u32).copy_to(dst);
-        self.inner.reduce_add_from(parts.length() as usize, counts, read).map_err(|e| JsError::new(&e))
+        self.inner.reduce_add_from(parts.length() as usize, counts, read).map_err(js_error)
     }
 
     /// This instance's own share of the step: the next micro-batches, computed here from its own
     /// weights and added to the sum in order.
-    pub fn reduce_own(&mut self, x: &[f32], labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsError> {
-        self.inner.reduce_own(Input::F32(x), labels, micro, step_seed).map_err(|e| JsError::new(&e))
+    pub fn reduce_own(&mut self, x: &[f32], labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsValue> {
+        self.inner.reduce_own(Input::F32(x), labels, micro, step_seed).map_err(js_error)
     }
 
-    pub fn reduce_own_u8(&mut self, x: &[u8], labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsError> {
-        self.inner.reduce_own(Input::U8(x), labels, micro, step_seed).map_err(|e| JsError::new(&e))
+    pub fn reduce_own_u8(&mut self, x: &[u8], labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsValue> {
+        self.inner.reduce_own(Input::U8(x), labels, micro, step_seed).map_err(js_error)
     }
 
-    pub fn reduce_finish(&mut self) -> Result<f32, JsError> {
-        self.inner.reduce_finish().map_err(|e| JsError::new(&e))
+    pub fn reduce_finish(&mut self) -> Result<f32, JsValue> {
+        self.inner.reduce_finish().map_err(js_error)
     }
 
     /// Examples the last training batch classified correctly.
@@ -209,41 +234,35 @@ impl WasmModel {
     }
 
     /// Class probabilities, `batch·classes` values.
-    pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>, JsError> {
-        self.inner.predict(Input::F32(x)).map_err(|e| JsError::new(&e))
+    pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>, JsValue> {
+        self.inner.predict(Input::F32(x)).map_err(js_error)
     }
 
-    pub fn predict_u8(&mut self, x: &[u8]) -> Result<Vec<f32>, JsError> {
-        self.inner.predict(Input::U8(x)).map_err(|e| JsError::new(&e))
+    pub fn predict_u8(&mut self, x: &[u8]) -> Result<Vec<f32>, JsValue> {
+        self.inner.predict(Input::U8(x)).map_err(js_error)
     }
 
     /// The outputs of the layers whose indices are in `layers`, concatenated (inference mode).
-    pub fn layer_outputs(&mut self, x: &[f32], layers: &[u32]) -> Result<Vec<f32>, JsError> {
-        self.inner.layer_outputs(Input::F32(x), layers).map_err(|e| JsError::new(&e))
+    pub fn layer_outputs(&mut self, x: &[f32], layers: &[u32]) -> Result<Vec<f32>, JsValue> {
+        self.inner.layer_outputs(Input::F32(x), layers).map_err(js_error)
     }
 
-    pub fn layer_outputs_u8(&mut self, x: &[u8], layers: &[u32]) -> Result<Vec<f32>, JsError> {
-        self.inner.layer_outputs(Input::U8(x), layers).map_err(|e| JsError::new(&e))
+    pub fn layer_outputs_u8(&mut self, x: &[u8], layers: &[u32]) -> Result<Vec<f32>, JsValue> {
+        self.inner.layer_outputs(Input::U8(x), layers).map_err(js_error)
     }
 
     /// Estimates the SDLM optimiser's curvature on a set of labelled examples (a few hundred).
-    pub fn estimate_curvature(&mut self, x: &[f32], labels: &[u32]) -> Result<(), JsError> {
-        self.inner.estimate_curvature(Input::F32(x), labels).map_err(|e| JsError::new(&e))
+    pub fn estimate_curvature(&mut self, x: &[f32], labels: &[u32]) -> Result<(), JsValue> {
+        self.inner.estimate_curvature(Input::F32(x), labels).map_err(js_error)
     }
 
-    pub fn estimate_curvature_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<(), JsError> {
-        self.inner.estimate_curvature(Input::U8(x), labels).map_err(|e| JsError::new(&e))
+    pub fn estimate_curvature_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<(), JsValue> {
+        self.inner.estimate_curvature(Input::U8(x), labels).map_err(js_error)
     }
 
     /// SDLM's current curvature estimate, one value per parameter (empty for other optimisers).
     pub fn curvature(&self) -> Vec<f32> {
         self.inner.curvature().to_vec()
-    }
-
-    /// Panics inside a model method with `message`: lets the TS tests check that a model whose
-    /// call panicked is marked broken.
-    pub fn panic_for_tests(&mut self, message: String) {
-        panic!("{message}");
     }
 
     /// Why the last training step returned NaN (a non-finite loss, gradient or weight), if it did.
@@ -257,26 +276,26 @@ impl WasmModel {
     }
 
     /// Restores [`WasmModel::training_state`].
-    pub fn set_training_state(&mut self, bytes: &[u8]) -> Result<(), JsError> {
-        self.inner.set_training_state(bytes).map_err(|e| JsError::new(&e))
+    pub fn set_training_state(&mut self, bytes: &[u8]) -> Result<(), JsValue> {
+        self.inner.set_training_state(bytes).map_err(js_error)
     }
 
     /// The last layer's raw outputs (logits, or RBF distances) for a batch.
-    pub fn predict_raw(&mut self, x: &[f32]) -> Result<Vec<f32>, JsError> {
-        self.inner.predict_raw(Input::F32(x)).map_err(|e| JsError::new(&e))
+    pub fn predict_raw(&mut self, x: &[f32]) -> Result<Vec<f32>, JsValue> {
+        self.inner.predict_raw(Input::F32(x)).map_err(js_error)
     }
 
-    pub fn predict_raw_u8(&mut self, x: &[u8]) -> Result<Vec<f32>, JsError> {
-        self.inner.predict_raw(Input::U8(x)).map_err(|e| JsError::new(&e))
+    pub fn predict_raw_u8(&mut self, x: &[u8]) -> Result<Vec<f32>, JsValue> {
+        self.inner.predict_raw(Input::U8(x)).map_err(js_error)
     }
 
     /// `[loss, correct, probabilities…]` for a labelled batch, without training.
-    pub fn evaluate(&mut self, x: &[f32], labels: &[u32]) -> Result<Vec<f32>, JsError> {
-        self.inner.evaluate(Input::F32(x), labels).map_err(|e| JsError::new(&e))
+    pub fn evaluate(&mut self, x: &[f32], labels: &[u32]) -> Result<Vec<f32>, JsValue> {
+        self.inner.evaluate(Input::F32(x), labels).map_err(js_error)
     }
 
-    pub fn evaluate_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<Vec<f32>, JsError> {
-        self.inner.evaluate(Input::U8(x), labels).map_err(|e| JsError::new(&e))
+    pub fn evaluate_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<Vec<f32>, JsValue> {
+        self.inner.evaluate(Input::U8(x), labels).map_err(js_error)
     }
 
     /// A random permutation of `0..n` from the model's seeded generator.
@@ -293,19 +312,21 @@ impl WasmModel {
     }
 
     /// [`WasmModel::weights`] into an array of the same length (an earlier step's, given back).
-    pub fn weights_into(&self, out: &Float32Array) -> Result<(), JsError> {
+    pub fn weights_into(&self, out: &Float32Array) -> Result<(), JsValue> {
         let params = self.inner.params();
         if out.length() as usize != params.len() {
-            return Err(JsError::new(&format!("weights: an array of {} values for {}", out.length(), params.len())));
+            return Err(js_error(ModelError::shape(format!(
+                "weights: an array of {} values for {}",
+                out.length(),
+                params.len()
+            ))));
         }
         out.copy_from(params);
         Ok(())
     }
 
-    pub fn set_weights(&mut self, values: &Float32Array) -> Result<(), JsError> {
-        self.inner
-            .set_params_with(values.length() as usize, |params| values.copy_to(params))
-            .map_err(|e| JsError::new(&e))
+    pub fn set_weights(&mut self, values: &Float32Array) -> Result<(), JsValue> {
+        self.inner.set_params_with(values.length() as usize, |params| values.copy_to(params)).map_err(js_error)
     }
 
     pub fn param_count(&self) -> usize {
@@ -341,14 +362,14 @@ impl WasmModel {
         first: usize,
         step_seed: u64,
         out: Option<Float32Array>,
-    ) -> Result<Float32Array, JsError> {
+    ) -> Result<Float32Array, JsValue> {
         if weights.length() > 0 {
             self.set_weights(weights)?;
         }
         let part = 2 + self.inner.param_count();
         let parts = labels.len().div_ceil(micro.max(1));
-        let len =
-            u32::try_from(parts * part).map_err(|_| JsError::new("micro_gradients: too many values for one array"))?;
+        let len = u32::try_from(parts * part)
+            .map_err(|_| js_error(ModelError::limit("micro_gradients: too many values for one array")))?;
         let out = out.filter(|o| o.length() == len).unwrap_or_else(|| Float32Array::new_with_length(len));
         self.inner
             .micro_gradients_each(x, labels, micro, first, step_seed, |j, loss, correct, grads| {
@@ -357,7 +378,7 @@ impl WasmModel {
                 out.set_index(at + 1, correct as f32);
                 out.subarray(at + 2, at + part as u32).copy_from(grads);
             })
-            .map_err(|e| JsError::new(&e))?;
+            .map_err(js_error)?;
         Ok(out)
     }
 }

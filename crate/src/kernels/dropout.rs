@@ -3,7 +3,7 @@
 //! library's seeded generator, one draw per value in order, so a seed fixes it everywhere.
 
 use super::lanes::{groups_of_4, load_upto, store_upto, Lanes};
-use crate::nn::rng::Rng;
+use crate::rng::Rng;
 
 /// Fills `mask` with `1/(1 − rate)` (kept) or 0 (dropped).
 pub fn dropout_mask(rng: &mut Rng, rate: f32, mask: &mut [f32]) {

@@ -7,7 +7,6 @@ compile_error!("wasm tests must be built with +simd128: see .cargo/config.toml")
 
 pub mod act;
 pub mod conv;
-pub mod conv_direct;
 pub mod dense;
 pub mod dropout;
 pub mod gemm;
@@ -16,7 +15,6 @@ pub mod pad;
 pub mod pool;
 pub mod rbf;
 pub mod softmax;
-pub mod winograd;
 
 #[cfg(test)]
 mod golden_tests;
@@ -66,8 +64,8 @@ pub(crate) fn check_len(
 }
 
 /// Declares a test that runs natively under `cargo test` (scalar paths) and inside wasm under
-/// `wasm-bindgen-test-runner` (simd128 paths).
-#[cfg(test)]
+/// `wasm-bindgen-test-runner` (simd128 paths); the model tests in `crate/tests/` use it too.
+#[doc(hidden)]
 #[macro_export]
 macro_rules! kernel_test {
     (fn $name:ident() $body:block) => {

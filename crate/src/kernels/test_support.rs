@@ -1,6 +1,6 @@
 //! The shared test harness: seeded random data, bit-exact comparison, finite differences.
 
-use crate::nn::rng::Rng;
+use crate::rng::Rng;
 
 pub fn test_rng(seed: u64) -> Rng {
     Rng::new(seed)

@@ -14,7 +14,7 @@
 //!   most 6 filters, four taps of a kernel row go in the lanes instead: one load of the input
 //!   values per row, one splat of each filter's output gradient shared by two rows.
 //!
-//! Both keep the sums of [`super::conv`]'s header exactly: every output accumulates from +0.0
+//! Both keep the sums of [`super`]'s header exactly: every output accumulates from +0.0
 //! over taps in (kh, kw) order, bias last; every kernel-gradient entry over positions in order.
 //! The image is first copied into a zero-padded buffer, so padding adds exact zero products, as
 //! the im2col rows of the GEMM path do. The two paths therefore give the same bits, and the
@@ -22,9 +22,9 @@
 //!
 //! Used only with simd128 and stride 1; elsewhere the GEMM path runs.
 
-use super::conv::Conv2dParams;
+use super::params::Conv2dParams;
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
-use super::lanes::copy;
+use crate::kernels::lanes::copy;
 
 /// Output columns of the forward kernel's widest block (two vectors); the padded width rounds
 /// up to them.

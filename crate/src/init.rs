@@ -15,7 +15,7 @@
 //! `ln` and `cos` took 45.
 //! The math runs in f64 inside the wasm, so a seed gives the same weights on every platform.
 
-use super::rng::Rng;
+use crate::rng::Rng;
 
 /// The initialisers a layer can name.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]

@@ -5,7 +5,7 @@
 //! it. With `B`, `G` and `A` the F(2×2, 3×3) matrices (Lavin & Gray 2016):
 //! - the input tile becomes `V = Bᵀ·d·B` and each 3×3 kernel slice `U = G·g·Gᵀ` (4×4 each);
 //! - for each of the 16 positions ξ of a 4×4 tile, `M[ξ] = V[ξ] · U[ξ]` is a matrix product over
-//!   the input channels (tiles × in_c times in_c × out_c), on the packed [`gemm`](super::gemm);
+//!   the input channels (tiles × in_c times in_c × out_c), on the packed [`gemm`](crate::kernels::gemm);
 //! - the outputs are `Aᵀ·M·A + b`.
 //!
 //! That is 16 products per 4 outputs instead of 36, at the cost of the transforms. The gradients
@@ -21,9 +21,9 @@
 //! - `∂L/∂U[ξ, c, f]` is one sum over all tiles of the batch (image by image, tiles row by row),
 //!   whatever the grouping of images.
 
-use super::conv::{add_bias_grad, given_or_packed, Conv2dGrads, Conv2dParams, Padding};
-use super::gemm::{gemm_packed, gemm_transposed_a_accumulate, packed_index, GemmParams};
-use super::lanes::{Lanes, F4};
+use super::params::{add_bias_grad, given_or_packed, Conv2dGrads, Conv2dParams, Padding};
+use crate::kernels::gemm::{gemm_packed, gemm_transposed_a_accumulate, packed_index, GemmParams};
+use crate::kernels::lanes::{Lanes, F4};
 
 /// Positions of a transformed 4×4 tile.
 const XI: usize = 16;
@@ -369,7 +369,7 @@ fn transform_output(h: usize, w: usize, ch: usize, m: &[f32], bias: Option<&[f32
 /// time: transform the group's tiles, 16 products, transform back.
 ///
 /// # Shapes
-/// As [`super::conv::conv2d_forward_packed`]; `scratch`: at least [`forward_scratch_len`].
+/// As [`super::conv2d_forward_packed`]; `scratch`: at least [`forward_scratch_len`].
 pub fn forward(p: &Conv2dParams, x: &[f32], packed: &[f32], bias: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32]) {
     let (h, w, ci, co) = (p.in_h, p.in_w, p.in_c, p.out_c);
     assert!(packed.len() >= packed_len(p), "winograd: the packed kernel is too short");
@@ -396,7 +396,7 @@ pub fn forward(p: &Conv2dParams, x: &[f32], packed: &[f32], bias: Option<&[f32]>
 /// the kernel packed by [`pack_weights_t`], or `None` to pack it into the scratch.
 ///
 /// # Shapes
-/// As [`super::conv::conv2d_backward_packed`]; `scratch`: at least [`backward_scratch_len`].
+/// As [`super::conv2d_backward_packed`]; `scratch`: at least [`backward_scratch_len`].
 pub fn backward(
     p: &Conv2dParams,
     x: &[f32],

@@ -1,0 +1,256 @@
+//! Conv2D (Keras's): NHWC images, an HWIO kernel, a bias per filter, then an activation. With a
+//! connection table the spec builds a [`Conv2dTable`](super::conv2d_table::Conv2dTable) instead.
+
+use super::conv2d_table::Conv2dTable;
+use super::{glorot, one_one, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward};
+use super::{Layer, PaddingSpec, MAX_VALUES};
+use crate::error::Result;
+use crate::init::Initializer;
+use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
+use crate::kernels::conv::{Conv2dGrads, Conv2dParams, ConvPlan};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Conv2dSpec {
+    pub filters: usize,
+    pub kernel_size: [usize; 2],
+    #[serde(default = "one_one")]
+    pub strides: [usize; 2],
+    #[serde(default)]
+    pub padding: PaddingSpec,
+    #[serde(default)]
+    pub activation: ActivationSpec,
+    #[serde(default = "glorot")]
+    pub kernel_initializer: Initializer,
+    #[serde(default = "zeros")]
+    pub bias_initializer: Initializer,
+    /// A connection table (LeNet-5's C3): `connections[f]` lists the input maps output map `f`
+    /// reads, ascending. The kernel then holds only the connected weights: for each output map,
+    /// `[k_h, k_w, |connections[f]|]`.
+    #[serde(default)]
+    pub connections: Option<Vec<Vec<usize>>>,
+}
+
+const KIND: &str = "conv2d";
+
+impl Conv2dSpec {
+    /// The geometry over the builder's input, batch 1, checked.
+    pub(super) fn geometry(&self, b: &Builder) -> Result<Conv2dParams> {
+        let (k, s) = (self.kernel_size, self.strides);
+        b.check_sizes(&[
+            ("filters", self.filters),
+            ("kernel", k[0]),
+            ("kernel", k[1]),
+            ("stride", s[0]),
+            ("stride", s[1]),
+        ])?;
+        let [in_h, in_w, in_c] = b.shape;
+        let p = Conv2dParams {
+            batch: 1,
+            in_h,
+            in_w,
+            in_c,
+            out_c: self.filters,
+            k_h: k[0],
+            k_w: k[1],
+            stride_h: s[0],
+            stride_w: s[1],
+            padding: self.padding.into(),
+        };
+        p.validate().map_err(|e| b.error(KIND, e))?;
+        Ok(p)
+    }
+}
+
+/// Refuses a convolution whose patch rows would not fit the working-memory bounds.
+pub(super) fn check_patch_rows(b: &Builder, p: &Conv2dParams) -> Result<()> {
+    let u = |v: usize| v as u128;
+    let cols = u(p.out_h()) * u(p.out_w()) * u(p.k_h) * u(p.k_w) * u(p.in_c);
+    if cols > 4 * MAX_VALUES {
+        return Err(b.error(
+            KIND,
+            format!("its patch rows need {cols} values per image, above the limit of {}", 4 * MAX_VALUES),
+        ));
+    }
+    Ok(())
+}
+
+impl BuildLayer for Conv2dSpec {
+    fn build(&self, b: &mut Builder) -> Result<Built> {
+        let p = self.geometry(b)?;
+        if self.connections.is_some() {
+            return Conv2dTable::build(self, p, b);
+        }
+        let out_shape = [p.out_h(), p.out_w(), self.filters];
+        let u = |v: usize| v as u128;
+        let kernel = b.claim(u(p.k_h) * u(p.k_w) * u(p.in_c) * u(self.filters))?;
+        let bias = b.claim(u(self.filters))?;
+        let fan_in = p.patch_len();
+        let fan_out = p.k_h * p.k_w * self.filters;
+        b.init(self.kernel_initializer, fan_in, fan_out, kernel.clone());
+        b.init(self.bias_initializer, fan_in, fan_out, bias.clone());
+        let activation = b.activation(self.activation, KIND)?;
+        check_patch_rows(b, &p)?;
+        Ok(Built { layer: Conv2d::new(p, activation).into(), out_shape, kernel, bias })
+    }
+}
+
+/// Kernels up to this many weights keep their packed Wᵀ between a step's micro-batches (LeNet-5's
+/// C3 and C5, where packing it each time costs several per cent of a step). Larger ones (the
+/// Fashion ConvNet's 74k–590k) repack it each micro-batch, a small share of their much larger
+/// products, and do not hold another copy of their weights. (Every kernel's packed W, for the
+/// forward pass, is kept: packing it each micro-batch too would save the Fashion ConvNet's
+/// training memory but cost more of its speed; docs/performance.md has the figures.)
+const PACK_T_MAX: usize = 65_536;
+
+/// A kernel packed for the GEMM, as of a version of the parameters.
+#[derive(Default)]
+pub(super) struct Packed {
+    values: Vec<f32>,
+    version: u64,
+}
+
+impl Packed {
+    /// Whether it must be rebuilt for `version`; marks it as of `version` either way.
+    pub(super) fn stale(&mut self, version: u64) -> bool {
+        core::mem::replace(&mut self.version, version) != version
+    }
+
+    /// Forgets what it holds: the next use rebuilds it.
+    pub(super) fn invalidate(&mut self) {
+        self.version = 0;
+    }
+}
+
+/// The convolution's state: its plan, its packed kernels and its activation.
+pub struct ConvCore {
+    pub(super) plan: ConvPlan,
+    pub(super) activation: Activation,
+    /// W packed for the forward pass.
+    pub(super) packed: Packed,
+    /// Wᵀ packed for the input gradient, for kernels of at most [`PACK_T_MAX`] weights.
+    pub(super) packed_t: Packed,
+}
+
+impl ConvCore {
+    pub(super) fn new(p: Conv2dParams, activation: Activation) -> Self {
+        ConvCore { plan: ConvPlan::new(p), activation, packed: Packed::default(), packed_t: Packed::default() }
+    }
+
+    pub(super) fn params(&self, batch: usize) -> Conv2dParams {
+        self.plan.with_batch(batch).p
+    }
+
+    pub(super) fn scratch_len(&self, batch: usize) -> usize {
+        let plan = self.plan.with_batch(batch);
+        plan.forward_scratch_len().max(plan.backward_scratch_len())
+    }
+
+    /// Per image: patch rows twice, their packing, and the kernel's copies.
+    pub(super) fn working_values(&self) -> u128 {
+        let p = self.params(1);
+        let cols = (p.out_h() * p.out_w()) as u128 * p.patch_len() as u128;
+        4 * cols + 4 * p.w_len() as u128
+    }
+
+    pub(super) fn gemm_macs(&self) -> u128 {
+        if self.plan.uses_gemm() {
+            let p = self.params(1);
+            p.positions() as u128 * p.w_len() as u128
+        } else {
+            0
+        }
+    }
+
+    /// `y = f(conv(x, w) + b)`, `w` being `f.kernel` (the dense kernel), packed again when the
+    /// packed copy is `stale`.
+    pub(super) fn forward(&mut self, f: Forward<'_>, stale: bool) {
+        let plan = self.plan.with_batch(f.batch);
+        if stale {
+            self.packed.values.resize(plan.packed_w_len(), 0.0);
+            plan.pack_weights(f.kernel, &mut self.packed.values);
+        }
+        plan.forward_packed(f.x, &self.packed.values, f.bias, f.y, f.scratch);
+        activation_forward_in_place(self.activation, f.y);
+    }
+
+    /// The gradients for the dense kernel `b.kernel`: dx (when needed), the kernel's and the
+    /// bias's.
+    pub(super) fn backward(&mut self, b: Backward<'_>) {
+        activation_backward_in_place(self.activation, b.y, b.dy);
+        let plan = self.plan.with_batch(b.batch);
+        let packed_t = if b.need_dx && plan.p.w_len() <= PACK_T_MAX {
+            if self.packed_t.stale(b.version) {
+                self.packed_t.values.resize(plan.packed_w_t_len(), 0.0);
+                plan.pack_weights_t(b.kernel, &mut self.packed_t.values);
+            }
+            Some(&self.packed_t.values[..])
+        } else {
+            None
+        };
+        let g = Conv2dGrads { dx: b.need_dx.then_some(b.dx), dw: b.dkernel, db: b.dbias };
+        plan.backward_packed(b.x, b.kernel, packed_t, b.dy, g, b.scratch);
+    }
+
+    /// Second derivatives for the dense squared kernel `c.kernel2`: the slope applied twice, then
+    /// the convolution's backward pass over squared inputs.
+    pub(super) fn curvature(&self, c: Curvature<'_>) {
+        activation_backward_in_place(self.activation, c.y, c.d2y);
+        activation_backward_in_place(self.activation, c.y, c.d2y);
+        let g = Conv2dGrads { dx: c.need_dx.then_some(c.d2x), dw: c.dkernel, db: c.dbias };
+        self.plan.with_batch(c.batch).backward_packed(c.x2, c.kernel2, None, c.d2y, g, c.scratch);
+    }
+}
+
+/// A dense convolution.
+pub struct Conv2d {
+    core: ConvCore,
+}
+
+impl Conv2d {
+    pub fn new(p: Conv2dParams, activation: Activation) -> Self {
+        Conv2d { core: ConvCore::new(p, activation) }
+    }
+
+    /// The algorithm chosen for it.
+    pub fn plan(&self) -> &ConvPlan {
+        &self.core.plan
+    }
+}
+
+impl Layer for Conv2d {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn scratch_len(&self, batch: usize) -> usize {
+        self.core.scratch_len(batch)
+    }
+
+    fn working_values(&self, _batch: u128) -> u128 {
+        self.core.working_values()
+    }
+
+    fn gemm_macs(&self) -> u128 {
+        self.core.gemm_macs()
+    }
+
+    fn forward(&mut self, f: Forward<'_>) {
+        let stale = self.core.packed.stale(f.version);
+        self.core.forward(f, stale);
+    }
+
+    fn backward(&mut self, b: Backward<'_>) {
+        self.core.backward(b);
+    }
+
+    fn has_curvature(&self) -> bool {
+        true
+    }
+
+    fn curvature(&mut self, c: Curvature<'_>) -> Result<()> {
+        self.core.curvature(c);
+        Ok(())
+    }
+}

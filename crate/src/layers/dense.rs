@@ -1,0 +1,99 @@
+//! Dense (Keras's): `y = f(x·W + b)` over flat inputs, W as `[inputs, units]`.
+
+use super::{glorot, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, Layer};
+use crate::error::Result;
+use crate::init::Initializer;
+use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
+use crate::kernels::dense::{dense_backward, dense_forward_packed, dense_pack_weights, DenseGrads, DenseParams};
+use serde::Deserialize;
+
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DenseSpec {
+    pub units: usize,
+    #[serde(default)]
+    pub activation: ActivationSpec,
+    #[serde(default = "glorot")]
+    pub kernel_initializer: Initializer,
+    #[serde(default = "zeros")]
+    pub bias_initializer: Initializer,
+}
+
+const KIND: &str = "dense";
+
+impl BuildLayer for DenseSpec {
+    fn build(&self, b: &mut Builder) -> Result<Built> {
+        let units = self.units;
+        b.check_sizes(&[("units", units)])?;
+        b.flat_input(KIND)?;
+        if units == 0 {
+            return Err(b.error(KIND, "units must be at least 1"));
+        }
+        let inputs = b.in_len();
+        let activation = b.activation(self.activation, KIND)?;
+        let kernel = b.claim(inputs as u128 * units as u128)?;
+        let bias = b.claim(units as u128)?;
+        b.init(self.kernel_initializer, inputs, units, kernel.clone());
+        b.init(self.bias_initializer, inputs, units, bias.clone());
+        let layer = Dense { p: DenseParams { batch: 1, inputs, units }, activation, packed: Vec::new(), version: 0 };
+        Ok(Built { layer: layer.into(), out_shape: [1, 1, units], kernel, bias })
+    }
+}
+
+pub struct Dense {
+    /// With batch 1; the batch is set per call.
+    p: DenseParams,
+    activation: Activation,
+    /// The kernel packed for the GEMM, as of parameter version `version`.
+    packed: Vec<f32>,
+    version: u64,
+}
+
+impl Dense {
+    fn params(&self, batch: usize) -> DenseParams {
+        DenseParams { batch, ..self.p }
+    }
+}
+
+impl Layer for Dense {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
+
+    fn scratch_len(&self, batch: usize) -> usize {
+        let p = self.params(batch);
+        p.forward_scratch_len().max(p.backward_scratch_len())
+    }
+
+    fn gemm_macs(&self) -> u128 {
+        self.p.inputs as u128 * self.p.units as u128
+    }
+
+    fn forward(&mut self, f: Forward<'_>) {
+        let p = self.params(f.batch);
+        if core::mem::replace(&mut self.version, f.version) != f.version {
+            self.packed.resize(p.packed_w_len(), 0.0);
+            dense_pack_weights(&p, f.kernel, &mut self.packed);
+        }
+        dense_forward_packed(&p, f.x, &self.packed, f.bias, f.y, f.scratch);
+        activation_forward_in_place(self.activation, f.y);
+    }
+
+    fn backward(&mut self, b: Backward<'_>) {
+        activation_backward_in_place(self.activation, b.y, b.dy);
+        let g = DenseGrads { dx: b.dx, dw: b.dkernel, db: b.dbias };
+        dense_backward(&self.params(b.batch), b.x, b.kernel, b.dy, g, b.scratch);
+    }
+
+    fn has_curvature(&self) -> bool {
+        true
+    }
+
+    fn curvature(&mut self, c: Curvature<'_>) -> Result<()> {
+        activation_backward_in_place(self.activation, c.y, c.d2y);
+        activation_backward_in_place(self.activation, c.y, c.d2y);
+        let g = DenseGrads { dx: c.d2x, dw: c.dkernel, db: c.dbias };
+        dense_backward(&self.params(c.batch), c.x2, c.kernel2, c.d2y, g, c.scratch);
+        Ok(())
+    }
+}

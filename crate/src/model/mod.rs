@@ -1,0 +1,451 @@
+//! The Sequential runtime: a stack of [layers](crate::layers) built from a JSON spec, its
+//! parameters in one flat vector (each layer's kernel, then its bias, in Keras's order and
+//! layouts), the activation cache for backward, and reusable buffers. A training step (forward,
+//! loss, backward, optimiser update) is one call; so is a prediction.
+//!
+//! Split by concern: [`spec`] (what TypeScript sends, the bounds), this file (building, buffers,
+//! inference), [`step`] (the training step, backward and the update with its divergence check),
+//! [`parallel`] (data-parallel micro-batches and their fixed-order reduction), [`curvature`]
+//! (SDLM's estimate) and [`state`] (the training-state format of checkpoints).
+//!
+//! Buffers are sized for the largest batch seen, so after the first step of a given size no
+//! step allocates.
+
+pub mod curvature;
+pub mod parallel;
+pub mod spec;
+pub mod state;
+pub mod step;
+
+pub use spec::ModelSpec;
+
+use crate::error::{ModelError, Result};
+use crate::kernels::softmax::SoftmaxParams;
+use crate::layers::{AnyLayer, Builder, Forward, Layer, MAX_DIM, MAX_VALUES};
+use crate::losses::Head;
+use crate::optim::{Optimizer, OptimizerSpec, Schedule};
+use crate::rng::Rng;
+use core::ops::Range;
+use parallel::Reduction;
+use spec::{MAX_WORK, WARM_UP_MACS};
+
+static GEMM_WARMED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+
+/// A layer in its place: values per example in and out, and where its kernel and bias sit in
+/// the flat parameter vector.
+struct Slot {
+    layer: AnyLayer,
+    in_len: usize,
+    out_len: usize,
+    kernel: Range<usize>,
+    bias: Range<usize>,
+}
+
+/// A batch of inputs: floats as they are, or 8-bit pixels mapped by the model's scale and offset.
+#[derive(Clone, Copy)]
+pub enum Input<'a> {
+    F32(&'a [f32]),
+    U8(&'a [u8]),
+}
+
+impl Input<'_> {
+    pub fn len(&self) -> usize {
+        match self {
+            Input::F32(x) => x.len(),
+            Input::U8(x) => x.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn slice(&self, r: Range<usize>) -> Input<'_> {
+        match self {
+            Input::F32(x) => Input::F32(&x[r]),
+            Input::U8(x) => Input::U8(&x[r]),
+        }
+    }
+}
+
+/// A compiled Sequential model.
+pub struct Model {
+    layers: Vec<Slot>,
+    input_len: usize,
+    classes: usize,
+    /// The last layer's softmax is fused with the loss; `predict` applies it.
+    head: Head,
+    input_scale: f32,
+    input_offset: f32,
+    /// Examples the last training batch classified correctly (argmax of the logits).
+    last_correct: u32,
+    params: Vec<f32>,
+    grads: Vec<f32>,
+    optimizer: Optimizer,
+    schedule: Schedule,
+    rng: Rng,
+    capacity: usize,
+    acts: Vec<Vec<f32>>,
+    delta: [Vec<f32>; 2],
+    scratch: Vec<f32>,
+    loss_scratch: Vec<f32>,
+    /// SDLM's curvature estimate: squared inputs and parameters, and the running sum.
+    squares: Vec<f32>,
+    curvature_sum: Vec<f32>,
+    /// Set when a training step met a non-finite loss, gradient or weight.
+    divergence: Option<String>,
+    /// The reduction in progress (data-parallel steps): its weighted sum of micro-batch gradients
+    /// is `grads` itself. A micro-batch this instance computes leaves each layer's gradient in
+    /// `layer_grad` (the widest layer's size) and adds it to `grads` at once, so a step needs no
+    /// second parameter-sized vector.
+    reduction: Option<Reduction>,
+    layer_grad: Vec<f32>,
+    /// Bumped whenever the parameters change; layers rebuild what they cache from their kernel
+    /// (packed, expanded) when it has moved on.
+    params_version: u64,
+}
+
+impl Model {
+    /// Builds a model from its spec; `seed` drives initialisation, dropout and everything random.
+    pub fn new(spec: &ModelSpec, seed: u64) -> Result<Model> {
+        let mut rng = Rng::new(seed);
+        spec.learning_rate.validate()?;
+        let mut shape = spec.input_shape;
+        for (k, &d) in shape.iter().enumerate() {
+            if d > MAX_DIM {
+                return Err(ModelError::limit(format!("input_shape[{k}] is {d}, above the limit of {MAX_DIM}")));
+            }
+        }
+        if shape.contains(&0) {
+            return Err(ModelError::invalid(format!("input shape {shape:?} has a zero dimension")));
+        }
+        let values = |s: [usize; 3]| s.iter().map(|&d| d as u128).product::<u128>();
+        if values(shape) > MAX_VALUES {
+            return Err(ModelError::limit(format!(
+                "input shape {shape:?} has more than {MAX_VALUES} values per example"
+            )));
+        }
+        let input_len = shape.iter().product();
+        let mut layers = Vec::with_capacity(spec.layers.len());
+        let mut b = Builder::new();
+        let n = spec.layers.len();
+        for (i, l) in spec.layers.iter().enumerate() {
+            (b.index, b.last, b.shape) = (i, i + 1 == n, shape);
+            let in_len = b.in_len();
+            let built = l.build(&mut b)?;
+            let out = built.out_shape;
+            if values(out) > MAX_VALUES {
+                return Err(ModelError::limit(format!(
+                    "layer {i}: its output {out:?} has more than {MAX_VALUES} values per example"
+                )));
+            }
+            shape = out;
+            let out_len = out.iter().product();
+            layers.push(Slot { layer: built.layer, in_len, out_len, kernel: built.kernel, bias: built.bias });
+        }
+        let last = layers.last().ok_or_else(|| ModelError::invalid("a model needs at least one layer"))?;
+        let is_rbf = |s: &Slot| matches!(s.layer, AnyLayer::Rbf(_));
+        let rbf_output = is_rbf(last);
+        if let Some(i) = layers.iter().position(is_rbf).filter(|&i| i + 1 != n) {
+            return Err(ModelError::invalid("an rbf layer must be the last layer").at(i, "rbf"));
+        }
+        if matches!(spec.optimizer, OptimizerSpec::Sdlm { .. }) {
+            // The curvature pass starts below an RBF output, at the top otherwise.
+            let top = if rbf_output { n - 1 } else { n };
+            if let Some((i, s)) = layers[..top].iter().enumerate().find(|(_, s)| !s.layer.has_curvature()) {
+                return Err(ModelError::invalid(
+                    "the sdlm optimizer has no curvature rule for it; use subsampling2d or max_pool2d",
+                )
+                .at(i, s.layer.kind()));
+            }
+        }
+        let head = Head::new(spec.loss, b.softmax_output(), rbf_output)?;
+        let classes = last.out_len;
+        // Large products ahead: have V8 start optimising the GEMM while the weights are drawn.
+        let macs: u128 = layers.iter().map(|s| s.layer.gemm_macs()).sum();
+        if macs >= WARM_UP_MACS && !GEMM_WARMED.swap(true, core::sync::atomic::Ordering::Relaxed) {
+            crate::kernels::gemm::warm_up();
+        }
+        let params = b.initial_params(&mut rng);
+        let optimizer = Optimizer::new(spec.optimizer.clone(), params.len())?;
+        let count = layers.len();
+        Ok(Model {
+            layers,
+            input_len,
+            classes,
+            head,
+            input_scale: spec.input_scale,
+            input_offset: spec.input_offset,
+            last_correct: 0,
+            params,
+            // Allocated by the first backward pass: a model that only predicts never needs them.
+            grads: Vec::new(),
+            optimizer,
+            schedule: spec.learning_rate.clone(),
+            rng,
+            capacity: 0,
+            acts: vec![Vec::new(); count + 1],
+            delta: [Vec::new(), Vec::new()],
+            scratch: Vec::new(),
+            loss_scratch: Vec::new(),
+            squares: Vec::new(),
+            curvature_sum: Vec::new(),
+            divergence: None,
+            reduction: None,
+            layer_grad: Vec::new(),
+            params_version: 1,
+        })
+    }
+
+    pub fn param_count(&self) -> usize {
+        self.params.len()
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.input_len
+    }
+
+    pub fn classes(&self) -> usize {
+        self.classes
+    }
+
+    pub fn params(&self) -> &[f32] {
+        &self.params
+    }
+
+    /// The layer at `index` (in spec order).
+    pub fn layer(&self, index: usize) -> Option<&AnyLayer> {
+        self.layers.get(index).map(|s| &s.layer)
+    }
+
+    /// Values per example out of each layer, in spec order.
+    pub fn output_lens(&self) -> Vec<usize> {
+        self.layers.iter().map(|s| s.out_len).collect()
+    }
+
+    /// Where layer `index`'s kernel and bias sit in [`Model::params`].
+    pub fn layer_params(&self, index: usize) -> Option<(Range<usize>, Range<usize>)> {
+        self.layers.get(index).map(|s| (s.kernel.clone(), s.bias.clone()))
+    }
+
+    /// Replaces every parameter; `values` must hold [`Model::param_count`] of them.
+    pub fn set_params(&mut self, values: &[f32]) -> Result<()> {
+        self.set_params_with(values.len(), |params| params.copy_from_slice(values))
+    }
+
+    /// Replaces every parameter with the `len` values that `fill` writes (so that a caller can
+    /// copy them straight from where they are, such as a JS array); `len` must be
+    /// [`Model::param_count`].
+    pub fn set_params_with(&mut self, len: usize, fill: impl FnOnce(&mut [f32])) -> Result<()> {
+        if len != self.params.len() {
+            return Err(ModelError::shape(format!(
+                "weights: {} values given, the model has {}",
+                len,
+                self.params.len()
+            )));
+        }
+        fill(&mut self.params);
+        self.params_version += 1;
+        Ok(())
+    }
+
+    pub fn iterations(&self) -> u64 {
+        self.optimizer.iterations()
+    }
+
+    pub fn last_correct(&self) -> u32 {
+        self.last_correct
+    }
+
+    /// Sizes every buffer for `batch` examples (growing only).
+    fn reserve(&mut self, batch: usize) -> Result<()> {
+        if batch <= self.capacity {
+            return Ok(());
+        }
+        // What the buffers below will hold, counted in u128 before anything is allocated.
+        let b = batch as u128;
+        let mut total = b * self.input_len as u128;
+        let mut widest = self.input_len as u128;
+        for s in &self.layers {
+            let out = s.out_len as u128;
+            widest = widest.max(out);
+            total += b * out + s.layer.working_values(b);
+        }
+        total += 2 * b * widest;
+        if total > MAX_WORK {
+            return Err(ModelError::limit(format!(
+                "a batch of {batch} needs about {} MiB of working memory, above the limit of {} MiB; use smaller batches",
+                (total * 4) >> 20,
+                (MAX_WORK * 4) >> 20
+            )));
+        }
+        self.capacity = batch;
+        self.acts[0].resize(batch * self.input_len, 0.0);
+        let mut widest = self.input_len;
+        let mut scratch = 0;
+        for (i, s) in self.layers.iter_mut().enumerate() {
+            self.acts[i + 1].resize(batch * s.out_len, 0.0);
+            widest = widest.max(s.out_len);
+            scratch = scratch.max(s.layer.scratch_len(batch));
+            s.layer.reserve(batch);
+        }
+        for d in &mut self.delta {
+            d.resize(batch * widest, 0.0);
+        }
+        self.loss_scratch.resize(self.head.scratch_len(batch, self.classes), 0.0);
+        self.scratch.resize(scratch, 0.0);
+        Ok(())
+    }
+
+    /// Checks the input's length, sizes the buffers and copies it into the first activation.
+    fn load_input(&mut self, x: Input<'_>) -> Result<usize> {
+        let len = x.len();
+        if len == 0 || len % self.input_len != 0 {
+            return Err(ModelError::shape(format!(
+                "input has {len} values, not a whole number of examples of {} values each",
+                self.input_len
+            )));
+        }
+        let batch = len / self.input_len;
+        self.reserve(batch)?;
+        let dst = &mut self.acts[0][..len];
+        match x {
+            Input::F32(x) => dst.copy_from_slice(x),
+            Input::U8(p) => {
+                let (scale, offset) = (self.input_scale, self.input_offset);
+                for (d, &v) in dst.iter_mut().zip(p) {
+                    *d = offset + scale * v as f32;
+                }
+            }
+        }
+        Ok(batch)
+    }
+
+    fn check_labels(&self, labels: &[u32], batch: usize) -> Result<()> {
+        if labels.len() != batch {
+            return Err(ModelError::shape(format!("{} labels for {} examples", labels.len(), batch)));
+        }
+        if let Some((i, &bad)) = labels.iter().enumerate().find(|(_, &l)| l as usize >= self.classes) {
+            return Err(ModelError::invalid(format!(
+                "label {bad} at index {i} is not below the {} classes",
+                self.classes
+            )));
+        }
+        Ok(())
+    }
+
+    fn softmax_params(&self, batch: usize) -> SoftmaxParams {
+        SoftmaxParams { batch, classes: self.classes }
+    }
+
+    fn logits(&self, batch: usize) -> &[f32] {
+        &self.acts[self.layers.len()][..batch * self.classes]
+    }
+
+    fn count_correct(&self, batch: usize, labels: &[u32]) -> u32 {
+        self.head.count_correct(self.logits(batch), self.classes, labels)
+    }
+
+    /// A uniformly random permutation of `0..n` from the model's generator (Fisher–Yates), for
+    /// shuffling the training set.
+    pub fn permutation(&mut self, n: usize) -> Vec<u32> {
+        let mut p: Vec<u32> = (0..n as u32).collect();
+        for i in (1..n).rev() {
+            // Rejection keeps the draw unbiased.
+            let bound = (i + 1) as u64;
+            let zone = u64::MAX - u64::MAX % bound;
+            let j = loop {
+                let r = self.rng.next_u64();
+                if r < zone {
+                    break (r % bound) as usize;
+                }
+            };
+            p.swap(i, j);
+        }
+        p
+    }
+
+    /// Runs the layers on `batch` examples already in `acts[0]`; leaves logits in the last buffer.
+    fn forward(&mut self, batch: usize, training: bool) {
+        for (i, s) in self.layers.iter_mut().enumerate() {
+            let (before, after) = self.acts.split_at_mut(i + 1);
+            s.layer.forward(Forward {
+                batch,
+                x: &before[i][..batch * s.in_len],
+                y: &mut after[0][..batch * s.out_len],
+                kernel: &self.params[s.kernel.clone()],
+                bias: &self.params[s.bias.clone()],
+                scratch: &mut self.scratch,
+                rng: &mut self.rng,
+                training,
+                version: self.params_version,
+            });
+        }
+    }
+
+    /// The batch-mean loss of the outputs in the last buffer; leaves ∂loss/∂outputs in `delta[0]`.
+    fn loss(&mut self, batch: usize, labels: &[u32]) -> f32 {
+        let sp = self.softmax_params(batch);
+        let out = &self.acts[self.layers.len()][..batch * self.classes];
+        let d = &mut self.delta[0][..batch * self.classes];
+        self.head.loss(&sp, out, labels, d, &mut self.loss_scratch)
+    }
+
+    /// Class probabilities into `probs` (see [`Head::probabilities`]).
+    fn probabilities(&mut self, batch: usize, probs: &mut [f32]) {
+        let sp = self.softmax_params(batch);
+        let out = &self.acts[self.layers.len()][..batch * self.classes];
+        let neg = &mut self.delta[1][..batch * self.classes];
+        self.head.probabilities(&sp, out, probs, neg);
+    }
+
+    /// Class probabilities for each example, `batch·classes` values (see `probabilities`).
+    pub fn predict(&mut self, x: Input<'_>) -> Result<Vec<f32>> {
+        let batch = self.load_input(x)?;
+        self.forward(batch, false);
+        let mut out = vec![0.0; batch * self.classes];
+        self.probabilities(batch, &mut out);
+        Ok(out)
+    }
+
+    /// Inference, returning the outputs of the layers in `layers` (indices, any order, repeats
+    /// allowed) one after another: for each, `batch·out_len` values in the layer's NHWC layout.
+    pub fn layer_outputs(&mut self, x: Input<'_>, layers: &[u32]) -> Result<Vec<f32>> {
+        if let Some(&bad) = layers.iter().find(|&&i| i as usize >= self.layers.len()) {
+            return Err(ModelError::invalid(format!(
+                "layer index {bad} is not below the {} layers",
+                self.layers.len()
+            )));
+        }
+        let batch = self.load_input(x)?;
+        self.forward(batch, false);
+        let mut out = Vec::with_capacity(layers.iter().map(|&i| batch * self.layers[i as usize].out_len).sum());
+        for &i in layers {
+            let i = i as usize;
+            out.extend_from_slice(&self.acts[i + 1][..batch * self.layers[i].out_len]);
+        }
+        Ok(out)
+    }
+
+    /// The raw outputs of the last layer (logits, or RBF distances), `batch·classes` values.
+    pub fn predict_raw(&mut self, x: Input<'_>) -> Result<Vec<f32>> {
+        let batch = self.load_input(x)?;
+        self.forward(batch, false);
+        Ok(self.logits(batch).to_vec())
+    }
+
+    /// Inference on a labelled batch: returns `[loss, correct, probabilities…]`, the loss being
+    /// the batch mean of the cross-entropy and `correct` the count of argmax hits.
+    pub fn evaluate(&mut self, x: Input<'_>, labels: &[u32]) -> Result<Vec<f32>> {
+        let batch = self.load_input(x)?;
+        self.check_labels(labels, batch)?;
+        self.forward(batch, false);
+        let correct = self.count_correct(batch, labels);
+        let mut out = vec![0.0; 2 + batch * self.classes];
+        let loss = self.loss(batch, labels);
+        self.probabilities(batch, &mut out[2..]);
+        out[0] = loss;
+        out[1] = correct as f32;
+        Ok(out)
+    }
+}

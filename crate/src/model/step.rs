@@ -1,0 +1,241 @@
+//! The training step: forward, loss, backward through the layers, and the optimiser update,
+//! which refuses non-finite losses, gradients and weights (divergence).
+
+use super::{Input, Model};
+use crate::error::{ModelError, Result};
+use crate::kernels::lanes::all_finite;
+use crate::layers::{Backward, Layer};
+
+impl Model {
+    /// The first layer with parameters: layers before it need no gradient, and it needs none for
+    /// its input (`layers.len()` when no layer has parameters).
+    pub(super) fn first_trainable(&self) -> usize {
+        self.layers.iter().position(|s| !s.kernel.is_empty() || !s.bias.is_empty()).unwrap_or(self.layers.len())
+    }
+
+    /// Allocates the gradient vector on first use (a model built only to predict has none).
+    pub(super) fn ensure_grads(&mut self) {
+        if self.grads.len() != self.params.len() {
+            self.grads = vec![0.0; self.params.len()];
+        }
+    }
+
+    /// Back-propagates `delta[0]` (∂loss/∂logits) through every layer down to the first one with
+    /// parameters, filling `grads` (`add: None`) or adding `weight ×` each layer's gradient to
+    /// it as soon as the layer is done (`add: Some(weight)`, a data-parallel step's sum: element
+    /// by element the same arithmetic as [`accumulate`](Self::accumulate) over the whole vector).
+    pub(super) fn backward(&mut self, batch: usize, add: Option<f32>) {
+        self.ensure_grads();
+        if add.is_some() {
+            let widest = self.layers.iter().map(|s| s.kernel.len() + s.bias.len()).max().unwrap_or(0);
+            if self.layer_grad.len() < widest {
+                self.layer_grad = vec![0.0; widest];
+            }
+        }
+        let mut cur = 0;
+        let first = self.first_trainable();
+        for i in (first..self.layers.len()).rev() {
+            let s = &mut self.layers[i];
+            let [d0, d1] = &mut self.delta;
+            let (dy, dx) = if cur == 0 { (d0, d1) } else { (d1, d0) };
+            let (dkernel, dbias) = if add.is_some() {
+                let (k, rest) = self.layer_grad.split_at_mut(s.kernel.len());
+                (k, &mut rest[..s.bias.len()])
+            } else {
+                let (head, tail) = self.grads.split_at_mut(s.bias.start.max(s.kernel.end));
+                (&mut head[s.kernel.clone()], &mut tail[..s.bias.len()])
+            };
+            s.layer.backward(Backward {
+                batch,
+                x: &self.acts[i][..batch * s.in_len],
+                y: &self.acts[i + 1][..batch * s.out_len],
+                dy: &mut dy[..batch * s.out_len],
+                dx: &mut dx[..batch * s.in_len],
+                need_dx: i > first,
+                kernel: &self.params[s.kernel.clone()],
+                dkernel,
+                dbias,
+                scratch: &mut self.scratch,
+                version: self.params_version,
+            });
+            if let Some(weight) = add {
+                let k = s.kernel.len();
+                Self::accumulate(&mut self.grads[s.kernel.clone()], weight, &self.layer_grad[..k]);
+                Self::accumulate(&mut self.grads[s.bias.clone()], weight, &self.layer_grad[k..k + s.bias.len()]);
+            }
+            cur ^= 1;
+        }
+    }
+
+    /// Adds `weight × grads` to `accum`, element by element (the one reduction order).
+    pub(super) fn accumulate(accum: &mut [f32], weight: f32, grads: &[f32]) {
+        for (a, &g) in accum.iter_mut().zip(grads) {
+            *a += weight * g;
+        }
+    }
+
+    /// One training step on a batch: forward, loss, backward, optimiser update. Returns the loss
+    /// (the batch mean, before the update).
+    pub fn train_step(&mut self, x: Input<'_>, labels: &[u32]) -> Result<f32> {
+        self.check_input_count(&x, labels)?;
+        let batch = self.load_input(x)?;
+        self.check_labels(labels, batch)?;
+        self.forward(batch, true);
+        self.last_correct = self.count_correct(batch, labels);
+        let loss = self.loss(batch, labels);
+        // The gradients overwrite any data-parallel sum in progress, which cannot go on.
+        self.reduction = None;
+        self.backward(batch, None);
+        Ok(self.update(loss))
+    }
+
+    /// The loss of a labelled batch and the gradient of every parameter (inference mode: no
+    /// dropout), without an update, as Keras's `GradientTape` would give them.
+    pub fn loss_and_gradients(&mut self, x: Input<'_>, labels: &[u32]) -> Result<(f32, &[f32])> {
+        self.check_input_count(&x, labels)?;
+        let batch = self.load_input(x)?;
+        self.check_labels(labels, batch)?;
+        self.forward(batch, false);
+        let loss = self.loss(batch, labels);
+        self.reduction = None;
+        self.backward(batch, None);
+        Ok((loss, &self.grads))
+    }
+
+    /// The optimiser step with the gradients in `grads`, unless the loss or a gradient is not
+    /// finite; a weight that the update makes non-finite is reported too. Returns the loss, or
+    /// NaN with `divergence` set.
+    pub(super) fn update(&mut self, loss: f32) -> f32 {
+        let step = self.optimizer.iterations() + 1;
+        // A non-finite loss or gradient leaves the weights as they were, so they stay the last
+        // good ones.
+        self.divergence = if !loss.is_finite() {
+            Some(format!("step {step}: the loss is {loss}; the weights were not updated"))
+        } else if !all_finite(&self.grads) {
+            Some(format!(
+                "step {step}: {}; the weights were not updated",
+                self.first_non_finite(&self.grads, "gradient")
+            ))
+        } else {
+            None
+        };
+        if self.divergence.is_some() {
+            return f32::NAN;
+        }
+        let lr = self.schedule.at(self.optimizer.iterations());
+        self.optimizer.step(lr, &mut self.params, &self.grads);
+        self.params_version += 1;
+        if !all_finite(&self.params) {
+            self.divergence =
+                Some(format!("step {step}: {} after the update", self.first_non_finite(&self.params, "weight")));
+            return f32::NAN;
+        }
+        loss
+    }
+
+    /// Why the last training step returned NaN, if it did.
+    pub fn divergence(&self) -> Option<&str> {
+        self.divergence.as_deref()
+    }
+
+    /// Names the first non-finite value of a parameter-sized vector by layer and index.
+    fn first_non_finite(&self, values: &[f32], what: &str) -> String {
+        let i = values.iter().position(|v| !v.is_finite()).unwrap_or(0);
+        let layer = self.layers.iter().position(|s| s.kernel.contains(&i) || s.bias.contains(&i));
+        match layer {
+            Some(k) => {
+                let s = &self.layers[k];
+                let (part, at) =
+                    if s.kernel.contains(&i) { ("kernel", i - s.kernel.start) } else { ("bias", i - s.bias.start) };
+                format!("{what} {at} of layer {k}'s {part} is {}", values[i])
+            }
+            None => format!("{what} {i} is {}", values[i]),
+        }
+    }
+
+    /// Whether `x` holds one example per label.
+    pub(super) fn check_input_count(&self, x: &Input<'_>, labels: &[u32]) -> Result<()> {
+        if x.len() == labels.len() * self.input_len {
+            return Ok(());
+        }
+        Err(ModelError::shape(format!(
+            "{} labels need {} input values ({} per example), got {}",
+            labels.len(),
+            labels.len() * self.input_len,
+            self.input_len,
+            x.len()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Input, Model, ModelSpec};
+    use crate::kernel_test;
+    use crate::kernels::test_support::check_gradient;
+    use crate::rng::Rng;
+    use serde_json::{json, Value};
+
+    fn lenet_like(loss: Value) -> ModelSpec {
+        let prototypes: Vec<f32> = (0..3 * 5).map(|i| if (i * 7 + i / 5) % 3 == 0 { 1.0 } else { -1.0 }).collect();
+        serde_json::from_value(json!({
+            "input_shape": [5, 5, 2],
+            "input_scale": 0.005, "input_offset": -0.1,
+            "layers": [
+                {"type": "zero_padding2d", "padding": [[1, 1], [1, 1]], "value": -0.1},
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "lecun_tanh",
+                 "connections": [[0], [1], [0, 1]], "kernel_initializer": "lenet_uniform",
+                 "bias_initializer": "lenet_uniform"},
+                {"type": "subsampling2d", "pool_size": [2, 2], "activation": "lecun_tanh",
+                 "kernel_initializer": "lenet_uniform", "bias_initializer": "lenet_uniform"},
+                {"type": "flatten"},
+                {"type": "dense", "units": 5, "activation": "lecun_tanh", "kernel_initializer": "lenet_uniform"},
+                {"type": "rbf", "units": 3, "prototypes": prototypes}],
+            "loss": loss,
+            "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
+        }))
+        .unwrap()
+    }
+
+    kernel_test!(
+        fn lenet_layers_gradients_match_finite_differences_for_every_loss() {
+            for loss in [
+                json!({"type": "rbf_max_likelihood"}),
+                json!({"type": "rbf_map", "j": 0.5}),
+                json!({"type": "rbf_cross_entropy"}),
+            ] {
+                let mut model = Model::new(&lenet_like(loss.clone()), 3).unwrap();
+                // conv: 9·(1 + 1 + 2) compact weights + 3 biases; subsampling 3 + 3; dense 12·5 + 5.
+                assert_eq!(model.param_count(), 36 + 3 + 6 + 65, "{loss}");
+                let mut rng = Rng::new(4);
+                let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
+                let labels = [0u32, 2, 1];
+                let batch = model.load_input(Input::F32(&x)).unwrap();
+                model.forward(batch, false);
+                model.loss(batch, &labels);
+                model.grads.fill(f32::NAN);
+                model.backward(batch, None);
+                let analytic = model.grads.clone();
+                assert!(analytic.iter().all(|g| g.is_finite()), "{loss}: every parameter gets a gradient");
+                // Adding the gradient layer by layer (a data-parallel step's sum) adds the same
+                // values, each layer's fully written (its buffer starts as NaN).
+                let base: Vec<f32> = (0..analytic.len()).map(|i| i as f32 * 0.125 - 3.0).collect();
+                model.grads.copy_from_slice(&base);
+                model.layer_grad = vec![f32::NAN; 70];
+                model.forward(batch, false);
+                model.loss(batch, &labels);
+                model.backward(batch, Some(0.375));
+                let want: Vec<f32> = base.iter().zip(&analytic).map(|(b, g)| b + 0.375 * g).collect();
+                let differs = model.grads.iter().zip(&want).position(|(a, b)| a.to_bits() != b.to_bits());
+                assert_eq!(differs, None, "{loss}: backward adding 0.375 × the gradient, first differing index");
+                let mut params = model.params().to_vec();
+                check_gradient(&format!("{loss}"), &mut params, &analytic, 110, |p| {
+                    model.set_params(p).unwrap();
+                    let batch = model.load_input(Input::F32(&x)).unwrap();
+                    model.forward(batch, false);
+                    model.loss(batch, &labels) as f64
+                });
+            }
+        }
+    );
+}

@@ -1,0 +1,200 @@
+//! Optimisers with Keras 3's update rules (keras/src/optimizers/{sgd,adam,nadam}.py), one file
+//! each, over the model's flat parameter vector, plus LeNet-5's SDLM and the learning-rate
+//! schedules. This file holds what they share: the spec, the slots and the step count.
+//!
+//! Every update is element-wise and in a fixed order, so it is the same on every platform.
+
+mod adam;
+mod nadam;
+pub mod schedule;
+mod sdlm;
+mod sgd;
+
+pub use schedule::Schedule;
+
+use crate::error::{ModelError, Result};
+use adam::Moments;
+
+/// An optimiser and its hyper-parameters, as the model spec names them.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OptimizerSpec {
+    /// Plain, momentum or Nesterov SGD.
+    Sgd {
+        #[serde(default)]
+        momentum: f32,
+        #[serde(default)]
+        nesterov: bool,
+    },
+    Adam {
+        #[serde(default = "default_beta1")]
+        beta1: f32,
+        #[serde(default = "default_beta2")]
+        beta2: f32,
+        #[serde(default = "default_epsilon")]
+        epsilon: f32,
+    },
+    /// Stochastic diagonal Levenberg–Marquardt; `mu` is the paper's μ (0.02).
+    Sdlm {
+        #[serde(default = "default_mu")]
+        mu: f32,
+    },
+    /// Adam with Nesterov momentum and Keras's momentum schedule μ_t = β₁(1 − ½·0.96^t).
+    Nadam {
+        #[serde(default = "default_beta1")]
+        beta1: f32,
+        #[serde(default = "default_beta2")]
+        beta2: f32,
+        #[serde(default = "default_epsilon")]
+        epsilon: f32,
+    },
+}
+
+fn default_beta1() -> f32 {
+    0.9
+}
+fn default_beta2() -> f32 {
+    0.999
+}
+fn default_epsilon() -> f32 {
+    1e-7
+}
+fn default_mu() -> f32 {
+    0.02
+}
+
+/// An optimiser's state: its slots, its step count and (Nadam) the running momentum product.
+#[derive(Clone, Debug)]
+pub struct Optimizer {
+    spec: OptimizerSpec,
+    /// The slots' lengths; Adam's, Nadam's and SGD's slots are allocated by the first step (a
+    /// model built only to predict never needs them), SDLM's curvature at once.
+    m_len: usize,
+    v_len: usize,
+    m: Vec<f32>,
+    v: Vec<f32>,
+    iterations: u64,
+    u_product: f32,
+}
+
+impl Optimizer {
+    pub fn new(spec: OptimizerSpec, params: usize) -> Result<Self> {
+        let check = |name: &str, v: f32, lo: f32, hi: f32| {
+            if v.is_finite() && v >= lo && v < hi {
+                Ok(())
+            } else {
+                Err(ModelError::invalid(format!("optimizer {name} must be in [{lo}, {hi}), got {v}")))
+            }
+        };
+        let (m_len, v_len) = match &spec {
+            OptimizerSpec::Sgd { momentum, .. } => {
+                check("momentum", *momentum, 0.0, 1.0)?;
+                (if *momentum != 0.0 { params } else { 0 }, 0)
+            }
+            OptimizerSpec::Adam { beta1, beta2, epsilon } | OptimizerSpec::Nadam { beta1, beta2, epsilon } => {
+                check("beta1", *beta1, 0.0, 1.0)?;
+                check("beta2", *beta2, 0.0, 1.0)?;
+                if !(epsilon.is_finite() && *epsilon > 0.0) {
+                    return Err(ModelError::invalid(format!("optimizer epsilon must be positive, got {epsilon}")));
+                }
+                (params, params)
+            }
+            OptimizerSpec::Sdlm { mu } => {
+                if !(mu.is_finite() && *mu > 0.0) {
+                    return Err(ModelError::invalid(format!("optimizer mu must be positive, got {mu}")));
+                }
+                // m holds the curvature h, zero until the first estimate.
+                (params, 0)
+            }
+        };
+        let mut optimizer =
+            Optimizer { spec, m_len, v_len, m: Vec::new(), v: Vec::new(), iterations: 0, u_product: 1.0 };
+        if optimizer.wants_curvature() {
+            optimizer.allocate();
+        }
+        Ok(optimizer)
+    }
+
+    fn allocate(&mut self) {
+        if self.m.len() != self.m_len || self.v.len() != self.v_len {
+            self.m = vec![0.0; self.m_len];
+            self.v = vec![0.0; self.v_len];
+        }
+    }
+
+    /// The lengths of the two slots (whether or not they are allocated yet).
+    pub fn slot_lens(&self) -> (usize, usize) {
+        (self.m_len, self.v_len)
+    }
+
+    /// Updates made so far.
+    pub fn iterations(&self) -> u64 {
+        self.iterations
+    }
+
+    /// The state a checkpoint keeps: the step count, Nadam's momentum product, and the slots
+    /// (Adam's moments, SGD's momentum, SDLM's curvature), in this order. The slots are empty
+    /// until the first step; they are zeros then.
+    pub fn state(&self) -> (u64, f32, &[f32], &[f32]) {
+        (self.iterations, self.u_product, &self.m, &self.v)
+    }
+
+    /// Restores [`Optimizer::state`]; the slots must have the lengths this optimiser uses.
+    pub fn set_state(&mut self, iterations: u64, u_product: f32, m: &[f32], v: &[f32]) -> Result<()> {
+        if m.len() != self.m_len || v.len() != self.v_len {
+            return Err(ModelError::checkpoint(format!(
+                "optimizer state: slots of {} and {} values, this optimizer has {} and {}",
+                m.len(),
+                v.len(),
+                self.m_len,
+                self.v_len
+            )));
+        }
+        self.allocate();
+        self.iterations = iterations;
+        self.u_product = u_product;
+        self.m.copy_from_slice(m);
+        self.v.copy_from_slice(v);
+        Ok(())
+    }
+
+    /// Whether the optimiser needs a curvature estimate (SDLM).
+    pub fn wants_curvature(&self) -> bool {
+        matches!(self.spec, OptimizerSpec::Sdlm { .. })
+    }
+
+    /// Sets SDLM's per-parameter curvature `h` (non-negative).
+    pub fn set_curvature(&mut self, h: &[f32]) {
+        assert!(self.wants_curvature(), "set_curvature: only SDLM uses a curvature");
+        assert_eq!(h.len(), self.m.len(), "set_curvature: one value per parameter");
+        self.m.copy_from_slice(h);
+    }
+
+    /// SDLM's current curvature estimate (empty for other optimisers).
+    pub fn curvature(&self) -> &[f32] {
+        if self.wants_curvature() {
+            &self.m
+        } else {
+            &[]
+        }
+    }
+
+    /// One update of `params` from `grads` with learning rate `lr`.
+    pub fn step(&mut self, lr: f32, params: &mut [f32], grads: &[f32]) {
+        assert_eq!(params.len(), grads.len(), "optimizer: params and grads lengths differ");
+        self.allocate();
+        let t = (self.iterations + 1) as f32;
+        match self.spec {
+            OptimizerSpec::Sgd { momentum, nesterov } => sgd::step(lr, momentum, nesterov, params, grads, &mut self.m),
+            OptimizerSpec::Adam { beta1, beta2, epsilon } => {
+                adam::step(Moments { beta1, beta2, epsilon }, lr, t, params, grads, &mut self.m, &mut self.v)
+            }
+            OptimizerSpec::Sdlm { mu } => sdlm::step(lr, mu, params, grads, &self.m),
+            OptimizerSpec::Nadam { beta1, beta2, epsilon } => {
+                let h = Moments { beta1, beta2, epsilon };
+                nadam::step(h, lr, t, &mut self.u_product, params, grads, &mut self.m, &mut self.v)
+            }
+        }
+        self.iterations += 1;
+    }
+}

@@ -1,0 +1,329 @@
+//! Model-level tests of building and using a model: specs and their errors, hostile sizes and
+//! bytes, layer outputs, divergence, connection tables, RBF outputs, evaluation.
+
+use convnet_wasm::kernel_test;
+use convnet_wasm::kernels::lanes::all_finite;
+use convnet_wasm::layers::{AnyLayer, LayerSpec};
+use convnet_wasm::losses::LossSpec;
+use convnet_wasm::model::{Input, Model, ModelSpec};
+use convnet_wasm::rng::Rng;
+use serde_json::{json, Value};
+
+mod common;
+use common::*;
+
+kernel_test!(
+    fn bad_specs_are_rejected_with_the_layer_named() {
+        let base = |layers: Value| {
+            serde_json::from_value::<ModelSpec>(json!({
+                "input_shape": [4, 4, 1], "layers": layers, "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "adam"}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap()
+        };
+        let err = |layers: Value| Model::new(&base(layers), 1).err().unwrap().to_string();
+        assert_eq!(
+            err(json!([{"type": "conv2d", "filters": 2, "kernel_size": [5, 5]}, {"type": "flatten"},
+                        {"type": "dense", "units": 2, "activation": "softmax"}])),
+            "layer 0 (conv2d): conv2d: a 5×5 kernel with 'valid' padding does not fit a 4×4 input"
+        );
+        assert_eq!(
+            err(json!([{"type": "dense", "units": 2, "activation": "softmax"}])),
+            "layer 0 (dense): its input is 4×4×1; add a flatten layer before it"
+        );
+        assert_eq!(
+            err(json!([{"type": "flatten"}, {"type": "dropout", "rate": 1.5},
+                        {"type": "dense", "units": 3, "activation": "softmax"}])),
+            "layer 1 (dropout): rate must be in [0, 1), got 1.5"
+        );
+        assert!(err(json!([{"type": "flatten"}, {"type": "dense", "units": 3}]))
+            .contains("needs a softmax on the last layer"));
+    }
+);
+
+kernel_test!(
+    fn layer_outputs_are_the_activations_predict_goes_through() {
+        let mut model = Model::new(&lenet_like(json!({"type": "rbf_max_likelihood"})), 5).unwrap();
+        let pixels: Vec<u8> = (0..2 * 50).map(|i| (i * 37 % 256) as u8).collect();
+        let raw = model.predict_raw(Input::U8(&pixels)).unwrap();
+        let lens: Vec<usize> = model.output_lens();
+        let out = model.layer_outputs(Input::U8(&pixels), &[0, 5, 1]).unwrap();
+        assert_eq!(out.len(), 2 * (lens[0] + lens[5] + lens[1]));
+        // Layer 0 pads with −0.1, the image's border; layer 5 is the RBF output, predict_raw's.
+        let padded = &out[..2 * lens[0]];
+        assert_eq!(padded[0], -0.1);
+        assert_eq!(padded[(7 + 1) * 2], -0.1 + 0.005 * pixels[0] as f32);
+        assert_eq!(&out[2 * lens[0]..2 * (lens[0] + lens[5])], &raw[..]);
+        assert_eq!(out.len() - 2 * (lens[0] + lens[5]), 2 * 5 * 5 * 3);
+        assert_eq!(
+            model.layer_outputs(Input::U8(&pixels), &[6]).unwrap_err().to_string(),
+            "layer index 6 is not below the 6 layers"
+        );
+    }
+);
+
+kernel_test!(
+    fn divergence_keeps_the_last_good_weights_and_names_the_step() {
+        let spec = |lr: f32| -> ModelSpec {
+            serde_json::from_value(json!({
+                "input_shape": [4, 4, 1],
+                "layers": [{"type": "flatten"}, {"type": "dense", "units": 3, "activation": "softmax"}],
+                "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": lr},
+            }))
+            .unwrap()
+        };
+        let x: Vec<f32> = (0..32).map(|i| i as f32 / 8.0).collect();
+        // NaN inputs: a NaN loss, and the weights stay as they were.
+        let mut m = Model::new(&spec(0.1), 1).unwrap();
+        let before = m.params().to_vec();
+        let mut bad = x.clone();
+        bad[3] = f32::NAN;
+        assert!(m.train_step(Input::F32(&bad), &[0, 1]).unwrap().is_nan());
+        assert_eq!(m.divergence(), Some("step 1: the loss is NaN; the weights were not updated"));
+        assert_eq!(m.params(), &before[..]);
+        // A learning rate that overflows the weights is named, with the layer.
+        let mut m = Model::new(&spec(f32::MAX), 1).unwrap();
+        let big: Vec<f32> = x.iter().map(|v| 100.0 * v).collect();
+        assert!(m.train_step(Input::F32(&big), &[0, 1]).unwrap().is_nan());
+        let why = m.divergence().unwrap();
+        assert!(
+            why.starts_with("step 1: weight ")
+                && why.contains(" of layer 1's kernel is ")
+                && why.ends_with("inf after the update"),
+            "{why}"
+        );
+        // A good step clears it.
+        let mut m = Model::new(&spec(0.1), 1).unwrap();
+        assert!(m.train_step(Input::F32(&x), &[0, 1]).unwrap().is_finite());
+        assert_eq!(m.divergence(), None);
+        assert!(
+            all_finite(&[1.0, -2.0, 3e38, 0.0, 5.0])
+                && !all_finite(&[1.0, f32::INFINITY])
+                && !all_finite(&[0.0, 0.0, 0.0, 0.0, f32::NAN])
+        );
+    }
+);
+
+kernel_test!(
+    fn hostile_sizes_are_refused_before_anything_is_allocated() {
+        let spec = |input: Value, layers: Value| -> ModelSpec {
+            serde_json::from_value(json!({
+                "input_shape": input, "layers": layers,
+                "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "adam"}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap()
+        };
+        let softmax = json!({"type": "dense", "units": 2, "activation": "softmax"});
+        let err = |input: Value, layers: Value| Model::new(&spec(input, layers), 1).err().unwrap().to_string();
+        assert_eq!(
+            err(json!([4, 4, 100000]), json!([{"type": "flatten"}, softmax])),
+            "input_shape[2] is 100000, above the limit of 65536"
+        );
+        assert_eq!(
+            err(json!([60000, 60000, 1]), json!([{"type": "flatten"}, softmax])),
+            "input shape [60000, 60000, 1] has more than 67108864 values per example"
+        );
+        assert_eq!(
+            err(json!([1, 1, 60000]), json!([{"type": "flatten"}, {"type": "dense", "units": 60000}, softmax])),
+            "layer 1: the model would have more than 268435456 parameters"
+        );
+        assert!(err(json!([4096, 4096, 1]), json!([{"type": "conv2d", "filters": 64, "kernel_size": [3, 3], "padding": "same"}, {"type": "flatten"}, softmax]))
+            .contains("values per example"));
+        // A batch whose working memory would pass 2 GiB is refused, and the model still works.
+        let mut m = Model::new(
+            &spec(
+                json!([64, 64, 16]),
+                json!([{"type": "conv2d", "filters": 64, "kernel_size": [3, 3], "padding": "same"},
+                                                                {"type": "flatten"}, softmax]),
+            ),
+            1,
+        )
+        .unwrap();
+        let too_many = vec![0u8; 2200 * 64 * 64 * 16];
+        assert!(m.predict(Input::U8(&too_many)).unwrap_err().to_string().contains("MiB of working memory"));
+        assert_eq!(m.predict(Input::U8(&too_many[..64 * 64 * 16])).unwrap().len(), 2);
+    }
+);
+
+kernel_test!(
+    fn mutated_specs_and_states_are_refused_or_accepted_never_a_panic() {
+        // A property test of the Rust-side decoding: 3,000 random byte mutations of a valid
+        // spec (JSON text) and 3,000 of a valid training state. Each must give Ok or Err; a
+        // panic fails the test. The sizes are bounded, so no case can allocate without limit.
+        let spec = serde_json::to_string(&json!({
+            "input_shape": [6, 6, 2], "input_scale": 0.005, "input_offset": -0.1,
+            "layers": [
+                {"type": "zero_padding2d", "padding": [[1, 1], [1, 1]], "value": -0.1},
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "lecun_tanh",
+                 "connections": [[0], [1], [0, 1]]},
+                {"type": "subsampling2d", "pool_size": [2, 2], "activation": "lecun_tanh"},
+                {"type": "max_pool2d", "pool_size": [2, 2]},
+                {"type": "flatten"}, {"type": "dropout", "rate": 0.1},
+                {"type": "dense", "units": 4, "activation": "tanh"},
+                {"type": "rbf", "units": 2, "prototypes": [1, -1, 1, -1, -1, 1, -1, 1]}],
+            "loss": {"type": "rbf_map", "j": 1.0},
+            "optimizer": {"type": "nadam"},
+            "learning_rate": {"type": "piecewise", "boundaries": [5], "values": [0.01, 0.001]},
+        }))
+        .unwrap();
+        let base: ModelSpec = serde_json::from_str(&spec).unwrap();
+        let mut model = Model::new(&base, 1).unwrap();
+        let x = vec![0.5f32; 3 * 72];
+        model.train_step(Input::F32(&x), &[0, 1, 0]).unwrap();
+        let state = model.training_state();
+        const SET: &[u8] = b"0123456789-.,:[]{}\"ae";
+        const INSERT: &[u8] = b"09]}\"-";
+        let mut rng = Rng::new(77);
+        let mut pick = |n: usize| (rng.next_u64() % n as u64) as usize;
+        let (mut built, mut restored) = (0, 0);
+        for _ in 0..3000 {
+            let mut bytes = spec.clone().into_bytes();
+            for _ in 0..1 + pick(3) {
+                let i = pick(bytes.len());
+                match pick(3) {
+                    0 => bytes[i] = SET[pick(SET.len())],
+                    1 => {
+                        bytes.remove(i);
+                    }
+                    _ => bytes.insert(i, INSERT[pick(INSERT.len())]),
+                }
+            }
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                if let Ok(s) = serde_json::from_str::<ModelSpec>(text) {
+                    if let Ok(mut m) = Model::new(&s, 2) {
+                        built += 1;
+                        let _ = m.predict(Input::F32(&x));
+                    }
+                }
+            }
+            let mut st = state.clone();
+            for _ in 0..1 + pick(4) {
+                let i = pick(st.len());
+                match pick(3) {
+                    0 => st[i] = pick(256) as u8,
+                    1 => st.truncate(i),
+                    _ => st.insert(i, pick(256) as u8),
+                }
+                if st.is_empty() {
+                    break;
+                }
+            }
+            if model.set_training_state(&st).is_ok() {
+                restored += 1;
+            }
+        }
+        // Some mutations keep a valid document (a digit for a digit), most do not.
+        assert!(built > 0 && built < 3000, "{built} mutated specs built");
+        assert!(restored < 3000, "{restored} mutated states accepted");
+    }
+);
+
+kernel_test!(
+    fn connection_table_conv_equals_a_masked_dense_conv() {
+        // The same weights as a full conv with zeros where the table has no connection must
+        // give the same outputs, bit for bit (a zero term changes no sum).
+        let table = lenet_like(json!({"type": "rbf_cross_entropy"}));
+        let mut dense = table.clone();
+        if let LayerSpec::Conv2d(conv) = &mut dense.layers[1] {
+            conv.connections = None;
+        }
+        let mut a = Model::new(&table, 5).unwrap();
+        let mut b = Model::new(&dense, 5).unwrap();
+        let (ka, kb) = (a.layer_params(1).unwrap().0, b.layer_params(1).unwrap().0);
+        let mut pb = vec![0.0; b.param_count()];
+        let Some(AnyLayer::Conv2dTable(t)) = a.layer(1) else { panic!("layer 1 is not a table conv") };
+        t.table().expand(3, 3, &a.params()[ka.clone()], &mut pb[kb.clone()]);
+        pb[kb.end..].copy_from_slice(&a.params()[ka.end..]);
+        b.set_params(&pb).unwrap();
+        let x: Vec<f32> = (0..2 * 50).map(|i| ((i * 37) % 17) as f32 / 8.0 - 1.0).collect();
+        let (ya, yb) = (a.predict_raw(Input::F32(&x)).unwrap(), b.predict_raw(Input::F32(&x)).unwrap());
+        assert_eq!(
+            ya.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+            yb.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+        );
+    }
+);
+
+kernel_test!(
+    fn rbf_outputs_classify_by_the_nearest_prototype() {
+        let mut model = Model::new(&lenet_like(json!({"type": "rbf_map", "j": 1.0})), 6).unwrap();
+        let x: Vec<f32> = (0..4 * 50).map(|i| ((i * 13) % 11) as f32 / 5.0 - 1.0).collect();
+        let d = model.predict_raw(Input::F32(&x)).unwrap();
+        let p = model.predict(Input::F32(&x)).unwrap();
+        let e = model.evaluate(Input::F32(&x), &[0, 1, 2, 0]).unwrap();
+        let mut correct = 0;
+        for (n, (dr, pr)) in d.chunks_exact(3).zip(p.chunks_exact(3)).enumerate() {
+            let nearest = (0..3).fold(0, |b, i| if dr[i] < dr[b] { i } else { b });
+            let likeliest = (0..3).fold(0, |b, i| if pr[i] > pr[b] { i } else { b });
+            assert_eq!(nearest, likeliest);
+            assert!((pr.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+            correct += u32::from(nearest as u32 == [0, 1, 2, 0][n]);
+        }
+        assert_eq!(e[1] as u32, correct);
+        assert!(model.train_step(Input::F32(&x), &[0, 1, 2, 0]).unwrap().is_finite());
+    }
+);
+
+kernel_test!(
+    fn lenet_spec_errors_name_the_layer() {
+        let mut spec = lenet_like(json!({"type": "rbf_map", "j": 0.0}));
+        assert_eq!(Model::new(&spec, 1).err().unwrap().to_string(), "the rbf_map loss needs a constant j > 0, got 0");
+        spec.loss = LossSpec::SparseCategoricalCrossentropy;
+        assert!(Model::new(&spec, 1).err().unwrap().to_string().contains("needs a softmax"));
+        spec.loss = LossSpec::RbfCrossEntropy;
+        if let LayerSpec::Conv2d(conv) = &mut spec.layers[1] {
+            conv.connections.as_mut().unwrap()[2] = vec![0, 2];
+        }
+        assert_eq!(
+            Model::new(&spec, 1).err().unwrap().to_string(),
+            "layer 1 (conv2d): connection table: output map 2 reads map 2, but there are 2 input maps"
+        );
+        let mut spec = lenet_like(json!({"type": "rbf_cross_entropy"}));
+        if let LayerSpec::Rbf(rbf) = &mut spec.layers[5] {
+            rbf.prototypes.pop();
+        }
+        assert_eq!(
+            Model::new(&spec, 1).err().unwrap().to_string(),
+            "layer 5 (rbf): 14 prototype values given, expected units·inputs = 3·5"
+        );
+    }
+);
+
+kernel_test!(
+    fn evaluate_permutation_and_pixels() {
+        let spec: ModelSpec = serde_json::from_value(json!({
+            "input_shape": [2, 2, 1], "input_scale": 0.5, "input_offset": -1.0,
+            "layers": [{"type": "flatten"}, {"type": "dense", "units": 3, "activation": "softmax"}],
+            "loss": {"type": "sparse_categorical_crossentropy"},
+            "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.1},
+        }))
+        .unwrap();
+        let mut m = Model::new(&spec, 5).unwrap();
+        // Pixels p become −1 + 0.5·p.
+        let pixels = [0u8, 2, 4, 6, 1, 3, 5, 7];
+        let floats: Vec<f32> = pixels.iter().map(|&p| -1.0 + 0.5 * p as f32).collect();
+        assert_eq!(m.predict(Input::U8(&pixels)).unwrap(), m.predict(Input::F32(&floats)).unwrap());
+        let labels = [2u32, 0];
+        let e = m.evaluate(Input::F32(&floats), &labels).unwrap();
+        let probs = m.predict(Input::F32(&floats)).unwrap();
+        assert_eq!(&e[2..], &probs[..]);
+        let want_loss = -((probs[2] as f64).ln() + (probs[3] as f64).ln()) / 2.0;
+        assert!((e[0] as f64 - want_loss).abs() < 1e-6, "loss {} vs {want_loss}", e[0]);
+        let correct = [(0usize, 2usize), (1, 0)]
+            .iter()
+            .filter(|&&(n, l)| {
+                let row = &probs[n * 3..n * 3 + 3];
+                (0..3).fold(0, |b, j| if row[j] > row[b] { j } else { b }) == l
+            })
+            .count();
+        assert_eq!(e[1], correct as f32);
+        let p = m.permutation(1000);
+        let mut sorted = p.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
+        assert_ne!(p, sorted);
+        assert_ne!(m.permutation(1000), p, "the generator moves on");
+    }
+);

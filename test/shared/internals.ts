@@ -1,0 +1,10 @@
+// Internals the tests reach past the public API for: the built package's own module instances
+// (the same ones `convnet-wasm` resolves to), never a copy.
+import { callWasm } from '../../dist/wasm-call.js';
+import { panic_with_message } from '../../dist/wasm/convnet_wasm.js';
+
+/** Makes the wasm panic with `message` inside a call named `what`, as a bug would. */
+export function panicInWasm(what: string, message: string): never {
+  callWasm(what, () => panic_with_message(message));
+  throw new Error('unreachable: the wasm call above panics');
+}
