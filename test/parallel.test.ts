@@ -96,8 +96,8 @@ describe('data-parallel training', () => {
 
   it('a worker that fails is reported with its index and message, and the pool shuts down', async () => {
     // The pool is internal; a spec its workers cannot build stands for a worker that fails.
-    const { GradientPool } = await import('../dist/parallel.js');
-    await expect(GradientPool.start(2, '{"input_shape": [0, 0, 0]}')).rejects.toMatchObject({
+    const { WorkerPool } = await import('../dist/worker-pool.js');
+    await expect(WorkerPool.start(2, '{"input_shape": [0, 0, 0]}')).rejects.toMatchObject({
       code: 'WORKER_FAILED',
       message: expect.stringMatching(/^gradient worker [01]: gradient worker: /),
     });

@@ -13,13 +13,12 @@
  * @module
  */
 import { CheckpointError } from './errors.js';
-
-export { CheckpointError };
 import { sha256Hex } from './hash.js';
-import type { ModelJson } from './io.js';
+import type { ModelDescription } from './io.js';
 import { fileSystem } from './platform.js';
 import { isObject } from './validate.js';
-import type { History } from './sequential.js';
+import type { History } from './callbacks.js';
+
 
 const MAGIC = 'CNWCKPT1';
 const FORMAT = 'convnet-wasm/checkpoint';
@@ -27,7 +26,6 @@ const FORMAT = 'convnet-wasm/checkpoint';
 export const CHECKPOINT_VERSION = 1;
 /** A header larger than this is refused before it is read (a real one is a few KiB). */
 const MAX_HEADER = 16 << 20;
-
 
 /** Where a run is: the next batch to train is `batch` of epoch `epoch` (both from 0). */
 export interface Position {
@@ -52,7 +50,7 @@ export interface EpochSums {
 /** A checkpoint in memory. */
 export interface Checkpoint {
   /** The model's `model.json` (no weights manifest is needed: the weights follow the topology). */
-  model: Pick<ModelJson, 'modelTopology' | 'compileConfig'>;
+  model: ModelDescription;
   position: Position;
   sums: EpochSums;
   history: History;
@@ -189,4 +187,95 @@ export async function readCheckpoint(dir: string): Promise<Checkpoint | undefine
   const path = checkpointPath(dir);
   if (!(await fs.exists(path))) return undefined;
   return decodeCheckpoint(await fs.readFile(path), path);
+}
+
+/** What a {@link Checkpointer} needs of the model it saves and restores. */
+export interface CheckpointedModel {
+  readonly name: string;
+  describe(): ModelDescription;
+  countParams(): number;
+  getWeights(): Float32Array;
+  setWeights(values: Float32Array): void;
+  /** The optimiser's and the generator's state, from the wasm. */
+  trainingState(): Uint8Array;
+  setTrainingState(bytes: Uint8Array): void;
+  /** Optimiser steps taken. */
+  iterations(): number;
+}
+
+/** The fit geometry a checkpoint is only good for. */
+export type FitGeometry = Pick<Position, 'epochs' | 'batchSize' | 'trainCount' | 'shuffle' | 'microBatchSize'>;
+
+/** Saves and restores the checkpoints of one fit() in `dir`. */
+export class Checkpointer {
+  private readonly where: string;
+
+  private constructor(
+    private readonly dir: string,
+    private readonly geometry: FitGeometry,
+    private readonly model: CheckpointedModel,
+    private readonly description: ModelDescription,
+  ) {
+    this.where = `${dir}/checkpoint.bin`;
+  }
+
+  /** A checkpointer for `dir`, after removing what an interrupted write left there. */
+  static async open(dir: string, geometry: FitGeometry, model: CheckpointedModel): Promise<Checkpointer> {
+    // A run killed while writing leaves a temporary file; the checkpoint itself is whole.
+    await removeStaleTemporaries(dir);
+    return new Checkpointer(dir, geometry, model, model.describe());
+  }
+
+  /** Writes the state of a run that goes on at `at`. */
+  async save(at: { epoch: number; batch: number }, order: Uint32Array | null, sums: EpochSums, history: History): Promise<void> {
+    await writeCheckpoint(this.dir, {
+      model: this.description,
+      position: { ...at, ...this.geometry },
+      sums,
+      history,
+      weights: this.model.getWeights(),
+      trainingState: this.model.trainingState(),
+      order: order ?? new Uint32Array(0),
+      step: this.model.iterations(),
+    });
+  }
+
+  /** Restores the checkpoint in the directory into the model, if there is one, and returns it. */
+  async resume(): Promise<Checkpoint | undefined> {
+    const c = await readCheckpoint(this.dir);
+    if (c === undefined) return undefined;
+    const { where, geometry: g } = this;
+    if (!this.sameModel(c.model)) throw new CheckpointError(`${where}: it was written for another model or compile settings than ${this.model.name}'s`);
+    const p = c.position;
+    if (p.batchSize !== g.batchSize || p.trainCount !== g.trainCount || p.shuffle !== g.shuffle) {
+      throw new CheckpointError(
+        `${where}: it was written for ${p.trainCount} training examples in batches of ${p.batchSize}` +
+          ` (shuffle ${p.shuffle}); this fit() has ${g.trainCount} in batches of ${g.batchSize} (shuffle ${g.shuffle})`,
+      );
+    }
+    if ((p.microBatchSize ?? p.batchSize) !== (g.microBatchSize ?? g.batchSize)) {
+      throw new CheckpointError(
+        `${where}: it was written with micro-batches of ${p.microBatchSize ?? p.batchSize}; this fit() uses ${g.microBatchSize ?? g.batchSize} (set microBatchSize to match)`,
+      );
+    }
+    const count = this.model.countParams();
+    if (c.weights.length !== count) throw new CheckpointError(`${where}: ${c.weights.length} weights; the model has ${count}`);
+    if (p.batch > 0 && p.shuffle && c.order.length !== g.trainCount) {
+      throw new CheckpointError(`${where}: its shuffle order has ${c.order.length} entries, expected ${g.trainCount}`);
+    }
+    if (c.order.some((i) => i >= g.trainCount)) throw new CheckpointError(`${where}: its shuffle order points past the ${g.trainCount} examples`);
+    this.model.setWeights(c.weights);
+    try {
+      this.model.setTrainingState(c.trainingState);
+    } catch (error) {
+      throw new CheckpointError(`${where}: ${(error as Error).message}`);
+    }
+    return c;
+  }
+
+  /** The same topology and compile settings, whatever the seed. */
+  private sameModel(other: ModelDescription): boolean {
+    const strip = (d: ModelDescription) => JSON.stringify({ ...d, compileConfig: d.compileConfig && { ...d.compileConfig, seed: undefined } });
+    return strip(other) === strip(this.description);
+  }
 }

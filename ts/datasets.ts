@@ -6,7 +6,6 @@
 import { sha256Hex } from './hash.js';
 import { ConvnetError, DatasetError } from './errors.js';
 
-export { DatasetError };
 import { fileSystem, platformGunzip, releaseBuffer } from './platform.js';
 
 /** One split: N images of 28×28 pixels (row-major, 0–255) and N labels. */

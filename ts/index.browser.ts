@@ -6,7 +6,7 @@
  * @module
  */
 import { checkWasmBytes, setWasmResolver, workerUrl, type GlueInput, type WasmSource } from './init.js';
-import { setWorkerPlatform } from './parallel.js';
+import { setWorkerPlatform } from './worker-pool.js';
 import { setGunzip } from './platform.js';
 import { gunzipSync } from 'fflate';
 import { WasmLoadError } from './errors.js';

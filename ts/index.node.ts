@@ -10,7 +10,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFileSystem, setGunzip } from './platform.js';
 import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
 import { WasmLoadError } from './errors.js';
-import { setWorkerPlatform } from './parallel.js';
+import { setWorkerPlatform } from './worker-pool.js';
 
 // Modules that only some calls need (saving a file, workers, gzip) load on first use: together
 // they cost ~5 ms of every cold start.

@@ -11,17 +11,21 @@ export * as ops from './ops.js';
 export { layers, Layer } from './layers.js';
 export type { Shape3, ActivationName, InitializerName, PaddingName, Conv2DConfig, Pool2DConfig, DenseConfig, DropoutConfig, ActivationConfig, BaseLayerConfig, ZeroPad2DConfig, Subsampling2DConfig, RbfConfig } from './layers.js';
 export { Sequential } from './sequential.js';
-export type { CompileConfig, FitConfig, History, Logs, Callbacks, Evaluation, Inputs, Labels, LossConfig, OptimizerConfig, LearningRate, Preprocessing, SequentialConfig } from './sequential.js';
+export type { SequentialConfig } from './sequential.js';
+export type { CompileConfig, Evaluation, Inputs, Labels, LossConfig, OptimizerConfig, LearningRate, Preprocessing } from './config.js';
+export type { FitConfig } from './training.js';
+export type { History, Logs, Callbacks } from './callbacks.js';
 export { models, fashionConvNet, trainValidationSplit } from './models.js';
 export type { FashionConvNetOptions } from './models.js';
 export { leNet5, leNet5Schedule, PAPER_ETAS, CONVNET_ETAS, C3_CONNECTIONS, DIGIT_BITMAPS, rbfPrototypes } from './lenet.js';
 export type { LeNet5Options } from './lenet.js';
-export { datasets, fashionMnist, mnist, parseIdx, datasetFromBytes, DatasetError } from './datasets.js';
+export { datasets, fashionMnist, mnist, parseIdx, datasetFromBytes } from './datasets.js';
 export type { Dataset, Split, DatasetOptions, IdxFiles, Idx } from './datasets.js';
-export { loadModel, saveModel, toArtifacts, fromArtifacts, ModelFormatError, FORMAT_VERSION } from './io.js';
-export type { ModelArtifacts, ModelJson } from './io.js';
-export { CheckpointError, CHECKPOINT_VERSION } from './checkpoint.js';
-export { toTfjsLayers, fromTfjsLayers, saveTfjsLayers, loadTfjsLayers, TfjsFormatError } from './tfjs.js';
+export { loadModel, saveModel, toArtifacts, fromArtifacts } from './saved-model.js';
+export { FORMAT_VERSION } from './io.js';
+export type { ModelArtifacts, ModelJson, ModelDescription } from './io.js';
+export { CHECKPOINT_VERSION } from './checkpoint.js';
+export { toTfjsLayers, fromTfjsLayers, saveTfjsLayers, loadTfjsLayers } from './tfjs.js';
 export type { TfjsArtifacts } from './tfjs.js';
 export { exportOnnx } from './onnx.js';
 export type { DenseShape, DenseGradients } from './ops.js';
@@ -31,5 +35,10 @@ export {
   NotInitializedError,
   InvalidArgumentError,
   ShapeMismatchError,
+  CheckpointError,
+  DatasetError,
+  ModelFormatError,
+  TfjsFormatError,
   WasmPanicError,
 } from './errors.js';
+export type { ErrorCode } from './errors.js';

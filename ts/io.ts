@@ -1,24 +1,22 @@
 /**
- * Saving and loading models: `model.json` (topology, compile settings, format version, weights
- * manifest, following TF.js's Layers format where the layers match) and `weights.bin`
- * (little-endian float32, the manifest's tensors in order). Also an in-memory form.
+ * The saved-model format and its storage, below the model classes: `model.json` (topology,
+ * compile settings, format version, weights manifest, following TF.js's Layers format where the
+ * layers match) and the weights file (little-endian float32, the manifest's tensors in order),
+ * read and written as plain artifacts from `file://`, `indexeddb://` and `http(s)://` URLs.
+ * Building a model from them is `saved-model.ts`'s work.
  * @module
  */
 import { ConvnetError, ModelFormatError } from './errors.js';
-
-export { ModelFormatError };
-import { layerFromConfig, type Shape3 } from './layers.js';
+import type { CompileConfig, Preprocessing } from './config.js';
+import type { Shape3 } from './layers.js';
 import { fileSystem } from './platform.js';
 import { sha256Hex } from './hash.js';
 import { isObject, isPlainFileName } from './validate.js';
 import { getRecord, indexedDbKey, putRecord } from './indexeddb.js';
-import { Sequential, type CompileConfig, type Preprocessing } from './sequential.js';
-
 import { FORMAT_VERSION } from './format.js';
 
 export { FORMAT_VERSION };
 const FORMAT = 'convnet-wasm/layers-model';
-
 
 /** A model in memory: the parsed `model.json` and the weights' bytes. */
 export interface ModelArtifacts {
@@ -44,36 +42,26 @@ export interface ModelJson {
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[];
 }
 
-/** The model's topology and compile settings, as `model.json` and checkpoints record them. */
-export function describeModel(model: Sequential): Pick<ModelJson, 'modelTopology' | 'compileConfig'> {
-  const compile = model.compileConfig;
-  return {
-    modelTopology: {
-      className: 'Sequential',
-      config: {
-        name: model.name,
-        inputShape: model.inputShape,
-        preprocessing: model.preprocessing,
-        layers: model.layers.map((l) => ({ className: l.className, name: l.name!, config: l.config() })),
-      },
-    },
-    compileConfig: compile ? { optimizer: compile.optimizer, loss: compile.loss, learningRate: compile.learningRate, seed: compile.seed } : null,
-  };
+/** A model's topology and compile settings, as `model.json` and checkpoints record them. */
+export type ModelDescription = Pick<ModelJson, 'modelTopology' | 'compileConfig'>;
+
+/** A weight tensor's name and shape. */
+export interface WeightSpec {
+  name: string;
+  shape: number[];
 }
 
-/** The model's description and weights, in memory. The model must be compiled (weights live in the wasm). */
-export function toArtifacts(model: Sequential): ModelArtifacts {
-  const weights = model.getWeights();
+/** The artifacts of a model with this description, these weight tensors and these weights. */
+export function modelArtifacts(description: ModelDescription, weightSpecs: readonly WeightSpec[], weights: Float32Array): ModelArtifacts {
   const modelJson: ModelJson = {
     format: FORMAT,
     formatVersion: FORMAT_VERSION,
     generatedBy: 'convnet-wasm',
-    ...describeModel(model),
-    weightsManifest: [{ paths: ['weights.bin'], weights: model.weightSpecs().map((w) => ({ ...w, dtype: 'float32' as const })) }],
+    ...description,
+    weightsManifest: [{ paths: ['weights.bin'], weights: weightSpecs.map((w) => ({ ...w, dtype: 'float32' as const })) }],
   };
   return { modelJson, weights: new Uint8Array(weights.buffer, weights.byteOffset, weights.byteLength) };
 }
-
 
 /** Checks the format name and version first, so a foreign or newer file gets the right message. */
 function checkHeader(json: unknown, where: string): asserts json is Record<string, unknown> {
@@ -88,9 +76,17 @@ function checkHeader(json: unknown, where: string): asserts json is Record<strin
   }
 }
 
-/** Rebuilds a compiled model from artifacts, checking everything before any wasm call. */
-export function fromArtifacts(artifacts: ModelArtifacts, where = 'model'): Sequential {
-  const json: unknown = artifacts.modelJson;
+/** What `model.json` says of the model, checked for form (the layers check their own configs). */
+export interface ParsedTopology {
+  name: string;
+  inputShape: Shape3;
+  preprocessing: Preprocessing;
+  layers: { className: string; name: string; config: Record<string, unknown> }[];
+  compileConfig: CompileConfig;
+}
+
+/** Checks the header and the topology's form; `where` names the source in messages. */
+export function parseTopology(json: unknown, where: string): ParsedTopology {
   checkHeader(json, where);
   const topology = json.modelTopology;
   if (!isObject(topology) || topology.className !== 'Sequential' || !isObject(topology.config)) {
@@ -98,40 +94,40 @@ export function fromArtifacts(artifacts: ModelArtifacts, where = 'model'): Seque
   }
   const config = topology.config;
   if (!Array.isArray(config.layers)) throw new ModelFormatError(`${where}: modelTopology.config.layers must be a list`);
-  let model: Sequential;
-  try {
-    model = new Sequential({
-      name: typeof config.name === 'string' ? config.name : 'sequential',
-      inputShape: config.inputShape as Shape3,
-      preprocessing: config.preprocessing as Preprocessing,
-      layers: config.layers.map((l: unknown, i: number) => {
-        if (!isObject(l) || typeof l.className !== 'string' || typeof l.name !== 'string' || !isObject(l.config)) {
-          throw new ModelFormatError(`layer ${i} must have a className, a name and a config`);
-        }
-        return layerFromConfig(l.className, l.config, l.name);
-      }),
-    });
-  } catch (error) {
-    throw new ModelFormatError(`${where}: ${(error as Error).message}`);
-  }
-  const compile = isObject(json.compileConfig) ? (json.compileConfig as CompileConfig) : {};
-  const expected = model.weightSpecs();
+  const layers = config.layers.map((l: unknown, i: number) => {
+    if (!isObject(l) || typeof l.className !== 'string' || typeof l.name !== 'string' || !isObject(l.config)) {
+      throw new ModelFormatError(`${where}: layer ${i} must have a className, a name and a config`);
+    }
+    return { className: l.className, name: l.name, config: l.config };
+  });
+  return {
+    name: typeof config.name === 'string' ? config.name : 'sequential',
+    inputShape: config.inputShape as Shape3,
+    preprocessing: config.preprocessing as Preprocessing,
+    layers,
+    compileConfig: isObject(json.compileConfig) ? (json.compileConfig as CompileConfig) : {},
+  };
+}
+
+/**
+ * The weights of artifacts whose model has the weight tensors `expected` (`count` values in
+ * all), after checking the manifest and the byte count against them.
+ */
+export function readWeights(artifacts: ModelArtifacts, expected: readonly WeightSpec[], count: number, where: string): Float32Array {
+  const json = artifacts.modelJson as unknown as Record<string, unknown>;
   const manifest = Array.isArray(json.weightsManifest) ? json.weightsManifest : [];
   const listed = manifest.flatMap((g: unknown) => (isObject(g) && Array.isArray(g.weights) ? g.weights : []));
   if (listed.length !== expected.length || listed.some((w, i) => !isObject(w) || JSON.stringify(w.shape) !== JSON.stringify(expected[i]!.shape))) {
     throw new ModelFormatError(`${where}: the weights manifest does not match the layers (expected ${expected.map((w) => `${w.name} [${w.shape}]`).join(', ')})`);
   }
-  const count = model.countParams();
   if (artifacts.weights.byteLength !== 4 * count) {
     throw new ModelFormatError(`${where}: the weights have ${artifacts.weights.byteLength} bytes; the model needs ${count} float32 values = ${4 * count} bytes`);
   }
-  model.compile(compile);
   // Copy so that the floats are aligned and little-endian order is read explicitly.
   const view = new DataView(artifacts.weights.buffer, artifacts.weights.byteOffset, artifacts.weights.byteLength);
   const values = new Float32Array(count);
   for (let i = 0; i < count; i++) values[i] = view.getFloat32(4 * i, true);
-  model.setWeights(values);
-  return model;
+  return values;
 }
 
 const FILE_SCHEME = 'file://';
@@ -153,21 +149,21 @@ function safeName(name: unknown, where: string): string {
 }
 
 /**
- * Saves a compiled model to `file://<dir>` (Node): `weights-<hash>.bin`, then `model.json`, each
- * written atomically. `model.json` names its weights file, so renaming it into place is the one
- * moment the new save replaces the old: a crash or a full disk before it leaves the previous save
- * whole. Weights files no longer named are removed afterwards.
+ * Writes artifacts to `indexeddb://<name>` (browsers, one transaction) or `file://<dir>` (Node):
+ * `weights-<hash>.bin`, then `model.json`, each written atomically. `model.json` names its
+ * weights file, so renaming it into place is the one moment the new save replaces the old: a
+ * crash or a full disk before it leaves the previous save whole. Weights files no longer named
+ * are removed afterwards.
  */
-export async function saveModel(model: Sequential, url: string): Promise<{ modelJson: string; weights: string }> {
+export async function writeArtifacts(artifacts: ModelArtifacts, url: string): Promise<{ modelJson: string; weights: string }> {
   const key = indexedDbKey(url);
   if (key !== undefined) {
-    const { modelJson, weights } = toArtifacts(model);
-    await putRecord(key, { modelJson, weights });
+    await putRecord(key, { modelJson: artifacts.modelJson, weights: artifacts.weights });
     return { modelJson: url, weights: url };
   }
   const dir = directoryOf(url);
   const fs = fileSystem('model.save(file://…)');
-  const { modelJson, weights } = toArtifacts(model);
+  const { modelJson, weights } = artifacts;
   const weightsName = `weights-${(await sha256Hex(weights)).slice(0, 16)}.bin`;
   modelJson.weightsManifest[0]!.paths = [weightsName];
   await fs.mkdir(dir);
@@ -190,17 +186,22 @@ export async function saveModel(model: Sequential, url: string): Promise<{ model
   return { modelJson: jsonPath, weights: weightsPath };
 }
 
+/** Saved artifacts and where they came from (for messages). */
+export interface ReadArtifacts {
+  artifacts: ModelArtifacts;
+  where: string;
+}
+
 /**
- * Loads a model saved by {@link saveModel}: from `file://<dir>` (Node), `indexeddb://<name>`
- * (browsers), an `http(s)://` URL of its `model.json` (or of its directory, ending in `/`; in a
- * page, a relative URL works too), or from artifacts in memory.
+ * Reads what {@link writeArtifacts} wrote: from `file://<dir>` (Node), `indexeddb://<name>`
+ * (browsers), or an `http(s)://` URL of its `model.json` (or of its directory, ending in `/`; in
+ * a page, a relative URL works too).
  */
-export async function loadModel(source: string | ModelArtifacts): Promise<Sequential> {
-  if (typeof source !== 'string') return fromArtifacts(source);
+export async function readArtifacts(source: string): Promise<ReadArtifacts> {
   const key = indexedDbKey(source);
   if (key !== undefined) {
     const record = await getRecord(key);
-    return fromArtifacts({ modelJson: record.modelJson as ModelJson, weights: record.weights }, source);
+    return { artifacts: { modelJson: record.modelJson as ModelJson, weights: record.weights }, where: source };
   }
   const web = webUrl(source);
   if (web !== undefined) return loadFromWeb(web);
@@ -237,14 +238,14 @@ async function fetchBytes(url: URL): Promise<Uint8Array> {
   return new Uint8Array(await response.arrayBuffer());
 }
 
-async function loadFromWeb(url: URL): Promise<Sequential> {
+async function loadFromWeb(url: URL): Promise<ReadArtifacts> {
   const jsonUrl = url.pathname.endsWith('/') ? new URL('model.json', url) : url;
   const text = new TextDecoder().decode(await fetchBytes(jsonUrl));
   return readSaved(text, jsonUrl.href, (name) => fetchBytes(new URL(name, jsonUrl)));
 }
 
 /** Parses and checks `model.json`, then reads the weights files it names (plain names beside it). */
-async function readSaved(text: string, where: string, read: (name: string) => Promise<Uint8Array>): Promise<Sequential> {
+async function readSaved(text: string, where: string, read: (name: string) => Promise<Uint8Array>): Promise<ReadArtifacts> {
   let modelJson: ModelJson;
   try {
     modelJson = JSON.parse(text) as ModelJson;
@@ -258,5 +259,5 @@ async function readSaved(text: string, where: string, read: (name: string) => Pr
   const parts = await Promise.all(names.map(read));
   const weights = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
   parts.reduce((at, p) => (weights.set(p, at), at + p.length), 0);
-  return fromArtifacts({ modelJson, weights }, where);
+  return { artifacts: { modelJson, weights }, where };
 }

@@ -4,139 +4,16 @@
  * one call per training step and one per prediction batch.
  * @module
  */
-import { GradientPool, defaultWorkers } from './parallel.js';
+import { WorkerPool, defaultWorkers } from './worker-pool.js';
 import { WasmModel } from './wasm/convnet_wasm.js';
-import { ConvnetError, InvalidArgumentError, ShapeMismatchError } from './errors.js';
+import { ConvnetError, InvalidArgumentError, ShapeMismatchError, WasmPanicError } from './errors.js';
 import type { Layer, Shape3 } from './layers.js';
 import { callWasm } from './wasm-call.js';
 import { FORMAT_VERSION } from './format.js';
-import { WasmPanicError } from './errors.js';
-
-/** Optimisers, with Keras's semantics and defaults. */
-export type OptimizerConfig =
-  | { type: 'sgd'; momentum?: number; nesterov?: boolean }
-  /** LeNet-5's stochastic diagonal Levenberg–Marquardt: step η/(μ + h) per parameter; μ default 0.02. */
-  | { type: 'sdlm'; mu?: number }
-  | { type: 'adam'; beta1?: number; beta2?: number; epsilon?: number }
-  | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number };
-
-/** A loss: see {@link CompileConfig.loss}. */
-export type LossConfig = 'sparseCategoricalCrossentropy' | 'rbfMaxLikelihood' | 'rbfCrossEntropy' | { type: 'rbfMap'; j: number };
-
-/** A learning rate: a constant, or Keras's PiecewiseConstantDecay over optimiser steps. */
-export type LearningRate = number | { boundaries: number[]; values: number[] };
-
-/** Options of {@link Sequential.compile}. */
-export interface CompileConfig {
-  /** `'sgd'`, `'adam'`, `'nadam'` or a config object. Default `'adam'`. */
-  optimizer?: OptimizerConfig['type'] | OptimizerConfig;
-  /**
-   * With a softmax output: `'sparseCategoricalCrossentropy'` (the default). With an RBF output
-   * (LeNet-5), one of LeCun et al.'s losses over the distances y: `'rbfMaxLikelihood'` (eq. 8,
-   * the mean y of the correct class), `{ type: 'rbfMap', j }` (eq. 9, the default with j = 1:
-   * the paper's value of j is not known), or `'rbfCrossEntropy'` (softmax cross-entropy over −y).
-   */
-  loss?: LossConfig;
-  /** Default 0.001 (Keras's default for Adam and Nadam; use 0.01 for SGD). */
-  learningRate?: LearningRate;
-  /** Seeds initialisation, shuffling and dropout. Default 0. */
-  seed?: number;
-}
-
-/** Per-epoch and per-batch numbers passed to callbacks and kept in {@link History}. */
-export interface Logs {
-  loss: number;
-  accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
-}
-
-/** Hooks called during {@link Sequential.fit}; each may be async. */
-export interface Callbacks {
-  onTrainBegin?(): void | Promise<void>;
-  onTrainEnd?(history: History): void | Promise<void>;
-  onEpochBegin?(epoch: number): void | Promise<void>;
-  onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
-  onBatchBegin?(batch: number): void | Promise<void>;
-  /** `logs` holds the batch's loss and accuracy. */
-  onBatchEnd?(batch: number, logs: Logs & { size: number }): void | Promise<void>;
-}
-
-/** Inputs: N·H·W·C floats, or N·H·W·C 8-bit pixels mapped by the model's preprocessing. */
-export type Inputs = Float32Array | Uint8Array;
-/** Labels: class indices. */
-export type Labels = Uint8Array | Int32Array | Uint32Array;
-
-/** Options of {@link Sequential.fit}. */
-export interface FitConfig {
-  /** Default 1. */
-  epochs?: number;
-  /** Default 32. */
-  batchSize?: number;
-  /** Reshuffle the training examples every epoch (with the model's seeded generator). Default true. */
-  shuffle?: boolean;
-  /** Validation data evaluated after every epoch. */
-  validationData?: [Inputs, Labels];
-  /** The fraction of examples, taken from the end before shuffling, held out for validation. */
-  validationSplit?: number;
-  callbacks?: Callbacks;
-  /** Yield to the event loop at least this often, in milliseconds (default 50), so progress bars and UIs stay live. */
-  yieldEvery?: number;
-  /**
-   * With the `sdlm` optimiser: how many training examples (the first of each epoch's shuffled
-   * order) its curvature is re-estimated on before each epoch. Default 500 (the paper: "a few
-   * hundred").
-   */
-  curvatureSamples?: number;
-  /**
-   * Write a checkpoint to `dir/checkpoint.bin` after every epoch (`every: 'epoch'`, the default)
-   * or every `every` optimiser steps. It holds the weights, the optimiser's and the random
-   * generator's state, the position and the shuffle order, and is written atomically (Node).
-   */
-  checkpoint?: { dir: string; every?: 'epoch' | number };
-  /**
-   * Go on from the checkpoint in `checkpoint.dir` when there is one (like Keras's
-   * BackupAndRestore); the result is the same, bit for bit, as a run that never stopped.
-   * Without a checkpoint there, training starts from the beginning. Default false.
-   */
-  resume?: boolean;
-  /**
-   * Data-parallel training: how many threads compute micro-batch gradients. This thread computes
-   * one run of micro-batches with the model itself; `workers − 1` more (`worker_threads` in Node,
-   * module Web Workers in browsers), each with its own wasm instance, compute the others.
-   * Default: the number of cores in Node, 1 in browsers. The weights after training are the same
-   * bits for any number of workers (see `microBatchSize`).
-   */
-  workers?: number;
-  /**
-   * Each batch is cut into micro-batches of this many examples (default: a quarter of the batch,
-   * rounded up). Their gradients are summed in order, weighted by their share of the batch, and
-   * each has its own dropout masks, so the result does not depend on which worker computed
-   * which. Results depend on this size, not on `workers`. A batch that is one micro-batch is an
-   * ordinary step.
-   */
-  microBatchSize?: number;
-}
-
-/** What {@link Sequential.fit} returns: one entry per epoch. */
-export interface History {
-  epoch: number[];
-  history: { loss: number[]; accuracy: number[]; valLoss: number[]; valAccuracy: number[] };
-}
-
-/** What {@link Sequential.evaluate} returns. */
-export interface Evaluation {
-  loss: number;
-  accuracy: number;
-  /** `confusionMatrix[actual][predicted]` counts. */
-  confusionMatrix: number[][];
-}
-
-/** How 8-bit inputs become floats: `offset + scale·pixel`. */
-export interface Preprocessing {
-  scale: number;
-  offset: number;
-}
+import type { CompileConfig, Evaluation, Inputs, Labels, LearningRate, LossConfig, OptimizerConfig, Preprocessing } from './config.js';
+import type { History } from './callbacks.js';
+import { fit, type FitConfig, type FitHost } from './training.js';
+import { modelArtifacts, writeArtifacts, type ModelDescription } from './io.js';
 
 /** Options of the {@link Sequential} constructor. */
 export interface SequentialConfig {
@@ -155,36 +32,11 @@ interface Compiled {
   config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate' | 'loss'>> & { optimizer: OptimizerConfig; learningRate: LearningRate; loss: LossConfig };
 }
 
-/** The running sums of an epoch in progress. */
-interface EpochSums {
-  lossSum: number;
-  correct: number;
-  seen: number;
-}
-
 /** The loss as the wasm runtime reads it. */
 function lossSpec(loss: LossConfig): Record<string, unknown> {
   if (typeof loss === 'object') return { type: 'rbf_map', j: loss.j };
   return { type: { sparseCategoricalCrossentropy: 'sparse_categorical_crossentropy', rbfMaxLikelihood: 'rbf_max_likelihood', rbfCrossEntropy: 'rbf_cross_entropy' }[loss] };
 }
-
-/**
- * Lets timers, I/O and rendering run between training steps. `setTimeout(0)` would wait at least
- * 1 ms (4 ms when nested, in browsers); Node's `setImmediate` and a message to ourselves do not.
- */
-const yieldToEventLoop = (): Promise<void> =>
-  new Promise<void>((resolve) => {
-    if (typeof setImmediate === 'function') {
-      setImmediate(resolve);
-      return;
-    }
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => {
-      channel.port1.close();
-      resolve();
-    };
-    channel.port2.postMessage(null);
-  });
 
 /** A linear stack of layers. */
 export class Sequential {
@@ -198,7 +50,7 @@ export class Sequential {
   private compiled: Compiled | undefined;
   private disposed = false;
   /** Workers kept for predictAsync(), and the worker count and spec they were built for. */
-  private predictPool: Promise<GradientPool> | undefined;
+  private predictPool: Promise<WorkerPool> | undefined;
   private predictPoolKey = '';
   /** Set when a call into the wasm panicked: the message. */
   private broken: string | undefined;
@@ -400,203 +252,35 @@ export class Sequential {
   /**
    * Trains the model. Resolves to the per-epoch history once done (or once a callback sets
    * {@link Sequential.stopTraining}). A loss that becomes NaN or infinite stops training with an
-   * error naming the step.
+   * error naming the step. See {@link FitConfig} for the options.
    */
   async fit(x: Inputs, y: Labels, config: FitConfig = {}): Promise<History> {
-    const model = this.model('fit()');
-    const total = this.checkData('fit()', x, y);
-    const epochs = config.epochs ?? 1;
-    const batchSize = config.batchSize ?? 32;
-    if (!Number.isInteger(epochs) || epochs < 1) throw new InvalidArgumentError(`${this.name}.fit(): epochs must be an integer ≥ 1, got ${epochs}`);
-    const split = config.validationSplit ?? 0;
-    if (!(split >= 0 && split < 1)) throw new InvalidArgumentError(`${this.name}.fit(): validationSplit must be in [0, 1), got ${split}`);
-    if (split > 0 && config.validationData) throw new InvalidArgumentError(`${this.name}.fit(): give validationData or validationSplit, not both`);
-    const nTrain = total - Math.floor(total * split);
-    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > nTrain) {
-      throw new InvalidArgumentError(`${this.name}.fit(): batchSize must be an integer in [1, ${nTrain}] (the training examples), got ${batchSize}`);
-    }
-    const per = this.exampleLength;
-    const trainX = x.subarray(0, nTrain * per);
-    const trainY = y.subarray(0, nTrain);
-    const validation: [Inputs, Labels] | undefined =
-      split > 0 ? [x.subarray(nTrain * per), y.subarray(nTrain)] : config.validationData;
-    if (validation) this.checkData('fit() validationData', validation[0], validation[1]);
-
-    const checkpoint = config.checkpoint;
-    if (checkpoint !== undefined) {
-      if (typeof checkpoint.dir !== 'string' || checkpoint.dir === '') throw new InvalidArgumentError(`${this.name}.fit(): checkpoint.dir must be a directory path`);
-      const every = checkpoint.every ?? 'epoch';
-      if (every !== 'epoch' && !(Number.isInteger(every) && every >= 1)) {
-        throw new InvalidArgumentError(`${this.name}.fit(): checkpoint.every must be 'epoch' or a number of steps ≥ 1, got ${JSON.stringify(every)}`);
-      }
-    }
-    if (config.resume && checkpoint === undefined) throw new InvalidArgumentError(`${this.name}.fit(): resume needs checkpoint.dir`);
-    const microBatchSize = config.microBatchSize ?? Math.ceil(batchSize / 4);
-    if (!Number.isInteger(microBatchSize) || microBatchSize < 1 || microBatchSize > batchSize) {
-      throw new InvalidArgumentError(`${this.name}.fit(): microBatchSize must be an integer in [1, ${batchSize}] (the batch size), got ${config.microBatchSize}`);
-    }
-    const workers = config.workers ?? defaultWorkers();
-    if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
-      throw new InvalidArgumentError(`${this.name}.fit(): workers must be an integer in [1, 256], got ${config.workers}`);
-    }
-    // One micro-batch per batch is the ordinary step; more go through the data-parallel path.
-    const microBatches = Math.ceil(batchSize / microBatchSize);
-    const parallel = microBatches > 1;
-    const shuffle = config.shuffle !== false;
-    const callbacks = config.callbacks ?? {};
-    const yieldEvery = config.yieldEvery ?? 50;
-    const sdlm = this.compiled!.config.optimizer.type === 'sdlm';
-    const curvatureSamples = Math.min(config.curvatureSamples ?? 500, nTrain);
-    if (!Number.isInteger(curvatureSamples) || curvatureSamples < 1) {
-      throw new InvalidArgumentError(`${this.name}.fit(): curvatureSamples must be an integer ≥ 1, got ${config.curvatureSamples}`);
-    }
-    let history: History = { epoch: [], history: { loss: [], accuracy: [], valLoss: [], valAccuracy: [] } };
-    let start = { epoch: 0, batch: 0, order: null as Uint32Array | null, sums: { lossSum: 0, correct: 0, seen: 0 } };
-    const geometry = { epochs, batchSize, trainCount: nTrain, shuffle, ...(parallel ? { microBatchSize } : {}) };
-    const saver = checkpoint && (await this.checkpointer(checkpoint.dir, geometry));
-    let haveCheckpoint = false;
-    if (saver && config.resume) {
-      const resumed = await saver.resume();
-      haveCheckpoint = resumed !== undefined;
-      if (resumed) {
-        history = resumed.history;
-        start = { epoch: resumed.position.epoch, batch: resumed.position.batch, order: resumed.order, sums: resumed.sums };
-      }
-    }
-    const every = checkpoint?.every ?? 'epoch';
-    // This thread computes one run of micro-batches itself; the others go to workers − 1 threads.
-    const threads = parallel ? Math.min(workers, microBatches) : 1;
-    const pool = threads > 1 ? await GradientPool.start(threads - 1, this.compiled!.spec) : undefined;
-    const step = async (bx: Inputs, by: Uint32Array): Promise<number> => {
-      if (pool) return pool.step(model, bx, by, microBatchSize, (fn) => this.call('fit()', fn));
-      if (parallel) return this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_micro_u8(bx, by, microBatchSize) : model.train_step_micro(bx, by, microBatchSize)));
-      return this.call('fit()', () => (bx instanceof Uint8Array ? model.train_step_u8(bx, by) : model.train_step(bx, by)));
-    };
-    try {
-      this.stopTraining = false;
-      let lastYield = performance.now();
-      await callbacks.onTrainBegin?.();
-      for (let epoch = start.epoch; epoch < epochs && !this.stopTraining; epoch++) {
-        await callbacks.onEpochBegin?.(epoch);
-        // Going on in the middle of an epoch: its shuffle order, curvature and sums are restored.
-        const midEpoch = epoch === start.epoch && start.batch > 0;
-        const order = midEpoch ? (shuffle ? start.order : null) : shuffle ? new Uint32Array(this.call('fit()', () => model.permutation(nTrain))) : null;
-        if (sdlm && !midEpoch) {
-          const { bx, by } = this.gather(trainX, trainY, order, 0, curvatureSamples);
-          this.call('fit()', () => (bx instanceof Uint8Array ? model.estimate_curvature_u8(bx, by) : model.estimate_curvature(bx, by)));
-        }
-        let { lossSum, correct, seen } = midEpoch ? start.sums : { lossSum: 0, correct: 0, seen: 0 };
-        const batches = Math.ceil(nTrain / batchSize);
-        for (let batch = midEpoch ? start.batch : 0, from = batch * batchSize; from < nTrain && !this.stopTraining; batch++, from += batchSize) {
-          const to = Math.min(from + batchSize, nTrain);
-          await callbacks.onBatchBegin?.(batch);
-          const { bx, by } = this.gather(trainX, trainY, order, from, to);
-          const loss = await step(bx, by);
-          if (!Number.isFinite(loss)) {
-            // The wasm left the weights as they were before this step (or, when the update itself
-            // overflowed, says so); no checkpoint is written after it.
-            const why = model.divergence() ?? `the loss is ${loss}`;
-            throw new ConvnetError(
-              'TRAINING_DIVERGED',
-              `${this.name}.fit(): training diverged at epoch ${epoch + 1}, batch ${batch + 1}: ${why}. Try a lower learning rate` +
-                (haveCheckpoint ? `; the last good checkpoint is in ${checkpoint!.dir}` : ''),
-            );
-          }
-          const size = to - from;
-          const batchCorrect = model.last_correct();
-          lossSum += loss * size;
-          correct += batchCorrect;
-          seen += size;
-          await callbacks.onBatchEnd?.(batch, { loss, accuracy: batchCorrect / size, size });
-          if (saver && typeof every === 'number' && model.iterations() % every === 0 && batch + 1 < batches) {
-            await saver.save({ epoch, batch: batch + 1 }, order, { lossSum, correct, seen }, history);
-            haveCheckpoint = true;
-          }
-          if (performance.now() - lastYield >= yieldEvery) {
-            await yieldToEventLoop();
-            lastYield = performance.now();
-          }
-        }
-        const logs: Logs = { loss: lossSum / seen, accuracy: correct / seen };
-        if (validation) {
-          const v = this.evaluate(validation[0], validation[1]);
-          logs.valLoss = v.loss;
-          logs.valAccuracy = v.accuracy;
-          history.history.valLoss.push(v.loss);
-          history.history.valAccuracy.push(v.accuracy);
-        }
-        history.epoch.push(epoch);
-        history.history.loss.push(logs.loss);
-        history.history.accuracy.push(logs.accuracy);
-        await callbacks.onEpochEnd?.(epoch, logs);
-        if (saver && seen === nTrain && (every === 'epoch' || model.iterations() % every === 0)) {
-          await saver.save({ epoch: epoch + 1, batch: 0 }, null, { lossSum: 0, correct: 0, seen: 0 }, history);
-          haveCheckpoint = true;
-        }
-      }
-      await callbacks.onTrainEnd?.(history);
-      return history;
-    } finally {
-      pool?.close();
-    }
-  }
-
-  /** Saves and restores checkpoints for one fit() in `dir`. */
-  private async checkpointer(dir: string, geometry: { epochs: number; batchSize: number; trainCount: number; shuffle: boolean; microBatchSize?: number }) {
-    const { readCheckpoint, writeCheckpoint, removeStaleTemporaries, CheckpointError } = await import('./checkpoint.js');
-    // A run killed while writing leaves a temporary file; the checkpoint itself is whole.
-    await removeStaleTemporaries(dir);
-    const { describeModel } = await import('./io.js');
-    const model = this.model('fit()');
-    const description = describeModel(this);
-    const sameModel = (other: typeof description) => {
-      const strip = (d: typeof description) => JSON.stringify({ ...d, compileConfig: d.compileConfig && { ...d.compileConfig, seed: undefined } });
-      return strip(other) === strip(description);
-    };
-    return {
-      save: async (at: { epoch: number; batch: number }, order: Uint32Array | null, sums: EpochSums, history: History) => {
-        await writeCheckpoint(dir, {
-          model: description,
-          position: { ...at, ...geometry },
-          sums,
-          history,
-          weights: this.getWeights(),
-          trainingState: this.call('fit() checkpoint', () => model.training_state()),
-          order: order ?? new Uint32Array(0),
-          step: Number(model.iterations()),
-        });
+    const wasm = this.model('fit()');
+    const compiled = this.compiled!;
+    // The training loop sees the model through this narrow view (training.ts).
+    const host: FitHost = {
+      name: this.name,
+      wasm,
+      spec: compiled.spec,
+      optimizer: compiled.config.optimizer,
+      exampleLength: this.exampleLength,
+      stopRequested: () => this.stopTraining,
+      clearStop: () => {
+        this.stopTraining = false;
       },
-      resume: async () => {
-        const c = await readCheckpoint(dir);
-        if (c === undefined) return undefined;
-        const where = `${dir}/checkpoint.bin`;
-        if (!sameModel(c.model)) throw new CheckpointError(`${where}: it was written for another model or compile settings than ${this.name}'s`);
-        const p = c.position;
-        if (p.batchSize !== geometry.batchSize || p.trainCount !== geometry.trainCount || p.shuffle !== geometry.shuffle) {
-          throw new CheckpointError(
-            `${where}: it was written for ${p.trainCount} training examples in batches of ${p.batchSize}` +
-              ` (shuffle ${p.shuffle}); this fit() has ${geometry.trainCount} in batches of ${geometry.batchSize} (shuffle ${geometry.shuffle})`,
-          );
-        }
-        if ((p.microBatchSize ?? p.batchSize) !== (geometry.microBatchSize ?? geometry.batchSize)) {
-          throw new CheckpointError(
-            `${where}: it was written with micro-batches of ${p.microBatchSize ?? p.batchSize}; this fit() uses ${geometry.microBatchSize ?? geometry.batchSize} (set microBatchSize to match)`,
-          );
-        }
-        if (c.weights.length !== this.countParams()) throw new CheckpointError(`${where}: ${c.weights.length} weights; the model has ${this.countParams()}`);
-        if (p.batch > 0 && p.shuffle && c.order.length !== geometry.trainCount) {
-          throw new CheckpointError(`${where}: its shuffle order has ${c.order.length} entries, expected ${geometry.trainCount}`);
-        }
-        if (c.order.some((i) => i >= geometry.trainCount)) throw new CheckpointError(`${where}: its shuffle order points past the ${geometry.trainCount} examples`);
-        this.setWeights(c.weights);
-        try {
-          this.call('fit() resume', () => model.set_training_state(c.trainingState));
-        } catch (error) {
-          throw new CheckpointError(`${where}: ${(error as Error).message}`);
-        }
-        return c;
-      },
+      call: (what, fn) => this.call(what, fn),
+      checkData: (what, x, y) => this.checkData(what, x, y),
+      gather: (x, y, order, from, to) => this.gather(x, y, order, from, to),
+      evaluate: (x, y) => this.evaluate(x, y),
+      describe: () => this.describe(),
+      countParams: () => this.countParams(),
+      getWeights: () => this.getWeights(),
+      setWeights: (values) => this.setWeights(values),
+      trainingState: () => this.call('fit() checkpoint', () => wasm.training_state()),
+      setTrainingState: (bytes) => this.call('fit() resume', () => wasm.set_training_state(bytes)),
+      iterations: () => wasm.iterations(),
     };
+    return fit(host, x, y, config);
   }
 
   /** Loss, accuracy and confusion matrix on labelled data, in batches of `batchSize` (default 256). */
@@ -612,7 +296,7 @@ export class Sequential {
     for (let from = 0; from < n; from += batchSize) {
       const to = Math.min(from + batchSize, n);
       const { bx, by } = this.gather(x, y, null, from, to);
-      const out = this.call('evaluate()', () => (bx instanceof Uint8Array ? model.evaluate_u8(bx, by) : model.evaluate(bx, by)));
+      const out = this.call('evaluate()', () => model.evaluate(bx, by));
       lossSum += out[0]! * (to - from);
       correct += out[1]!;
       for (let i = 0; i < to - from; i++) {
@@ -634,7 +318,7 @@ export class Sequential {
     for (let from = 0; from < n; from += batchSize) {
       const to = Math.min(from + batchSize, n);
       const bx = x.subarray(from * per, to * per);
-      out.set(this.call('predict()', () => (bx instanceof Uint8Array ? model.predict_u8(bx) : model.predict(bx))), from * classes);
+      out.set(this.call('predict()', () => model.predict(bx)), from * classes);
     }
     return out;
   }
@@ -656,7 +340,7 @@ export class Sequential {
       return i;
     });
     const ids = Uint32Array.from(indices);
-    const all = this.call('layerOutputs()', () => (x instanceof Uint8Array ? model.layer_outputs_u8(x, ids) : model.layer_outputs(x, ids)));
+    const all = this.call('layerOutputs()', () => model.layer_outputs(x, ids));
     let at = 0;
     return indices.map((i) => {
       const shape = this.shapes[i]!;
@@ -687,7 +371,7 @@ export class Sequential {
     if (this.predictPool === undefined || this.predictPoolKey !== `${workers}:${spec}`) {
       this.predictPool?.then((pool) => pool.close(), () => {});
       this.predictPoolKey = `${workers}:${spec}`;
-      this.predictPool = GradientPool.start(workers, spec);
+      this.predictPool = WorkerPool.start(workers, spec);
     }
     const pool = await this.predictPool;
     return pool.predict(this.call('predictAsync()', () => model.weights()), x, n, batchSize);
@@ -767,8 +451,24 @@ export class Sequential {
    */
   async save(url: string): Promise<{ modelJson: string; weights: string }> {
     this.check('save()');
-    const { saveModel } = await import('./io.js');
-    return saveModel(this, url);
+    return writeArtifacts(modelArtifacts(this.describe(), this.weightSpecs(), this.getWeights()), url);
+  }
+
+  /** The model's topology and compile settings, as `model.json` and checkpoints record them. */
+  describe(): ModelDescription {
+    const compile = this.compileConfig;
+    return {
+      modelTopology: {
+        className: 'Sequential',
+        config: {
+          name: this.name,
+          inputShape: this.inputShape,
+          preprocessing: this.preprocessing,
+          layers: this.stack.map((l) => ({ className: l.className, name: l.name!, config: l.config() })),
+        },
+      },
+      compileConfig: compile ? { optimizer: compile.optimizer, loss: compile.loss, learningRate: compile.learningRate, seed: compile.seed } : null,
+    };
   }
 
   /** Frees the wasm model. Using the model afterwards throws. */

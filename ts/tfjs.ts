@@ -10,7 +10,6 @@
  */
 import { TfjsFormatError } from './errors.js';
 
-export { TfjsFormatError };
 import { layers as make, type Layer, type Shape3 } from './layers.js';
 import { fileSystem } from './platform.js';
 import { directoryOf } from './io.js';

@@ -1,13 +1,13 @@
 /**
  * The inside of a gradient worker (Node's worker_threads or a browser's Web Worker): its own
  * wasm instance and model, which computes micro-batch gradients from the weights each step
- * brings. See parallel.ts.
+ * brings. See worker-pool.ts.
  * @module
  */
 import { WasmModel } from './wasm/convnet_wasm.js';
 import { init } from './init.js';
 import { callWasm } from './wasm-call.js';
-import type { GradientReply, GradientRequest } from './parallel.js';
+import type { GradientReply, GradientRequest } from './worker-pool.js';
 
 export function serveGradients(
   post: (message: GradientReply, transfer?: Transferable[]) => void,
@@ -32,7 +32,7 @@ export function serveGradients(
         const chunks: Float32Array[] = [];
         for (let from = 0; from < n; from += m.batchSize) {
           const bx = m.x.subarray(from * per, Math.min(n, from + m.batchSize) * per);
-          chunks.push(callWasm('gradient worker', () => (bx instanceof Uint8Array ? built.predict_u8(bx) : built.predict(bx))));
+          chunks.push(callWasm('gradient worker', () => built.predict(bx)));
         }
         const out = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
         chunks.reduce((at, c) => (out.set(c, at), at + c.length), 0);
@@ -40,9 +40,7 @@ export function serveGradients(
         return;
       }
       const parts = callWasm('gradient worker', () =>
-        m.x instanceof Uint8Array
-          ? built.micro_gradients_u8(m.weights, m.x, m.labels, m.micro, m.first, m.seed, m.reuse)
-          : built.micro_gradients(m.weights, m.x, m.labels, m.micro, m.first, m.seed, m.reuse),
+        built.micro_gradients(m.weights, m.x, m.labels, m.micro, m.first, m.seed, m.reuse),
       );
       // The weights array goes back too, for the page to fill with the next step's.
       post({ type: 'result', id: m.id, parts, weights: m.weights }, [parts.buffer, m.weights.buffer]);

@@ -127,6 +127,32 @@ pub fn dense_backward(
     Ok(out)
 }
 
+/// A batch of inputs from JS, copied once into wasm memory: a `Float32Array` as it is, or 8-bit
+/// pixels (a `Uint8Array`) that the model maps by its input scale and offset.
+enum Batch {
+    F32(Vec<f32>),
+    U8(Vec<u8>),
+}
+
+impl Batch {
+    fn from_js(x: &JsValue) -> Result<Batch, JsValue> {
+        if let Some(a) = x.dyn_ref::<Float32Array>() {
+            Ok(Batch::F32(a.to_vec()))
+        } else if let Some(a) = x.dyn_ref::<js_sys::Uint8Array>() {
+            Ok(Batch::U8(a.to_vec()))
+        } else {
+            Err(js_error(ModelError::invalid("x must be a Float32Array or a Uint8Array")))
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(Input<'_>) -> T) -> T {
+        match self {
+            Batch::F32(x) => f(Input::F32(x)),
+            Batch::U8(x) => f(Input::U8(x)),
+        }
+    }
+}
+
 /// A compiled Sequential model living in wasm memory. One call per training step, one per
 /// prediction batch. Call `free()` (the TS `dispose()`) when done.
 #[wasm_bindgen]
@@ -145,23 +171,14 @@ impl WasmModel {
     }
 
     /// One step on a batch: forward, loss, backward, optimiser update. Returns the batch's loss.
-    pub fn train_step(&mut self, x: &[f32], labels: &[u32]) -> Result<f32, JsValue> {
-        self.inner.train_step(Input::F32(x), labels).map_err(js_error)
-    }
-
-    /// [`WasmModel::train_step`] on 8-bit pixels, mapped by the model's input scale and offset.
-    pub fn train_step_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<f32, JsValue> {
-        self.inner.train_step(Input::U8(x), labels).map_err(js_error)
+    pub fn train_step(&mut self, x: &JsValue, labels: &[u32]) -> Result<f32, JsValue> {
+        Batch::from_js(x)?.with(|x| self.inner.train_step(x, labels)).map_err(js_error)
     }
 
     /// A data-parallel training step computed here: `micro`-example micro-batches, their
     /// gradients summed in order (see `micro_gradients` and `apply_micro_gradients`).
-    pub fn train_step_micro(&mut self, x: &[f32], labels: &[u32], micro: usize) -> Result<f32, JsValue> {
-        self.inner.train_step_micro(Input::F32(x), labels, micro).map_err(js_error)
-    }
-
-    pub fn train_step_micro_u8(&mut self, x: &[u8], labels: &[u32], micro: usize) -> Result<f32, JsValue> {
-        self.inner.train_step_micro(Input::U8(x), labels, micro).map_err(js_error)
+    pub fn train_step_micro(&mut self, x: &JsValue, labels: &[u32], micro: usize) -> Result<f32, JsValue> {
+        Batch::from_js(x)?.with(|x| self.inner.train_step_micro(x, labels, micro)).map_err(js_error)
     }
 
     /// The seed of the next data-parallel step, from the model's generator.
@@ -177,28 +194,14 @@ impl WasmModel {
     pub fn micro_gradients(
         &mut self,
         weights: &Float32Array,
-        x: &[f32],
+        x: &JsValue,
         labels: &[u32],
         micro: usize,
         first: usize,
         step_seed: u64,
         out: Option<Float32Array>,
     ) -> Result<Float32Array, JsValue> {
-        self.micro_gradients_of(weights, Input::F32(x), labels, micro, first, step_seed, out)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    pub fn micro_gradients_u8(
-        &mut self,
-        weights: &Float32Array,
-        x: &[u8],
-        labels: &[u32],
-        micro: usize,
-        first: usize,
-        step_seed: u64,
-        out: Option<Float32Array>,
-    ) -> Result<Float32Array, JsValue> {
-        self.micro_gradients_of(weights, Input::U8(x), labels, micro, first, step_seed, out)
+        Batch::from_js(x)?.with(|x| self.micro_gradients_of(weights, x, labels, micro, first, step_seed, out))
     }
 
     /// The reduction of a data-parallel step, in three calls so that the workers' results need
@@ -216,12 +219,8 @@ impl WasmModel {
 
     /// This instance's own share of the step: the next micro-batches, computed here from its own
     /// weights and added to the sum in order.
-    pub fn reduce_own(&mut self, x: &[f32], labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsValue> {
-        self.inner.reduce_own(Input::F32(x), labels, micro, step_seed).map_err(js_error)
-    }
-
-    pub fn reduce_own_u8(&mut self, x: &[u8], labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsValue> {
-        self.inner.reduce_own(Input::U8(x), labels, micro, step_seed).map_err(js_error)
+    pub fn reduce_own(&mut self, x: &JsValue, labels: &[u32], micro: usize, step_seed: u64) -> Result<(), JsValue> {
+        Batch::from_js(x)?.with(|x| self.inner.reduce_own(x, labels, micro, step_seed)).map_err(js_error)
     }
 
     pub fn reduce_finish(&mut self) -> Result<f32, JsValue> {
@@ -234,30 +233,18 @@ impl WasmModel {
     }
 
     /// Class probabilities, `batch·classes` values.
-    pub fn predict(&mut self, x: &[f32]) -> Result<Vec<f32>, JsValue> {
-        self.inner.predict(Input::F32(x)).map_err(js_error)
-    }
-
-    pub fn predict_u8(&mut self, x: &[u8]) -> Result<Vec<f32>, JsValue> {
-        self.inner.predict(Input::U8(x)).map_err(js_error)
+    pub fn predict(&mut self, x: &JsValue) -> Result<Vec<f32>, JsValue> {
+        Batch::from_js(x)?.with(|x| self.inner.predict(x)).map_err(js_error)
     }
 
     /// The outputs of the layers whose indices are in `layers`, concatenated (inference mode).
-    pub fn layer_outputs(&mut self, x: &[f32], layers: &[u32]) -> Result<Vec<f32>, JsValue> {
-        self.inner.layer_outputs(Input::F32(x), layers).map_err(js_error)
-    }
-
-    pub fn layer_outputs_u8(&mut self, x: &[u8], layers: &[u32]) -> Result<Vec<f32>, JsValue> {
-        self.inner.layer_outputs(Input::U8(x), layers).map_err(js_error)
+    pub fn layer_outputs(&mut self, x: &JsValue, layers: &[u32]) -> Result<Vec<f32>, JsValue> {
+        Batch::from_js(x)?.with(|x| self.inner.layer_outputs(x, layers)).map_err(js_error)
     }
 
     /// Estimates the SDLM optimiser's curvature on a set of labelled examples (a few hundred).
-    pub fn estimate_curvature(&mut self, x: &[f32], labels: &[u32]) -> Result<(), JsValue> {
-        self.inner.estimate_curvature(Input::F32(x), labels).map_err(js_error)
-    }
-
-    pub fn estimate_curvature_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<(), JsValue> {
-        self.inner.estimate_curvature(Input::U8(x), labels).map_err(js_error)
+    pub fn estimate_curvature(&mut self, x: &JsValue, labels: &[u32]) -> Result<(), JsValue> {
+        Batch::from_js(x)?.with(|x| self.inner.estimate_curvature(x, labels)).map_err(js_error)
     }
 
     /// SDLM's current curvature estimate, one value per parameter (empty for other optimisers).
@@ -281,21 +268,13 @@ impl WasmModel {
     }
 
     /// The last layer's raw outputs (logits, or RBF distances) for a batch.
-    pub fn predict_raw(&mut self, x: &[f32]) -> Result<Vec<f32>, JsValue> {
-        self.inner.predict_raw(Input::F32(x)).map_err(js_error)
-    }
-
-    pub fn predict_raw_u8(&mut self, x: &[u8]) -> Result<Vec<f32>, JsValue> {
-        self.inner.predict_raw(Input::U8(x)).map_err(js_error)
+    pub fn predict_raw(&mut self, x: &JsValue) -> Result<Vec<f32>, JsValue> {
+        Batch::from_js(x)?.with(|x| self.inner.predict_raw(x)).map_err(js_error)
     }
 
     /// `[loss, correct, probabilities…]` for a labelled batch, without training.
-    pub fn evaluate(&mut self, x: &[f32], labels: &[u32]) -> Result<Vec<f32>, JsValue> {
-        self.inner.evaluate(Input::F32(x), labels).map_err(js_error)
-    }
-
-    pub fn evaluate_u8(&mut self, x: &[u8], labels: &[u32]) -> Result<Vec<f32>, JsValue> {
-        self.inner.evaluate(Input::U8(x), labels).map_err(js_error)
+    pub fn evaluate(&mut self, x: &JsValue, labels: &[u32]) -> Result<Vec<f32>, JsValue> {
+        Batch::from_js(x)?.with(|x| self.inner.evaluate(x, labels)).map_err(js_error)
     }
 
     /// A random permutation of `0..n` from the model's seeded generator.

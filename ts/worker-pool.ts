@@ -1,4 +1,8 @@
 /**
+ * The worker pool: threads (Node's worker_threads or Web Workers), each with its own wasm
+ * instance and a copy of the model, used by `fit()` for data-parallel training and by
+ * `predictAsync()` for inference.
+ *
  * Data-parallel training. A batch is cut into micro-batches of a fixed size; each micro-batch's
  * gradient is computed from the same weights (the first run of them by the model in this thread,
  * the others by workers, each with its own wasm instance) with dropout masks from its own
@@ -127,14 +131,13 @@ export interface ReducingModel {
   weights(): Float32Array;
   weights_into(out: Float32Array): void;
   reduce_begin(microBatches: number, total: number): void;
-  reduce_own(x: Float32Array, labels: Uint32Array, micro: number, seed: bigint): void;
-  reduce_own_u8(x: Uint8Array, labels: Uint32Array, micro: number, seed: bigint): void;
+  reduce_own(x: Float32Array | Uint8Array, labels: Uint32Array, micro: number, seed: bigint): void;
   reduce_add(parts: Float32Array, counts: Uint32Array): void;
   reduce_finish(): number;
 }
 
-/** A set of gradient workers for one fit(). */
-export class GradientPool {
+/** A set of workers: one fit()'s gradient workers, or a model's predictAsync() workers. */
+export class WorkerPool {
   private nextId = 0;
   /**
    * Arrays that come back from the workers, to be filled again by the next step: its weights
@@ -147,7 +150,7 @@ export class GradientPool {
   private constructor(private readonly workers: Pending[]) {}
 
   /** Starts `count` workers, each building the model from `spec` (its weights come with each step). */
-  static async start(count: number, spec: string): Promise<GradientPool> {
+  static async start(count: number, spec: string): Promise<WorkerPool> {
     if (platform === undefined) throw new ConvnetError('UNSUPPORTED_PLATFORM', 'workers: no worker support on this platform; use workers: 1');
     const workers: Pending[] = [];
     try {
@@ -157,7 +160,7 @@ export class GradientPool {
       for (const w of workers) w.port.terminate();
       throw error;
     }
-    return new GradientPool(workers);
+    return new WorkerPool(workers);
   }
 
   get size(): number {
@@ -220,7 +223,7 @@ export class GradientPool {
     reduce(() => model.reduce_begin(count, n));
     const ownX = x.subarray(0, own * per);
     const ownLabels = labels.subarray(0, own);
-    reduce(() => (ownX instanceof Uint8Array ? model.reduce_own_u8(ownX, ownLabels, micro, seed) : model.reduce_own(ownX, ownLabels, micro, seed)));
+    reduce(() => model.reduce_own(ownX, ownLabels, micro, seed));
     // Each worker's run is added as soon as it and the runs before it are in: in micro-batch order.
     this.spareParts.fill(undefined);
     for (const [i, job] of jobs.entries()) {

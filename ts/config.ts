@@ -1,0 +1,55 @@
+/**
+ * The settings and data types of models: compile options, inputs and labels, preprocessing and
+ * evaluation results. Types only; every other module may import them.
+ * @module
+ */
+
+/** Optimisers, with Keras's semantics and defaults. */
+export type OptimizerConfig =
+  | { type: 'sgd'; momentum?: number; nesterov?: boolean }
+  /** LeNet-5's stochastic diagonal Levenberg–Marquardt: step η/(μ + h) per parameter; μ default 0.02. */
+  | { type: 'sdlm'; mu?: number }
+  | { type: 'adam'; beta1?: number; beta2?: number; epsilon?: number }
+  | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number };
+
+/** A loss: see {@link CompileConfig.loss}. */
+export type LossConfig = 'sparseCategoricalCrossentropy' | 'rbfMaxLikelihood' | 'rbfCrossEntropy' | { type: 'rbfMap'; j: number };
+
+/** A learning rate: a constant, or Keras's PiecewiseConstantDecay over optimiser steps. */
+export type LearningRate = number | { boundaries: number[]; values: number[] };
+
+/** Options of {@link Sequential.compile}. */
+export interface CompileConfig {
+  /** `'sgd'`, `'adam'`, `'nadam'` or a config object. Default `'adam'`. */
+  optimizer?: OptimizerConfig['type'] | OptimizerConfig;
+  /**
+   * With a softmax output: `'sparseCategoricalCrossentropy'` (the default). With an RBF output
+   * (LeNet-5), one of LeCun et al.'s losses over the distances y: `'rbfMaxLikelihood'` (eq. 8,
+   * the mean y of the correct class), `{ type: 'rbfMap', j }` (eq. 9, the default with j = 1:
+   * the paper's value of j is not known), or `'rbfCrossEntropy'` (softmax cross-entropy over −y).
+   */
+  loss?: LossConfig;
+  /** Default 0.001 (Keras's default for Adam and Nadam; use 0.01 for SGD). */
+  learningRate?: LearningRate;
+  /** Seeds initialisation, shuffling and dropout. Default 0. */
+  seed?: number;
+}
+
+/** Inputs: N·H·W·C floats, or N·H·W·C 8-bit pixels mapped by the model's preprocessing. */
+export type Inputs = Float32Array | Uint8Array;
+/** Labels: class indices. */
+export type Labels = Uint8Array | Int32Array | Uint32Array;
+
+/** What {@link Sequential.evaluate} returns. */
+export interface Evaluation {
+  loss: number;
+  accuracy: number;
+  /** `confusionMatrix[actual][predicted]` counts. */
+  confusionMatrix: number[][];
+}
+
+/** How 8-bit inputs become floats: `offset + scale·pixel`. */
+export interface Preprocessing {
+  scale: number;
+  offset: number;
+}
