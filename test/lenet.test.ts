@@ -163,14 +163,14 @@ describe('LeNet layers: checks before any wasm call', () => {
 
   it('matches losses to outputs', () => {
     const rbfModel = () => cw.models.leNet5();
-    expect(() => rbfModel().compile({ loss: 'sparseCategoricalCrossentropy' })).toThrow(/needs a softmax on the last layer \(layer 8, rbf\)/);
+    expect(() => rbfModel().compile({ loss: 'sparseCategoricalCrossentropy' })).toThrow('lenet5.compile(): layer 8 (rbf "output"): sparseCategoricalCrossentropy needs a softmax on the last layer');
     expect(() => rbfModel().compile({ loss: { type: 'rbfMap', j: 0 } })).toThrow('rbfMap needs a constant j > 0, got 0');
-    expect(() => cw.models.leNet5({ variant: 'modern' }).compile({ loss: 'rbfCrossEntropy' })).toThrow(/needs an rbf output/);
+    expect(() => cw.models.leNet5({ variant: 'modern' }).compile({ loss: 'rbfCrossEntropy' })).toThrow('lenet5_modern.compile(): layer 8 (dense "output"): the loss rbfCrossEntropy needs an rbf output on the last layer');
     const pooled = new cw.Sequential({
       inputShape: [4, 4, 1],
       layers: [layers.averagePool2d(), layers.flatten(), layers.dense({ units: 2, activation: 'softmax' })],
     });
-    expect(() => pooled.compile({ optimizer: 'sdlm' })).toThrow(/sdlm optimizer has no curvature rule for layer 0 \(averagePool2d/);
+    expect(() => pooled.compile({ optimizer: 'sdlm' })).toThrow(/compile\(\): layer 0 \(averagePool2d "[^"]+"\): the sdlm optimizer has no curvature rule for it; use subsampling2d or maxPool2d$/);
     // The default loss for an RBF output is eq. 9 with j = 1.
     const m = rbfModel().compile({ optimizer: 'sdlm' });
     expect(m.compileConfig?.loss).toEqual({ type: 'rbfMap', j: 1 });

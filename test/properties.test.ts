@@ -7,6 +7,7 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
+import { runtimeShapes } from './shared/internals.js';
 
 const FASHION = '/usr/share/datasets/fashion-mnist';
 const RUNS = 1000;
@@ -133,5 +134,59 @@ describe('property: the model loader', () => {
       { numRuns: RUNS, seed: 3 },
     );
     console.log(`model loader property test: ${RUNS} cases, ${loaded} loaded, ${RUNS - loaded} refused with a ConvnetError`);
+  });
+});
+
+describe('property: TypeScript and the wasm agree on shapes and parameters', () => {
+  const act = fc.constantFrom('linear', 'relu', 'tanh', 'lecunTanh', 'sigmoid') as fc.Arbitrary<cw.ActivationName>;
+  const size = fc.integer({ min: 1, max: 5 });
+  // Image layers (conv, pools, padding, subsampling, activations, dropout), then flatten and
+  // dense layers: any stack of them the TypeScript checks accept must build in the wasm with
+  // the same output sizes and parameter counts, layer by layer.
+  const imageLayer = fc.oneof(
+    fc.record({ filters: size, kernelSize: fc.tuple(size, size), strides: fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 3 })), padding: fc.constantFrom('valid', 'same'), activation: act }).map((c) => () => cw.layers.conv2d(c as cw.Conv2DConfig)),
+    fc.record({ poolSize: fc.tuple(size, size), padding: fc.constantFrom('valid', 'same') }).map((c) => () => cw.layers.maxPool2d(c as cw.Pool2DConfig)),
+    fc.record({ poolSize: fc.tuple(size, size), padding: fc.constantFrom('valid', 'same') }).map((c) => () => cw.layers.averagePool2d(c as cw.Pool2DConfig)),
+    fc.record({ poolSize: fc.tuple(size, size), activation: act }).map((c) => () => cw.layers.subsampling2d(c)),
+    fc.tuple(fc.nat(3), fc.nat(3), fc.nat(3), fc.nat(3)).map(([t, b, l, r]) => () => cw.layers.zeroPad2d({ padding: [[t, b], [l, r]] })),
+    act.map((activation) => () => cw.layers.activation({ activation })),
+    fc.double({ min: 0, max: 0.9, noNaN: true }).map((rate) => () => cw.layers.dropout({ rate })),
+  );
+  const stack = fc.record({
+    input: fc.tuple(fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 16 }), fc.integer({ min: 1, max: 4 })),
+    image: fc.array(imageLayer, { maxLength: 5 }),
+    dense: fc.array(fc.integer({ min: 1, max: 12 }), { maxLength: 2 }),
+    classes: fc.integer({ min: 2, max: 10 }),
+  });
+
+  it('for random valid stacks', () => {
+    let built = 0;
+    fc.assert(
+      fc.property(stack, ({ input, image, dense, classes }) => {
+        const model = new cw.Sequential({ inputShape: input as cw.Shape3 });
+        try {
+          for (const make of image) model.add(make());
+          model.add(cw.layers.flatten());
+          for (const units of dense) model.add(cw.layers.dense({ units, activation: 'relu' }));
+          model.add(cw.layers.dense({ units: classes, activation: 'softmax' }));
+        } catch (error) {
+          // A stack whose shapes do not work (a kernel larger than its input, say) is refused
+          // before the wasm sees it.
+          expect(error).toBeInstanceOf(cw.ShapeMismatchError);
+          return;
+        }
+        model.compile({ seed: 1 });
+        built++;
+        const summaries = model.layerSummaries();
+        const runtime = runtimeShapes(model);
+        expect(runtime.outputLens).toEqual(summaries.map((l) => l.outputShape[0] * l.outputShape[1] * l.outputShape[2]));
+        expect(runtime.paramCounts).toEqual(summaries.map((l) => l.params));
+        expect(model.getWeights().length).toBe(model.countParams());
+        model.dispose();
+      }),
+      { numRuns: 300, seed: 19 },
+    );
+    console.log(`shapes and parameters: ${built} of 300 random stacks built and compared`);
+    expect(built).toBeGreaterThan(100);
   });
 });

@@ -67,7 +67,7 @@ describe('Sequential: building and validation', () => {
 
   it('checks compile settings', () => {
     const noSoftmax = new Sequential({ inputShape: [2, 2, 1], layers: [layers.flatten(), layers.dense({ units: 2 })] });
-    expect(() => noSoftmax.compile()).toThrow('needs a softmax on the last layer (layer 1, dense)');
+    expect(() => noSoftmax.compile()).toThrow('layer 1 (dense "dense"): sparseCategoricalCrossentropy needs a softmax on the last layer');
     const model = new Sequential({ inputShape: [2, 2, 1], layers: [layers.flatten(), layers.dense({ units: 2, activation: 'softmax' })] });
     expect(() => model.compile({ optimizer: 'rmsprop' as never })).toThrow('unknown optimizer "rmsprop"');
     expect(() => model.compile({ learningRate: -1 })).toThrow('learning rate must be a positive number, got -1');

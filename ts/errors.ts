@@ -117,13 +117,17 @@ type WasmCode = (typeof WASM_CODES)[number];
 
 /**
  * The {@link ConvnetError} for an error the wasm returned: its `code` picks the class, and
- * `what` (the call, e.g. `'sequential.fit()'`) prefixes the message. An error without a known
- * code is not one of the runtime's own checks (wasm-bindgen's glue raised it): that is a bug,
- * reported as a {@link WasmPanicError}.
+ * `what` (the call, e.g. `'sequential.fit()'`) prefixes the message. An error about a layer
+ * names it as the runtime knows it (`layer 3 (max_pool2d)`); `layerLabel` gives the API's name
+ * for it instead. An error without a known code is not one of the runtime's own checks
+ * (wasm-bindgen's glue raised it): that is a bug, reported as a {@link WasmPanicError}.
  */
-export function fromWasm(what: string, error: Error): ConvnetError {
+export function fromWasm(what: string, error: Error, layerLabel?: (index: number) => string | undefined): ConvnetError {
   const code = (error as { code?: unknown }).code;
-  const message = `${what}: ${error.message}`;
+  const layer = (error as { layer?: unknown }).layer;
+  const label = typeof layer === 'number' ? layerLabel?.(layer) : undefined;
+  const text = label === undefined ? error.message : error.message.replace(/^layer \d+ \([^)]*\)/, `layer ${String(layer)} (${label})`);
+  const message = `${what}: ${text}`;
   const options = { cause: error };
   if (!WASM_CODES.includes(code as WasmCode)) return new WasmPanicError(message, options);
   switch (code as WasmCode) {

@@ -8,7 +8,7 @@
  */
 import { ConvnetError, ModelFormatError } from './errors.js';
 import type { CompileConfig, Preprocessing } from './config.js';
-import type { Shape3 } from './layers.js';
+import type { Shape3 } from './layers/index.js';
 import { fileSystem } from './platform.js';
 import { sha256Hex } from './hash.js';
 import { isObject, isPlainFileName } from './validate.js';

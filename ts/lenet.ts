@@ -3,7 +3,7 @@
  * variant. See {@link leNet5}.
  * @module
  */
-import { layers } from './layers.js';
+import { layers } from './layers/index.js';
 import { Sequential } from './sequential.js';
 import { InvalidArgumentError } from './errors.js';
 

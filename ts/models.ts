@@ -2,7 +2,7 @@
  * The reference networks, as plain functions returning a {@link Sequential}.
  * @module
  */
-import { layers } from './layers.js';
+import { layers } from './layers/index.js';
 import { Sequential } from './sequential.js';
 import type { Split } from './datasets.js';
 import { InvalidArgumentError } from './errors.js';

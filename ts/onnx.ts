@@ -13,7 +13,7 @@
  * @module
  */
 import type onnxProto from 'onnx-proto';
-import type { Layer, Shape3 } from './layers.js';
+import type { Layer, Shape3 } from './layers/index.js';
 import type { Sequential } from './sequential.js';
 
 // The protobuf definitions load on the first export, so that importing convnet-wasm stays quick

@@ -4,7 +4,7 @@
  * @module
  */
 import { ModelFormatError } from './errors.js';
-import { layerFromConfig } from './layers.js';
+import { layerFromConfig } from './layers/index.js';
 import { Sequential } from './sequential.js';
 import { modelArtifacts, parseTopology, readArtifacts, readWeights, type ModelArtifacts } from './io.js';
 

@@ -7,7 +7,7 @@
 import { WorkerPool, defaultWorkers } from './worker-pool.js';
 import { WasmModel } from './wasm/convnet_wasm.js';
 import { ConvnetError, InvalidArgumentError, ShapeMismatchError, WasmPanicError } from './errors.js';
-import type { Layer, Shape3 } from './layers.js';
+import type { Layer, Shape3 } from './layers/index.js';
 import { callWasm } from './wasm-call.js';
 import { FORMAT_VERSION } from './format.js';
 import type { CompileConfig, Evaluation, Inputs, Labels, LearningRate, LossConfig, OptimizerConfig, Preprocessing } from './config.js';
@@ -93,7 +93,10 @@ export class Sequential {
   /** A call into this model's wasm: a panic inside it marks the model broken, since its state may be half-updated. */
   private call<T>(what: string, fn: () => T): T {
     try {
-      return callWasm(what, fn);
+      return callWasm(what, fn, (i) => {
+        const layer = this.stack[i];
+        return layer && `${layer.type} ${JSON.stringify(layer.name)}`;
+      });
     } catch (error) {
       if (error instanceof WasmPanicError) this.broken = error.message;
       throw error;
@@ -150,17 +153,13 @@ export class Sequential {
   compile(config: CompileConfig = {}): this {
     this.check('compile()');
     if (this.stack.length === 0) throw new ConvnetError('NO_LAYERS', `${this.name}.compile(): add layers first`);
+    // Which losses fit which outputs, and which layers SDLM can train, the wasm decides when it
+    // builds the model (its errors name the layer); here only the form of the options.
     const last = this.stack[this.stack.length - 1]!;
-    const where = `the last layer (layer ${this.stack.length - 1}, ${last.type})`;
     const loss: LossConfig = config.loss ?? (last.isRbf() ? { type: 'rbfMap', j: 1 } : 'sparseCategoricalCrossentropy');
-    if (loss === 'sparseCategoricalCrossentropy') {
-      if (!last.endsInSoftmax()) throw new InvalidArgumentError(`${this.name}.compile(): sparseCategoricalCrossentropy needs a softmax on ${where}`);
-    } else if (loss === 'rbfMaxLikelihood' || loss === 'rbfCrossEntropy' || (typeof loss === 'object' && loss !== null && loss.type === 'rbfMap')) {
-      if (!last.isRbf()) throw new InvalidArgumentError(`${this.name}.compile(): the loss ${JSON.stringify(loss)} needs an rbf output on ${where}`);
-      if (typeof loss === 'object' && !(typeof loss.j === 'number' && Number.isFinite(loss.j) && loss.j > 0)) {
-        throw new InvalidArgumentError(`${this.name}.compile(): rbfMap needs a constant j > 0, got ${String(loss.j)}`);
-      }
-    } else {
+    if (typeof loss === 'object' && loss !== null && loss.type === 'rbfMap') {
+      if (typeof loss.j !== 'number' || !Number.isFinite(loss.j)) throw new InvalidArgumentError(`${this.name}.compile(): rbfMap's j must be a finite number, got ${String(loss.j)}`);
+    } else if (!(loss === 'sparseCategoricalCrossentropy' || loss === 'rbfMaxLikelihood' || loss === 'rbfCrossEntropy')) {
       throw new InvalidArgumentError(`${this.name}.compile(): unknown loss ${JSON.stringify(loss)}`);
     }
     const optimizer: OptimizerConfig =
@@ -168,19 +167,11 @@ export class Sequential {
     if (!['sgd', 'adam', 'nadam', 'sdlm'].includes(optimizer.type)) {
       throw new InvalidArgumentError(`${this.name}.compile(): unknown optimizer ${JSON.stringify(optimizer.type)}`);
     }
-    if (optimizer.type === 'sdlm') {
-      const i = this.stack.findIndex((l) => l.type === 'averagePool2d');
-      if (i >= 0) {
-        throw new InvalidArgumentError(
-          `${this.name}.compile(): the sdlm optimizer has no curvature rule for layer ${i} (averagePool2d ${JSON.stringify(this.stack[i]!.name)}); use subsampling2d or maxPool2d`,
-        );
-      }
-    }
     const seed = config.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`${this.name}.compile(): seed must be a non-negative integer, got ${seed}`);
     const full: Compiled['config'] = { optimizer, loss, learningRate: config.learningRate ?? 0.001, seed };
     const spec = this.spec(full);
-    const wasm = this.call('compile', () => new WasmModel(spec, BigInt(seed)));
+    const wasm = this.call(`${this.name}.compile()`, () => new WasmModel(spec, BigInt(seed)));
     this.compiled?.wasm.free();
     this.compiled = { wasm, spec, config: full };
     return this;

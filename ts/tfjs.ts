@@ -10,7 +10,7 @@
  */
 import { TfjsFormatError } from './errors.js';
 
-import { layers as make, type Layer, type Shape3 } from './layers.js';
+import { layers as make, type Layer, type Shape3 } from './layers/index.js';
 import { fileSystem } from './platform.js';
 import { directoryOf } from './io.js';
 import { isObject, isPlainFileName } from './validate.js';

@@ -8,8 +8,11 @@ import { take_panic_message } from './wasm/convnet_wasm.js';
 import { ConvnetError, WasmPanicError, fromWasm } from './errors.js';
 import { assertInitialized, memory } from './init.js';
 
-/** Runs `fn`, a call into the wasm named `what` in messages. */
-export function callWasm<T>(what: string, fn: () => T): T {
+/**
+ * Runs `fn`, a call into the wasm named `what` in messages; `layerLabel` names a model's layers
+ * in its errors (see {@link fromWasm}).
+ */
+export function callWasm<T>(what: string, fn: () => T, layerLabel?: (index: number) => string | undefined): T {
   assertInitialized(what);
   try {
     return fn();
@@ -21,7 +24,7 @@ export function callWasm<T>(what: string, fn: () => T): T {
       const why = panic ?? `the wasm aborted (${error.message}), most likely out of memory: ${memoryNote()}`;
       throw new WasmPanicError(`${what}: ${why}`, { cause: error });
     }
-    if (error instanceof Error && !(error instanceof ConvnetError)) throw fromWasm(what, error);
+    if (error instanceof Error && !(error instanceof ConvnetError)) throw fromWasm(what, error, layerLabel);
     throw error;
   }
 }

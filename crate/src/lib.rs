@@ -312,6 +312,20 @@ impl WasmModel {
         self.inner.param_count()
     }
 
+    /// Values per example out of each layer, as the runtime computed its shapes.
+    pub fn output_lens(&self) -> Vec<u32> {
+        self.inner.output_lens().into_iter().map(|n| n as u32).collect()
+    }
+
+    /// Parameters of each layer (kernel and bias), as the runtime laid them out.
+    pub fn layer_param_counts(&self) -> Vec<u32> {
+        let count = self.inner.output_lens().len();
+        (0..count)
+            .filter_map(|i| self.inner.layer_params(i))
+            .map(|(kernel, bias)| (kernel.len() + bias.len()) as u32)
+            .collect()
+    }
+
     pub fn input_len(&self) -> usize {
         self.inner.input_len()
     }

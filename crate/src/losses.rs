@@ -32,22 +32,34 @@ pub enum Head {
     Rbf(RbfLoss),
 }
 
+impl LossSpec {
+    /// The loss as the TypeScript API names it, for messages.
+    pub fn api_name(&self) -> &'static str {
+        match self {
+            LossSpec::SparseCategoricalCrossentropy => "sparseCategoricalCrossentropy",
+            LossSpec::RbfMaxLikelihood => "rbfMaxLikelihood",
+            LossSpec::RbfMap { .. } => "rbfMap",
+            LossSpec::RbfCrossEntropy => "rbfCrossEntropy",
+        }
+    }
+}
+
 impl Head {
-    /// The head for `loss` over a last layer that ends in a softmax or is an RBF layer; the one
-    /// place that decides which losses fit which outputs.
-    pub fn new(loss: LossSpec, softmax_output: bool, rbf_output: bool) -> Result<Head> {
+    /// The head for `loss` over the last layer (`last`: its index and kind), which ends in a
+    /// softmax or is an RBF layer; the one place that decides which losses fit which outputs.
+    pub fn new(loss: LossSpec, softmax_output: bool, rbf_output: bool, last: (usize, &'static str)) -> Result<Head> {
+        let name = loss.api_name();
+        let at_last = |message: String| ModelError::invalid(message).at(last.0, last.1);
         Ok(match loss {
             LossSpec::SparseCategoricalCrossentropy if softmax_output => Head::Softmax,
             LossSpec::SparseCategoricalCrossentropy => {
-                return Err(ModelError::invalid("sparse categorical cross-entropy needs a softmax on the last layer"))
+                return Err(at_last(format!("{name} needs a softmax on the last layer")))
             }
-            _ if !rbf_output => {
-                return Err(ModelError::invalid(format!("the loss {loss:?} needs an rbf output layer")))
-            }
+            _ if !rbf_output => return Err(at_last(format!("the loss {name} needs an rbf output on the last layer"))),
             LossSpec::RbfMaxLikelihood => Head::Rbf(RbfLoss::MaxLikelihood),
             LossSpec::RbfMap { j } if j.is_finite() && j > 0.0 => Head::Rbf(RbfLoss::Map { j }),
             LossSpec::RbfMap { j } => {
-                return Err(ModelError::invalid(format!("the rbf_map loss needs a constant j > 0, got {j}")))
+                return Err(ModelError::invalid(format!("{name} needs a constant j > 0, got {j}")))
             }
             LossSpec::RbfCrossEntropy => Head::Rbf(RbfLoss::CrossEntropy),
         })

@@ -269,7 +269,7 @@ kernel_test!(
 kernel_test!(
     fn lenet_spec_errors_name_the_layer() {
         let mut spec = lenet_like(json!({"type": "rbf_map", "j": 0.0}));
-        assert_eq!(Model::new(&spec, 1).err().unwrap().to_string(), "the rbf_map loss needs a constant j > 0, got 0");
+        assert_eq!(Model::new(&spec, 1).err().unwrap().to_string(), "rbfMap needs a constant j > 0, got 0");
         spec.loss = LossSpec::SparseCategoricalCrossentropy;
         assert!(Model::new(&spec, 1).err().unwrap().to_string().contains("needs a softmax"));
         spec.loss = LossSpec::RbfCrossEntropy;

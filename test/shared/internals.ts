@@ -8,3 +8,9 @@ export function panicInWasm(what: string, message: string): never {
   callWasm(what, () => panic_with_message(message));
   throw new Error('unreachable: the wasm call above panics');
 }
+
+/** What the wasm runtime computed for a compiled model: values out of each layer, and parameters. */
+export function runtimeShapes(model: unknown): { outputLens: number[]; paramCounts: number[] } {
+  const wasm = (model as { compiled: { wasm: { output_lens(): Uint32Array; layer_param_counts(): Uint32Array } } }).compiled.wasm;
+  return { outputLens: Array.from(wasm.output_lens()), paramCounts: Array.from(wasm.layer_param_counts()) };
+}

@@ -18,7 +18,7 @@ impl BuildLayer for AveragePool2dSpec {
     }
 }
 
-/// Average pooling has no curvature rule: SDLM refuses it (use subsampling2d or max_pool2d).
+/// Average pooling has no curvature rule: SDLM refuses it (use subsampling2d or max pooling).
 pub struct AveragePool2d {
     g: Pool2dParams,
 }

@@ -154,12 +154,12 @@ impl Model {
             let top = if rbf_output { n - 1 } else { n };
             if let Some((i, s)) = layers[..top].iter().enumerate().find(|(_, s)| !s.layer.has_curvature()) {
                 return Err(ModelError::invalid(
-                    "the sdlm optimizer has no curvature rule for it; use subsampling2d or max_pool2d",
+                    "the sdlm optimizer has no curvature rule for it; use subsampling2d or maxPool2d",
                 )
                 .at(i, s.layer.kind()));
             }
         }
-        let head = Head::new(spec.loss, b.softmax_output(), rbf_output)?;
+        let head = Head::new(spec.loss, b.softmax_output(), rbf_output, (n - 1, last.layer.kind()))?;
         let classes = last.out_len;
         // Large products ahead: have V8 start optimising the GEMM while the weights are drawn.
         let macs: u128 = layers.iter().map(|s| s.layer.gemm_macs()).sum();

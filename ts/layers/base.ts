@@ -1,0 +1,105 @@
+/**
+ * What every layer shares: the shape and name types, the {@link Layer} base class and the
+ * checks of layer configs. A layer is a description (config, shape inference, parameter count);
+ * the numbers live in the wasm once a model holding it is compiled.
+ * @module
+ */
+import { InvalidArgumentError } from '../errors.js';
+
+/** Height, width, channels (NHWC without the batch). */
+export type Shape3 = [number, number, number];
+/** Activation functions. `lecunTanh` is LeCun's 1.7159·tanh(2/3·a). */
+export type ActivationName = 'linear' | 'relu' | 'tanh' | 'lecunTanh' | 'sigmoid' | 'softmax';
+/**
+ * Initialisers. `heNormal` is Keras's truncated normal, `glorotUniform` and `lecunUniform` are
+ * Keras's (±√(6/(fan-in + fan-out)), ±√(3/fan-in)), and `lenetUniform` is LeNet-5's ±2.4/fan-in.
+ */
+export type InitializerName = 'heNormal' | 'glorotUniform' | 'lecunUniform' | 'lenetUniform' | 'zeros';
+/** Keras padding: `valid` (none) or `same` (output = ceil(input / stride)). */
+export type PaddingName = 'valid' | 'same';
+
+export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'tanh', 'lecunTanh', 'sigmoid', 'softmax'];
+export const INITIALIZERS: readonly InitializerName[] = ['heNormal', 'glorotUniform', 'lecunUniform', 'lenetUniform', 'zeros'];
+export const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** Options every layer accepts. */
+export interface BaseLayerConfig {
+  /** The layer's name, unique in its model; by default the type plus a counter (`conv2d_1`). */
+  name?: string;
+  /** The input shape [height, width, channels]; needed on the first layer unless the model has one. */
+  inputShape?: Shape3;
+}
+
+/** A layer: its configuration and how it transforms shapes. Create layers with the `layers` factories. */
+export abstract class Layer {
+  /** Keras's class name, e.g. `Conv2D`. */
+  abstract readonly className: string;
+  /** The factory name, e.g. `conv2d`, which also prefixes default names. */
+  abstract readonly type: string;
+  name: string | undefined;
+  readonly inputShape: Shape3 | undefined;
+
+  protected constructor(config: BaseLayerConfig) {
+    this.name = config.name;
+    this.inputShape = config.inputShape === undefined ? undefined : checkShape('inputShape', config.inputShape);
+  }
+
+  /** The output shape for an input shape; throws a message naming the sizes when it cannot work. */
+  abstract outputShape(input: Shape3): Shape3;
+  /** Trainable parameters. */
+  paramCount(_input: Shape3): number {
+    return 0;
+  }
+  /** Connections (multiply-adds and bias additions per example), as LeCun et al. count them. */
+  connections(_input: Shape3): number {
+    return 0;
+  }
+  /** The parameter tensors, in order, with their shapes (Keras's layouts). */
+  weightShapes(_input: Shape3): { name: string; shape: number[] }[] {
+    return [];
+  }
+  /** The camelCase config saved in model.json. */
+  abstract config(): Record<string, unknown>;
+  /** The spec the wasm runtime reads. */
+  abstract spec(): Record<string, unknown>;
+  /** Whether the layer ends in a softmax. */
+  endsInSoftmax(): boolean {
+    return false;
+  }
+  /** Whether the layer outputs RBF distances (LeNet-5's output). */
+  isRbf(): boolean {
+    return false;
+  }
+}
+
+export function checkInt(what: string, v: unknown, min = 1): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1 << 24) {
+    throw new InvalidArgumentError(`${what} must be an integer ≥ ${min}, got ${String(v)}`);
+  }
+  return v;
+}
+
+export function checkShape(what: string, s: unknown): Shape3 {
+  if (!Array.isArray(s) || s.length !== 3) {
+    throw new InvalidArgumentError(`${what} must be [height, width, channels], got ${JSON.stringify(s)}`);
+  }
+  return [checkInt(`${what}[0]`, s[0]), checkInt(`${what}[1]`, s[1]), checkInt(`${what}[2]`, s[2])];
+}
+
+export function pair(what: string, v: number | [number, number] | undefined, fallback: [number, number]): [number, number] {
+  if (v === undefined) return fallback;
+  if (typeof v === 'number') return [checkInt(what, v), checkInt(what, v)];
+  if (!Array.isArray(v) || v.length !== 2) throw new InvalidArgumentError(`${what} must be a number or [h, w], got ${JSON.stringify(v)}`);
+  return [checkInt(`${what}[0]`, v[0]), checkInt(`${what}[1]`, v[1])];
+}
+
+export function oneOf<T extends string>(what: string, v: T | undefined, allowed: readonly T[], fallback: T): T {
+  if (v === undefined) return fallback;
+  if (!allowed.includes(v)) throw new InvalidArgumentError(`${what} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+  return v;
+}
+
+/** Output length along one axis, as TensorFlow computes it. */
+export function extent(input: number, kernel: number, stride: number, padding: PaddingName): number {
+  return padding === 'same' ? Math.ceil(input / stride) : input >= kernel ? Math.floor((input - kernel) / stride) + 1 : 0;
+}

@@ -1,0 +1,119 @@
+/**
+ * 2-D convolution (Keras's Conv2D), with an optional connection table (LeNet-5's C3).
+ * @module
+ */
+import { InvalidArgumentError } from '../errors.js';
+import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, extent, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
+
+/** Configuration of {@link layers.conv2d}. */
+export interface Conv2DConfig extends BaseLayerConfig {
+  /** Output channels. */
+  filters: number;
+  /** Kernel height and width (one number for a square kernel). */
+  kernelSize: number | [number, number];
+  /** Step between windows; default 1. */
+  strides?: number | [number, number];
+  /** Default `valid`. */
+  padding?: PaddingName;
+  /** Default `linear`. */
+  activation?: ActivationName;
+  /** Default `glorotUniform` (Keras's default). */
+  kernelInitializer?: InitializerName;
+  /** Default `zeros`. */
+  biasInitializer?: InitializerName;
+  /**
+   * A connection table, as LeNet-5's C3 has: `connections[f]` lists, ascending, the input maps
+   * filter `f` reads. The kernel then holds only those weights: for each filter in turn,
+   * `[kh, kw, connections[f].length]`, and its saved shape is their total count.
+   */
+  connections?: number[][];
+}
+
+export class Conv2D extends Layer {
+  readonly className = 'Conv2D';
+  readonly type = 'conv2d';
+  readonly filters: number;
+  readonly kernelSize: [number, number];
+  readonly strides: [number, number];
+  readonly padding: PaddingName;
+  readonly activation: ActivationName;
+  readonly kernelInitializer: InitializerName;
+  readonly biasInitializer: InitializerName;
+  /** The connection table, if any (the config's `connections`). */
+  readonly table: number[][] | undefined;
+
+  constructor(c: Conv2DConfig) {
+    super(c);
+    this.filters = checkInt('conv2d: filters', c.filters);
+    if (c.connections !== undefined) {
+      const t = c.connections;
+      if (!Array.isArray(t) || t.length !== this.filters) {
+        throw new InvalidArgumentError(`conv2d: connections must list the input maps of each of the ${this.filters} filters`);
+      }
+      this.table = t.map((row, f) => {
+        if (!Array.isArray(row) || row.length === 0) throw new InvalidArgumentError(`conv2d: connections[${f}] must be a non-empty list of input maps`);
+        return row.map((m, j) => {
+          const v = checkInt(`conv2d: connections[${f}][${j}]`, m, 0);
+          if (j > 0 && v <= (row[j - 1] as number)) throw new InvalidArgumentError(`conv2d: connections[${f}] must be strictly ascending, got ${JSON.stringify(row)}`);
+          return v;
+        });
+      });
+    }
+    this.kernelSize = pair('conv2d: kernelSize', c.kernelSize, [0, 0]);
+    this.strides = pair('conv2d: strides', c.strides, [1, 1]);
+    this.padding = oneOf('conv2d: padding', c.padding, ['valid', 'same'], 'valid');
+    this.activation = oneOf('conv2d: activation', c.activation, ACTIVATIONS, 'linear');
+    this.kernelInitializer = oneOf('conv2d: kernelInitializer', c.kernelInitializer, INITIALIZERS, 'glorotUniform');
+    this.biasInitializer = oneOf('conv2d: biasInitializer', c.biasInitializer, INITIALIZERS, 'zeros');
+  }
+
+  outputShape([h, w, c]: Shape3): Shape3 {
+    const [kh, kw] = this.kernelSize;
+    const oh = extent(h, kh, this.strides[0], this.padding);
+    const ow = extent(w, kw, this.strides[1], this.padding);
+    if (oh === 0 || ow === 0) {
+      throw new Error(`a ${kh}×${kw} kernel with '${this.padding}' padding does not fit a ${h}×${w} input`);
+    }
+    const bad = this.table?.flat().find((m) => m >= c);
+    if (bad !== undefined) throw new Error(`the connection table reads input map ${bad}, but the input has ${c} maps`);
+    return [oh, ow, this.filters];
+  }
+  /** Kernel weights: k·c per filter, or k·|connections[f]| with a table. */
+  private kernelWeights(c: number): number {
+    const k = this.kernelSize[0] * this.kernelSize[1];
+    return this.table ? k * this.table.reduce((s, row) => s + row.length, 0) : k * c * this.filters;
+  }
+  override paramCount([, , c]: Shape3): number {
+    return this.kernelWeights(c) + this.filters;
+  }
+  override connections(input: Shape3): number {
+    const [oh, ow] = this.outputShape(input);
+    return oh * ow * this.paramCount(input);
+  }
+  override weightShapes([, , c]: Shape3) {
+    return [
+      { name: 'kernel', shape: this.table ? [this.kernelWeights(c)] : [this.kernelSize[0], this.kernelSize[1], c, this.filters] },
+      { name: 'bias', shape: [this.filters] },
+    ];
+  }
+  override endsInSoftmax() {
+    return this.activation === 'softmax';
+  }
+  config() {
+    const { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer, table } = this;
+    return { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer, ...(table ? { connections: table } : {}) };
+  }
+  spec() {
+    return {
+      type: 'conv2d',
+      filters: this.filters,
+      kernel_size: this.kernelSize,
+      strides: this.strides,
+      padding: this.padding,
+      activation: snake(this.activation),
+      kernel_initializer: snake(this.kernelInitializer),
+      bias_initializer: snake(this.biasInitializer),
+      ...(this.table ? { connections: this.table } : {}),
+    };
+  }
+}
