@@ -52,9 +52,8 @@ const features = ['simd', 'bulk-memory', 'sign-ext', 'nontrapping-float-to-int',
 // `--one-caller-inline-max-function-size 0`: functions with one caller stay functions. -O3
 // otherwise merges them into their caller (the model constructor became one 23 KB function that
 // drew all 1.4M initial weights), and V8, which starts wasm in baseline code and swaps in
-// optimised code only between calls, then ran whole layers unoptimised at a cold start: Fashion
-// import → first prediction 97 → 70 ms (medians of 11 cold starts of each build, interleaved,
-// as `npm run bench:cold` times them), the same speed once warm.
+// optimised code only between calls, then ran whole layers unoptimised at a cold start
+// (`npm run bench:cold`; docs/performance.md); the same speed once warm.
 const wasmOpt = (from, to) =>
   run('wasm-opt -O3', bin('wasm-opt'), [
     '-O3', '--one-caller-inline-max-function-size', '0', ...(process.env.KEEP_NAMES ? ['-g'] : []), ...features.map((f) => `--enable-${f}`), from, '-o', to,

@@ -1,4 +1,4 @@
-// Weights trained in Keras, imported: scripts/make-keras-fixture.py trained Géron's Fashion
+// Weights trained in Keras, imported: tools/fixtures/make-keras-fixture.py trained Géron's Fashion
 // ConvNet for one short epoch in Keras (tensorflow-cpu) and stored its weights (rounded to
 // float16, to keep the fixture small) with the probabilities Keras computes from them for the
 // first 100 test images. Set into models.fashionConvNet(), they give the same probabilities.

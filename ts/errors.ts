@@ -5,33 +5,37 @@
  * @module
  */
 
-/** Every code a {@link ConvnetError} can carry. */
-export type ErrorCode =
-  | 'WASM_LOAD'
-  | 'NOT_INITIALIZED'
-  | 'INVALID_ARGUMENT'
-  | 'SHAPE_MISMATCH'
-  | 'LIMIT_EXCEEDED'
-  | 'INVALID_STATE'
-  | 'NOT_COMPILED'
-  | 'ALREADY_COMPILED'
-  | 'NO_LAYERS'
-  | 'NO_INPUT_SHAPE'
-  | 'DISPOSED'
-  | 'BROKEN'
-  | 'TRAINING_DIVERGED'
-  | 'WORKER_FAILED'
-  | 'SAVE_FAILED'
-  | 'LOAD_FAILED'
-  | 'MODEL_NOT_FOUND'
-  | 'UNSUPPORTED_URL'
-  | 'UNSUPPORTED_PLATFORM'
-  | 'INDEXEDDB'
-  | 'CHECKPOINT'
-  | 'DATASET'
-  | 'MODEL_FORMAT'
-  | 'TFJS_FORMAT'
-  | 'WASM_PANIC';
+/** Every code a {@link ConvnetError} can carry; the README's error table lists each. */
+export const ERROR_CODES = [
+  'WASM_LOAD',
+  'NOT_INITIALIZED',
+  'INVALID_ARGUMENT',
+  'SHAPE_MISMATCH',
+  'LIMIT_EXCEEDED',
+  'INVALID_STATE',
+  'NOT_COMPILED',
+  'ALREADY_COMPILED',
+  'NO_LAYERS',
+  'NO_INPUT_SHAPE',
+  'DISPOSED',
+  'BROKEN',
+  'TRAINING_DIVERGED',
+  'WORKER_FAILED',
+  'SAVE_FAILED',
+  'LOAD_FAILED',
+  'MODEL_NOT_FOUND',
+  'UNSUPPORTED_URL',
+  'UNSUPPORTED_PLATFORM',
+  'INDEXEDDB',
+  'CHECKPOINT',
+  'DATASET',
+  'MODEL_FORMAT',
+  'TFJS_FORMAT',
+  'WASM_PANIC',
+] as const;
+
+/** A {@link ConvnetError}'s code. */
+export type ErrorCode = (typeof ERROR_CODES)[number];
 
 /** The base class of every error convnet-wasm throws. Switch on `code`, not on the message. */
 export class ConvnetError extends Error {

@@ -98,8 +98,8 @@ setFileSystem({
   // A resizable ArrayBuffer: V8 maps its pages itself, so releaseBuffer unmaps them at once, and
   // the C heap never sees a 26 MB block come and go. glibc raises its mmap threshold to the size of
   // a freed mapped block, after which it keeps every smaller block (V8's compiler zones among
-  // them) on heaps it seldom gives back. Measured on Fashion training: released early from a
-  // malloc'd buffer, the peak RSS stayed at 184 MiB; read this way, 154–160.
+  // them) on heaps it seldom gives back, which raised the peak RSS of Fashion training
+  // (docs/performance.md).
   async readSpent(path) {
     const file = await open(path, 'r');
     try {

@@ -41,4 +41,5 @@ export {
   TfjsFormatError,
   WasmPanicError,
 } from './errors.js';
+export { ERROR_CODES } from './errors.js';
 export type { ErrorCode } from './errors.js';

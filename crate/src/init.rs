@@ -10,9 +10,8 @@
 //!
 //! Normal draws use Marsaglia and Tsang's ziggurat, with Doornik's 128 blocks and one 64-bit draw
 //! per try (ZIGNOR; J. A. Doornik, "An Improved Ziggurat Method to Generate Normal Random
-//! Samples", 2005). About 99% of tries cost a multiply and a compare: drawing the Fashion
-//! ConvNet's 1.4M weights took ~10 ms at a cold start (`node --cpu-prof`), where Box–Muller's
-//! `ln` and `cos` took 45.
+//! Samples", 2005). About 99% of tries cost a multiply and a compare, where Box–Muller needs an
+//! `ln` and a `cos` (a cold-start cost: `node --cpu-prof`; docs/performance.md).
 //! The math runs in f64 inside the wasm, so a seed gives the same weights on every platform.
 
 use crate::rng::Rng;
@@ -60,10 +59,9 @@ const FILL_CHUNK: usize = 4096;
 
 /// Draws `out` in order. A function of its own, called per [`FILL_CHUNK`] values, so that V8
 /// can move the draws to optimised code in the middle of a layer: it swaps code only between
-/// calls, and a 590k-weight layer drawn in one call stayed in its baseline code throughout.
-/// Building the Fashion ConvNet at a cold start went from 32 to 18 ms (`npm run bench:cold`;
-/// `scripts/build.mjs` also keeps wasm-opt from inlining this into its caller). The draws and
-/// their order are the same as one loop's.
+/// calls, and a 590k-weight layer drawn in one call stayed in its baseline code throughout
+/// (`npm run bench:cold`; `scripts/build.mjs` also keeps wasm-opt from inlining this into its
+/// caller). The draws and their order are the same as one loop's.
 #[inline(never)]
 fn he_normal_chunk(zig: &Ziggurat, rng: &mut Rng, stddev: f64, out: &mut [f32]) {
     out.iter_mut().for_each(|v| *v = (zig.truncated(rng, 2.0) * stddev) as f32);

@@ -83,12 +83,11 @@ const WARM_UP_PRODUCTS: usize = 32;
 /// Runs a small product ([`WARM_UP_PRODUCTS`] times 4×256 by 256×8, on zeros) so that V8 starts
 /// optimising the tile loop before a model needs it.
 ///
-/// V8 runs wasm first in baseline code, 4× slower here for the Fashion ConvNet (22 against
-/// 5.5 ms a prediction with `--liftoff-only`), and compiles a function that has run long enough
-/// in the background. At a cold start the first prediction's products used to end before that
-/// compile, and it took 30 ms; after this warm-up (~1.5 ms) it takes 20–22. Building a large
-/// model runs it (see `WARM_UP_MACS` in `model.rs`). Fewer products did not start the compile
-/// in time; more added nothing.
+/// V8 runs wasm first in baseline code, several times slower, and compiles a function that has
+/// run long enough in the background. At a cold start the first prediction's products would end
+/// before that compile; this warm-up starts it. Building a large model runs it (see
+/// `WARM_UP_MACS` in `model/spec.rs`). Fewer products did not start the compile in time; more
+/// added nothing (`npm run bench:cold`; docs/performance.md).
 pub fn warm_up() {
     let p = GemmParams { m: MR, k: KC, n: NR };
     let (a, b) = (vec![0.0; p.m * p.k], vec![0.0; p.k * p.n]);
@@ -313,7 +312,7 @@ pub mod simd {
 
     /// [`pack_b`]'s layout, read from Bᵀ. See [`super::pack_b_transposed`]. A whole panel
     /// takes four rows of B at a time: four values from each of its eight rows of Bᵀ, two 4×4
-    /// transposes in registers. Element by element that was a strided gather, and it cost 12% of
+    /// transposes in registers. Element by element it would be a strided gather, a large share of
     /// LeNet-5's C5 backward, which packs Wᵀ (400 × 120) every step.
     pub fn pack_b_transposed(p: &GemmParams, b_t: &[f32], pack: &mut [f32]) {
         let k = p.k;

@@ -1,4 +1,4 @@
-//! Every kernel family against Keras/TensorFlow: the fixtures come from scripts/make-golden.py
+//! Every kernel family against Keras/TensorFlow: the fixtures come from tools/fixtures/make-golden.py
 //! (tensorflow-cpu) and are compiled into the test binary, so the check also runs inside wasm.
 
 use super::act::{activation_backward, activation_forward, Activation};

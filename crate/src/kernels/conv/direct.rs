@@ -73,8 +73,8 @@ fn direct_rows(p: &Conv2dParams) -> usize {
 /// in place, positions `out_c` values apart: when `out_c` is not a multiple of 8, the lanes of
 /// the last pass past `out_c` hold the next position's values, which the loops carry along in
 /// lanes they never store (so the sums of the others are unchanged). The rows after them, where
-/// that read would pass the end, come from a copy with each position's filters padded to 8.
-/// LeNet-5's C1 (6 filters) used to copy its whole gradient so: 17% of its kernel gradient.
+/// that read would pass the end, come from a copy with each position's filters padded to 8
+/// (copying every row cost LeNet-5's C1 a sixth of its kernel gradient; docs/performance.md).
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 #[derive(Clone, Copy)]
 pub struct GradRows<'a> {
@@ -185,25 +185,21 @@ mod simd {
 
     /// Filters up to which the forward pass runs [`forward_rows`] two rows at a time: four
     /// output columns of two output rows per vector, in blocks of at most 3 filters, so that
-    /// each weight splat serves both rows. LeNet-5's C1 (6 filters) went from 58% of the peak
-    /// (one row of all 6) to 60–61% (3 filters × 3 rows: 57–58%). Written otherwise, the same
-    /// blocks ran at 55% (for up to 8 filters, in blocks of up to 4) and 59% (out of line): V8
-    /// compiles the same arithmetic differently, and this form measured best (`node
-    /// bench/kernels.mjs --only C1`, three runs each).
+    /// each weight splat serves both rows. V8 compiles the same arithmetic differently when it is
+    /// written otherwise, and this form measured best (`node bench/kernels.mjs --only C1`; the
+    /// figures are in docs/performance.md).
     const PAIRS_MAX: usize = 6;
 
     /// Filters up to which the forward pass runs all of them in one block, four output columns
-    /// per vector. LeNet-5's C1 (6 filters) went from 53% of the peak (blocks of 3 filters × 8
-    /// columns) to 57%: no columns past a 28-wide row and stores of whole filter rows. With
-    /// more filters the 8-column blocks stay faster (the Fashion conv1: 64–66%, against 50% in
-    /// blocks of 8 filters and 64% in blocks of 6; `npm run bench:kernels`).
+    /// per vector: no columns past a 28-wide row, and stores of whole filter rows. With more
+    /// filters the 8-column blocks stay faster (`npm run bench:kernels`; docs/performance.md).
     const WIDE_MAX: usize = 8;
 
     /// Filters up to which [`kernel_grad`] runs [`grad_tap_rows`] for its whole 4-tap blocks.
     /// With 8 filters to a vector, LeNet-5's C1 (6 filters) left a quarter of the lanes empty; with
-    /// the taps in the lanes every lane is used, and its kernel gradient went from 49% of the peak
-    /// to 59% (blocks of 3 filters × 2 kernel rows; 2 rows of all 6 filters ran at 48–50%, V8
-    /// spilling the 12 accumulators, 3 rows of 3 filters at 36%, and 1 row of 6 at 54%).
+    /// the taps in the lanes every lane is used. Blocks of 3 filters × 2 kernel rows measured
+    /// best; 2 rows of all 6 filters spill V8's registers (`node bench/kernels.mjs --only C1`;
+    /// docs/performance.md).
     const TAP_LANES_MAX: usize = 6;
 
     /// One image: `y = conv(image, w) + b`, `w` in HWIO order, `pad` the padded image.
@@ -228,8 +224,7 @@ mod simd {
             return;
         }
         // Blocks as even as the filters allow (10 filters: 4 + 3 + 3, not 4 + 4 + 2): a small
-        // last block has too few accumulators to hide the adds' latency. Measured on 6 filters,
-        // before they took the wide path: 3 + 3 ran at 53% of the peak, 4 + 2 at 50%.
+        // last block has too few accumulators to hide the adds' latency (docs/performance.md).
         let blocks = p.out_c.div_ceil(BLOCK);
         let mut f0 = 0;
         for i in 0..blocks {
@@ -436,9 +431,9 @@ mod simd {
     }
 
     /// Leftover columns per kernel row up to which [`kernel_grad`] takes them down the rows.
-    /// LeNet-5's C1 (5×5: one column, five 1-tap passes → a 4-tap and a 1-tap pass) went from
-    /// 38% to 41% of the peak; the Fashion conv1 (7×7: three columns) from 65% to 61% when its
-    /// 3-tap row passes went down the rows too, so it keeps them (`npm run bench:kernels`).
+    /// It pays for LeNet-5's C1 (5×5: one column, five 1-tap passes become a 4-tap and a 1-tap
+    /// pass) and costs the Fashion conv1 (7×7: three columns), which keeps its row passes
+    /// (`npm run bench:kernels`; docs/performance.md).
     const COLUMN_REST_MAX: usize = 1;
 
     /// Taps `u0..u0+TB` of the kernel's columns from `first_col` on, numbered down the rows

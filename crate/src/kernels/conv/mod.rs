@@ -446,7 +446,7 @@ mod tests {
                 params(3, 5, 5, 6, 13, 1, 1, Padding::Valid),
                 params(1, 6, 6, 7, 17, 2, 2, Padding::Same),
                 params(1, 3, 4, 2, 3, 5, 1, Padding::Same),
-                // One input channel and stride 1: the direct kernels (conv_direct.rs) under
+                // One input channel and stride 1: the direct kernels (direct.rs) under
                 // simd128. LeNet-5's C1, the Fashion ConvNet's conv1, and ragged edges: widths
                 // not a multiple of 8, filters not a multiple of 6 or 8, more rows than columns.
                 params(2, 32, 32, 1, 6, 5, 1, Padding::Valid),

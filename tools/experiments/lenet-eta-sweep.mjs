@@ -3,7 +3,7 @@
 // over the first 6,000 MNIST training images at several constant η, and prints how the loss
 // moves and the accuracy on the first 2,000 test images. The README's LeNet-5 section quotes it:
 // the paper's η diverge here, a tenth of them train. Deterministic: the same output every run.
-// Usage: npm run build && node scripts/lenet-eta-sweep.mjs [eta …]
+// Usage: npm run build && node tools/experiments/lenet-eta-sweep.mjs [eta …]
 import * as cw from 'convnet-wasm';
 
 const etas = process.argv.length > 2 ? process.argv.slice(2).map(Number) : [0.0005, 0.0002, 0.0001, 0.00005];
