@@ -181,6 +181,7 @@ describe('property: TypeScript and the wasm agree on shapes and parameters', () 
         const runtime = runtimeShapes(model);
         expect(runtime.outputLens).toEqual(summaries.map((l) => l.outputShape[0] * l.outputShape[1] * l.outputShape[2]));
         expect(runtime.paramCounts).toEqual(summaries.map((l) => l.params));
+        expect(runtime.paramShapes.flat()).toEqual(model.weightSpecs().map((w) => w.shape));
         expect(model.getWeights().length).toBe(model.countParams());
         model.dispose();
       }),
@@ -188,5 +189,19 @@ describe('property: TypeScript and the wasm agree on shapes and parameters', () 
     );
     console.log(`shapes and parameters: ${built} of 300 random stacks built and compared`);
     expect(built).toBeGreaterThan(100);
+  });
+});
+
+describe('TypeScript and the wasm agree on the reference networks', () => {
+  it('Fashion ConvNet, faithful LeNet-5 (connection table, subsampling, RBF) and modern LeNet-5', () => {
+    for (const model of [cw.models.fashionConvNet(), cw.models.leNet5(), cw.models.leNet5({ variant: 'modern' })]) {
+      model.compile({ optimizer: model.layers.at(-1)!.isRbf() ? 'sdlm' : 'adam' });
+      const runtime = runtimeShapes(model);
+      const summaries = model.layerSummaries();
+      expect(runtime.outputLens).toEqual(summaries.map((l) => l.outputShape[0] * l.outputShape[1] * l.outputShape[2]));
+      expect(runtime.paramCounts).toEqual(summaries.map((l) => l.params));
+      expect(runtime.paramShapes.flat()).toEqual(model.weightSpecs().map((w) => w.shape));
+      model.dispose();
+    }
   });
 });

@@ -317,6 +317,13 @@ impl WasmModel {
         self.inner.output_lens().into_iter().map(|n| n as u32).collect()
     }
 
+    /// Each layer's parameter tensors' shapes, as JSON (`[[[kh, kw, in, out], [out]], [], …]`).
+    pub fn param_shapes_json(&self) -> String {
+        let count = self.inner.output_lens().len();
+        let shapes: Vec<Vec<Vec<usize>>> = (0..count).filter_map(|i| self.inner.param_shapes(i)).collect();
+        serde_json::to_string(&shapes).unwrap_or_default()
+    }
+
     /// Parameters of each layer (kernel and bias), as the runtime laid them out.
     pub fn layer_param_counts(&self) -> Vec<u32> {
         let count = self.inner.output_lens().len();

@@ -10,7 +10,11 @@ export function panicInWasm(what: string, message: string): never {
 }
 
 /** What the wasm runtime computed for a compiled model: values out of each layer, and parameters. */
-export function runtimeShapes(model: unknown): { outputLens: number[]; paramCounts: number[] } {
-  const wasm = (model as { compiled: { wasm: { output_lens(): Uint32Array; layer_param_counts(): Uint32Array } } }).compiled.wasm;
-  return { outputLens: Array.from(wasm.output_lens()), paramCounts: Array.from(wasm.layer_param_counts()) };
+export function runtimeShapes(model: unknown): { outputLens: number[]; paramCounts: number[]; paramShapes: number[][][] } {
+  const wasm = (model as { compiled: { wasm: { output_lens(): Uint32Array; layer_param_counts(): Uint32Array; param_shapes_json(): string } } }).compiled.wasm;
+  return {
+    outputLens: Array.from(wasm.output_lens()),
+    paramCounts: Array.from(wasm.layer_param_counts()),
+    paramShapes: JSON.parse(wasm.param_shapes_json()) as number[][][],
+  };
 }

@@ -236,6 +236,11 @@ impl Layer for Conv2d {
         self.core.gemm_macs()
     }
 
+    fn param_shapes(&self) -> Vec<Vec<usize>> {
+        let p = self.core.params(1);
+        vec![vec![p.k_h, p.k_w, p.in_c, p.out_c], vec![p.out_c]]
+    }
+
     fn forward(&mut self, f: Forward<'_>) {
         let stale = self.core.packed.stale(f.version);
         self.core.forward(f, stale);

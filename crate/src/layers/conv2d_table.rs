@@ -87,6 +87,12 @@ impl Layer for Conv2dTable {
         self.core.gemm_macs()
     }
 
+    /// The compact kernel: only the connected weights, output map by output map.
+    fn param_shapes(&self) -> Vec<Vec<usize>> {
+        let p = self.core.params(1);
+        vec![vec![self.table.compact_len(p.k_h, p.k_w)], vec![p.out_c]]
+    }
+
     fn forward(&mut self, f: Forward<'_>) {
         let stale = self.core.packed.stale(f.version);
         let p = self.core.params(1);

@@ -69,6 +69,10 @@ impl Layer for Dense {
         self.p.inputs as u128 * self.p.units as u128
     }
 
+    fn param_shapes(&self) -> Vec<Vec<usize>> {
+        vec![vec![self.p.inputs, self.p.units], vec![self.p.units]]
+    }
+
     fn forward(&mut self, f: Forward<'_>) {
         let p = self.params(f.batch);
         if core::mem::replace(&mut self.version, f.version) != f.version {

@@ -317,6 +317,12 @@ pub trait Layer {
         0
     }
 
+    /// The shapes of its parameter tensors in Keras's layouts, kernel then bias (none for a layer
+    /// without parameters).
+    fn param_shapes(&self) -> Vec<Vec<usize>> {
+        Vec::new()
+    }
+
     fn forward(&mut self, f: Forward<'_>);
 
     fn backward(&mut self, b: Backward<'_>);
@@ -360,6 +366,9 @@ macro_rules! layers {
             }
             fn gemm_macs(&self) -> u128 {
                 match self { $(AnyLayer::$variant(l) => l.gemm_macs(),)* }
+            }
+            fn param_shapes(&self) -> Vec<Vec<usize>> {
+                match self { $(AnyLayer::$variant(l) => l.param_shapes(),)* }
             }
             fn forward(&mut self, f: Forward<'_>) {
                 match self { $(AnyLayer::$variant(l) => l.forward(f),)* }

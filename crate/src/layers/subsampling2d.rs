@@ -52,6 +52,11 @@ impl Layer for Subsampling2d {
         KIND
     }
 
+    /// One coefficient and one bias per map.
+    fn param_shapes(&self) -> Vec<Vec<usize>> {
+        vec![vec![self.g.channels], vec![self.g.channels]]
+    }
+
     fn forward(&mut self, f: Forward<'_>) {
         subsample_forward(&Pool2dParams { batch: f.batch, ..self.g }, f.x, f.kernel, f.bias, f.y);
         activation_forward_in_place(self.activation, f.y);

@@ -141,6 +141,11 @@ impl Model {
             }
             shape = out;
             let out_len = out.iter().product();
+            debug_assert_eq!(
+                built.layer.param_shapes().iter().map(|s| s.iter().product::<usize>()).sum::<usize>(),
+                built.kernel.len() + built.bias.len(),
+                "layer {i}: its parameter shapes and the parameters it claimed differ"
+            );
             layers.push(Slot { layer: built.layer, in_len, out_len, kernel: built.kernel, bias: built.bias });
         }
         let last = layers.last().ok_or_else(|| ModelError::invalid("a model needs at least one layer"))?;
@@ -221,6 +226,11 @@ impl Model {
     /// Values per example out of each layer, in spec order.
     pub fn output_lens(&self) -> Vec<usize> {
         self.layers.iter().map(|s| s.out_len).collect()
+    }
+
+    /// Layer `index`'s parameter tensors' shapes (see [`Layer::param_shapes`]).
+    pub fn param_shapes(&self, index: usize) -> Option<Vec<Vec<usize>>> {
+        self.layers.get(index).map(|s| s.layer.param_shapes())
     }
 
     /// Where layer `index`'s kernel and bias sit in [`Model::params`].
