@@ -115,6 +115,24 @@ describe('Sequential: fit, evaluate, predict', () => {
     expect(model.iterations).toBe(12);
   });
 
+  it('takes a list of callback objects and calls each hook of each, in list order', async () => {
+    const model = tiny(6);
+    const { x, y } = data(32, 3);
+    const events: string[] = [];
+    const logger = (tag: string): cw.Callbacks => ({
+      onTrainBegin: () => void events.push(`${tag} train`),
+      onEpochEnd: async (e) => {
+        // An async hook is awaited before the next callback runs.
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        events.push(`${tag} epoch ${e}`);
+      },
+      onTrainEnd: (h) => void events.push(`${tag} end ${h.epoch.length}`),
+    });
+    await model.fit(x, y, { epochs: 2, batchSize: 16, callbacks: [logger('a'), logger('b')] });
+    expect(events).toEqual(['a train', 'b train', 'a epoch 0', 'b epoch 0', 'a epoch 1', 'b epoch 1', 'a end 2', 'b end 2']);
+    model.dispose();
+  });
+
   it('is deterministic: the same seed gives the same weights, bit for bit', async () => {
     const run = async (seed: number) => {
       const model = tiny(seed);

@@ -3,7 +3,7 @@
 
 use super::conv2d_table::Conv2dTable;
 use super::{glorot, one_one, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward};
-use super::{Layer, PaddingSpec, MAX_VALUES};
+use super::{Layer, Packed, PaddingSpec, MAX_VALUES};
 use crate::error::Result;
 use crate::init::Initializer;
 use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
@@ -103,25 +103,6 @@ impl BuildLayer for Conv2dSpec {
 /// forward pass, is kept: packing it each micro-batch too would save the Fashion ConvNet's
 /// training memory but cost more of its speed; docs/performance.md has the figures.)
 const PACK_T_MAX: usize = 65_536;
-
-/// A kernel packed for the GEMM, as of a version of the parameters.
-#[derive(Default)]
-pub(super) struct Packed {
-    values: Vec<f32>,
-    version: u64,
-}
-
-impl Packed {
-    /// Whether it must be rebuilt for `version`; marks it as of `version` either way.
-    pub(super) fn stale(&mut self, version: u64) -> bool {
-        core::mem::replace(&mut self.version, version) != version
-    }
-
-    /// Forgets what it holds: the next use rebuilds it.
-    pub(super) fn invalidate(&mut self) {
-        self.version = 0;
-    }
-}
 
 /// The convolution's state: its plan, its packed kernels and its activation.
 pub struct ConvCore {

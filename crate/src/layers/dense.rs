@@ -1,6 +1,6 @@
 //! Dense (Keras's): `y = f(x·W + b)` over flat inputs, W as `[inputs, units]`.
 
-use super::{glorot, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, Layer};
+use super::{glorot, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, Layer, Packed};
 use crate::error::Result;
 use crate::init::Initializer;
 use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
@@ -35,7 +35,7 @@ impl BuildLayer for DenseSpec {
         let bias = b.claim(units as u128)?;
         b.init(self.kernel_initializer, inputs, units, kernel.clone());
         b.init(self.bias_initializer, inputs, units, bias.clone());
-        let layer = Dense { p: DenseParams { batch: 1, inputs, units }, activation, packed: Vec::new(), version: 0 };
+        let layer = Dense { p: DenseParams { batch: 1, inputs, units }, activation, packed: Packed::default() };
         Ok(Built { layer: layer.into(), out_shape: [1, 1, units], kernel, bias })
     }
 }
@@ -44,9 +44,8 @@ pub struct Dense {
     /// With batch 1; the batch is set per call.
     p: DenseParams,
     activation: Activation,
-    /// The kernel packed for the GEMM, as of parameter version `version`.
-    packed: Vec<f32>,
-    version: u64,
+    /// The kernel packed for the GEMM.
+    packed: Packed,
 }
 
 impl Dense {
@@ -75,11 +74,11 @@ impl Layer for Dense {
 
     fn forward(&mut self, f: Forward<'_>) {
         let p = self.params(f.batch);
-        if core::mem::replace(&mut self.version, f.version) != f.version {
-            self.packed.resize(p.packed_w_len(), 0.0);
-            dense_pack_weights(&p, f.kernel, &mut self.packed);
+        if self.packed.stale(f.version) {
+            self.packed.values.resize(p.packed_w_len(), 0.0);
+            dense_pack_weights(&p, f.kernel, &mut self.packed.values);
         }
-        dense_forward_packed(&p, f.x, &self.packed, f.bias, f.y, f.scratch);
+        dense_forward_packed(&p, f.x, &self.packed.values, f.bias, f.y, f.scratch);
         activation_forward_in_place(self.activation, f.y);
     }
 

@@ -220,6 +220,25 @@ impl Builder {
     }
 }
 
+/// A kernel packed for the GEMM, as of a version of the parameters.
+#[derive(Default)]
+pub struct Packed {
+    pub values: Vec<f32>,
+    version: u64,
+}
+
+impl Packed {
+    /// Whether it must be rebuilt for `version`; marks it as of `version` either way.
+    pub fn stale(&mut self, version: u64) -> bool {
+        core::mem::replace(&mut self.version, version) != version
+    }
+
+    /// Forgets what it holds: the next use rebuilds it.
+    pub fn invalidate(&mut self) {
+        self.version = 0;
+    }
+}
+
 /// A built layer with its output shape and where its parameters sit.
 pub struct Built {
     pub layer: AnyLayer,
