@@ -40,7 +40,7 @@ const program = new Command()
   .option(
     '--eta <values>',
     "sdlm: η for the paper's five stages of passes (1–2, 3–5, 6–8, 9–12, 13+), comma-separated, or 'paper' for the paper's " +
-      `(${cw.PAPER_ETAS.join(',')}); see the README`,
+      `(${cw.PAPER_ETAS.join(',')}); see docs/lenet5.md`,
     cw.CONVNET_ETAS.join(','),
   )
   .option('--data <dir>', 'directory with the IDX files (default: $CONVNET_DATA, the cache, /usr/share/datasets)')

@@ -121,7 +121,7 @@ describe('faithful LeNet-5: structure', () => {
         if (d < min) [min, pair] = [d, `${a}/${b}`];
       }
     }
-    // Measured: 9 (3/5; 5/6 too). The README reports it with the bitmaps.
+    // Measured: 9 (3/5; 5/6 too). docs/lenet5.md reports it with the bitmaps.
     expect({ min, pair }).toEqual({ min: 9, pair: '3/5' });
   });
 
