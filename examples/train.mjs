@@ -181,7 +181,7 @@ const history = await model.fit(trainX, trainY, {
       const seconds = (performance.now() - epochStart) / 1000;
       console.log(
         `epoch ${epoch + 1}: loss ${logs.loss.toFixed(4)}, accuracy ${logs.accuracy.toFixed(4)}, ` +
-          `${valName}_loss ${logs.valLoss?.toFixed(4)}, ${valName}_accuracy ${logs.valAccuracy?.toFixed(4)} ` +
+          `${valName}_loss ${logs.val_loss?.toFixed(4)}, ${valName}_accuracy ${logs.val_accuracy?.toFixed(4)} ` +
           `(${seconds.toFixed(0)} s, ${(done / seconds).toFixed(1)} img/s training and validation)`,
       );
     },
@@ -226,7 +226,7 @@ await writeFile(
     title,
     series: [
       // From the history, which a resumed run carries over from its checkpoint.
-      { name: isLeNet ? 'test' : 'validation', values: history.history.valAccuracy.map((a) => 100 * (1 - a)) },
+      { name: isLeNet ? 'test' : 'validation', values: history.history.val_accuracy.map((a) => 100 * (1 - a)) },
       { name: 'training (running, during the epoch)', values: history.history.accuracy.map((a) => 100 * (1 - a)) },
     ],
   }),

@@ -109,7 +109,7 @@ describe('Sequential: fit, evaluate, predict', () => {
       },
     });
     expect(history.epoch).toEqual([0, 1, 2, 3]);
-    expect(history.history.valLoss).toHaveLength(4);
+    expect(history.history.val_loss).toHaveLength(4);
     expect(history.history.loss[3]!).toBeLessThan(history.history.loss[0]!);
     expect(events.slice(0, 5)).toEqual(['begin 0', 'batch 0 16', 'batch 1 16', 'batch 2 4', 'end 0']);
     expect(model.iterations).toBe(12);

@@ -5,12 +5,57 @@
  * @module
  */
 
-/** Per-epoch and per-batch numbers passed to callbacks and kept in {@link History}. */
+/**
+ * Per-epoch and per-batch numbers passed to callbacks and kept in {@link History}, under Keras's
+ * names. TF.js's `acc` and `val_acc`, and the camelCase `valLoss` and `valAccuracy` of earlier
+ * versions (kept for one minor version), read the same values.
+ */
 export interface Logs {
   loss: number;
   accuracy: number;
-  valLoss?: number;
-  valAccuracy?: number;
+  val_loss?: number;
+  val_accuracy?: number;
+  /** TF.js's name of `accuracy`. */
+  readonly acc?: number;
+  /** TF.js's name of `val_accuracy`. */
+  readonly val_acc?: number;
+  /** @deprecated Use `val_loss`. */
+  readonly valLoss?: number;
+  /** @deprecated Use `val_accuracy`. */
+  readonly valAccuracy?: number;
+}
+
+/** The aliases of {@link Logs} and {@link History}: alias → Keras's name. */
+const ALIASES = { acc: 'accuracy', val_acc: 'val_accuracy', valLoss: 'val_loss', valAccuracy: 'val_accuracy' } as const;
+
+/**
+ * A prototype whose getters read the aliases from Keras's names. Objects made from it have only
+ * Keras's names as their own properties, so copies, JSON and comparisons see those alone, and a
+ * step allocates no closures for them.
+ */
+const withAliasesPrototype: object = Object.create(
+  Object.prototype,
+  Object.fromEntries(
+    Object.entries(ALIASES).map(([alias, name]) => [
+      alias,
+      {
+        get(this: Record<string, unknown>) {
+          return this[name];
+        },
+        enumerable: false,
+      },
+    ]),
+  ),
+);
+
+/** `values` as an object with the aliases. */
+function withAliases<T extends object>(values: T): T {
+  return Object.assign(Object.create(withAliasesPrototype) as T, values);
+}
+
+/** The logs of an epoch or a batch, with the aliases. */
+export function makeLogs<T extends { loss: number; accuracy: number; val_loss?: number; val_accuracy?: number }>(values: T): T & Logs {
+  return withAliases(values) as T & Logs;
 }
 
 /** Hooks called during {@link Sequential.fit}; each may be async. */
@@ -24,15 +69,48 @@ export interface Callbacks {
   onBatchEnd?(batch: number, logs: Logs & { size: number }): void | Promise<void>;
 }
 
+/** The per-epoch series of a {@link History}, under Keras's names, with the {@link Logs} aliases. */
+export interface HistorySeries {
+  loss: number[];
+  accuracy: number[];
+  val_loss: number[];
+  val_accuracy: number[];
+  readonly acc: number[];
+  readonly val_acc: number[];
+  /** @deprecated Use `val_loss`. */
+  readonly valLoss: number[];
+  /** @deprecated Use `val_accuracy`. */
+  readonly valAccuracy: number[];
+}
+
 /** What {@link Sequential.fit} returns: one entry per epoch. */
 export interface History {
   epoch: number[];
-  history: { loss: number[]; accuracy: number[]; valLoss: number[]; valAccuracy: number[] };
+  history: HistorySeries;
 }
 
 /** An empty history. */
 export function emptyHistory(): History {
-  return { epoch: [], history: { loss: [], accuracy: [], valLoss: [], valAccuracy: [] } };
+  const series: Record<string, number[]> = { loss: [], accuracy: [], val_loss: [], val_accuracy: [] };
+  return { epoch: [], history: withAliases(series) as unknown as HistorySeries };
+}
+
+/**
+ * A history read back from a checkpoint, with the aliases; a checkpoint written before the
+ * Keras names (with `valLoss`, `valAccuracy`) reads the same.
+ */
+export function restoreHistory(saved: { epoch: number[]; history: Record<string, unknown> }): History {
+  const h = saved.history;
+  const series = (name: string, old?: string) => (Array.isArray(h[name]) ? h[name] : old !== undefined && Array.isArray(h[old]) ? h[old] : []) as number[];
+  return {
+    epoch: saved.epoch,
+    history: withAliases({
+      loss: series('loss'),
+      accuracy: series('accuracy'),
+      val_loss: series('val_loss', 'valLoss'),
+      val_accuracy: series('val_accuracy', 'valAccuracy'),
+    }) as unknown as HistorySeries,
+  };
 }
 
 /** Records one epoch's logs in `history`. */
@@ -40,8 +118,8 @@ export function recordEpoch(history: History, epoch: number, logs: Logs): void {
   history.epoch.push(epoch);
   history.history.loss.push(logs.loss);
   history.history.accuracy.push(logs.accuracy);
-  if (logs.valLoss !== undefined) history.history.valLoss.push(logs.valLoss);
-  if (logs.valAccuracy !== undefined) history.history.valAccuracy.push(logs.valAccuracy);
+  if (logs.val_loss !== undefined) history.history.val_loss.push(logs.val_loss);
+  if (logs.val_accuracy !== undefined) history.history.val_accuracy.push(logs.val_accuracy);
 }
 
 /** Several callbacks called as one, in order; each hook is awaited. */
@@ -75,4 +153,42 @@ export class CallbackList {
   async batchEnd(batch: number, logs: Logs & { size: number }): Promise<void> {
     for (const c of this.list) await c.onBatchEnd?.(batch, logs);
   }
+}
+
+/** How `fit({ verbose })` reports progress: 0 nothing, 1 a progress bar (one line per epoch where
+ * the output is not a terminal), 2 one line per epoch. */
+export type Verbosity = 0 | 1 | 2;
+
+/** The console output of `fit({ verbose })`, as callbacks. */
+export function progressLogger(verbose: Verbosity, epochs: number, batches: number): Callbacks {
+  const stderr = (globalThis as { process?: { stderr?: { isTTY?: boolean; write(s: string): void } } }).process?.stderr;
+  const bar = verbose === 1 && stderr?.isTTY === true ? stderr : undefined;
+  let started = 0;
+  let seen = 0;
+  let lossSum = 0;
+  let correct = 0;
+  const fmt = (v: number) => v.toFixed(4);
+  return {
+    onEpochBegin: () => {
+      started = performance.now();
+      seen = lossSum = correct = 0;
+    },
+    onBatchEnd: (batch, logs) => {
+      if (bar === undefined) return;
+      seen += logs.size;
+      lossSum += logs.loss * logs.size;
+      correct += logs.accuracy * logs.size;
+      const done = Math.round((30 * (batch + 1)) / batches);
+      const seconds = (performance.now() - started) / 1000;
+      bar.write(`\r${batch + 1}/${batches} [${'='.repeat(done)}${' '.repeat(30 - done)}] ${seconds.toFixed(0)} s - loss ${fmt(lossSum / seen)} - accuracy ${fmt(correct / seen)}`);
+    },
+    onEpochEnd: (epoch, logs) => {
+      if (bar !== undefined) bar.write('\r\x1b[K');
+      const seconds = ((performance.now() - started) / 1000).toFixed(1);
+      const parts = [`loss ${fmt(logs.loss)}`, `accuracy ${fmt(logs.accuracy)}`];
+      if (logs.val_loss !== undefined) parts.push(`val_loss ${fmt(logs.val_loss)}`);
+      if (logs.val_accuracy !== undefined) parts.push(`val_accuracy ${fmt(logs.val_accuracy)}`);
+      console.log(`Epoch ${epoch + 1}/${epochs} - ${seconds} s - ${parts.join(' - ')}`);
+    },
+  };
 }

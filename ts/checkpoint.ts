@@ -17,7 +17,7 @@ import { sha256Hex } from './hash.js';
 import type { ModelDescription } from './io.js';
 import { fileSystem } from './platform.js';
 import { isObject } from './validate.js';
-import type { History } from './callbacks.js';
+import { restoreHistory, type History } from './callbacks.js';
 
 
 const MAGIC = 'CNWCKPT1';
@@ -153,7 +153,8 @@ export async function decodeCheckpoint(bytes: Uint8Array, where: string): Promis
   const trainingState = payload.slice(s.weights, s.weights + s.trainingState);
   const orderAt = s.weights + s.trainingState;
   const order = Uint32Array.from({ length: s.order / 4 }, (_, i) => view.getUint32(orderAt + 4 * i, true));
-  return { model: h.model, position: p, sums, history: h.history, weights, trainingState, order, step: isCount(h.step) ? h.step : 0 };
+  const history = restoreHistory(h.history as unknown as { epoch: number[]; history: Record<string, unknown> });
+  return { model: h.model, position: p, sums, history, weights, trainingState, order, step: isCount(h.step) ? h.step : 0 };
 }
 
 /** The checkpoint file in a directory. */

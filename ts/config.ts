@@ -20,8 +20,11 @@ export type LearningRate = number | { boundaries: number[]; values: number[] };
 
 /** Options of {@link Sequential.compile}. */
 export interface CompileConfig {
-  /** `'sgd'`, `'adam'`, `'nadam'` or a config object. Default `'adam'`. */
-  optimizer?: OptimizerConfig['type'] | OptimizerConfig;
+  /**
+   * `'sgd'`, `'adam'`, `'nadam'`, `'sdlm'`, or a config object `{ type, learningRate?, … }` with
+   * the optimiser's hyper-parameters. Default `'adam'`.
+   */
+  optimizer?: OptimizerConfig['type'] | (OptimizerConfig & { learningRate?: LearningRate });
   /**
    * With a softmax output: `'sparseCategoricalCrossentropy'` (the default). With an RBF output
    * (LeNet-5), one of LeCun et al.'s losses over the distances y: `'rbfMaxLikelihood'` (eq. 8,
@@ -33,6 +36,11 @@ export interface CompileConfig {
   learningRate?: LearningRate;
   /** Seeds initialisation, shuffling and dropout. Default 0. */
   seed?: number;
+  /**
+   * Keras's metrics list. Accuracy is always computed and reported beside the loss, so the one
+   * metric is `'accuracy'` (or TF.js's `'acc'`); any other is refused.
+   */
+  metrics?: ('accuracy' | 'acc')[];
 }
 
 /** Inputs: N·H·W·C floats, or N·H·W·C 8-bit pixels mapped by the model's preprocessing. */

@@ -13,6 +13,7 @@ import { FORMAT_VERSION } from './format.js';
 import type { CompileConfig, Evaluation, Inputs, Labels, LearningRate, LossConfig, OptimizerConfig, Preprocessing } from './config.js';
 import type { History } from './callbacks.js';
 import { fit, type FitConfig, type FitHost } from './training.js';
+import { checkKeys } from './validate.js';
 import { modelArtifacts, writeArtifacts, type ModelDescription } from './io.js';
 
 /** Options of the {@link Sequential} constructor. */
@@ -29,7 +30,7 @@ interface Compiled {
   wasm: WasmModel;
   /** The model spec the wasm was built from (gradient workers build theirs from it). */
   spec: string;
-  config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate' | 'loss'>> & { optimizer: OptimizerConfig; learningRate: LearningRate; loss: LossConfig };
+  config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate' | 'loss' | 'metrics'>> & { optimizer: OptimizerConfig; learningRate: LearningRate; loss: LossConfig };
 }
 
 /** The loss as the wasm runtime reads it. */
@@ -152,6 +153,7 @@ export class Sequential {
    */
   compile(config: CompileConfig = {}): this {
     this.check('compile()');
+    checkKeys(`${this.name}.compile()`, config, ['optimizer', 'loss', 'learningRate', 'seed', 'metrics']);
     if (this.stack.length === 0) throw new ConvnetError('NO_LAYERS', `${this.name}.compile(): add layers first`);
     // Which losses fit which outputs, and which layers SDLM can train, the wasm decides when it
     // builds the model (its errors name the layer); here only the form of the options.
@@ -162,14 +164,11 @@ export class Sequential {
     } else if (!(loss === 'sparseCategoricalCrossentropy' || loss === 'rbfMaxLikelihood' || loss === 'rbfCrossEntropy')) {
       throw new InvalidArgumentError(`${this.name}.compile(): unknown loss ${JSON.stringify(loss)}`);
     }
-    const optimizer: OptimizerConfig =
-      typeof config.optimizer === 'string' ? ({ type: config.optimizer } as OptimizerConfig) : (config.optimizer ?? { type: 'adam' });
-    if (!['sgd', 'adam', 'nadam', 'sdlm'].includes(optimizer.type)) {
-      throw new InvalidArgumentError(`${this.name}.compile(): unknown optimizer ${JSON.stringify(optimizer.type)}`);
-    }
+    const { optimizer, learningRate } = parseOptimizer(`${this.name}.compile()`, config.optimizer, config.learningRate);
+    checkMetrics(`${this.name}.compile()`, config.metrics);
     const seed = config.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`${this.name}.compile(): seed must be a non-negative integer, got ${seed}`);
-    const full: Compiled['config'] = { optimizer, loss, learningRate: config.learningRate ?? 0.001, seed };
+    const full: Compiled['config'] = { optimizer, loss, learningRate, seed };
     const spec = this.spec(full);
     const wasm = this.call(`${this.name}.compile()`, () => new WasmModel(spec, BigInt(seed)));
     this.compiled?.wasm.free();
@@ -277,6 +276,7 @@ export class Sequential {
   /** Loss, accuracy and confusion matrix on labelled data, in batches of `batchSize` (default 256). */
   evaluate(x: Inputs, y: Labels, config: { batchSize?: number } = {}): Evaluation {
     const model = this.model('evaluate()');
+    checkKeys(`${this.name}.evaluate()`, config, ['batchSize']);
     const n = this.checkData('evaluate()', x, y);
     const batchSize = config.batchSize ?? 256;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.evaluate(): batchSize must be an integer ≥ 1, got ${batchSize}`);
@@ -300,6 +300,7 @@ export class Sequential {
   /** Class probabilities: N·classes values, in batches of `batchSize` (default 256). */
   predict(x: Inputs, config: { batchSize?: number } = {}): Float32Array {
     const model = this.model('predict()');
+    checkKeys(`${this.name}.predict()`, config, ['batchSize']);
     const n = this.checkData('predict()', x);
     const batchSize = config.batchSize ?? 256;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.predict(): batchSize must be an integer ≥ 1, got ${batchSize}`);
@@ -350,6 +351,7 @@ export class Sequential {
    */
   async predictAsync(x: Inputs, config: { batchSize?: number; workers?: number } = {}): Promise<Float32Array> {
     const model = this.model('predictAsync()');
+    checkKeys(`${this.name}.predictAsync()`, config, ['batchSize', 'workers']);
     const n = this.checkData('predictAsync()', x);
     const batchSize = config.batchSize ?? 256;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.predictAsync(): batchSize must be an integer ≥ 1, got ${batchSize}`);
@@ -490,4 +492,50 @@ function describe(v: unknown): string {
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<number>).length} values`;
   if (typeof v === 'object') return `a ${v?.constructor?.name ?? 'object'}`;
   return String(v);
+}
+
+const OPTIMIZER_KEYS: Record<OptimizerConfig['type'], readonly string[]> = {
+  sgd: ['momentum', 'nesterov'],
+  adam: ['beta1', 'beta2', 'epsilon'],
+  nadam: ['beta1', 'beta2', 'epsilon'],
+  sdlm: ['mu'],
+};
+
+/**
+ * compile()'s optimizer: a name or `{ type, learningRate?, …its hyper-parameters }`. A learning
+ * rate given in the object is the model's learning rate (it must then not differ from
+ * `learningRate`). Another library's optimizer object is refused with what to write instead.
+ */
+function parseOptimizer(what: string, given: CompileConfig['optimizer'], learningRate: LearningRate | undefined): { optimizer: OptimizerConfig; learningRate: LearningRate } {
+  const names = Object.keys(OPTIMIZER_KEYS);
+  const raw: unknown = typeof given === 'string' ? { type: given } : (given ?? { type: 'adam' });
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new InvalidArgumentError(`${what}: optimizer must be one of ${names.join(', ')} or { type, learningRate, … }, got ${describe(raw)}`);
+  }
+  const o = raw as Record<string, unknown>;
+  if (typeof o.type !== 'string') {
+    const from = raw.constructor?.name && raw.constructor !== Object ? ` (a ${raw.constructor.name}: another library's optimizer cannot run here)` : '';
+    throw new InvalidArgumentError(`${what}: optimizer must be one of ${names.join(', ')} or { type: 'adam', learningRate: 0.001, … }${from}`);
+  }
+  if (!Object.hasOwn(OPTIMIZER_KEYS, o.type)) {
+    throw new InvalidArgumentError(`${what}: unknown optimizer ${JSON.stringify(o.type)}; the optimizers are ${names.join(', ')}`);
+  }
+  const type = o.type as OptimizerConfig['type'];
+  checkKeys(`${what} optimizer ${JSON.stringify(type)}`, o, ['type', 'learningRate', ...OPTIMIZER_KEYS[type]]);
+  const { learningRate: own, ...optimizer } = o;
+  if (own !== undefined && learningRate !== undefined && JSON.stringify(own) !== JSON.stringify(learningRate)) {
+    throw new InvalidArgumentError(`${what}: the optimizer's learningRate (${JSON.stringify(own)}) and learningRate (${JSON.stringify(learningRate)}) differ; give one`);
+  }
+  return { optimizer: optimizer as OptimizerConfig, learningRate: (own as LearningRate | undefined) ?? learningRate ?? 0.001 };
+}
+
+/** compile()'s metrics: accuracy is always computed, so it is the one metric there is. */
+function checkMetrics(what: string, metrics: unknown): void {
+  if (metrics === undefined) return;
+  const list = Array.isArray(metrics) ? metrics : [metrics];
+  for (const m of list) {
+    if (m !== 'accuracy' && m !== 'acc') {
+      throw new InvalidArgumentError(`${what}: the metric ${JSON.stringify(m)} is not computed; fit() and evaluate() report 'accuracy' (also called 'acc') and the loss`);
+    }
+  }
 }

@@ -4,11 +4,12 @@
  * checkpoints. It runs a model through the narrow {@link FitHost} that `Sequential` gives it.
  * @module
  */
-import { CallbackList, emptyHistory, recordEpoch, type Callbacks, type History, type Logs } from './callbacks.js';
+import { CallbackList, emptyHistory, makeLogs, progressLogger, recordEpoch, type Callbacks, type History, type Logs, type Verbosity } from './callbacks.js';
 import { Checkpointer, type CheckpointedModel, type EpochSums } from './checkpoint.js';
 import type { Evaluation, Inputs, Labels, OptimizerConfig } from './config.js';
 import { ConvnetError, InvalidArgumentError } from './errors.js';
 import { WorkerPool, defaultWorkers, type ReducingModel } from './worker-pool.js';
+import { checkKeys } from './validate.js';
 
 /** Options of {@link Sequential.fit}. */
 export interface FitConfig {
@@ -60,7 +61,19 @@ export interface FitConfig {
    * ordinary step.
    */
   microBatchSize?: number;
+  /**
+   * Progress on the console, as Keras and tfjs-node print it: 0 (the default) nothing, 1 a
+   * progress bar updated each batch (where the output is a terminal; one line per epoch
+   * elsewhere), 2 one line per epoch.
+   */
+  verbose?: Verbosity;
 }
+
+/** fit()'s option names. */
+const FIT_OPTIONS = [
+  'epochs', 'batchSize', 'shuffle', 'validationData', 'validationSplit', 'callbacks', 'yieldEvery', 'curvatureSamples',
+  'checkpoint', 'resume', 'workers', 'microBatchSize', 'verbose',
+] as const;
 
 /** What the training loop needs of a compiled model's wasm. */
 export interface TrainingWasm extends ReducingModel {
@@ -134,6 +147,7 @@ interface FitPlan {
 /** Checks fit()'s arguments and options; every message names the model and the option. */
 function plan(host: FitHost, x: Inputs, y: Labels, config: FitConfig): FitPlan {
   const name = `${host.name}.fit()`;
+  checkKeys(name, config, FIT_OPTIONS);
   const total = host.checkData('fit()', x, y);
   const epochs = config.epochs ?? 1;
   const batchSize = config.batchSize ?? 32;
@@ -166,6 +180,9 @@ function plan(host: FitHost, x: Inputs, y: Labels, config: FitConfig): FitPlan {
   if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
     throw new InvalidArgumentError(`${name}: workers must be an integer in [1, 256], got ${config.workers}`);
   }
+  const verbose = config.verbose ?? 0;
+  if (verbose !== 0 && verbose !== 1 && verbose !== 2) throw new InvalidArgumentError(`${name}: verbose must be 0, 1 or 2, got ${JSON.stringify(config.verbose)}`);
+  if (checkpoint !== undefined) checkKeys(`${name}: checkpoint`, checkpoint, ['dir', 'every']);
   const curvatureSamples = Math.min(config.curvatureSamples ?? 500, nTrain);
   if (!Number.isInteger(curvatureSamples) || curvatureSamples < 1) {
     throw new InvalidArgumentError(`${name}: curvatureSamples must be an integer ≥ 1, got ${config.curvatureSamples}`);
@@ -187,7 +204,10 @@ function plan(host: FitHost, x: Inputs, y: Labels, config: FitConfig): FitPlan {
     // This thread computes one run of micro-batches itself; the others go to workers − 1 threads.
     threads: parallel ? Math.min(workers, microBatches) : 1,
     shuffle: config.shuffle !== false,
-    callbacks: new CallbackList(config.callbacks),
+    callbacks: new CallbackList([
+      ...(verbose > 0 ? [progressLogger(verbose, epochs, Math.ceil(nTrain / batchSize))] : []),
+      ...(config.callbacks === undefined ? [] : Array.isArray(config.callbacks) ? config.callbacks : [config.callbacks]),
+    ]),
     yieldEvery: config.yieldEvery ?? 50,
     curvatureSamples,
   };
@@ -258,7 +278,7 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
         lossSum += loss * size;
         correct += batchCorrect;
         seen += size;
-        await callbacks.batchEnd(batch, { loss, accuracy: batchCorrect / size, size });
+        await callbacks.batchEnd(batch, makeLogs({ loss, accuracy: batchCorrect / size, size }));
         if (saver && typeof every === 'number' && model.iterations() % every === 0 && batch + 1 < batches) {
           await saver.save({ epoch, batch: batch + 1 }, order, { lossSum, correct, seen }, history);
           haveCheckpoint = true;
@@ -268,12 +288,8 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
           lastYield = performance.now();
         }
       }
-      const logs: Logs = { loss: lossSum / seen, accuracy: correct / seen };
-      if (p.validation) {
-        const v = host.evaluate(p.validation[0], p.validation[1]);
-        logs.valLoss = v.loss;
-        logs.valAccuracy = v.accuracy;
-      }
+      const v = p.validation && host.evaluate(p.validation[0], p.validation[1]);
+      const logs: Logs = makeLogs({ loss: lossSum / seen, accuracy: correct / seen, ...(v ? { val_loss: v.loss, val_accuracy: v.accuracy } : {}) });
       recordEpoch(history, epoch, logs);
       await callbacks.epochEnd(epoch, logs);
       if (saver && seen === p.nTrain && (every === 'epoch' || model.iterations() % every === 0)) {

@@ -50,3 +50,32 @@ export function isPlainFileName(name: unknown): name is string {
   return typeof name === 'string' && name !== '' && name !== '.' && name !== '..' && !/[/\\\0]/.test(name);
 }
 
+
+/** Edit distance between two short strings (insertions, deletions, substitutions). */
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+    }
+    previous = row;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * Throws unless every key of the options object `config` (of the call `what`) is in `allowed`:
+ * an option no one reads would be ignored without a word. The message names the key and the
+ * nearest valid one.
+ */
+export function checkKeys(what: string, config: unknown, allowed: readonly string[]): void {
+  if (config === undefined) return;
+  if (!isObject(config)) throw new InvalidArgumentError(`${what}: the options must be an object, got ${describe(config)}`);
+  for (const key of Object.keys(config)) {
+    if (allowed.includes(key)) continue;
+    const nearest = allowed.map((k) => ({ k, d: editDistance(key, k) })).sort((x, y) => x.d - y.d)[0];
+    const hint = nearest && nearest.d <= Math.max(2, Math.floor(key.length / 3)) ? `; did you mean ${JSON.stringify(nearest.k)}?` : '';
+    throw new InvalidArgumentError(`${what}: unknown option ${JSON.stringify(key)}${hint} (the options are ${allowed.join(', ')})`);
+  }
+}

@@ -63,7 +63,7 @@ async function train(): Promise<void> {
           // fit reports a stopped epoch too; only whole epochs count.
           if (batchesThisEpoch < stepsPerEpoch) return;
           epochsDone++;
-          post({ type: 'epoch', epoch: epochsDone, step, loss: logs.loss, accuracy: logs.accuracy, valLoss: logs.valLoss!, valAccuracy: logs.valAccuracy! });
+          post({ type: 'epoch', epoch: epochsDone, step, loss: logs.loss, accuracy: logs.accuracy, valLoss: logs.val_loss!, valAccuracy: logs.val_accuracy! });
         },
       },
     });

@@ -14,7 +14,7 @@ export class ActivationLayer extends Layer {
   readonly type = 'activation';
   readonly activation: ActivationName;
   constructor(c: ActivationConfig) {
-    super(c);
+    super(c, 'activation', ['activation']);
     this.activation = oneOf('activation: activation', c.activation, ACTIVATIONS, 'linear');
   }
   outputShape(input: Shape3): Shape3 {

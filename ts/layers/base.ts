@@ -5,6 +5,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import { checkKeys } from '../validate.js';
 
 /** Height, width, channels (NHWC without the batch). */
 export type Shape3 = [number, number, number];
@@ -39,7 +40,9 @@ export abstract class Layer {
   name: string | undefined;
   readonly inputShape: Shape3 | undefined;
 
-  protected constructor(config: BaseLayerConfig) {
+  /** `type` is the factory's name, `keys` the options its config takes besides the common ones. */
+  protected constructor(config: BaseLayerConfig, type: string, keys: readonly string[]) {
+    checkKeys(type, config, ['name', 'inputShape', ...keys]);
     this.name = config.name;
     this.inputShape = config.inputShape === undefined ? undefined : checkShape('inputShape', config.inputShape);
   }

@@ -43,7 +43,7 @@ export class Conv2D extends Layer {
   readonly table: number[][] | undefined;
 
   constructor(c: Conv2DConfig) {
-    super(c);
+    super(c, 'conv2d', ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'kernelInitializer', 'biasInitializer', 'connections']);
     this.filters = checkInt('conv2d: filters', c.filters);
     if (c.connections !== undefined) {
       const t = c.connections;

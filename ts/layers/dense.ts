@@ -24,7 +24,7 @@ export class Dense extends Layer {
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
   constructor(c: DenseConfig) {
-    super(c);
+    super(c, 'dense', ['units', 'activation', 'kernelInitializer', 'biasInitializer']);
     this.units = checkInt('dense: units', c.units);
     this.activation = oneOf('dense: activation', c.activation, ACTIVATIONS, 'linear');
     this.kernelInitializer = oneOf('dense: kernelInitializer', c.kernelInitializer, INITIALIZERS, 'glorotUniform');

@@ -16,7 +16,7 @@ export class Dropout extends Layer {
   readonly type = 'dropout';
   readonly rate: number;
   constructor(c: DropoutConfig) {
-    super(c);
+    super(c, 'dropout', ['rate']);
     if (typeof c.rate !== 'number' || !(c.rate >= 0 && c.rate < 1)) {
       throw new InvalidArgumentError(`dropout: rate must be in [0, 1), got ${String(c.rate)}`);
     }

@@ -8,7 +8,7 @@ export class Flatten extends Layer {
   readonly className = 'Flatten';
   readonly type = 'flatten';
   constructor(c: BaseLayerConfig) {
-    super(c);
+    super(c, 'flatten', []);
   }
   outputShape([h, w, c]: Shape3): Shape3 {
     return [1, 1, h * w * c];

@@ -23,7 +23,7 @@ export class Pool2D extends Layer {
     readonly type: 'maxPool2d' | 'averagePool2d',
     c: Pool2DConfig,
   ) {
-    super(c);
+    super(c, type, ['poolSize', 'strides', 'padding']);
     this.poolSize = pair(`${type}: poolSize`, c.poolSize, [2, 2]);
     this.strides = pair(`${type}: strides`, c.strides, this.poolSize);
     this.padding = oneOf(`${type}: padding`, c.padding, ['valid', 'same'], 'valid');

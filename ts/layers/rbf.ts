@@ -19,7 +19,7 @@ export class Rbf extends Layer {
   readonly units: number;
   readonly prototypes: number[];
   constructor(c: RbfConfig) {
-    super(c);
+    super(c, 'rbf', ['units', 'prototypes']);
     this.units = checkInt('rbf: units', c.units);
     if (c.prototypes === null || typeof c.prototypes !== 'object' || typeof c.prototypes.length !== 'number') {
       throw new InvalidArgumentError('rbf: prototypes must be an array of units·inputs numbers');

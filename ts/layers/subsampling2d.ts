@@ -27,7 +27,7 @@ export class Subsampling2D extends Layer {
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
   constructor(c: Subsampling2DConfig) {
-    super(c);
+    super(c, 'subsampling2d', ['poolSize', 'strides', 'activation', 'kernelInitializer', 'biasInitializer']);
     this.poolSize = pair('subsampling2d: poolSize', c.poolSize, [2, 2]);
     this.strides = pair('subsampling2d: strides', c.strides, this.poolSize);
     this.activation = oneOf('subsampling2d: activation', c.activation, ACTIVATIONS, 'linear');

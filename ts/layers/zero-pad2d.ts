@@ -19,7 +19,7 @@ export class ZeroPadding2D extends Layer {
   readonly padding: [[number, number], [number, number]];
   readonly value: number;
   constructor(c: ZeroPad2DConfig) {
-    super(c);
+    super(c, 'zeroPad2d', ['padding', 'value']);
     const p = c.padding;
     const side = (what: string, v: unknown) => checkInt(what, v, 0);
     if (typeof p === 'number') this.padding = [[side('zeroPad2d: padding', p), p], [p, p]];

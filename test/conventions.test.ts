@@ -1,0 +1,96 @@
+// Keras and TF.js habits: options that no one would read are refused with the nearest valid
+// name, metrics: ['accuracy'] and an optimizer object with its learning rate are understood, the
+// history and the callbacks' logs use Keras's names (with TF.js's and the old camelCase ones as
+// aliases), and verbose prints progress.
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import * as cw from 'convnet-wasm';
+
+let mnist: cw.Dataset;
+beforeAll(async () => {
+  await cw.init();
+  mnist = await cw.datasets.mnist();
+});
+afterEach(() => vi.restoreAllMocks());
+
+const modern = () => cw.models.leNet5({ variant: 'modern' });
+const x = () => mnist.train.images.subarray(0, 64 * 784);
+const y = () => mnist.train.labels.subarray(0, 64);
+
+describe('no silent options', () => {
+  it('refuses unknown keys in layer configs, naming the nearest valid one', () => {
+    expect(() => cw.layers.conv2d({ filters: 8, kernelSize: 3, kernel_size: 3 } as never)).toThrowError(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('conv2d: unknown option "kernel_size"; did you mean "kernelSize"?') }),
+    );
+    expect(() => cw.layers.dense({ units: 4, activaton: 'relu' } as never)).toThrow('dense: unknown option "activaton"; did you mean "activation"?');
+    expect(() => cw.layers.maxPool2d({ pool_size: 2 } as never)).toThrow('maxPool2d: unknown option "pool_size"; did you mean "poolSize"?');
+    expect(() => cw.layers.dropout({ rate: 0.5, seed: 1 } as never)).toThrow('dropout: unknown option "seed" (the options are name, inputShape, rate)');
+  });
+
+  it('refuses unknown keys in compile, fit, evaluate and predict', async () => {
+    expect(() => modern().compile({ optimiser: 'adam' } as never)).toThrow('lenet5_modern.compile(): unknown option "optimiser"; did you mean "optimizer"?');
+    const model = modern().compile({ seed: 1 });
+    await expect(model.fit(x(), y(), { epoch: 2 } as never)).rejects.toThrow('lenet5_modern.fit(): unknown option "epoch"; did you mean "epochs"?');
+    await expect(model.fit(x(), y(), { checkpoint: { dir: '/tmp/x', evry: 3 } } as never)).rejects.toThrow('lenet5_modern.fit(): checkpoint: unknown option "evry"; did you mean "every"?');
+    expect(() => model.evaluate(x(), y(), { batch_size: 8 } as never)).toThrow('lenet5_modern.evaluate(): unknown option "batch_size"; did you mean "batchSize"?');
+    expect(() => model.predict(x(), { verbose: 0 } as never)).toThrow('lenet5_modern.predict(): unknown option "verbose"');
+    model.dispose();
+  });
+
+  it("takes metrics: ['accuracy'] or ['acc'], and refuses a metric it does not compute", () => {
+    modern().compile({ metrics: ['accuracy'] }).dispose();
+    modern().compile({ metrics: ['acc'] }).dispose();
+    expect(() => modern().compile({ metrics: ['mse'] } as never)).toThrow(`lenet5_modern.compile(): the metric "mse" is not computed; fit() and evaluate() report 'accuracy'`);
+  });
+
+  it('takes an optimizer object with its learning rate, and refuses another library’s optimizer', () => {
+    const a = modern().compile({ optimizer: { type: 'adam', learningRate: 0.003 }, seed: 1 });
+    const b = modern().compile({ optimizer: 'adam', learningRate: 0.003, seed: 1 });
+    expect(a.compileConfig).toEqual(b.compileConfig);
+    expect(a.compileConfig?.learningRate).toBe(0.003);
+    a.dispose();
+    b.dispose();
+    class AdamOptimizer {
+      learningRate = 0.001;
+    }
+    expect(() => modern().compile({ optimizer: new AdamOptimizer() } as never)).toThrow(
+      "lenet5_modern.compile(): optimizer must be one of sgd, adam, nadam, sdlm or { type: 'adam', learningRate: 0.001, … } (a AdamOptimizer: another library's optimizer cannot run here)",
+    );
+    expect(() => modern().compile({ optimizer: { type: 'adam', momentum: 0.9 } } as never)).toThrow('optimizer "adam": unknown option "momentum"');
+    expect(() => modern().compile({ optimizer: { type: 'adam', learningRate: 0.01 }, learningRate: 0.02 })).toThrow("the optimizer's learningRate (0.01) and learningRate (0.02) differ");
+  });
+});
+
+describe("Keras's names in the history and the logs", () => {
+  it('history.history has loss, accuracy, val_loss, val_accuracy, with acc, val_acc, valLoss, valAccuracy as aliases', async () => {
+    const model = modern().compile({ seed: 2 });
+    const epochLogs: cw.Logs[] = [];
+    const history = await model.fit(x(), y(), { epochs: 2, batchSize: 16, validationSplit: 0.25, callbacks: { onEpochEnd: (_e, logs) => void epochLogs.push(logs) } });
+    const h = history.history;
+    expect(Object.keys(h).sort()).toEqual(['accuracy', 'loss', 'val_accuracy', 'val_loss']);
+    expect(h.val_loss).toHaveLength(2);
+    expect(h.acc).toBe(h.accuracy);
+    expect(h.val_acc).toBe(h.val_accuracy);
+    expect(h.valLoss).toBe(h.val_loss);
+    expect(h.valAccuracy).toBe(h.val_accuracy);
+    expect(epochLogs[1]!.val_loss).toBe(h.val_loss[1]);
+    expect(epochLogs[1]!.acc).toBe(h.accuracy[1]);
+    expect(epochLogs[1]!.valAccuracy).toBe(h.val_accuracy[1]);
+    expect(JSON.parse(JSON.stringify(epochLogs[1]))).toEqual({ loss: h.loss[1], accuracy: h.accuracy[1], val_loss: h.val_loss[1], val_accuracy: h.val_accuracy[1] });
+    model.dispose();
+  });
+});
+
+describe('verbose', () => {
+  it('2 prints one line per epoch; 0 prints nothing; other values are refused', async () => {
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line));
+    const model = modern().compile({ seed: 3 });
+    await model.fit(x(), y(), { epochs: 2, batchSize: 32, verbose: 2, validationSplit: 0.5 });
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^Epoch 1\/2 - \d+\.\d s - loss \d\.\d{4} - accuracy \d\.\d{4} - val_loss \d\.\d{4} - val_accuracy \d\.\d{4}$/);
+    await model.fit(x(), y(), { epochs: 1, batchSize: 32 });
+    expect(lines).toHaveLength(2);
+    await expect(model.fit(x(), y(), { verbose: 3 as never })).rejects.toThrow('lenet5_modern.fit(): verbose must be 0, 1 or 2, got 3');
+    model.dispose();
+  });
+});
