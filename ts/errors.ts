@@ -18,6 +18,7 @@ export const ERROR_CODES = [
   'NO_LAYERS',
   'NO_INPUT_SHAPE',
   'DISPOSED',
+  'BUSY',
   'BROKEN',
   'TRAINING_DIVERGED',
   'WORKER_FAILED',

@@ -53,6 +53,8 @@ export class Sequential {
   /** Workers kept for predictAsync(), and the worker count and spec they were built for. */
   private predictPool: Promise<WorkerPool> | undefined;
   private predictPoolKey = '';
+  /** The asynchronous call running on this model's wasm (`fit()`, `predictAsync()`), if any. */
+  private running: string | undefined;
   /** Set when a call into the wasm panicked: the message. */
   private broken: string | undefined;
 
@@ -246,6 +248,15 @@ export class Sequential {
    */
   async fit(x: Inputs, y: Labels, config: FitConfig = {}): Promise<History> {
     const wasm = this.model('fit()');
+    this.begin('fit()');
+    try {
+      return await this.fitWith(wasm, x, y, config);
+    } finally {
+      this.end();
+    }
+  }
+
+  private fitWith(wasm: WasmModel, x: Inputs, y: Labels, config: FitConfig): Promise<History> {
     const compiled = this.compiled!;
     // The training loop sees the model through this narrow view (training.ts).
     const host: FitHost = {
@@ -255,6 +266,7 @@ export class Sequential {
       optimizer: compiled.config.optimizer,
       exampleLength: this.exampleLength,
       stopRequested: () => this.stopTraining,
+      disposed: () => this.disposed,
       clearStop: () => {
         this.stopTraining = false;
       },
@@ -350,6 +362,16 @@ export class Sequential {
    * Node running) until `dispose()`.
    */
   async predictAsync(x: Inputs, config: { batchSize?: number; workers?: number } = {}): Promise<Float32Array> {
+    this.model('predictAsync()');
+    this.begin('predictAsync()');
+    try {
+      return await this.predictOnWorkers(x, config);
+    } finally {
+      this.end();
+    }
+  }
+
+  private async predictOnWorkers(x: Inputs, config: { batchSize?: number; workers?: number }): Promise<Float32Array> {
     const model = this.model('predictAsync()');
     checkKeys(`${this.name}.predictAsync()`, config, ['batchSize', 'workers']);
     const n = this.checkData('predictAsync()', x);
@@ -464,11 +486,45 @@ export class Sequential {
     };
   }
 
-  /** Frees the wasm model. Using the model afterwards throws. */
+  /**
+   * Starts an asynchronous call on this model's wasm: one at a time (`BUSY` otherwise), since
+   * their steps would interleave. `predict` and `evaluate` may run meanwhile, on the weights as
+   * they are between steps.
+   */
+  private begin(what: string): void {
+    if (this.running !== undefined) {
+      throw new ConvnetError(
+        'BUSY',
+        `${this.name}.${what}: ${this.name}.${this.running} is running; await it first (predict() and evaluate() may run meanwhile, on the current weights)`,
+      );
+    }
+    this.running = what;
+  }
+
+  /** Ends the call begun by {@link begin}; frees the wasm if the model was disposed meanwhile. */
+  private end(): void {
+    this.running = undefined;
+    if (this.disposed) this.free();
+  }
+
+  /**
+   * Frees the wasm model. Using the model afterwards throws `DISPOSED`. During `fit()`, training
+   * stops at the next step and `fit()` rejects with `DISPOSED`; during `predictAsync()`, its
+   * workers stop and it rejects with `DISPOSED`. The memory is freed once they have.
+   */
   dispose(): void {
     if (this.disposed) return;
-    this.predictPool?.then((pool) => pool.close(), () => {});
+    this.disposed = true;
+    const pool = this.predictPool;
     this.predictPool = undefined;
+    void pool?.then(
+      (p) => p.close(new ConvnetError('DISPOSED', `${this.name}.predictAsync(): the model was disposed`)),
+      () => {},
+    );
+    if (this.running === undefined) this.free();
+  }
+
+  private free(): void {
     try {
       this.compiled?.wasm.free();
     } catch (error) {
@@ -477,7 +533,6 @@ export class Sequential {
       if (this.broken === undefined) throw error;
     }
     this.compiled = undefined;
-    this.disposed = true;
   }
 }
 

@@ -97,6 +97,8 @@ export interface FitHost extends CheckpointedModel {
   /** Whether a callback asked to stop after the current batch (`model.stopTraining = true`). */
   stopRequested(): boolean;
   clearStop(): void;
+  /** Whether `dispose()` was called: training stops at the next step. */
+  disposed(): boolean;
   /** A call into the model's wasm, named `what` in errors. */
   call<T>(what: string, fn: () => T): T;
   /** Checks inputs and labels; returns the number of examples. */
@@ -260,6 +262,9 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
       const batches = Math.ceil(p.nTrain / p.batchSize);
       for (let batch = midEpoch ? start.batch : 0, from = batch * p.batchSize; from < p.nTrain && !host.stopRequested(); batch++, from += p.batchSize) {
         const to = Math.min(from + p.batchSize, p.nTrain);
+        if (host.disposed()) {
+          throw new ConvnetError('DISPOSED', `${host.name}.fit(): the model was disposed during training, before epoch ${epoch + 1}, batch ${batch + 1}`);
+        }
         await callbacks.batchBegin(batch);
         const { bx, by } = host.gather(p.trainX, p.trainY, order, from, to);
         const loss = await step(bx, by);

@@ -98,6 +98,13 @@ class Pending {
     }
   }
 
+  /** Rejects every request still waiting with `reason` (the worker was stopped). */
+  abandon(reason: Error): void {
+    this.failure ??= reason;
+    for (const w of this.waiting.values()) w.reject(reason);
+    this.waiting.clear();
+  }
+
   start(spec: string): Promise<void> {
     return new Promise((resolve, reject) => {
       this.ready = { resolve, reject };
@@ -257,7 +264,11 @@ export class WorkerPool {
     return out;
   }
 
-  close(): void {
-    for (const w of this.workers) w.port.terminate();
+  /** Stops the workers; what they were computing rejects with `reason`, when one is given. */
+  close(reason?: Error): void {
+    for (const w of this.workers) {
+      w.port.terminate();
+      if (reason) w.abandon(reason);
+    }
   }
 }
