@@ -2,6 +2,9 @@
 // name, metrics: ['accuracy'] and an optimizer object with its learning rate are understood, the
 // history and the callbacks' logs use Keras's names (with TF.js's and the old camelCase ones as
 // aliases), and verbose prints progress.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import * as cw from 'convnet-wasm';
 
@@ -92,5 +95,49 @@ describe('verbose', () => {
     expect(lines).toHaveLength(2);
     await expect(model.fit(x(), y(), { verbose: 3 as never })).rejects.toThrow('lenet5_modern.fit(): verbose must be 0, 1 or 2, got 3');
     model.dispose();
+  });
+});
+
+describe('errors that teach', () => {
+  it('takes file://<dir>/model.json for save and load, as TF.js users write it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'convnet-conventions-'));
+    try {
+      const model = modern().compile({ seed: 5 });
+      await model.save(`file://${dir}/model.json`);
+      const again = await cw.loadModel(`file://${dir}/model.json`);
+      expect(Buffer.from(again.getWeights().buffer).equals(Buffer.from(model.getWeights().buffer))).toBe(true);
+      model.dispose();
+      again.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('hints at Float32Array.from for number[] inputs and Int32Array.from for number[] labels', async () => {
+    const model = modern().compile({ seed: 1 });
+    expect(() => model.predict([0, 1, 2] as never)).toThrow(
+      'lenet5_modern.predict(): x must be a Float32Array or a Uint8Array, got an array of 3 values; convert it with Float32Array.from(x) (or Uint8Array.from for 8-bit pixels)',
+    );
+    await expect(model.fit(x(), Array.from(y()) as never)).rejects.toThrow('got an array of 64 values; convert it with Int32Array.from(y)');
+    model.dispose();
+  });
+
+  it('warns once when 8-bit pixels reach a model without preprocessing; preprocessing: "none" says it is meant', () => {
+    const warnings: string[] = [];
+    vi.spyOn(console, 'warn').mockImplementation((line: string) => void warnings.push(line));
+    const layers = () => [cw.layers.flatten(), cw.layers.dense({ units: 10, activation: 'softmax' })];
+    const raw = new cw.Sequential({ name: 'raw', inputShape: [28, 28, 1], layers: layers() }).compile();
+    raw.predict(x());
+    raw.predict(x());
+    expect(warnings).toEqual([
+      "raw.predict(): Uint8Array pixels go in as 0–255, since the model has no preprocessing; give new Sequential({ preprocessing: { scale: 1 / 255, offset: 0 } }) to scale them, or preprocessing: 'none' if 0–255 is meant",
+    ]);
+    const meant = new cw.Sequential({ name: 'meant', inputShape: [28, 28, 1], preprocessing: 'none', layers: layers() }).compile();
+    meant.predict(x());
+    expect(meant.preprocessing).toEqual({ scale: 1, offset: 0 });
+    expect(warnings).toHaveLength(1);
+    expect(() => new cw.Sequential({ inputshape: [28, 28, 1] } as never)).toThrow('Sequential: unknown option "inputshape"; did you mean "inputShape"?');
+    raw.dispose();
+    meant.dispose();
   });
 });

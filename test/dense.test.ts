@@ -89,7 +89,7 @@ describe('ops.denseForward / ops.denseBackward', () => {
     );
     const asArray = [0, 0, 0, 0, 0, 0] as unknown as Float32Array;
     expect(() => ops.denseForward(shape, asArray, w, new Float32Array(4))).toThrow(
-      'denseForward: x must be a Float32Array, got a Array',
+      'denseForward: x must be a Float32Array, got an array of 6 values; convert it with Float32Array.from(x)',
     );
   });
 

@@ -90,7 +90,7 @@ describe('Sequential: fit, evaluate, predict', () => {
     for (const batchSize of [0, -1, 9, 1.5]) {
       await expect(model.fit(x, y, { batchSize })).rejects.toThrow(`batchSize must be an integer in [1, 8] (the training examples), got ${batchSize}`);
     }
-    await expect(model.fit([1, 2] as never, y)).rejects.toThrow('x must be a Float32Array or a Uint8Array, got a Array');
+    await expect(model.fit([1, 2] as never, y)).rejects.toThrow('x must be a Float32Array or a Uint8Array, got an array of 2 values; convert it with Float32Array.from(x)');
     await expect(new Sequential({ inputShape: [6, 6, 1], layers: [layers.flatten()] }).fit(x, y)).rejects.toThrow('call compile() first');
   });
 

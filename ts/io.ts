@@ -132,12 +132,17 @@ export function readWeights(artifacts: ModelArtifacts, expected: readonly Weight
 
 const FILE_SCHEME = 'file://';
 
-/** The directory of a `file://<dir>` URL; `accepted` says what else the caller takes. */
+/**
+ * The directory of a `file://<dir>` URL, or of `file://<dir>/model.json` (as TF.js users write
+ * it); `accepted` says what else the caller takes.
+ */
 export function directoryOf(url: string, accepted = 'file://<directory> (Node) or indexeddb://<name> (browsers)'): string {
   if (!url.startsWith(FILE_SCHEME) || url.length === FILE_SCHEME.length) {
     throw new ConvnetError('UNSUPPORTED_URL', `${JSON.stringify(url)}: use ${accepted}`);
   }
-  return url.slice(FILE_SCHEME.length);
+  const path = url.slice(FILE_SCHEME.length);
+  if (path === 'model.json') return '.';
+  return path.endsWith('/model.json') ? path.slice(0, -'/model.json'.length) || '/' : path;
 }
 
 /** A plain file name inside the model's directory: no separators, no `..`. */

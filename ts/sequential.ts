@@ -22,8 +22,12 @@ export interface SequentialConfig {
   /** The input shape, if the first layer does not give it. */
   inputShape?: Shape3;
   name?: string;
-  /** How `Uint8Array` inputs map to floats; default identity (scale 1, offset 0). */
-  preprocessing?: Preprocessing;
+  /**
+   * How `Uint8Array` inputs map to floats inside the wasm, e.g. `{ scale: 1 / 255, offset: 0 }`.
+   * Without it they are used as they are (0–255), and the model warns once when it first gets
+   * one; `'none'` says that is meant.
+   */
+  preprocessing?: Preprocessing | 'none';
 }
 
 interface Compiled {
@@ -58,9 +62,14 @@ export class Sequential {
   /** Set when a call into the wasm panicked: the message. */
   private broken: string | undefined;
 
+  /** Whether 8-bit inputs without a preprocessing still deserve the warning. */
+  private warnRawPixels: boolean;
+
   constructor(config: SequentialConfig = {}) {
+    checkKeys('Sequential', config, ['layers', 'inputShape', 'name', 'preprocessing']);
     this.name = config.name ?? 'sequential';
-    this.preprocessing = config.preprocessing ?? { scale: 1, offset: 0 };
+    this.warnRawPixels = config.preprocessing === undefined;
+    this.preprocessing = config.preprocessing === undefined || config.preprocessing === 'none' ? { scale: 1, offset: 0 } : config.preprocessing;
     if (!Number.isFinite(this.preprocessing.scale) || !Number.isFinite(this.preprocessing.offset)) {
       throw new InvalidArgumentError('preprocessing: scale and offset must be finite numbers');
     }
@@ -197,7 +206,15 @@ export class Sequential {
   /** Checks inputs (and labels): types, lengths, finite values, label range. Returns N. */
   private checkData(what: string, x: Inputs, y?: Labels): number {
     if (!(x instanceof Float32Array) && !(x instanceof Uint8Array)) {
-      throw new InvalidArgumentError(`${this.name}.${what}: x must be a Float32Array or a Uint8Array, got ${describe(x)}`);
+      const hint = Array.isArray(x) ? '; convert it with Float32Array.from(x) (or Uint8Array.from for 8-bit pixels)' : '';
+      throw new InvalidArgumentError(`${this.name}.${what}: x must be a Float32Array or a Uint8Array, got ${describe(x)}${hint}`);
+    }
+    if (x instanceof Uint8Array && this.warnRawPixels) {
+      this.warnRawPixels = false;
+      console.warn(
+        `${this.name}.${what}: Uint8Array pixels go in as 0–255, since the model has no preprocessing; ` +
+          `give new Sequential({ preprocessing: { scale: 1 / 255, offset: 0 } }) to scale them, or preprocessing: 'none' if 0–255 is meant`,
+      );
     }
     const per = this.exampleLength;
     if (x.length === 0 || x.length % per !== 0) {
@@ -215,7 +232,8 @@ export class Sequential {
     }
     if (y !== undefined) {
       if (!(y instanceof Uint8Array || y instanceof Int32Array || y instanceof Uint32Array)) {
-        throw new InvalidArgumentError(`${this.name}.${what}: y must be a Uint8Array, Int32Array or Uint32Array of class indices, got ${describe(y)}`);
+        const hint = Array.isArray(y) ? '; convert it with Int32Array.from(y)' : '';
+        throw new InvalidArgumentError(`${this.name}.${what}: y must be a Uint8Array, Int32Array or Uint32Array of class indices, got ${describe(y)}${hint}`);
       }
       if (y.length !== n) throw new ShapeMismatchError(`${this.name}.${what}: x holds ${n} examples but y has ${y.length} labels`);
       const classes = this.outputShape[2];
@@ -544,6 +562,7 @@ function argmax(values: Float32Array, start: number, count: number): number {
 
 function describe(v: unknown): string {
   if (v === null) return 'null';
+  if (Array.isArray(v)) return `an array of ${v.length} values`;
   if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<number>).length} values`;
   if (typeof v === 'object') return `a ${v?.constructor?.name ?? 'object'}`;
   return String(v);

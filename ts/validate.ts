@@ -16,7 +16,8 @@ export function checkCount(name: string, value: unknown, min = 1): number {
 /** Throws unless `value` is a Float32Array of exactly `expected` values (`formula` explains it). */
 export function checkFloat32(name: string, value: unknown, expected: number, formula: string): Float32Array {
   if (!(value instanceof Float32Array)) {
-    throw new InvalidArgumentError(`${name} must be a Float32Array, got ${describe(value)}`);
+    const hint = Array.isArray(value) ? `; convert it with Float32Array.from(${name.split(': ').pop()})` : '';
+    throw new InvalidArgumentError(`${name} must be a Float32Array, got ${describe(value)}${hint}`);
   }
   if (value.length !== expected) {
     throw new ShapeMismatchError(`${name} has ${value.length} values, expected ${formula} = ${expected}`);
@@ -34,6 +35,7 @@ export function checkFinite(name: string, value: unknown): number {
 
 function describe(value: unknown): string {
   if (value === null) return 'null';
+  if (Array.isArray(value)) return `an array of ${value.length} values`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
   if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
   if (typeof value === 'string') return JSON.stringify(value);
