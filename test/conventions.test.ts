@@ -2,7 +2,7 @@
 // name, metrics: ['accuracy'] and an optimizer object with its learning rate are understood, the
 // history and the callbacks' logs use Keras's names (with TF.js's and the old camelCase ones as
 // aliases), and verbose prints progress.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -139,5 +139,23 @@ describe('errors that teach', () => {
     expect(() => new cw.Sequential({ inputshape: [28, 28, 1] } as never)).toThrow('Sequential: unknown option "inputshape"; did you mean "inputShape"?');
     raw.dispose();
     meant.dispose();
+  });
+
+  it('wraps file-system errors in the documented codes, naming the path', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'convnet-conventions-'));
+    try {
+      const file = join(dir, 'a-file');
+      await writeFile(file, 'not a directory');
+      const model = modern().compile({ seed: 6 });
+      await expect(model.fit(x(), y(), { checkpoint: { dir: file } })).rejects.toThrowError(
+        expect.objectContaining({ code: 'CHECKPOINT', message: expect.stringMatching(new RegExp(`^could not read the checkpoint directory: ${file}: ENOTDIR`)) }),
+      );
+      await expect(model.save(`file://${file}/model`)).rejects.toThrowError(
+        expect.objectContaining({ code: 'SAVE_FAILED', message: expect.stringContaining(`model.save(): ${file}/model: ENOTDIR`) }),
+      );
+      model.dispose();
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

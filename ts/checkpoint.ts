@@ -15,7 +15,7 @@
 import { CheckpointError } from './errors.js';
 import { sha256Hex } from './hash.js';
 import type { ModelDescription } from './io.js';
-import { fileSystem } from './platform.js';
+import { fileSystem, onPath } from './platform.js';
 import { isObject } from './validate.js';
 import { restoreHistory, type History } from './callbacks.js';
 
@@ -165,7 +165,8 @@ export function checkpointPath(dir: string): string {
 /** Writes a checkpoint atomically (temporary file, fsync, rename, directory fsync). */
 export async function writeCheckpoint(dir: string, c: Checkpoint): Promise<void> {
   const fs = fileSystem('checkpoints');
-  await fs.mkdir(dir);
+  const failed = (message: string) => new CheckpointError(`could not write a checkpoint: ${message}`);
+  await onPath(dir, () => fs.mkdir(dir), failed);
   const path = checkpointPath(dir);
   try {
     await fs.writeFileAtomic(path, await encodeCheckpoint(c));
@@ -177,8 +178,10 @@ export async function writeCheckpoint(dir: string, c: Checkpoint): Promise<void>
 /** Removes the temporary files an interrupted write left in `dir`. */
 export async function removeStaleTemporaries(dir: string): Promise<void> {
   const fs = fileSystem('checkpoints');
-  for (const name of await fs.list(dir)) {
-    if (fs.isTemporary(name)) await fs.remove(fs.join(dir, name));
+  const failed = (message: string) => new CheckpointError(`could not read the checkpoint directory: ${message}`);
+  for (const name of await onPath(dir, () => fs.list(dir), failed)) {
+    const path = fs.join(dir, name);
+    if (fs.isTemporary(name)) await onPath(path, () => fs.remove(path), failed);
   }
 }
 
@@ -186,8 +189,9 @@ export async function removeStaleTemporaries(dir: string): Promise<void> {
 export async function readCheckpoint(dir: string): Promise<Checkpoint | undefined> {
   const fs = fileSystem('checkpoints');
   const path = checkpointPath(dir);
-  if (!(await fs.exists(path))) return undefined;
-  return decodeCheckpoint(await fs.readFile(path), path);
+  const failed = (message: string) => new CheckpointError(`could not read the checkpoint: ${message}`);
+  if (!(await onPath(path, () => fs.exists(path), failed))) return undefined;
+  return decodeCheckpoint(await onPath(path, () => fs.readFile(path), failed), path);
 }
 
 /** What a {@link Checkpointer} needs of the model it saves and restores. */

@@ -9,7 +9,7 @@
 import { ConvnetError, ModelFormatError } from './errors.js';
 import type { CompileConfig, Preprocessing } from './config.js';
 import type { Shape3 } from './layers/index.js';
-import { fileSystem } from './platform.js';
+import { fileSystem, onPath } from './platform.js';
 import { sha256Hex } from './hash.js';
 import { isObject, isPlainFileName } from './validate.js';
 import { getRecord, indexedDbKey, putRecord } from './indexeddb.js';
@@ -171,7 +171,9 @@ export async function writeArtifacts(artifacts: ModelArtifacts, url: string): Pr
   const { modelJson, weights } = artifacts;
   const weightsName = `weights-${(await sha256Hex(weights)).slice(0, 16)}.bin`;
   modelJson.weightsManifest[0]!.paths = [weightsName];
-  await fs.mkdir(dir);
+  const failed = (message: string, cause: unknown) =>
+    new ConvnetError('SAVE_FAILED', `model.save(): ${message}; the previous save in ${dir}, if any, is untouched`, { cause });
+  await onPath(dir, () => fs.mkdir(dir), failed);
   const weightsPath = fs.join(dir, weightsName);
   const jsonPath = fs.join(dir, 'model.json');
   const write = async (path: string, data: Uint8Array) => {
@@ -185,8 +187,11 @@ export async function writeArtifacts(artifacts: ModelArtifacts, url: string): Pr
   };
   await write(weightsPath, weights);
   await write(jsonPath, new TextEncoder().encode(`${JSON.stringify(modelJson, null, 1)}\n`));
-  for (const name of await fs.list(dir)) {
-    if (name !== weightsName && (name === 'weights.bin' || /^weights-[0-9a-f]{16}\.bin$/.test(name))) await fs.remove(fs.join(dir, name));
+  const unused = (name: string) => name !== weightsName && (name === 'weights.bin' || /^weights-[0-9a-f]{16}\.bin$/.test(name));
+  const cleanup = (message: string, cause: unknown) => new ConvnetError('SAVE_FAILED', `model.save(): the model was saved, but removing an old weights file failed: ${message}`, { cause });
+  for (const name of (await onPath(dir, () => fs.list(dir), cleanup)).filter(unused)) {
+    const path = fs.join(dir, name);
+    await onPath(path, () => fs.remove(path), cleanup);
   }
   return { modelJson: jsonPath, weights: weightsPath };
 }

@@ -34,6 +34,19 @@ export interface FileSystem {
 
 let installed: FileSystem | undefined;
 
+/**
+ * Runs a file operation on `path`; an error of the platform (ENOTDIR, EACCES, ENOSPC, …) becomes
+ * the caller's documented error, made by `fail` from a message that names the path.
+ */
+export async function onPath<T>(path: string, operation: () => Promise<T>, fail: (message: string, cause: unknown) => ConvnetError): Promise<T> {
+  try {
+    return await operation();
+  } catch (error) {
+    if (error instanceof ConvnetError) throw error;
+    throw fail(`${path}: ${error instanceof Error ? error.message : String(error)}`, error);
+  }
+}
+
 /** Installs the platform's file system (the Node entry does this). */
 export function setFileSystem(fs: FileSystem): void {
   installed = fs;
