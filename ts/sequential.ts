@@ -177,6 +177,14 @@ export class Sequential {
     }
     const { optimizer, learningRate } = parseOptimizer(`${this.name}.compile()`, config.optimizer, config.learningRate);
     checkMetrics(`${this.name}.compile()`, config.metrics);
+    if (last.isRbf() && optimizer.type !== 'sdlm' && loss !== 'rbfCrossEntropy') {
+      // Measured on MNIST (test/lenet.test.ts): eq. 8 and 9 over RBF distances do not train with
+      // these optimisers, where they train with SDLM, and cross-entropy over −y trains with Adam.
+      console.warn(
+        `${this.name}.compile(): an RBF output with the loss ${JSON.stringify(typeof loss === 'object' ? loss.type : loss)} stays at chance accuracy with optimizer ${JSON.stringify(optimizer.type)}; ` +
+          `train it with optimizer 'sdlm' (LeNet-5's), or with loss 'rbfCrossEntropy', or use models.leNet5({ variant: 'modern' }) with Adam`,
+      );
+    }
     const seed = config.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`${this.name}.compile(): seed must be a non-negative integer, got ${seed}`);
     const full: Compiled['config'] = { optimizer, loss, learningRate, seed };
