@@ -68,7 +68,7 @@ describe('checkpoints', () => {
   it('a run stopped mid-epoch and resumed reaches the same weights and history, byte for byte', async () => {
     const straight = model(3);
     const full = await straight.fit(x(), y(), { epochs: 2, batchSize: 32 });
-    const want = straight.getWeights();
+    const want = straight.getWeightsFlat();
 
     const dir = join(tmp, 'polite');
     const first = model(3);
@@ -83,7 +83,7 @@ describe('checkpoints', () => {
     // A new model (another seed: the generator's state comes from the checkpoint) goes on from step 12.
     const second = model(999);
     const resumed = await second.fit(x(), y(), { epochs: 2, batchSize: 32, checkpoint: { dir, every: 3 }, resume: true });
-    expect(Buffer.from(second.getWeights().buffer)).toEqual(Buffer.from(want.buffer));
+    expect(Buffer.from(second.getWeightsFlat().buffer)).toEqual(Buffer.from(want.buffer));
     expect(resumed).toEqual(full);
     expect(second.iterations).toBe(20);
     straight.dispose();
@@ -138,7 +138,7 @@ describe('checkpoints', () => {
     const again = wild();
     await again.fit(x(), y(), { epochs: 2, batchSize: 32, checkpoint: { dir, every: 1 }, resume: true, callbacks: { onTrainBegin: () => void (again.stopTraining = true) } });
     expect(again.iterations).toBe(step - 1);
-    expect(again.getWeights().every(Number.isFinite)).toBe(true);
+    expect(again.getWeightsFlat().every(Number.isFinite)).toBe(true);
     m.dispose();
     again.dispose();
   });

@@ -84,7 +84,7 @@ describe('faithful LeNet-5: structure', () => {
 
   it('initialises every weight uniformly in ±2.4/Fᵢ with each unit’s own fan-in', () => {
     const model = cw.models.leNet5().compile({ optimizer: { type: 'sdlm' }, seed: 3 });
-    const w = model.getWeights();
+    const w = model.getWeightsFlat();
     let at = 0;
     const slices: Record<string, Float32Array> = {};
     for (const s of model.weightSpecs()) {

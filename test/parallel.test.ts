@@ -27,7 +27,7 @@ async function run(build: () => cw.Sequential, d: cw.Dataset, n: number, config:
     ...config,
     callbacks: { onBatchEnd: (_b, logs) => void losses.push(logs.loss) },
   });
-  const result = { losses, history, weights: hex(model.getWeights()), predictions: hex(model.predict(d.test.images.subarray(0, 50 * 784))) };
+  const result = { losses, history, weights: hex(model.getWeightsFlat()), predictions: hex(model.predict(d.test.images.subarray(0, 50 * 784))) };
   model.dispose();
   return result;
 }

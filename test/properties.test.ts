@@ -182,7 +182,7 @@ describe('property: TypeScript and the wasm agree on shapes and parameters', () 
         expect(runtime.outputLens).toEqual(summaries.map((l) => l.outputShape[0] * l.outputShape[1] * l.outputShape[2]));
         expect(runtime.paramCounts).toEqual(summaries.map((l) => l.params));
         expect(runtime.paramShapes.flat()).toEqual(model.weightSpecs().map((w) => w.shape));
-        expect(model.getWeights().length).toBe(model.countParams());
+        expect(model.getWeightsFlat().length).toBe(model.countParams());
         model.dispose();
       }),
       { numRuns: 300, seed: 19 },

@@ -138,7 +138,7 @@ describe('Sequential: fit, evaluate, predict', () => {
       const model = tiny(seed);
       const { x, y } = data(32, 9);
       await model.fit(x, y, { epochs: 2, batchSize: 8 });
-      const w = Buffer.from(model.getWeights().buffer);
+      const w = Buffer.from(model.getWeightsFlat().buffer);
       model.dispose();
       return w;
     };

@@ -199,7 +199,7 @@ export interface CheckpointedModel {
   readonly name: string;
   describe(): ModelDescription;
   countParams(): number;
-  getWeights(): Float32Array;
+  getWeightsFlat(): Float32Array;
   setWeights(values: Float32Array): void;
   /** The optimiser's and the generator's state, from the wasm. */
   trainingState(): Uint8Array;
@@ -238,7 +238,7 @@ export class Checkpointer {
       position: { ...at, ...this.geometry },
       sums,
       history,
-      weights: this.model.getWeights(),
+      weights: this.model.getWeightsFlat(),
       trainingState: this.model.trainingState(),
       order: order ?? new Uint32Array(0),
       step: this.model.iterations(),

@@ -11,7 +11,7 @@ export * as ops from './ops.js';
 export { layers, Layer } from './layers/index.js';
 export type { Shape3, ActivationName, InitializerName, PaddingName, Conv2DConfig, Pool2DConfig, DenseConfig, DropoutConfig, ActivationConfig, BaseLayerConfig, ZeroPad2DConfig, Subsampling2DConfig, RbfConfig } from './layers/index.js';
 export { Sequential } from './sequential.js';
-export type { SequentialConfig } from './sequential.js';
+export type { SequentialConfig, WeightTensor } from './sequential.js';
 export type { CompileConfig, Evaluation, Inputs, Labels, LossConfig, OptimizerConfig, LearningRate, Preprocessing } from './config.js';
 export type { FitConfig } from './training.js';
 export type { History, Logs, Callbacks } from './callbacks.js';

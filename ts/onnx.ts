@@ -116,7 +116,7 @@ function oihw(w: Float32Array, kh: number, kw: number, ci: number, co: number): 
 export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
   await loadProto();
   const g = new Graph();
-  const weights = model.getWeights();
+  const weights = model.getWeightsFlat();
   const summaries = model.layerSummaries();
   const [h0, w0, c0] = model.inputShape;
   let x = g.op('Add', [g.op('Mul', ['input', g.floats('scale', [], [model.preprocessing.scale])]), g.floats('offset', [], [model.preprocessing.offset])]);

@@ -10,7 +10,7 @@ import { modelArtifacts, parseTopology, readArtifacts, readWeights, type ModelAr
 
 /** The model's description and weights, in memory. The model must be compiled (weights live in the wasm). */
 export function toArtifacts(model: Sequential): ModelArtifacts {
-  return modelArtifacts(model.describe(), model.weightSpecs(), model.getWeights());
+  return modelArtifacts(model.describe(), model.weightSpecs(), model.getWeightsFlat());
 }
 
 /** Rebuilds a compiled model from artifacts, checking everything before any wasm call. */

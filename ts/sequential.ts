@@ -16,6 +16,14 @@ import { fit, type FitConfig, type FitHost } from './training.js';
 import { checkKeys } from './validate.js';
 import { modelArtifacts, writeArtifacts, type ModelDescription } from './io.js';
 
+/** One weight tensor, as {@link Sequential.getWeights} gives it. */
+export interface WeightTensor {
+  /** `<layer>/<kernel|bias|…>`. */
+  name: string;
+  shape: number[];
+  values: Float32Array;
+}
+
 /** Options of the {@link Sequential} constructor. */
 export interface SequentialConfig {
   layers?: Layer[];
@@ -302,7 +310,7 @@ export class Sequential {
       evaluate: (x, y) => this.evaluate(x, y),
       describe: () => this.describe(),
       countParams: () => this.countParams(),
-      getWeights: () => this.getWeights(),
+      getWeightsFlat: () => this.getWeightsFlat(),
       setWeights: (values) => this.setWeights(values),
       trainingState: () => this.call('fit() checkpoint', () => wasm.training_state()),
       setTrainingState: (bytes) => this.call('fit() resume', () => wasm.set_training_state(bytes)),
@@ -462,18 +470,64 @@ export class Sequential {
     ].join('\n');
   }
 
-  /** Every parameter, each layer's kernel then bias, in Keras's layouts. */
-  getWeights(): Float32Array {
-    return this.call('getWeights()', () => this.model('getWeights()').weights());
+  /**
+   * The weights as Keras's `get_weights()` and TF.js's `getWeights()` give them: one entry per
+   * weight tensor, in order (each layer's kernel, then its bias), with its name, shape (Keras's
+   * layouts: HWIO conv kernels, `[inputs, units]` dense kernels) and values.
+   */
+  getWeights(): WeightTensor[] {
+    const flat = this.getWeightsFlat();
+    let at = 0;
+    return this.weightSpecs().map(({ name, shape }) => {
+      const size = shape.reduce((p, d) => p * d, 1);
+      const values = flat.slice(at, at + size);
+      at += size;
+      return { name, shape, values };
+    });
   }
 
-  /** Replaces every parameter (the layout of {@link Sequential.getWeights}). */
-  setWeights(values: Float32Array): void {
+  /** Every parameter in one array: the tensors of {@link Sequential.getWeights}, one after another. */
+  getWeightsFlat(): Float32Array {
+    return this.call('getWeightsFlat()', () => this.model('getWeightsFlat()').weights());
+  }
+
+  /**
+   * Replaces every parameter: from the tensors {@link Sequential.getWeights} gives (each with
+   * its shape, or as bare `Float32Array`s in that order, as Keras's `set_weights` takes them), or
+   * from one array in the layout of {@link Sequential.getWeightsFlat}.
+   */
+  setWeights(weights: Float32Array | readonly (WeightTensor | Float32Array)[]): void {
     const model = this.model('setWeights()');
+    const values = Array.isArray(weights) ? this.joinTensors(weights as readonly (WeightTensor | Float32Array)[]) : weights;
     if (!(values instanceof Float32Array) || values.length !== this.countParams()) {
-      throw new ShapeMismatchError(`${this.name}.setWeights(): expected a Float32Array of ${this.countParams()} values, got ${describe(values)}`);
+      throw new ShapeMismatchError(`${this.name}.setWeights(): expected a Float32Array of ${this.countParams()} values, or a list of its weight tensors, got ${describe(values)}`);
     }
     this.call('setWeights()', () => model.set_weights(values));
+  }
+
+  /** The tensors of a `setWeights` list, checked against the model's, as one array. */
+  private joinTensors(list: readonly (WeightTensor | Float32Array)[]): Float32Array {
+    const specs = this.weightSpecs();
+    const what = `${this.name}.setWeights()`;
+    if (list.length !== specs.length) {
+      throw new ShapeMismatchError(`${what}: ${list.length} weight tensors given, the model has ${specs.length} (${specs.map((w) => `${w.name} [${w.shape.join(', ')}]`).join(', ')})`);
+    }
+    const out = new Float32Array(this.countParams());
+    let at = 0;
+    specs.forEach((spec, i) => {
+      const given = list[i]!;
+      const values = given instanceof Float32Array ? given : given?.values;
+      const size = spec.shape.reduce((p, d) => p * d, 1);
+      if (!(given instanceof Float32Array) && given?.shape !== undefined && JSON.stringify(given.shape) !== JSON.stringify(spec.shape)) {
+        throw new ShapeMismatchError(`${what}: tensor ${i} (${spec.name}) has shape [${given.shape.join(', ')}], the model's is [${spec.shape.join(', ')}]`);
+      }
+      if (!(values instanceof Float32Array) || values.length !== size) {
+        throw new ShapeMismatchError(`${what}: tensor ${i} (${spec.name} [${spec.shape.join(', ')}]) needs a Float32Array of ${size} values, got ${describe(values)}`);
+      }
+      out.set(values, at);
+      at += size;
+    });
+    return out;
   }
 
   /** The weight tensors' names and shapes, in the order of {@link Sequential.getWeights}. */
@@ -492,7 +546,7 @@ export class Sequential {
    */
   async save(url: string): Promise<{ modelJson: string; weights: string }> {
     this.check('save()');
-    return writeArtifacts(modelArtifacts(this.describe(), this.weightSpecs(), this.getWeights()), url);
+    return writeArtifacts(modelArtifacts(this.describe(), this.weightSpecs(), this.getWeightsFlat()), url);
   }
 
   /** The model's topology and compile settings, as `model.json` and checkpoints record them. */

@@ -124,7 +124,7 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
         throw refuse(i, layer, 'has no TF.js Layers equivalent');
     }
   });
-  const weights = model.getWeights();
+  const weights = model.getWeightsFlat();
   const bytes = new Uint8Array(weights.length * 4);
   const view = new DataView(bytes.buffer);
   weights.forEach((v, i) => view.setFloat32(4 * i, v, true));

@@ -35,7 +35,7 @@ window.result = (async () => {
   const probs = model.predict(ops.randomUniform(3, 4 * 784, 0, 1));
   // Data-parallel training with workers: 2: the page and a Web Worker, whose script Vite must have found and bundled.
   await model.fit(ops.randomUniform(4, 64 * 784, 0, 1), Uint8Array.from({ length: 64 }, (_, i) => i % 10), { batchSize: 32, workers: 2 });
-  return { probs: Array.from(probs), weights: Array.from(model.getWeights()) };
+  return { probs: Array.from(probs), weights: Array.from(model.getWeightsFlat()) };
 })();
 `,
   );
@@ -56,7 +56,7 @@ describe('Vite, no configuration', () => {
     const node = model.predict(api.ops.randomUniform(3, 4 * 784, 0, 1));
     expect(firstDifference(new Uint8Array(Float32Array.from(page.probs).buffer), new Uint8Array(node.buffer))).toBe(-1);
     await model.fit(api.ops.randomUniform(4, 64 * 784, 0, 1), Uint8Array.from({ length: 64 }, (_, i) => i % 10), { batchSize: 32, workers: 1 });
-    expect(firstDifference(new Uint8Array(Float32Array.from(page.weights).buffer), new Uint8Array(model.getWeights().buffer))).toBe(-1);
+    expect(firstDifference(new Uint8Array(Float32Array.from(page.weights).buffer), new Uint8Array(model.getWeightsFlat().buffer))).toBe(-1);
     expect(assets.some((f) => /^worker\.browser-[\w-]+\.js$/.test(f))).toBe(true);
     expect(harness.pageErrors).toEqual([]);
     model.dispose();

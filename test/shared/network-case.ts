@@ -37,7 +37,7 @@ export async function networkCase(api: typeof Api, network: 'fashion' | 'lenet5'
     curvatureSamples: 20,
     callbacks: { onBatchEnd: (_b, logs) => void losses.push(logs.loss) },
   });
-  const result = { losses, weights: bytesOf(model.getWeights()), predictions: bytesOf(model.predict(data.testImages)) };
+  const result = { losses, weights: bytesOf(model.getWeightsFlat()), predictions: bytesOf(model.predict(data.testImages)) };
   model.dispose();
   return result;
 }
