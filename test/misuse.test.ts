@@ -90,3 +90,42 @@ describe('dispose() during fit()', () => {
     }
   }, 60_000);
 });
+
+describe('a worker that fails mid-step', () => {
+  it('rejects fit() with WORKER_FAILED within a second, naming the worker, and the model trains again after', async () => {
+    // The pool is internal: wrap the platform so that one worker gets a request it must refuse
+    // (its labels cut short) at the third step, as a worker that throws would.
+    const { setWorkerPlatform, workerPlatform } = await import('../dist/worker-pool.js');
+    const platform = workerPlatform()!;
+    let steps = 0;
+    let sentAt = 0;
+    setWorkerPlatform({
+      defaultWorkers: () => platform.defaultWorkers(),
+      spawn: () => {
+        const port = platform.spawn();
+        const post = port.post.bind(port);
+        port.post = (message, transfer) => {
+          if (message.type === 'step' && ++steps === 3) {
+            sentAt = performance.now();
+            return post({ ...message, labels: message.labels.subarray(0, 1) }, transfer);
+          }
+          post(message, transfer);
+        };
+        return port;
+      },
+    });
+    const m = model();
+    try {
+      await expect(m.fit(x(), y(), { batchSize: 32, workers: 2 })).rejects.toThrowError(
+        expect.objectContaining({ code: 'WORKER_FAILED', message: expect.stringMatching(/^gradient worker 0: gradient worker: .*labels need/) }),
+      );
+      expect(performance.now() - sentAt).toBeLessThan(1000);
+    } finally {
+      setWorkerPlatform(platform);
+    }
+    // The failed step left no reduction half done: the next fit trains.
+    const history = await m.fit(x(), y(), { batchSize: 32, workers: 2 });
+    expect(Number.isFinite(history.history.loss[0])).toBe(true);
+    m.dispose();
+  });
+});

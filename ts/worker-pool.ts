@@ -45,7 +45,7 @@ export interface WorkerPort {
   busy?(busy: boolean): void;
 }
 
-interface Platform {
+export interface Platform {
   spawn(): WorkerPort;
   /** The default number of workers. */
   defaultWorkers(): number;
@@ -56,6 +56,11 @@ let platform: Platform | undefined;
 /** Installs the platform's way of starting gradient workers (the package entry points do this). */
 export function setWorkerPlatform(p: Platform): void {
   platform = p;
+}
+
+/** The installed platform (the fault tests wrap it). */
+export function workerPlatform(): Platform | undefined {
+  return platform;
 }
 
 /** The default `workers` for fit(): the cores in Node, 1 in browsers (see the entry points). */
