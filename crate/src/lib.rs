@@ -6,6 +6,10 @@
 //! its result out into a fresh JS array; no numeric work lives here. Errors cross as JS `Error`s
 //! with a `code` (see [`error::ErrorCode`]), which TypeScript maps to its `ConvnetError`s.
 
+// The model tests' shared module (crate/tests/common) names the crate; so can unit tests.
+#[cfg(test)]
+extern crate self as convnet_wasm;
+
 #[cfg(all(feature = "bench", target_arch = "wasm32"))]
 pub mod bench;
 pub mod error;

@@ -168,34 +168,21 @@ impl Model {
     }
 }
 
+// The model tests' shared specs (crate/tests/), so that the test below, which needs the model's
+// internals, builds the same LeNet-like stack.
+#[cfg(test)]
+#[path = "../../tests/common/mod.rs"]
+mod test_common;
+
 #[cfg(test)]
 mod tests {
-    use super::super::{Input, Model, ModelSpec};
+    use super::super::{Input, Model};
     use crate::kernel_test;
     use crate::kernels::test_support::check_gradient;
     use crate::rng::Rng;
-    use serde_json::{json, Value};
+    use serde_json::json;
 
-    fn lenet_like(loss: Value) -> ModelSpec {
-        let prototypes: Vec<f32> = (0..3 * 5).map(|i| if (i * 7 + i / 5) % 3 == 0 { 1.0 } else { -1.0 }).collect();
-        serde_json::from_value(json!({
-            "input_shape": [5, 5, 2],
-            "input_scale": 0.005, "input_offset": -0.1,
-            "layers": [
-                {"type": "zero_padding2d", "padding": [[1, 1], [1, 1]], "value": -0.1},
-                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "activation": "lecun_tanh",
-                 "connections": [[0], [1], [0, 1]], "kernel_initializer": "lenet_uniform",
-                 "bias_initializer": "lenet_uniform"},
-                {"type": "subsampling2d", "pool_size": [2, 2], "activation": "lecun_tanh",
-                 "kernel_initializer": "lenet_uniform", "bias_initializer": "lenet_uniform"},
-                {"type": "flatten"},
-                {"type": "dense", "units": 5, "activation": "lecun_tanh", "kernel_initializer": "lenet_uniform"},
-                {"type": "rbf", "units": 3, "prototypes": prototypes}],
-            "loss": loss,
-            "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
-        }))
-        .unwrap()
-    }
+    use super::test_common::lenet_like;
 
     kernel_test!(
         fn lenet_layers_gradients_match_finite_differences_for_every_loss() {
