@@ -115,3 +115,26 @@ describe('data-parallel training', () => {
     model.dispose();
   });
 });
+
+describe('evaluation on workers', () => {
+  it('evaluateAsync gives evaluate’s numbers, and fit’s validation on workers gives the history of one thread', async () => {
+    const model = cw.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 8 });
+    await model.fit(mnist.train.images.subarray(0, 256 * 784), mnist.train.labels.subarray(0, 256), { batchSize: 32, workers: 1 });
+    const x = mnist.test.images.subarray(0, 1000 * 784);
+    const y = mnist.test.labels.subarray(0, 1000);
+    for (const batchSize of [256, 100, 7]) {
+      const here = model.evaluate(x, y, { batchSize });
+      expect(await model.evaluateAsync(x, y, { batchSize, workers: 2 })).toEqual(here);
+    }
+    model.dispose();
+    const histories = [];
+    for (const workers of [1, 2]) {
+      const m = cw.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 8 });
+      const h = await m.fit(mnist.train.images.subarray(0, 320 * 784), mnist.train.labels.subarray(0, 320), { epochs: 2, batchSize: 32, validationSplit: 0.5, workers });
+      histories.push(h.history);
+      m.dispose();
+    }
+    expect(histories[1]).toEqual(histories[0]);
+    expect(histories[0]!.val_loss).toHaveLength(2);
+  }, 60_000);
+});

@@ -307,7 +307,8 @@ export class Sequential {
       call: (what, fn) => this.call(what, fn),
       checkData: (what, x, y) => this.checkData(what, x, y),
       gather: (x, y, order, from, to) => this.gather(x, y, order, from, to),
-      evaluate: (x, y) => this.evaluate(x, y),
+      // With workers, validation runs on them too, with the same numbers.
+      evaluate: (x, y, workers) => (workers > 1 ? this.evaluateOnWorkers('fit() validation', x, y, { workers }) : Promise.resolve(this.evaluate(x, y))),
       describe: () => this.describe(),
       countParams: () => this.countParams(),
       getWeightsFlat: () => this.getWeightsFlat(),
@@ -324,22 +325,75 @@ export class Sequential {
     const model = this.model('evaluate()');
     checkKeys(`${this.name}.evaluate()`, config, ['batchSize']);
     const n = this.checkData('evaluate()', x, y);
-    const batchSize = config.batchSize ?? 256;
-    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.evaluate(): batchSize must be an integer ≥ 1, got ${batchSize}`);
+    const batchSize = this.evaluationBatch('evaluate()', config.batchSize);
+    const labels = Uint32Array.from(y);
+    const outputs: Float32Array[] = [];
+    for (let from = 0; from < n; from += batchSize) {
+      const { bx, by } = this.gather(x, y, null, from, Math.min(from + batchSize, n));
+      outputs.push(this.call('evaluate()', () => model.evaluate(bx, by)));
+    }
+    return this.evaluation(outputs, labels, batchSize);
+  }
+
+  /**
+   * {@link Sequential.evaluate} spread over `workers` (default: the cores in Node, 1 in browsers),
+   * whole batches to each, with the current weights; the numbers are `evaluate`'s, since each
+   * batch is the same computation wherever it runs and the sums are taken here in batch order.
+   * The workers stay up for later calls, like {@link Sequential.predictAsync}'s.
+   */
+  async evaluateAsync(x: Inputs, y: Labels, config: { batchSize?: number; workers?: number } = {}): Promise<Evaluation> {
+    this.model('evaluateAsync()');
+    checkKeys(`${this.name}.evaluateAsync()`, config, ['batchSize', 'workers']);
+    this.begin('evaluateAsync()');
+    try {
+      return await this.evaluateOnWorkers('evaluateAsync()', x, y, config);
+    } finally {
+      this.end();
+    }
+  }
+
+  /** Evaluation on the worker pool; also fit()'s validation when it trains on workers. */
+  private async evaluateOnWorkers(what: string, x: Inputs, y: Labels, config: { batchSize?: number; workers?: number }): Promise<Evaluation> {
+    const model = this.model(what);
+    const n = this.checkData(what, x, y);
+    const batchSize = this.evaluationBatch(what, config.batchSize);
+    const workers = Math.min(this.workerCount(what, config.workers), Math.ceil(n / batchSize));
+    if (workers === 1) return this.evaluate(x, y, { batchSize });
+    const pool = await this.workerPool(workers);
+    const labels = Uint32Array.from(y);
+    const parts = await pool.evaluate(this.call(what, () => model.weights()), x, labels, batchSize);
+    // Each batch's [loss, correct, probabilities…], in batch order.
+    const classes = this.outputShape[2];
+    const outputs: Float32Array[] = [];
+    for (let from = 0, at = 0; from < n; from += batchSize) {
+      const size = 2 + (Math.min(from + batchSize, n) - from) * classes;
+      outputs.push(parts.subarray(at, at + size));
+      at += size;
+    }
+    return this.evaluation(outputs, labels, batchSize);
+  }
+
+  private evaluationBatch(what: string, batchSize = 256): number {
+    if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.${what}: batchSize must be an integer ≥ 1, got ${batchSize}`);
+    return batchSize;
+  }
+
+  /** Loss, accuracy and confusion matrix from each batch's `[loss, correct, probabilities…]`, summed in batch order. */
+  private evaluation(outputs: readonly Float32Array[], labels: Uint32Array, batchSize: number): Evaluation {
+    const n = labels.length;
     const classes = this.outputShape[2];
     const confusionMatrix = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
     let lossSum = 0;
     let correct = 0;
-    for (let from = 0; from < n; from += batchSize) {
-      const to = Math.min(from + batchSize, n);
-      const { bx, by } = this.gather(x, y, null, from, to);
-      const out = this.call('evaluate()', () => model.evaluate(bx, by));
-      lossSum += out[0]! * (to - from);
+    outputs.forEach((out, b) => {
+      const from = b * batchSize;
+      const size = Math.min(from + batchSize, n) - from;
+      lossSum += out[0]! * size;
       correct += out[1]!;
-      for (let i = 0; i < to - from; i++) {
-        confusionMatrix[by[i]!]![argmax(out, 2 + i * classes, classes)]! += 1;
+      for (let i = 0; i < size; i++) {
+        confusionMatrix[labels[from + i]!]![argmax(out, 2 + i * classes, classes)]! += 1;
       }
-    }
+    });
     return { loss: lossSum / n, accuracy: correct / n, confusionMatrix };
   }
 
@@ -411,18 +465,9 @@ export class Sequential {
     const n = this.checkData('predictAsync()', x);
     const batchSize = config.batchSize ?? 256;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.predictAsync(): batchSize must be an integer ≥ 1, got ${batchSize}`);
-    const workers = Math.min(config.workers ?? defaultWorkers(), n);
-    if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
-      throw new InvalidArgumentError(`${this.name}.predictAsync(): workers must be an integer in [1, 256], got ${config.workers}`);
-    }
+    const workers = Math.min(this.workerCount('predictAsync()', config.workers), n);
     if (workers === 1) return this.predict(x, { batchSize });
-    const spec = this.compiled!.spec;
-    if (this.predictPool === undefined || this.predictPoolKey !== `${workers}:${spec}`) {
-      this.predictPool?.then((pool) => pool.close(), () => {});
-      this.predictPoolKey = `${workers}:${spec}`;
-      this.predictPool = WorkerPool.start(workers, spec);
-    }
-    const pool = await this.predictPool;
+    const pool = await this.workerPool(workers);
     return pool.predict(this.call('predictAsync()', () => model.weights()), x, n, batchSize);
   }
 
@@ -564,6 +609,26 @@ export class Sequential {
       },
       compileConfig: compile ? { optimizer: compile.optimizer, loss: compile.loss, learningRate: compile.learningRate, seed: compile.seed } : null,
     };
+  }
+
+  /** `workers` checked, or the default: the cores in Node, 1 in browsers. */
+  private workerCount(what: string, workers: number | undefined): number {
+    const count = workers ?? defaultWorkers();
+    if (!Number.isInteger(count) || count < 1 || count > 256) {
+      throw new InvalidArgumentError(`${this.name}.${what}: workers must be an integer in [1, 256], got ${workers}`);
+    }
+    return count;
+  }
+
+  /** The pool that predictAsync() and evaluateAsync() share: `workers` workers with this model's spec, kept up. */
+  private workerPool(workers: number): Promise<WorkerPool> {
+    const spec = this.compiled!.spec;
+    if (this.predictPool === undefined || this.predictPoolKey !== `${workers}:${spec}`) {
+      this.predictPool?.then((pool) => pool.close(), () => {});
+      this.predictPoolKey = `${workers}:${spec}`;
+      this.predictPool = WorkerPool.start(workers, spec);
+    }
+    return this.predictPool;
   }
 
   /**

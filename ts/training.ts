@@ -105,7 +105,8 @@ export interface FitHost extends CheckpointedModel {
   checkData(what: string, x: Inputs, y?: Labels): number;
   /** Copies examples `order[from..to]` of x (and y) into batch buffers. */
   gather(x: Inputs, y: Labels | undefined, order: Uint32Array | null, from: number, to: number): { bx: Inputs; by: Uint32Array };
-  evaluate(x: Inputs, y: Labels): Evaluation;
+  /** Loss, accuracy and confusion matrix, on `workers` threads when more than 1 (the same numbers). */
+  evaluate(x: Inputs, y: Labels, workers: number): Promise<Evaluation>;
 }
 
 /**
@@ -140,6 +141,7 @@ interface FitPlan {
   /** More than one micro-batch per batch: the data-parallel path. */
   parallel: boolean;
   threads: number;
+  workers: number;
   shuffle: boolean;
   callbacks: CallbackList;
   yieldEvery: number;
@@ -205,6 +207,7 @@ function plan(host: FitHost, x: Inputs, y: Labels, config: FitConfig): FitPlan {
     parallel,
     // This thread computes one run of micro-batches itself; the others go to workers − 1 threads.
     threads: parallel ? Math.min(workers, microBatches) : 1,
+    workers,
     shuffle: config.shuffle !== false,
     callbacks: new CallbackList([
       ...(verbose > 0 ? [progressLogger(verbose, epochs, Math.ceil(nTrain / batchSize))] : []),
@@ -293,7 +296,7 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
           lastYield = performance.now();
         }
       }
-      const v = p.validation && host.evaluate(p.validation[0], p.validation[1]);
+      const v = p.validation && (await host.evaluate(p.validation[0], p.validation[1], p.threads > 1 ? p.workers : 1));
       const logs: Logs = makeLogs({ loss: lossSum / seen, accuracy: correct / seen, ...(v ? { val_loss: v.loss, val_accuracy: v.accuracy } : {}) });
       recordEpoch(history, epoch, logs);
       await callbacks.epochEnd(epoch, logs);

@@ -25,14 +25,17 @@ export function serveGradients(
       }
       if (model === undefined) throw new Error('a request arrived before the model was built');
       const built = model;
-      if (m.type === 'predict') {
+      if (m.type === 'predict' || m.type === 'evaluate') {
         callWasm('gradient worker', () => built.set_weights(m.weights));
         const per = built.input_len();
         const n = m.x.length / per;
         const chunks: Float32Array[] = [];
         for (let from = 0; from < n; from += m.batchSize) {
-          const bx = m.x.subarray(from * per, Math.min(n, from + m.batchSize) * per);
-          chunks.push(callWasm('gradient worker', () => built.predict(bx)));
+          const to = Math.min(n, from + m.batchSize);
+          const bx = m.x.subarray(from * per, to * per);
+          // An evaluation's batch gives [loss, correct, probabilities…], a prediction's the probabilities.
+          const labels = m.type === 'evaluate' ? m.labels.subarray(from, to) : undefined;
+          chunks.push(callWasm('gradient worker', () => (labels ? built.evaluate(bx, labels) : built.predict(bx))));
         }
         const out = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
         chunks.reduce((at, c) => (out.set(c, at), at + c.length), 0);

@@ -30,7 +30,8 @@ export type GradientRequest =
       /** An array the worker's last result came in, given back for it to fill again. */
       reuse?: Float32Array | undefined;
     }
-  | { type: 'predict'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; batchSize: number };
+  | { type: 'predict'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; batchSize: number }
+  | { type: 'evaluate'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; labels: Uint32Array; batchSize: number };
 /** A result: a step's gradient parts (and the step's weights array, given back) or predictions. */
 export type GradientResult = { parts: Float32Array; weights?: Float32Array };
 export type GradientReply = { type: 'ready' } | ({ type: 'result'; id: number } & GradientResult) | { type: 'error'; id?: number; message: string };
@@ -122,12 +123,12 @@ class Pending {
    * weights only when `ownWeights` (the last worker to get that array: posting copies it for
    * the others at once).
    */
-  run(request: Extract<GradientRequest, { type: 'step' | 'predict' }>, ownWeights = false): Promise<GradientResult> {
+  run(request: Extract<GradientRequest, { type: 'step' | 'predict' | 'evaluate' }>, ownWeights = false): Promise<GradientResult> {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.waiting.set(request.id, { resolve, reject });
       this.port.busy?.(true);
-      const transfer: Transferable[] = request.type === 'step' ? [request.x.buffer, request.labels.buffer] : [request.x.buffer];
+      const transfer: Transferable[] = request.type === 'predict' ? [request.x.buffer] : [request.x.buffer, request.labels.buffer];
       if (request.type === 'step' && request.reuse) transfer.push(request.reuse.buffer);
       if (ownWeights) transfer.push(request.weights.buffer);
       this.port.post(request, transfer);
@@ -262,6 +263,31 @@ export class WorkerPool {
       // `weights` is the caller's copy (`model.weights()`): the last worker takes it.
       jobs.push(this.workers[w]!.run({ type: 'predict', id: this.nextId++, weights, x: x.slice(from * per, (from + take) * per), batchSize }, w === used - 1));
       from += take;
+    }
+    const results = (await Promise.all(jobs)).map((r) => r.parts);
+    const out = new Float32Array(results.reduce((s, r) => s + r.length, 0));
+    results.reduce((at, r) => (out.set(r, at), at + r.length), 0);
+    return out;
+  }
+
+  /**
+   * Evaluation split across the workers by whole batches of `batchSize`: each evaluates a
+   * contiguous run of batches with `weights` (which the last worker takes over) and returns each
+   * batch's `[loss, correct, probabilities…]`; the runs are joined in batch order.
+   */
+  async evaluate(weights: Float32Array, x: Uint8Array | Float32Array, labels: Uint32Array, batchSize: number): Promise<Float32Array> {
+    const n = labels.length;
+    const per = x.length / n;
+    const batches = Math.ceil(n / batchSize);
+    const used = Math.min(this.workers.length, batches);
+    const jobs: Promise<GradientResult>[] = [];
+    for (let w = 0, first = 0; w < used; w++) {
+      const take = Math.floor(batches / used) + (w < batches % used ? 1 : 0);
+      const from = first * batchSize;
+      const to = Math.min(n, (first + take) * batchSize);
+      const request = { type: 'evaluate' as const, id: this.nextId++, weights, x: x.slice(from * per, to * per), labels: labels.slice(from, to), batchSize };
+      jobs.push(this.workers[w]!.run(request, w === used - 1));
+      first += take;
     }
     const results = (await Promise.all(jobs)).map((r) => r.parts);
     const out = new Float32Array(results.reduce((s, r) => s + r.length, 0));
