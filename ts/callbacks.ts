@@ -124,11 +124,7 @@ export function recordEpoch(history: History, epoch: number, logs: Logs): void {
 
 /** Several callbacks called as one, in order; each hook is awaited. */
 export class CallbackList {
-  private readonly list: Callbacks[];
-
-  constructor(callbacks: Callbacks | readonly Callbacks[] | undefined) {
-    this.list = callbacks === undefined ? [] : Array.isArray(callbacks) ? [...(callbacks as readonly Callbacks[])] : [callbacks as Callbacks];
-  }
+  constructor(private readonly list: readonly Callbacks[]) {}
 
   async trainBegin(): Promise<void> {
     for (const c of this.list) await c.onTrainBegin?.();

@@ -13,7 +13,7 @@ import { FORMAT_VERSION } from './format.js';
 import type { CompileConfig, Evaluation, Inputs, Labels, LearningRate, LossConfig, OptimizerConfig, Preprocessing } from './config.js';
 import type { History } from './callbacks.js';
 import { fit, type FitConfig, type FitHost } from './training.js';
-import { checkKeys } from './validate.js';
+import { checkKeys, describe } from './validate.js';
 import { modelArtifacts, writeArtifacts, type ModelDescription } from './io.js';
 
 /** One weight tensor, as {@link Sequential.getWeights} gives it. */
@@ -685,14 +685,6 @@ function argmax(values: Float32Array, start: number, count: number): number {
   let best = 0;
   for (let j = 1; j < count; j++) if (values[start + j]! > values[start + best]!) best = j;
   return best;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of ${v.length} values`;
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name} of ${(v as unknown as ArrayLike<number>).length} values`;
-  if (typeof v === 'object') return `a ${v?.constructor?.name ?? 'object'}`;
-  return String(v);
 }
 
 const OPTIMIZER_KEYS: Record<OptimizerConfig['type'], readonly string[]> = {

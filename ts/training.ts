@@ -211,7 +211,7 @@ function plan(host: FitHost, x: Inputs, y: Labels, config: FitConfig): FitPlan {
     shuffle: config.shuffle !== false,
     callbacks: new CallbackList([
       ...(verbose > 0 ? [progressLogger(verbose, epochs, Math.ceil(nTrain / batchSize))] : []),
-      ...(config.callbacks === undefined ? [] : Array.isArray(config.callbacks) ? config.callbacks : [config.callbacks]),
+      ...(config.callbacks === undefined ? [] : [config.callbacks].flat()),
     ]),
     yieldEvery: config.yieldEvery ?? 50,
     curvatureSamples,

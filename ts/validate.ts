@@ -33,10 +33,11 @@ export function checkFinite(name: string, value: unknown): number {
   return value;
 }
 
-function describe(value: unknown): string {
+/** What a value is, for messages: `a Uint8Array of 784 values`, `an array of 3 values`, `"abc"`. */
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return `an array of ${value.length} values`;
-  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of ${(value as unknown as ArrayLike<number>).length} values`;
   if (typeof value === 'object') return `a ${value.constructor?.name ?? 'object'}`;
   if (typeof value === 'string') return JSON.stringify(value);
   return String(value);

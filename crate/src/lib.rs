@@ -323,15 +323,14 @@ impl WasmModel {
 
     /// Each layer's parameter tensors' shapes, as JSON (`[[[kh, kw, in, out], [out]], [], …]`).
     pub fn param_shapes_json(&self) -> String {
-        let count = self.inner.output_lens().len();
-        let shapes: Vec<Vec<Vec<usize>>> = (0..count).filter_map(|i| self.inner.param_shapes(i)).collect();
+        let shapes: Vec<Vec<Vec<usize>>> =
+            (0..self.inner.layer_count()).filter_map(|i| self.inner.param_shapes(i)).collect();
         serde_json::to_string(&shapes).unwrap_or_default()
     }
 
     /// Parameters of each layer (kernel and bias), as the runtime laid them out.
     pub fn layer_param_counts(&self) -> Vec<u32> {
-        let count = self.inner.output_lens().len();
-        (0..count)
+        (0..self.inner.layer_count())
             .filter_map(|i| self.inner.layer_params(i))
             .map(|(kernel, bias)| (kernel.len() + bias.len()) as u32)
             .collect()

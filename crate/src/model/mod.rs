@@ -223,6 +223,11 @@ impl Model {
         self.layers.get(index).map(|s| &s.layer)
     }
 
+    /// How many layers the model has.
+    pub fn layer_count(&self) -> usize {
+        self.layers.len()
+    }
+
     /// Values per example out of each layer, in spec order.
     pub fn output_lens(&self) -> Vec<usize> {
         self.layers.iter().map(|s| s.out_len).collect()
