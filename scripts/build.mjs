@@ -71,6 +71,7 @@ mkdirSync(join(dist, 'wasm'), { recursive: true });
 wasmOpt(join(glueDir, 'convnet_wasm_bg.wasm'), join(dist, 'convnet_wasm_bg.wasm'));
 
 run('tsc', bin('tsc'), ['-p', 'tsconfig.build.json']);
+// For the tests that reach into the glue (test/shared/internals.ts); no public declaration imports it.
 copyFileSync(join(glueDir, 'convnet_wasm.d.ts'), join(dist, 'wasm', 'convnet_wasm.d.ts'));
 // The glue's fallback `new URL('convnet_wasm_bg.wasm', import.meta.url)` names a file that is not
 // in dist/wasm/ (the entry points always pass the module). Bundlers treat that expression as an
@@ -82,6 +83,15 @@ writeFileSync(
   join(dist, 'wasm', 'convnet_wasm.js'),
   glue.replace(glueFallback, "throw new Error('convnet-wasm: the wasm module must be passed to the glue (init() does this)');"),
 );
+
+// The browsers' gradient worker as one file with no bare imports (fflate, the glue), so that it can
+// be served as it is (`convnet-wasm/worker`) by bundlers that do not follow
+// `new Worker(new URL(…))` (esbuild).
+const workerFile = join(dist, 'worker.browser.js');
+run('esbuild (worker)', bin('esbuild'), [
+  workerFile, '--bundle', '--format=esm', '--platform=browser', '--target=es2022', '--sourcemap', '--sources-content=true',
+  '--allow-overwrite', `--outfile=${workerFile}`, '--log-level=warning',
+]);
 
 const kib = (path) => (statSync(path).size / 1024).toFixed(1);
 console.log(

@@ -63,6 +63,7 @@ describe('save and load (file://)', () => {
     await expect(cw.loadModel(`file://${out}`)).rejects.toThrow('not a convnet-wasm model.json');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     await expect(cw.loadModel(`file://${join(dir, 'missing')}`)).rejects.toThrow(/model\.json: ENOENT/);
+    await expect(cw.loadModel(`file://${join(dir, 'missing')}`)).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
     await expect(cw.loadModel('ftp://example.invalid/m')).rejects.toThrow(
       'use file://<directory> (Node), indexeddb://<name> (browsers) or an http(s):// URL of model.json',
     );

@@ -1,9 +1,11 @@
-// ONNX export, checked by a real runtime: onnxruntime-web 1.30 (its wasm build, in Node) loads
-// the exports of all three networks — the Fashion ConvNet, the faithful LeNet-5 (C3 as Gathers,
-// Convs and a Concat; the RBF as Sub and ReduceSumSquare) and the modern LeNet-5 — and its outputs
-// match `predict` within 1e-5 on 100 real test images, with the same classes. (onnxruntime-node
-// cannot be installed here: its install script downloads binaries from api.nuget.org.)
-import * as ort from 'onnxruntime-web';
+// ONNX export, checked by two real runtimes: native ONNX Runtime (onnxruntime-node 1.30, the
+// engine a server runs; installed with --ignore-scripts, its binary ships in the package) and its
+// wasm build (onnxruntime-web, in Node). Each loads the exports of all three networks — the Fashion
+// ConvNet, the faithful LeNet-5 (C3 as Gathers, Convs and a Concat; the RBF as Sub and
+// ReduceSumSquare) and the modern LeNet-5 — and its outputs match `predict` within 1e-5 on 100
+// real test images, with the same classes.
+import * as ortNode from 'onnxruntime-node';
+import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
 import type { Dataset } from 'convnet-wasm';
@@ -12,11 +14,11 @@ let fashion: Dataset;
 let mnist: Dataset;
 beforeAll(async () => {
   await cw.init();
-  ort.env.wasm.numThreads = 1;
+  ortWeb.env.wasm.numThreads = 1;
   [fashion, mnist] = await Promise.all([cw.datasets.fashionMnist(), cw.datasets.mnist()]);
 });
 
-async function compare(model: cw.Sequential, data: Dataset) {
+async function compare(ort: typeof ortWeb, model: cw.Sequential, data: Dataset) {
   const n = 100;
   const pixels = data.test.images.subarray(0, n * 784);
   const ours = model.predict(pixels);
@@ -36,7 +38,12 @@ async function compare(model: cw.Sequential, data: Dataset) {
   return { worst, sameClass };
 }
 
-describe('ONNX export (onnxruntime-web)', () => {
+const runtimes: [string, typeof ortWeb][] = [
+  ['onnxruntime-node', ortNode as unknown as typeof ortWeb],
+  ['onnxruntime-web', ortWeb],
+];
+
+describe.each(runtimes)('ONNX export (%s)', (runtime, ort) => {
   const cases: [string, () => cw.Sequential, () => Dataset, number][] = [
     ['Fashion ConvNet', () => cw.models.fashionConvNet().compile({ optimizer: 'nadam', seed: 42 }), () => fashion, 128],
     ['faithful LeNet-5', () => cw.models.leNet5().compile({ optimizer: 'sdlm', learningRate: 0.00005, seed: 1 }), () => mnist, 1000],
@@ -48,8 +55,8 @@ describe('ONNX export (onnxruntime-web)', () => {
       const d = data();
       const batchSize = model.compileConfig?.optimizer.type === 'sdlm' ? 1 : 32;
       await model.fit(d.train.images.subarray(0, n * 784), d.train.labels.subarray(0, n), { batchSize });
-      const { worst, sameClass } = await compare(model, d);
-      console.log(`ONNX, ${name}: same class on ${sameClass}/100, largest probability difference ${worst.toExponential(2)}`);
+      const { worst, sameClass } = await compare(ort, model, d);
+      console.log(`ONNX (${runtime}), ${name}: same class on ${sameClass}/100, largest probability difference ${worst.toExponential(2)}`);
       expect(sameClass).toBe(100);
       expect(worst).toBeLessThan(1e-5);
       model.dispose();

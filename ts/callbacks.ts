@@ -60,10 +60,15 @@ export function makeLogs<T extends { loss: number; accuracy: number; val_loss?: 
 
 /** Hooks called during {@link Sequential.fit}; each may be async. */
 export interface Callbacks {
+  /** Before the first epoch (a resumed run: before its first remaining epoch). */
   onTrainBegin?(): void | Promise<void>;
+  /** After the last epoch, or once training stopped (`stopTraining`). */
   onTrainEnd?(history: History): void | Promise<void>;
+  /** Before each epoch; `epoch` counts from 0. */
   onEpochBegin?(epoch: number): void | Promise<void>;
+  /** After each epoch, with its mean loss and accuracy and, with validation data, `val_loss` and `val_accuracy`. */
   onEpochEnd?(epoch: number, logs: Logs): void | Promise<void>;
+  /** Before each batch; `batch` counts from 0 within the epoch. */
   onBatchBegin?(batch: number): void | Promise<void>;
   /** `logs` holds the batch's loss and accuracy. */
   onBatchEnd?(batch: number, logs: Logs & { size: number }): void | Promise<void>;

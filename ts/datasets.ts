@@ -58,7 +58,7 @@ export interface Idx {
 
 /**
  * Parses an IDX file of unsigned bytes (gzip or raw). Declared sizes are checked against
- * {@link MAX_ITEMS} and against the bytes present before anything is allocated.
+ * a bound of 1,000,000 items and against the bytes present before anything is allocated.
  * @param name - Used in error messages.
  */
 export function parseIdx(bytes: Uint8Array, name: string): Idx {
@@ -283,4 +283,9 @@ export function mnist(options: DatasetOptions = {}): Promise<Dataset> {
 }
 
 /** The dataset loaders. */
-export const datasets = { fashionMnist, mnist };
+export const datasets = {
+  /** {@inheritDoc fashionMnist} */
+  fashionMnist,
+  /** {@inheritDoc mnist} */
+  mnist,
+};

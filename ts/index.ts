@@ -3,18 +3,18 @@
  *
  * Import the package (`import { init } from 'convnet-wasm'`), not this file: the package entry
  * points for Node and browsers install the right wasm loader and re-export everything here.
- * @module
+ * @module convnet-wasm
  */
 export { init, isInitialized, buildInfo, memory } from './init.js';
-export type { InitOptions, WasmSource } from './init.js';
+export type { InitOptions, WasmSource, CompiledWasmModule } from './init.js';
 export * as ops from './ops.js';
 export { layers, Layer } from './layers/index.js';
 export type { Shape3, ActivationName, InitializerName, PaddingName, Conv2DConfig, Pool2DConfig, DenseConfig, DropoutConfig, ActivationConfig, BaseLayerConfig, ZeroPad2DConfig, Subsampling2DConfig, RbfConfig } from './layers/index.js';
 export { Sequential } from './sequential.js';
-export type { SequentialConfig, WeightTensor } from './sequential.js';
+export type { SequentialConfig, WeightTensor, ResolvedCompileConfig } from './sequential.js';
 export type { CompileConfig, Evaluation, Inputs, Labels, LossConfig, OptimizerConfig, LearningRate, Preprocessing } from './config.js';
 export type { FitConfig } from './training.js';
-export type { History, Logs, Callbacks } from './callbacks.js';
+export type { History, HistorySeries, Logs, Callbacks, Verbosity } from './callbacks.js';
 export { models, fashionConvNet, trainValidationSplit } from './models.js';
 export type { FashionConvNetOptions } from './models.js';
 export { leNet5, leNet5Schedule, PAPER_ETAS, CONVNET_ETAS, C3_CONNECTIONS, DIGIT_BITMAPS, rbfPrototypes } from './lenet.js';
@@ -26,7 +26,7 @@ export { FORMAT_VERSION } from './io.js';
 export type { ModelArtifacts, ModelJson, ModelDescription } from './io.js';
 export { CHECKPOINT_VERSION } from './checkpoint.js';
 export { toTfjsLayers, fromTfjsLayers, saveTfjsLayers, loadTfjsLayers } from './tfjs.js';
-export type { TfjsArtifacts } from './tfjs.js';
+export type { TfjsArtifacts, KerasLayer } from './tfjs.js';
 export { exportOnnx } from './onnx.js';
 export type { DenseShape, DenseGradients } from './ops.js';
 export {

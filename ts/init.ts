@@ -6,10 +6,16 @@ import initGlue, { initSync, build_info } from './wasm/convnet_wasm.js';
 import { NotInitializedError, WasmLoadError } from './errors.js';
 
 /**
+ * A compiled `WebAssembly.Module`. Typed as any object so that these declarations compile
+ * without the DOM lib (Node projects) as well as with it; `init` checks what it gets.
+ */
+export type CompiledWasmModule = object;
+
+/**
  * Where to take the wasm module from: a URL (or a URL string, or in Node a file path), the
  * module's bytes, or an already compiled module.
  */
-export type WasmSource = URL | string | BufferSource | WebAssembly.Module;
+export type WasmSource = URL | string | ArrayBuffer | ArrayBufferView | CompiledWasmModule;
 
 /** Options for {@link init}. */
 export interface InitOptions {
@@ -27,10 +33,10 @@ export interface InitOptions {
   workerUrl?: string | URL;
 }
 
-/** What the glue's initialiser accepts: bytes, a compiled module, or a fetch response. */
+/** @internal What the glue's initialiser accepts: bytes, a compiled module, or a fetch response. */
 export type GlueInput = BufferSource | WebAssembly.Module | Response;
 
-/** How a platform (Node or browser) turns a {@link WasmSource} into something the glue loads. */
+/** @internal How a platform (Node or browser) turns a {@link WasmSource} into something the glue loads. */
 export type WasmResolver = (source: WasmSource | undefined) => Promise<GlueInput>;
 
 let resolver: WasmResolver | undefined;
@@ -39,6 +45,7 @@ let ready: Promise<void> | undefined;
 let initialised = false;
 
 /**
+ * @internal
  * Installs the platform's resolver. Called once by the Node or browser entry point.
  * `sync`: instantiate the compiled module synchronously (Node). The glue's asynchronous path
  * tests `instanceof Response`, and in Node the first use of that global loads undici, with http,
@@ -51,8 +58,14 @@ export function setWasmResolver(r: WasmResolver, options: { sync?: boolean } = {
 
 const WASM_MAGIC = [0x00, 0x61, 0x73, 0x6d];
 
-/** Checks that bytes start like a wasm module, so a wrong file fails with a clear message. */
-export function checkWasmBytes(bytes: BufferSource, where: string): void {
+/** @internal Checks that bytes start like a wasm module, so a wrong file fails with a clear message. */
+export function checkWasmBytes(bytes: unknown, where: string): asserts bytes is BufferSource {
+  if (!(bytes instanceof ArrayBuffer) && !ArrayBuffer.isView(bytes)) {
+    const got = bytes === null ? 'null' : typeof bytes === 'object' ? `a ${bytes.constructor?.name ?? 'object'}` : typeof bytes;
+    throw new WasmLoadError(
+      `${where} must be a URL, a URL string or path, the module's bytes (an ArrayBuffer or a typed array) or a compiled WebAssembly.Module; got ${got}`,
+    );
+  }
   const view = ArrayBuffer.isView(bytes)
     ? new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength)
     : new Uint8Array(bytes);
@@ -91,12 +104,12 @@ async function load(options: InitOptions): Promise<void> {
 let compiled: WebAssembly.Module | undefined;
 let workerScript: string | URL | undefined;
 
-/** The gradient workers' script URL given to init(), if any. */
+/** @internal The gradient workers' script URL given to init(), if any. */
 export function workerUrl(): string | URL | undefined {
   return workerScript;
 }
 
-/** The compiled module, which workers instantiate again (modules can be posted to workers). */
+/** @internal The compiled module, which workers instantiate again (modules can be posted to workers). */
 export function moduleForWorkers(): WebAssembly.Module | undefined {
   return compiled;
 }
@@ -131,7 +144,7 @@ export function isInitialized(): boolean {
   return initialised;
 }
 
-/** Throws {@link NotInitializedError} unless {@link init} has finished. */
+/** @internal Throws {@link NotInitializedError} unless {@link init} has finished. */
 export function assertInitialized(what: string): void {
   if (!initialised) throw new NotInitializedError(what);
 }

@@ -222,7 +222,9 @@ export async function readArtifacts(source: string): Promise<ReadArtifacts> {
   try {
     text = new TextDecoder().decode(await fs.readFile(jsonPath));
   } catch (error) {
-    throw new ModelFormatError(`${jsonPath}: ${(error as Error).message}`);
+    // No model there is MODEL_NOT_FOUND, as for IndexedDB; any other failure to read is LOAD_FAILED.
+    const code = (error as { code?: unknown }).code === 'ENOENT' ? 'MODEL_NOT_FOUND' : 'LOAD_FAILED';
+    throw new ConvnetError(code, `${jsonPath}: ${(error as Error).message}`, { cause: error });
   }
   return readSaved(text, jsonPath, (name) => fs.readFile(fs.join(dir, name)));
 }

@@ -65,4 +65,9 @@ export function trainValidationSplit(split: Split, train = 55_000): { train: Spl
 }
 
 /** The reference networks. */
-export const models = { fashionConvNet, leNet5 };
+export const models = {
+  /** {@inheritDoc fashionConvNet} */
+  fashionConvNet,
+  /** {@inheritDoc leNet5} */
+  leNet5,
+};

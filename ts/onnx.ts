@@ -1,5 +1,5 @@
 /**
- * ONNX export (opset 17), built with the `onnx-proto` protobuf definitions. The graph takes the
+ * ONNX export (opset 17), encoded with pbf. The graph takes the
  * model's raw input, NHWC (`input`: [N, H, W, C] float, pixels 0–255 for 8-bit data), applies the
  * preprocessing, transposes to NCHW once, and ends in `probabilities` [N, classes] — what
  * {@link Sequential.predict} returns.
@@ -12,32 +12,124 @@
  * kernels keep their layout.
  * @module
  */
-import type onnxProto from 'onnx-proto';
+import type { PbfWriter as Pbf } from 'pbf';
 import type { Layer, Shape3 } from './layers/index.js';
 import type { Sequential } from './sequential.js';
 
-// The protobuf definitions load on the first export, so that importing convnet-wasm stays quick
-// (they take some 40 ms to load in Node).
-let onnx: typeof onnxProto.onnx;
-let FLOAT: number;
-let INT64: number;
-let A: typeof onnxProto.onnx.AttributeProto.AttributeType;
+// The parts of onnx.proto (onnx/onnx, IR version 8) that the export writes, encoded with pbf's
+// low-level writer: pbf is 0.1 MB where a schema-driven library (protobufjs) is 22 MB, and the
+// export writes only nine message types. Fields go in field-number order, as protobuf encoders
+// write them, so the file is what a generated encoder would give for the same graph.
+const FLOAT = 1; // TensorProto.DataType
+const INT64 = 7;
+const ATTR = { FLOAT: 1, INT: 2, STRING: 3, INTS: 7 } as const; // AttributeProto.AttributeType
 
-async function loadProto(): Promise<void> {
-  if (onnx !== undefined) return;
-  const module = await import('onnx-proto');
-  onnx = (module.default ?? module).onnx;
-  FLOAT = onnx.TensorProto.DataType.FLOAT;
-  INT64 = onnx.TensorProto.DataType.INT64;
-  A = onnx.AttributeProto.AttributeType;
+interface Tensor {
+  name: string;
+  dims: number[];
+  dataType: number;
+  rawData?: Uint8Array;
+  int64Data?: number[];
+}
+interface Attribute {
+  name: string;
+  type: number;
+  f?: number;
+  i?: number;
+  s?: Uint8Array;
+  ints?: number[];
+}
+interface Node {
+  opType: string;
+  input: string[];
+  output: string[];
+  name: string;
+  attribute: Attribute[];
+}
+interface ValueInfo {
+  name: string;
+  elemType: number;
+  dims: (number | string)[];
+}
+
+function writeTensor(t: Tensor, pbf: Pbf): void {
+  pbf.writePackedVarint(1, t.dims);
+  pbf.writeVarintField(2, t.dataType);
+  if (t.int64Data) pbf.writePackedVarint(7, t.int64Data);
+  pbf.writeStringField(8, t.name);
+  if (t.rawData) pbf.writeBytesField(9, t.rawData);
+}
+
+function writeAttribute(a: Attribute, pbf: Pbf): void {
+  pbf.writeStringField(1, a.name);
+  if (a.f !== undefined) pbf.writeFloatField(2, a.f);
+  if (a.i !== undefined) pbf.writeVarintField(3, a.i);
+  if (a.s !== undefined) pbf.writeBytesField(4, a.s);
+  if (a.ints) pbf.writePackedVarint(8, a.ints);
+  pbf.writeVarintField(20, a.type);
+}
+
+function writeNode(n: Node, pbf: Pbf): void {
+  for (const s of n.input) pbf.writeStringField(1, s);
+  for (const s of n.output) pbf.writeStringField(2, s);
+  pbf.writeStringField(3, n.name);
+  pbf.writeStringField(4, n.opType);
+  for (const a of n.attribute) pbf.writeMessage(5, writeAttribute, a);
+}
+
+function writeDimension(d: number | string, pbf: Pbf): void {
+  if (typeof d === 'string') pbf.writeStringField(2, d);
+  else pbf.writeVarintField(1, d);
+}
+
+// ValueInfoProto { name = 1; type = 2: TypeProto { tensor_type = 1: { elem_type = 1; shape = 2: { dim = 1 } } } }
+function writeValueInfo(v: ValueInfo, pbf: Pbf): void {
+  pbf.writeStringField(1, v.name);
+  pbf.writeMessage(2, (tensor: ValueInfo, p: Pbf) => {
+    p.writeMessage(1, (t: ValueInfo, q: Pbf) => {
+      q.writeVarintField(1, t.elemType);
+      q.writeMessage(2, (s: ValueInfo, r: Pbf) => s.dims.forEach((d) => r.writeMessage(1, writeDimension, d)), t);
+    }, tensor);
+  }, v);
+}
+
+interface GraphProto {
+  name: string;
+  node: Node[];
+  initializer: Tensor[];
+  input: ValueInfo[];
+  output: ValueInfo[];
+}
+
+function writeGraph(g: GraphProto, pbf: Pbf): void {
+  for (const n of g.node) pbf.writeMessage(1, writeNode, n);
+  pbf.writeStringField(2, g.name);
+  for (const t of g.initializer) pbf.writeMessage(5, writeTensor, t);
+  for (const v of g.input) pbf.writeMessage(11, writeValueInfo, v);
+  for (const v of g.output) pbf.writeMessage(12, writeValueInfo, v);
+}
+
+/** ModelProto: IR version 8, opset 17 of the default domain. */
+async function encodeModel(graph: GraphProto): Promise<Uint8Array> {
+  // Loaded on the first export, so that importing convnet-wasm stays quick.
+  const { PbfWriter } = await import('pbf');
+  const pbf = new PbfWriter();
+  pbf.writeVarintField(1, 8);
+  pbf.writeStringField(2, 'convnet-wasm');
+  pbf.writeMessage(7, writeGraph, graph);
+  pbf.writeMessage(8, (_: null, p: Pbf) => {
+    p.writeStringField(1, '');
+    p.writeVarintField(2, 17);
+  }, null);
+  return pbf.finish();
 }
 
 type Attr = number | number[] | string;
 
 /** Builds the graph: nodes, initialisers, fresh names. */
 class Graph {
-  nodes: onnxProto.onnx.INodeProto[] = [];
-  inits: onnxProto.onnx.ITensorProto[] = [];
+  nodes: Node[] = [];
+  inits: Tensor[] = [];
   private n = 0;
 
   name(hint: string): string {
@@ -61,14 +153,14 @@ class Graph {
 
   op(opType: string, inputs: string[], attrs: Record<string, Attr> = {}): string {
     const out = this.name(opType.toLowerCase());
-    const attribute = Object.entries(attrs).map(([name, v]) =>
+    const attribute = Object.entries(attrs).map(([name, v]): Attribute =>
       typeof v === 'string'
-        ? { name, type: A.STRING, s: new TextEncoder().encode(v) }
+        ? { name, type: ATTR.STRING, s: new TextEncoder().encode(v) }
         : Array.isArray(v)
-          ? { name, type: A.INTS, ints: v }
+          ? { name, type: ATTR.INTS, ints: v }
           : Number.isInteger(v) && name !== 'alpha'
-            ? { name, type: A.INT, i: v }
-            : { name, type: A.FLOAT, f: v },
+            ? { name, type: ATTR.INT, i: v }
+            : { name, type: ATTR.FLOAT, f: v },
     );
     this.nodes.push({ opType, input: inputs, output: [out], name: out, attribute });
     return out;
@@ -114,7 +206,6 @@ function oihw(w: Float32Array, kh: number, kw: number, ci: number, co: number): 
  * graph); the output is the class probabilities.
  */
 export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
-  await loadProto();
   const g = new Graph();
   const weights = model.getWeightsFlat();
   const summaries = model.layerSummaries();
@@ -217,21 +308,12 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
     }
   });
   const classes = summaries[summaries.length - 1]!.outputShape[2];
-  g.nodes.push({ opType: 'Identity', input: [x], output: ['probabilities'], name: 'probabilities' });
-  const tensorType = (dims: (number | string)[]) => ({
-    tensorType: { elemType: FLOAT, shape: { dim: dims.map((d) => (typeof d === 'string' ? { dimParam: d } : { dimValue: d })) } },
+  g.nodes.push({ opType: 'Identity', input: [x], output: ['probabilities'], name: 'probabilities', attribute: [] });
+  return encodeModel({
+    name: model.name,
+    node: g.nodes,
+    initializer: g.inits,
+    input: [{ name: 'input', elemType: FLOAT, dims: ['N', h0, w0, c0] }],
+    output: [{ name: 'probabilities', elemType: FLOAT, dims: ['N', classes] }],
   });
-  const proto = onnx.ModelProto.create({
-    irVersion: 8,
-    opsetImport: [{ domain: '', version: 17 }],
-    producerName: 'convnet-wasm',
-    graph: {
-      name: model.name,
-      node: g.nodes,
-      initializer: g.inits,
-      input: [{ name: 'input', type: tensorType(['N', h0, w0, c0]) }],
-      output: [{ name: 'probabilities', type: tensorType(['N', classes]) }],
-    },
-  });
-  return onnx.ModelProto.encode(proto).finish();
 }

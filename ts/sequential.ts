@@ -38,11 +38,19 @@ export interface SequentialConfig {
   preprocessing?: Preprocessing | 'none';
 }
 
+/** The compile settings with every default filled in, as {@link Sequential.compileConfig} gives them. */
+export interface ResolvedCompileConfig {
+  optimizer: OptimizerConfig;
+  loss: LossConfig;
+  learningRate: LearningRate;
+  seed: number;
+}
+
 interface Compiled {
   wasm: WasmModel;
   /** The model spec the wasm was built from (gradient workers build theirs from it). */
   spec: string;
-  config: Required<Omit<CompileConfig, 'optimizer' | 'learningRate' | 'loss' | 'metrics'>> & { optimizer: OptimizerConfig; learningRate: LearningRate; loss: LossConfig };
+  config: ResolvedCompileConfig;
 }
 
 /** The loss as the wasm runtime reads it. */
@@ -152,7 +160,7 @@ export class Sequential {
   }
 
   /** The spec the wasm runtime reads. */
-  private spec(config: Compiled['config']): string {
+  private spec(config: ResolvedCompileConfig): string {
     const lr = config.learningRate;
     const { type, ...rest } = config.optimizer;
     return JSON.stringify({
@@ -195,7 +203,7 @@ export class Sequential {
     }
     const seed = config.seed ?? 0;
     if (!Number.isSafeInteger(seed) || seed < 0) throw new InvalidArgumentError(`${this.name}.compile(): seed must be a non-negative integer, got ${seed}`);
-    const full: Compiled['config'] = { optimizer, loss, learningRate, seed };
+    const full: ResolvedCompileConfig = { optimizer, loss, learningRate, seed };
     const spec = this.spec(full);
     const wasm = this.call(`${this.name}.compile()`, () => new WasmModel(spec, BigInt(seed)));
     this.compiled?.wasm.free();
@@ -204,7 +212,7 @@ export class Sequential {
   }
 
   /** The compile settings, once compiled. */
-  get compileConfig(): Compiled['config'] | undefined {
+  get compileConfig(): ResolvedCompileConfig | undefined {
     return this.compiled?.config;
   }
 

@@ -23,7 +23,8 @@ export interface TfjsArtifacts {
   weightData: ArrayBuffer;
 }
 
-interface KerasLayer {
+/** One layer of a TF.js Layers topology: its Keras class name and config. */
+export interface KerasLayer {
   class_name: string;
   config: Record<string, unknown>;
 }

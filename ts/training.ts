@@ -75,7 +75,7 @@ const FIT_OPTIONS = [
   'checkpoint', 'resume', 'workers', 'microBatchSize', 'verbose',
 ] as const;
 
-/** What the training loop needs of a compiled model's wasm. */
+/** @internal What the training loop needs of a compiled model's wasm. */
 export interface TrainingWasm extends ReducingModel {
   permutation(n: number): Uint32Array;
   estimate_curvature(x: Inputs, labels: Uint32Array): void;
@@ -86,7 +86,7 @@ export interface TrainingWasm extends ReducingModel {
   iterations(): number;
 }
 
-/** What the training loop needs of the model it trains. */
+/** @internal What the training loop needs of the model it trains. */
 export interface FitHost extends CheckpointedModel {
   readonly wasm: TrainingWasm;
   /** The spec the wasm was built from (workers build their models from it). */
@@ -219,6 +219,7 @@ function plan(host: FitHost, x: Inputs, y: Labels, config: FitConfig): FitPlan {
 }
 
 /**
+ * @internal
  * Trains `host` on x and y. Resolves to the per-epoch history once done (or once a callback sets
  * `stopTraining`). A loss that becomes NaN or infinite stops training with an error naming the step.
  */

@@ -1,0 +1,217 @@
+// The package as a user gets it: `npm pack`, installed from the tarball into a scratch project
+// with `npm ci --offline` (test/shared/packed.ts), then used the ways the README says:
+//   - the install: runtime dependencies ≤ 3 MB, no install scripts, no @types/* for consumers;
+//   - `import` (ESM) and `require()` (CommonJS) in Node, predicting on real test images with the
+//     same bytes as this checkout;
+//   - the declarations under `tsc --strict` without skipLibCheck: Node (ES2022 + @types/node), a
+//     browser (DOM, `types: []`), and a `.cts` file with `module: nodenext`;
+//   - the README's esbuild commands as written, and a Vite build, each a page that predicts in
+//     Chromium (Debian's, through playwright-core);
+//   - the CLI: `convnet-wasm train --epochs 1 --train-limit 512`, then evaluate, predict, export.
+import { readdir, readFile, stat, writeFile, mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import * as cw from 'convnet-wasm';
+import { openServedDirectory } from './browser/harness.js';
+import { installPacked, root, run, type Installed } from './shared/packed.js';
+
+let pkg: Installed;
+let app: string;
+const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+/** The predictions this checkout makes: the Fashion ConvNet, seed 7, on the first 4 test images. */
+let expected: number[];
+
+const PREDICT = `const model = models.fashionConvNet().compile({ optimizer: 'nadam', seed: 7 });
+const data = await datasets.fashionMnist(DATA);
+const probabilities = Array.from(model.predict(data.test.images.subarray(0, 4 * 784)));
+model.dispose();`;
+
+beforeAll(async () => {
+  pkg = await installPacked(['@types/node']);
+  app = pkg.dir;
+  await cw.init();
+  const model = cw.models.fashionConvNet().compile({ optimizer: 'nadam', seed: 7 });
+  const data = await cw.datasets.fashionMnist();
+  expected = Array.from(model.predict(data.test.images.subarray(0, 4 * 784)));
+  model.dispose();
+}, 180_000);
+
+async function dirSize(path: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(path, { withFileTypes: true })) {
+    const p = join(path, entry.name);
+    total += entry.isDirectory() ? await dirSize(p) : (await stat(p)).size;
+  }
+  return total;
+}
+
+describe('the packed package, installed from its tarball', () => {
+  it('adds at most 3 MB of runtime dependencies, with no install scripts and no @types', async () => {
+    let bytes = 0;
+    for (const path of pkg.runtime) bytes += await dirSize(join(app, path));
+    console.log(`runtime dependencies: ${pkg.runtime.map((p) => p.replace(/^.*node_modules\//, '')).join(', ')}; ${(bytes / 1e6).toFixed(2)} MB installed`);
+    expect(bytes).toBeLessThanOrEqual(3e6);
+    expect(pkg.runtime.filter((p) => pkg.entries[p]!.hasInstallScript)).toEqual([]);
+    expect(pkg.runtime.filter((p) => p.includes('@types/'))).toEqual([]);
+    const manifest = JSON.parse(await readFile(join(app, 'node_modules', 'convnet-wasm', 'package.json'), 'utf8')) as { scripts?: Record<string, string> };
+    expect(Object.keys(manifest.scripts ?? {}).filter((s) => /install|prepare/.test(s))).toEqual([]);
+  });
+
+  it('imports as ESM and predicts the same bytes as this checkout', async () => {
+    await writeFile(join(app, 'esm.mjs'), `import { init, models, datasets } from 'convnet-wasm';\nconst DATA = {};\nawait init();\n${PREDICT}\nconsole.log(JSON.stringify(probabilities));\n`);
+    const { stdout } = await run('node', ['esm.mjs'], { cwd: app });
+    expect(JSON.parse(stdout)).toEqual(expected);
+  }, 60_000);
+
+  it('loads with require() from CommonJS', async () => {
+    await writeFile(
+      join(app, 'cjs.cjs'),
+      `const { init, models, datasets } = require('convnet-wasm');\nconst DATA = {};\n(async () => {\nawait init();\n${PREDICT}\nconsole.log(JSON.stringify(probabilities));\n})();\n`,
+    );
+    const { stdout } = await run('node', ['cjs.cjs'], { cwd: app });
+    expect(JSON.parse(stdout)).toEqual(expected);
+  }, 60_000);
+
+  const USE = `await init();
+const model = models.fashionConvNet().compile({ optimizer: 'nadam' });
+const history = await model.fit(new Uint8Array(784), new Uint8Array(1), { epochs: 1, callbacks: [{ onEpochEnd: (_e, logs) => console.log(logs.val_loss ?? logs.loss) }] });
+const p: Float32Array = model.predict(new Uint8Array(784));
+const w: WeightTensor[] = model.getWeights();
+console.log(p.length, w[0]!.shape, history.history.loss);
+try { await loadModel('file://nowhere'); } catch (e) { if (e instanceof ConvnetError) console.log(e.code satisfies ErrorCode); }
+const f: FitConfig = { verbose: 0 };
+void f;
+`;
+  const strict = { strict: true, skipLibCheck: false, noEmit: true, target: 'ES2022' };
+  const setups: [string, string, string, Record<string, unknown>][] = [
+    ['Node: lib ES2022 + @types/node', 'node', 'main.ts', { ...strict, lib: ['ES2022'], module: 'nodenext', moduleResolution: 'nodenext', types: ['node'] }],
+    ['browser: lib DOM, types: []', 'browser', 'main.ts', { ...strict, lib: ['ES2022', 'DOM'], module: 'esnext', moduleResolution: 'bundler', types: [] }],
+    ['CommonJS .cts, module nodenext', 'cjs', 'main.cts', { ...strict, lib: ['ES2022'], module: 'nodenext', moduleResolution: 'nodenext', types: ['node'] }],
+  ];
+  for (const [title, dir, file, options] of setups) {
+    it(`its declarations compile with tsc --strict, skipLibCheck false: ${title}`, async () => {
+      const where = join(app, `tsc-${dir}`);
+      await mkdir(where, { recursive: true });
+      const names = 'init, models, loadModel, ConvnetError, type ErrorCode, type FitConfig, type WeightTensor';
+      const source =
+        file === 'main.cts'
+          ? `import cw = require('convnet-wasm');\nconst { init, models, loadModel, ConvnetError } = cw;\ntype ErrorCode = cw.ErrorCode;\ntype FitConfig = cw.FitConfig;\ntype WeightTensor = cw.WeightTensor;\nasync function main(): Promise<void> {\n${USE}}\nvoid main();\n`
+          : `import { ${names} } from 'convnet-wasm';\n${USE}export {};\n`;
+      await writeFile(join(where, file), source);
+      if (file !== 'main.cts') await writeFile(join(where, 'package.json'), '{ "type": "module" }\n');
+      await writeFile(join(where, 'tsconfig.json'), JSON.stringify({ compilerOptions: options, files: [file] }, null, 2));
+      const result = await run(bin('tsc'), ['-p', where], { cwd: app }).catch((e: { stdout: string }) => e);
+      expect(result.stdout).toBe('');
+    }, 60_000);
+  }
+});
+
+describe('the packed package in a browser', () => {
+  const page = (data: string) => `import { init, models, datasets } from 'convnet-wasm';
+window.result = (async () => {
+  const DATA = { bytes: ${data} };
+  await init();
+  ${PREDICT.replace(/\n/g, '\n  ')}
+  // fit({ workers: 2 }) starts a Web Worker from the worker script beside the page.
+  const m = models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 1 });
+  await m.fit(new Uint8Array(64 * 784), new Uint8Array(64), { batchSize: 32, workers: 2 });
+  m.dispose();
+  return probabilities;
+})();
+`;
+  // The four IDX files, fetched by the page from beside it.
+  const fetched = `Object.fromEntries(await Promise.all(['trainImages', 'trainLabels', 'testImages', 'testLabels'].map(async (k) => [k, new Uint8Array(await (await fetch('./' + k)).arrayBuffer())])))`;
+
+  async function addData(dir: string): Promise<void> {
+    const source = '/usr/share/datasets/fashion-mnist';
+    const files = await readdir(source);
+    const pick = (re: RegExp) => files.find((f) => re.test(f))!;
+    const names: Record<string, string> = {
+      trainImages: pick(/^train-images/),
+      trainLabels: pick(/^train-labels/),
+      testImages: pick(/^t10k-images/),
+      testLabels: pick(/^t10k-labels/),
+    };
+    for (const [k, f] of Object.entries(names)) await writeFile(join(dir, k), await readFile(join(source, f)));
+  }
+
+  async function predictions(dir: string): Promise<number[]> {
+    const harness = await openServedDirectory(dir);
+    try {
+      const result = await harness.page.evaluate(() => (window as unknown as { result: Promise<number[]> }).result);
+      expect(harness.pageErrors).toEqual([]);
+      return result;
+    } finally {
+      await harness.close();
+    }
+  }
+
+  it("the README's esbuild commands, as written: the page predicts this checkout's bytes and trains on a worker", async () => {
+    const readme = await readFile(join(root, 'README.md'), 'utf8');
+    const block = /<!-- the commands below are run as written by test\/package\.test\.ts -->\s*```sh\n([\s\S]*?)```/.exec(readme);
+    expect(block).not.toBeNull();
+    const commands = block![1]!.split('\n').map((l) => l.trim()).filter(Boolean);
+    // The scratch project is the user's: app.js at its root, the page in public/.
+    const where = app;
+    await mkdir(join(where, 'public'), { recursive: true });
+    await writeFile(join(where, 'app.js'), page(fetched));
+    await writeFile(join(where, 'public', 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="app.js"></script>\n');
+    await addData(join(where, 'public'));
+    // esbuild is this checkout's (a user installs their own); everything else is the README's.
+    const script = `set -e\nnpx() { "${join(root, 'node_modules', '.bin')}/$1" "\${@:2}"; }\n${commands.join('\n')}\n`;
+    await run('bash', ['-c', script], { cwd: where });
+    expect(await predictions(join(where, 'public'))).toEqual(expected);
+  }, 120_000);
+
+  it('a Vite build with no configuration: the page predicts the same bytes', async () => {
+    const where = join(app, 'vite-app');
+    await mkdir(join(where, 'public'), { recursive: true });
+    await writeFile(join(where, 'main.js'), page(fetched));
+    await writeFile(join(where, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="/main.js"></script>\n');
+    await addData(join(where, 'public'));
+    const { build } = await import('vite');
+    await build({ root: where, logLevel: 'warn', build: { outDir: join(where, 'dist') } });
+    expect(await predictions(join(where, 'dist'))).toEqual(expected);
+  }, 120_000);
+});
+
+describe('the CLI of the packed package', () => {
+  const cli = (...args: string[]) => run(join(app, 'node_modules', '.bin', 'convnet-wasm'), args, { cwd: app, maxBuffer: 1 << 24 });
+
+  it('train --epochs 1 --train-limit 512, then evaluate, predict and export the saved model', async () => {
+    const trained = await cli('train', '--epochs', '1', '--train-limit', '512', '--out', 'out/fashion');
+    const accuracy = Number(/test accuracy (\d\.\d+)/.exec(trained.stdout)?.[1]);
+    // 16 steps: well above chance (0.1), far from a trained model.
+    expect(accuracy).toBeGreaterThan(0.15);
+    expect(trained.stdout).toContain('Model saved to out/fashion/model.json');
+    const svg = await readFile(join(app, 'out', 'fashion', 'curve.svg'), 'utf8');
+    expect(svg.startsWith('<svg')).toBe(true);
+
+    const evaluated = JSON.parse((await cli('evaluate', 'out/fashion', '--json')).stdout) as cw.Evaluation & { images: number };
+    expect(evaluated.images).toBe(10_000);
+    expect(evaluated.accuracy.toFixed(4)).toBe(accuracy.toFixed(4));
+
+    const predicted = (await cli('predict', 'out/fashion/model.json', '--count', '3', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { index: number; predicted: number; probabilities: number[] });
+    expect(predicted.map((p) => p.index)).toEqual([0, 1, 2]);
+    for (const p of predicted) expect(p.probabilities.reduce((s, v) => s + v, 0)).toBeCloseTo(1, 5);
+
+    await cli('export', 'out/fashion', '--format', 'onnx');
+    const onnx = await readFile(join(app, 'out', 'fashion', 'model.onnx'));
+    expect(onnx.length).toBeGreaterThan(5_000_000);
+    await cli('export', 'file://out/fashion', '--format', 'tfjs', '--out', 'out/tfjs');
+    expect(JSON.parse(await readFile(join(app, 'out', 'tfjs', 'model.json'), 'utf8'))).toHaveProperty('modelTopology');
+  }, 300_000);
+
+  it('--help for every command; a bad option names itself', async () => {
+    for (const command of [[], ['train'], ['evaluate'], ['predict'], ['export']]) {
+      const { stdout } = await cli(...command, '--help');
+      expect(stdout).toMatch(/^Usage: convnet-wasm/);
+    }
+    const bad = await cli('train', '--epochs', 'two').catch((e: { code: number; stderr: string }) => e);
+    expect('code' in bad && bad.code).toBe(1);
+    expect((bad as { stderr: string }).stderr).toContain("--epochs must be an integer ≥ 1, got \"two\"");
+    const missing = await cli('evaluate', 'no/such/model').catch((e: { code: number; stderr: string }) => e);
+    expect((missing as { stderr: string }).stderr).toMatch(/^error: MODEL_NOT_FOUND: no\/such\/model\/model\.json: ENOENT/);
+  }, 60_000);
+});
+
