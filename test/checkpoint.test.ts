@@ -2,7 +2,7 @@
 // run that never stopped — when it is stopped politely, and when its process is SIGKILLed at
 // random moments, during checkpoint writes included. Damaged checkpoints are refused clearly.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -86,8 +86,30 @@ describe('checkpoints', () => {
     expect(Buffer.from(second.getWeightsFlat().buffer)).toEqual(Buffer.from(want.buffer));
     expect(resumed).toEqual(full);
     expect(second.iterations).toBe(20);
+
+    // The same checkpoint as version 1 wrote it (no callback states, three sections) resumes the same.
+    const bytes = await readFile(join(dir, 'checkpoint.bin'));
+    const length = bytes.readUInt32LE(8);
+    const header = JSON.parse(bytes.subarray(12, 12 + length).toString()) as Record<string, unknown> & { sections: Record<string, number> };
+    expect(header.formatVersion).toBe(cw.CHECKPOINT_VERSION);
+    expect(header.sections.callbackWeights).toBe(0);
+    delete header.callbacks;
+    delete header.sections.callbackWeights;
+    const v1 = Buffer.from(JSON.stringify({ ...header, formatVersion: 1 }));
+    const old = Buffer.alloc(12 + v1.length + bytes.length - 12 - length);
+    bytes.copy(old, 0, 0, 8);
+    old.writeUInt32LE(v1.length, 8);
+    v1.copy(old, 12);
+    bytes.copy(old, 12 + v1.length, 12 + length);
+    const oldDir = join(tmp, 'version-1');
+    await mkdir(oldDir, { recursive: true });
+    await writeFile(join(oldDir, 'checkpoint.bin'), old);
+    const third = model(999);
+    expect(await third.fit(x(), y(), { epochs: 2, batchSize: 32, checkpoint: { dir: oldDir, every: 3 }, resume: true })).toEqual(full);
+    expect(Buffer.from(third.getWeightsFlat().buffer)).toEqual(Buffer.from(want.buffer));
     straight.dispose();
     second.dispose();
+    third.dispose();
   });
 
   it('SIGKILL at random moments, resumed each time, ends with the weights of a run never killed', async () => {

@@ -5,7 +5,8 @@
  * batch, the epoch's shuffle order), the running sums of the epoch and the history so far.
  *
  * Layout: the magic `CNWCKPT1`, a u32 (little-endian) header length, the header as UTF-8 JSON,
- * then the payload: weights (f32 LE), training state (bytes), shuffle order (u32 LE). The header
+ * then the payload: weights (f32 LE), training state (bytes), shuffle order (u32 LE), and the
+ * weights the callbacks hold (f32 LE; version 2, whose header adds the callbacks' states). The header
  * records each section's length and the payload's SHA-256, so a damaged file is detected.
  *
  * The file is written to a temporary name, flushed and renamed over the previous checkpoint, so a
@@ -17,13 +18,13 @@ import { sha256Hex } from './hash.js';
 import type { ModelDescription } from './io.js';
 import { fileSystem, onPath } from './platform.js';
 import { isObject } from './validate.js';
-import { restoreHistory, type History } from './callbacks.js';
+import { restoreHistory, type CallbackState, type History } from './callbacks/base.js';
 
 
 const MAGIC = 'CNWCKPT1';
 const FORMAT = 'convnet-wasm/checkpoint';
-/** The checkpoint format this version writes and reads. */
-export const CHECKPOINT_VERSION = 1;
+/** The checkpoint format this version writes; it also reads version 1 (no callback states). */
+export const CHECKPOINT_VERSION = 2;
 /** A header larger than this is refused before it is read (a real one is a few KiB). */
 const MAX_HEADER = 16 << 20;
 
@@ -60,7 +61,12 @@ export interface Checkpoint {
   order: Uint32Array;
   /** Optimiser steps taken, for messages. */
   step: number;
+  /** The fit's callbacks' states, in order (null for a callback without one). */
+  callbacks: (CallbackState | null)[];
 }
+
+/** A callback's state in the header: its weights are in the payload, by length. */
+type SavedCallbackState = Omit<CallbackState, 'weights'> & { weights: number };
 
 interface Header {
   format: string;
@@ -70,7 +76,8 @@ interface Header {
   sums: EpochSums;
   history: History;
   step: number;
-  sections: { weights: number; trainingState: number; order: number };
+  callbacks?: (SavedCallbackState | null)[];
+  sections: { weights: number; trainingState: number; order: number; callbackWeights?: number };
   sha256: string;
 }
 
@@ -83,7 +90,10 @@ function littleEndianBytes(a: Float32Array | Uint32Array): Uint8Array {
 
 /** Encodes a checkpoint as the bytes of `checkpoint.bin`. */
 export async function encodeCheckpoint(c: Checkpoint): Promise<Uint8Array> {
-  const sections = [littleEndianBytes(c.weights), c.trainingState, littleEndianBytes(c.order)];
+  const held = c.callbacks.flatMap((s) => (s?.weights ? [s.weights] : []));
+  const callbackWeights = new Float32Array(held.reduce((n, w) => n + w.length, 0));
+  held.reduce((at, w) => (callbackWeights.set(w, at), at + w.length), 0);
+  const sections = [littleEndianBytes(c.weights), c.trainingState, littleEndianBytes(c.order), littleEndianBytes(callbackWeights)];
   const payload = new Uint8Array(sections.reduce((s, p) => s + p.length, 0));
   sections.reduce((at, p) => (payload.set(p, at), at + p.length), 0);
   const header: Header = {
@@ -94,7 +104,8 @@ export async function encodeCheckpoint(c: Checkpoint): Promise<Uint8Array> {
     sums: c.sums,
     history: c.history,
     step: c.step,
-    sections: { weights: sections[0]!.length, trainingState: sections[1]!.length, order: sections[2]!.length },
+    callbacks: c.callbacks.map((s) => s && { ...s, weights: s.weights?.length ?? 0 }),
+    sections: { weights: sections[0]!.length, trainingState: sections[1]!.length, order: sections[2]!.length, callbackWeights: sections[3]!.length },
     sha256: await sha256Hex(payload),
   };
   const json = new TextEncoder().encode(JSON.stringify(header));
@@ -126,18 +137,18 @@ export async function decodeCheckpoint(bytes: Uint8Array, where: string): Promis
     throw fail(`the header is not JSON (${(error as Error).message})`);
   }
   if (!isObject(header) || header.format !== FORMAT) throw fail('the header is not a convnet-wasm checkpoint header');
-  if (header.formatVersion !== CHECKPOINT_VERSION) {
+  if (header.formatVersion !== CHECKPOINT_VERSION && header.formatVersion !== 1) {
     throw fail(`checkpoint format version ${JSON.stringify(header.formatVersion)}; this convnet-wasm reads version ${CHECKPOINT_VERSION}`);
   }
   const h = header as unknown as Header;
   const s = h.sections;
-  if (!isObject(s) || !isCount(s.weights) || !isCount(s.trainingState) || !isCount(s.order) || s.weights % 4 !== 0 || s.order % 4 !== 0) {
+  const held = isObject(s) && s.callbackWeights !== undefined ? s.callbackWeights : 0;
+  if (!isObject(s) || !isCount(s.weights) || !isCount(s.trainingState) || !isCount(s.order) || !isCount(held) || s.weights % 4 !== 0 || s.order % 4 !== 0 || held % 4 !== 0) {
     throw fail('the header has no valid section lengths');
   }
   const payload = bytes.subarray(start + headerLength);
-  if (payload.length !== s.weights + s.trainingState + s.order) {
-    throw fail(`the payload has ${payload.length} bytes; the header lists ${s.weights + s.trainingState + s.order} (the file is truncated or padded)`);
-  }
+  const listed = s.weights + s.trainingState + s.order + held;
+  if (payload.length !== listed) throw fail(`the payload has ${payload.length} bytes; the header lists ${listed} (the file is truncated or padded)`);
   if ((await sha256Hex(payload)) !== h.sha256) throw fail('the payload does not match its SHA-256 (the file is damaged)');
   const p = h.position;
   if (!isObject(p) || ![p.epoch, p.batch, p.epochs, p.batchSize, p.trainCount].every(isCount) || typeof p.shuffle !== 'boolean' || (p.microBatchSize !== undefined && !(isCount(p.microBatchSize) && p.microBatchSize >= 1))) {
@@ -154,7 +165,37 @@ export async function decodeCheckpoint(bytes: Uint8Array, where: string): Promis
   const orderAt = s.weights + s.trainingState;
   const order = Uint32Array.from({ length: s.order / 4 }, (_, i) => view.getUint32(orderAt + 4 * i, true));
   const history = restoreHistory(h.history as unknown as { epoch: number[]; history: Record<string, unknown> });
-  return { model: h.model, position: p, sums, history, weights, trainingState, order, step: isCount(h.step) ? h.step : 0 };
+  const callbacks = readCallbackStates(h.callbacks ?? [], view, orderAt + s.order, held / 4, fail);
+  return { model: h.model, position: p, sums, history, weights, trainingState, order, step: isCount(h.step) ? h.step : 0, callbacks };
+}
+
+/** The callbacks' states of a header, with their weights from the payload; every field checked. */
+function readCallbackStates(saved: unknown, view: DataView, at: number, floats: number, fail: (why: string) => CheckpointError): (CallbackState | null)[] {
+  if (!Array.isArray(saved)) throw fail('the header has no valid callback states');
+  let used = 0;
+  const isValue = (v: unknown) => v === null || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+  const states = saved.map((raw: unknown): CallbackState | null => {
+    if (raw === null) return null;
+    if (!isObject(raw) || typeof raw.type !== 'string' || !isObject(raw.values) || !Object.values(raw.values).every(isValue) || !isCount(raw.weights)) {
+      throw fail('the header has a callback state that is not valid');
+    }
+    const state: CallbackState = { type: raw.type, values: raw.values as CallbackState['values'] };
+    if (raw.table !== undefined) {
+      const t = raw.table;
+      if (!isObject(t) || !Array.isArray(t.columns) || !t.columns.every((c) => typeof c === 'string') || !Array.isArray(t.rows) || !t.rows.every((r) => Array.isArray(r) && r.length === (t.columns as string[]).length + 1 && r.every((v) => typeof v === 'number' || v === null))) {
+        throw fail(`the header has a ${raw.type} table that is not valid`);
+      }
+      state.table = { columns: t.columns as string[], rows: (t.rows as (number | null)[][]).map((r) => r.map((v) => v ?? NaN)) };
+    }
+    if (raw.weights > 0) {
+      if (used + raw.weights > floats) throw fail(`the ${raw.type} callback's weights run past the payload`);
+      state.weights = Float32Array.from({ length: raw.weights }, (_, i) => view.getFloat32(at + 4 * (used + i), true));
+      used += raw.weights;
+    }
+    return state;
+  });
+  if (used !== floats) throw fail(`the payload holds ${floats} callback weights; the states use ${used}`);
+  return states;
 }
 
 /** The checkpoint file in a directory. */
@@ -232,7 +273,7 @@ export class Checkpointer {
   }
 
   /** Writes the state of a run that goes on at `at`. */
-  async save(at: { epoch: number; batch: number }, order: Uint32Array | null, sums: EpochSums, history: History): Promise<void> {
+  async save(at: { epoch: number; batch: number }, order: Uint32Array | null, sums: EpochSums, history: History, callbacks: (CallbackState | null)[]): Promise<void> {
     await writeCheckpoint(this.dir, {
       model: this.description,
       position: { ...at, ...this.geometry },
@@ -242,14 +283,20 @@ export class Checkpointer {
       trainingState: this.model.trainingState(),
       order: order ?? new Uint32Array(0),
       step: this.model.iterations(),
+      callbacks,
     });
   }
 
-  /** Restores the checkpoint in the directory into the model, if there is one, and returns it. */
-  async resume(): Promise<Checkpoint | undefined> {
+  /**
+   * Restores the checkpoint in the directory into the model, if there is one, and returns it.
+   * `callbacksMismatch` says why its callback states do not fit the fit's callbacks, if they do not.
+   */
+  async resume(callbacksMismatch: (states: (CallbackState | null)[]) => string | undefined): Promise<Checkpoint | undefined> {
     const c = await readCheckpoint(this.dir);
     if (c === undefined) return undefined;
     const { where, geometry: g } = this;
+    const mismatch = callbacksMismatch(c.callbacks);
+    if (mismatch !== undefined) throw new CheckpointError(`${where}: ${mismatch}`);
     if (!this.sameModel(c.model)) throw new CheckpointError(`${where}: it was written for another model or compile settings than ${this.model.name}'s`);
     const p = c.position;
     if (p.batchSize !== g.batchSize || p.trainCount !== g.trainCount || p.shuffle !== g.shuffle) {

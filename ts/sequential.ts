@@ -11,7 +11,7 @@ import type { Layer, Shape3 } from './layers/index.js';
 import { callWasm } from './wasm-call.js';
 import { FORMAT_VERSION } from './format.js';
 import type { CompileConfig, Evaluation, Inputs, Labels, LearningRate, LossConfig, OptimizerConfig, Preprocessing } from './config.js';
-import type { History } from './callbacks.js';
+import type { CallbackModel, History } from './callbacks/base.js';
 import { fit, type FitConfig, type FitHost } from './training.js';
 import { checkKeys, describe } from './validate.js';
 import { modelArtifacts, writeArtifacts, type ModelDescription } from './io.js';
@@ -60,7 +60,7 @@ function lossSpec(loss: LossConfig): Record<string, unknown> {
 }
 
 /** A linear stack of layers. */
-export class Sequential {
+export class Sequential implements CallbackModel {
   readonly name: string;
   readonly preprocessing: Preprocessing;
   /** Set to true in a callback to stop {@link Sequential.fit} after the current batch. */
@@ -309,6 +309,7 @@ export class Sequential {
       exampleLength: this.exampleLength,
       stopRequested: () => this.stopTraining,
       disposed: () => this.disposed,
+      callbackModel: this,
       clearStop: () => {
         this.stopTraining = false;
       },
@@ -477,6 +478,24 @@ export class Sequential {
     if (workers === 1) return this.predict(x, { batchSize });
     const pool = await this.workerPool(workers);
     return pool.predict(this.call('predictAsync()', () => model.weights()), x, n, batchSize);
+  }
+
+  /**
+   * A factor on the compiled learning rate or schedule: 1 after `compile`; 0.5 halves every later
+   * rate. `callbacks.reduceLROnPlateau` lowers it, and saves it in fit()'s checkpoints.
+   */
+  get learningRateScale(): number {
+    return this.model('learningRateScale').learning_rate_scale();
+  }
+
+  set learningRateScale(scale: number) {
+    const model = this.model('learningRateScale');
+    this.call('learningRateScale', () => model.set_learning_rate_scale(scale));
+  }
+
+  /** The learning rate the next training step uses: the compiled rate (or the schedule's, at this step) times {@link Sequential.learningRateScale}. */
+  currentLearningRate(): number {
+    return this.model('currentLearningRate()').learning_rate();
   }
 
   /** Trainable parameters. */

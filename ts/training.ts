@@ -4,7 +4,7 @@
  * checkpoints. It runs a model through the narrow {@link FitHost} that `Sequential` gives it.
  * @module
  */
-import { CallbackList, emptyHistory, makeLogs, progressLogger, recordEpoch, type Callbacks, type History, type Logs, type Verbosity } from './callbacks.js';
+import { CallbackList, emptyHistory, makeLogs, progressLogger, recordEpoch, type CallbackModel, type CallbackState, type Callbacks, type History, type Logs, type Verbosity } from './callbacks/base.js';
 import { Checkpointer, type CheckpointedModel, type EpochSums } from './checkpoint.js';
 import type { Evaluation, Inputs, Labels, OptimizerConfig } from './config.js';
 import { ConvnetError, InvalidArgumentError } from './errors.js';
@@ -99,6 +99,8 @@ export interface FitHost extends CheckpointedModel {
   clearStop(): void;
   /** Whether `dispose()` was called: training stops at the next step. */
   disposed(): boolean;
+  /** The model as callbacks see it (`setModel`). */
+  readonly callbackModel: CallbackModel;
   /** A call into the model's wasm, named `what` in errors. */
   call<T>(what: string, fn: () => T): T;
   /** Checks inputs and labels; returns the number of examples. */
@@ -227,6 +229,7 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
   const p = plan(host, x, y, config);
   const { wasm: model } = host;
   const callbacks = p.callbacks;
+  callbacks.setModel(host.callbackModel);
   const call = <T>(fn: () => T): T => host.call('fit()', fn);
   let history = emptyHistory();
   let start = { epoch: 0, batch: 0, order: null as Uint32Array | null, sums: { lossSum: 0, correct: 0, seen: 0 } as EpochSums };
@@ -234,10 +237,12 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
   const saver = p.checkpoint && (await Checkpointer.open(p.checkpoint.dir, geometry, host));
   const every = p.checkpoint?.every ?? 'epoch';
   let haveCheckpoint = false;
+  let callbackStates: (CallbackState | null)[] | undefined;
   if (saver && p.resume) {
-    const resumed = await saver.resume();
+    const resumed = await saver.resume((states) => callbacks.mismatch(states));
     haveCheckpoint = resumed !== undefined;
     if (resumed) {
+      callbackStates = resumed.callbacks;
       history = resumed.history;
       start = { epoch: resumed.position.epoch, batch: resumed.position.batch, order: resumed.order, sums: resumed.sums };
     }
@@ -253,6 +258,8 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
     host.clearStop();
     let lastYield = performance.now();
     await callbacks.trainBegin();
+    // A resumed run's callbacks go on from their saved state (Keras's reset it in onTrainBegin).
+    if (callbackStates) callbacks.restore(callbackStates);
     for (let epoch = start.epoch; epoch < p.epochs && !host.stopRequested(); epoch++) {
       await callbacks.epochBegin(epoch);
       // Going on in the middle of an epoch: its shuffle order, curvature and sums are restored.
@@ -289,7 +296,7 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
         seen += size;
         await callbacks.batchEnd(batch, makeLogs({ loss, accuracy: batchCorrect / size, size }));
         if (saver && typeof every === 'number' && model.iterations() % every === 0 && batch + 1 < batches) {
-          await saver.save({ epoch, batch: batch + 1 }, order, { lossSum, correct, seen }, history);
+          await saver.save({ epoch, batch: batch + 1 }, order, { lossSum, correct, seen }, history, callbacks.states());
           haveCheckpoint = true;
         }
         if (performance.now() - lastYield >= p.yieldEvery) {
@@ -302,7 +309,7 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
       recordEpoch(history, epoch, logs);
       await callbacks.epochEnd(epoch, logs);
       if (saver && seen === p.nTrain && (every === 'epoch' || model.iterations() % every === 0)) {
-        await saver.save({ epoch: epoch + 1, batch: 0 }, null, { lossSum: 0, correct: 0, seen: 0 }, history);
+        await saver.save({ epoch: epoch + 1, batch: 0 }, null, { lossSum: 0, correct: 0, seen: 0 }, history, callbacks.states());
         haveCheckpoint = true;
       }
     }

@@ -348,6 +348,20 @@ impl WasmModel {
     pub fn iterations(&self) -> f64 {
         self.inner.iterations() as f64
     }
+
+    /// The learning rate of the next update (the schedule's times the scale).
+    pub fn learning_rate(&self) -> f32 {
+        self.inner.learning_rate()
+    }
+
+    pub fn learning_rate_scale(&self) -> f32 {
+        self.inner.learning_rate_scale()
+    }
+
+    /// Scales every later learning rate of the schedule (ReduceLROnPlateau).
+    pub fn set_learning_rate_scale(&mut self, scale: f32) -> Result<(), JsValue> {
+        self.inner.set_learning_rate_scale(scale).map_err(js_error)
+    }
 }
 
 impl WasmModel {

@@ -83,6 +83,9 @@ pub struct Model {
     grads: Vec<f32>,
     optimizer: Optimizer,
     schedule: Schedule,
+    /// A factor on the schedule's rate (ReduceLROnPlateau lowers it). At 1 the product is the
+    /// schedule's value exactly, so runs that never change it keep their bits.
+    lr_scale: f32,
     rng: Rng,
     capacity: usize,
     acts: Vec<Vec<f32>>,
@@ -187,6 +190,7 @@ impl Model {
             grads: Vec::new(),
             optimizer,
             schedule: spec.learning_rate.clone(),
+            lr_scale: 1.0,
             rng,
             capacity: 0,
             acts: vec![Vec::new(); count + 1],
@@ -266,6 +270,24 @@ impl Model {
 
     pub fn iterations(&self) -> u64 {
         self.optimizer.iterations()
+    }
+
+    /// The learning rate of the next update: the schedule's, times the scale.
+    pub fn learning_rate(&self) -> f32 {
+        self.schedule.at(self.optimizer.iterations()) * self.lr_scale
+    }
+
+    pub fn learning_rate_scale(&self) -> f32 {
+        self.lr_scale
+    }
+
+    /// Multiplies every later learning rate of the schedule by `scale` (replacing the last scale).
+    pub fn set_learning_rate_scale(&mut self, scale: f32) -> Result<()> {
+        if !(scale.is_finite() && scale > 0.0) {
+            return Err(ModelError::invalid(format!("the learning-rate scale must be a positive number, got {scale}")));
+        }
+        self.lr_scale = scale;
+        Ok(())
     }
 
     pub fn last_correct(&self) -> u32 {

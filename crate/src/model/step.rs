@@ -122,7 +122,7 @@ impl Model {
         if self.divergence.is_some() {
             return f32::NAN;
         }
-        let lr = self.schedule.at(self.optimizer.iterations());
+        let lr = self.learning_rate();
         self.optimizer.step(lr, &mut self.params, &self.grads);
         self.params_version += 1;
         if !all_finite(&self.params) {

@@ -58,8 +58,50 @@ export function makeLogs<T extends { loss: number; accuracy: number; val_loss?: 
   return withAliases(values) as T & Logs;
 }
 
+/**
+ * What a callback may do with the model being trained ({@link Callbacks.setModel}): a
+ * {@link Sequential} is one.
+ */
+export interface CallbackModel {
+  /** The model's name, for messages. */
+  readonly name: string;
+  /** Set to true to stop training after the current batch, as in Keras. */
+  stopTraining: boolean;
+  /** The weights as one array, in Keras order. */
+  getWeightsFlat(): Float32Array;
+  /** Replaces the weights (one array, in Keras order). */
+  setWeights(values: Float32Array): void;
+  /** Saves the model (`file://…` in Node, `indexeddb://…` in browsers), atomically. */
+  save(url: string): Promise<{ modelJson: string; weights: string }>;
+  /** A factor on the compiled learning rate or schedule (1 after compile). */
+  learningRateScale: number;
+  /** The learning rate the next training step uses. */
+  currentLearningRate(): number;
+}
+
+/**
+ * The state a callback keeps across epochs, written into fit()'s checkpoints so that a resumed
+ * run carries on with it: a type name, plain values, and optionally weights.
+ */
+export interface CallbackState {
+  /** The callback's kind (`earlyStopping`, …); a checkpoint restores only into the same kind. */
+  type: string;
+  /** Numbers, booleans and nulls. */
+  values: Record<string, number | boolean | null>;
+  /** Weights the callback holds (EarlyStopping's best weights). */
+  weights?: Float32Array;
+  /** A table of numbers with named columns (CSVLogger's rows). */
+  table?: { columns: string[]; rows: number[][] };
+}
+
 /** Hooks called during {@link Sequential.fit}; each may be async. */
 export interface Callbacks {
+  /** Called by fit() before anything else, with the model it trains. */
+  setModel?(model: CallbackModel): void;
+  /** The state to keep in fit()'s checkpoints (called when one is written). */
+  getState?(): CallbackState;
+  /** Restores {@link Callbacks.getState}'s state when fit() resumes, after `onTrainBegin`. */
+  setState?(state: CallbackState): void;
   /** Before the first epoch (a resumed run: before its first remaining epoch). */
   onTrainBegin?(): void | Promise<void>;
   /** After the last epoch, or once training stopped (`stopTraining`). */
@@ -130,6 +172,30 @@ export function recordEpoch(history: History, epoch: number, logs: Logs): void {
 /** Several callbacks called as one, in order; each hook is awaited. */
 export class CallbackList {
   constructor(private readonly list: readonly Callbacks[]) {}
+
+  setModel(model: CallbackModel): void {
+    for (const c of this.list) c.setModel?.(model);
+  }
+
+  /** Each callback's state, or null for those without one, in order. */
+  states(): (CallbackState | null)[] {
+    return this.list.map((c) => c.getState?.() ?? null);
+  }
+
+  /** Why states saved by {@link CallbackList.states} do not fit this list (another number or kind of stateful callbacks), if they do not. */
+  mismatch(states: readonly (CallbackState | null)[]): string | undefined {
+    const kinds = (list: readonly (CallbackState | null)[]) => list.filter((s): s is CallbackState => s !== null).map((s) => s.type);
+    const mine = kinds(this.states());
+    const saved = kinds(states);
+    return mine.join() === saved.join() ? undefined : `it was written with the stateful callbacks [${saved.join(', ')}]; this fit() has [${mine.join(', ')}]`;
+  }
+
+  /** Restores states saved by {@link CallbackList.states} (checked by {@link CallbackList.mismatch}). */
+  restore(states: readonly (CallbackState | null)[]): void {
+    const saved = states.filter((s): s is CallbackState => s !== null);
+    let next = 0;
+    for (const c of this.list) if (c.getState !== undefined) c.setState?.(saved[next++]!);
+  }
 
   async trainBegin(): Promise<void> {
     for (const c of this.list) await c.onTrainBegin?.();
