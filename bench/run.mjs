@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // npm run bench — the whole benchmark in one run: convnet-wasm against TensorFlow.js 4.22 (wasm
 // backend: stock for inference, with the user fixes that training needs; CPU backend) and
-// onnxruntime-web 1.30 (1 and 2 threads, inference), on Géron's Fashion ConvNet and the modern
-// LeNet-5:
+// onnxruntime-web 1.30 (1 and 2 threads, inference) and native Keras (tensorflow-cpu 2.21 in
+// bench/.venv-keras, made by bench/setup-keras; 1 and 2 threads), on Géron's Fashion ConvNet and
+// the modern LeNet-5:
 //   training img/s at batch 32 and 128, inference img/s at batch 256, batch-1 latency, peak RSS
 //   of training at batch 32, `init()` + first prediction cold, and the kernels' GFLOP/s against
 //   the wasm SIMD peak (bench/kernels.mjs), with the issue's targets as ratios.
@@ -12,6 +13,7 @@
 // Flags: --rounds N (default 3); --quick (1 round, no TF.js CPU, no kernel table); --only S (the
 // cells whose id contains S, for trying the bench itself).
 import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
@@ -25,6 +27,11 @@ const ONLY = args.includes('--only') ? args[args.indexOf('--only') + 1] : undefi
 const started = Date.now();
 
 const cw = (workers) => ({ engine: 'convnet-wasm', workers });
+// Native Keras, when bench/setup-keras could install it.
+const kerasPython = join(here, '.venv-keras', 'bin', 'python');
+const KERAS = existsSync(kerasPython) && spawnSync(kerasPython, ['-c', 'import tensorflow'], { stdio: 'ignore' }).status === 0;
+if (!KERAS) console.log('bench: native Keras is not installed (bash bench/setup-keras); its column is left out');
+const keras = (threads) => ({ engine: 'keras', threads });
 const tf2 = { engine: 'tfjs-wasm', fixes: 2 };
 const cells = [];
 const add = (id, base, extra) => cells.push({ id, ...base, ...extra });
@@ -38,6 +45,10 @@ for (const network of ['fashion', 'lenet']) {
   add(N('train32.tf1'), { engine: 'tfjs-wasm', fixes: 1 }, { ...train(32, f ? 4 : 30, f ? 1 : 5), rounds: 1 });
   // The CPU backend needs minutes per Fashion step: one small batch (its speed per image does not grow with the batch).
   if (!QUICK) add(N('train32.cpu'), { engine: 'tfjs-cpu' }, { ...train(f ? 8 : 32, f ? 1 : 4, f ? 0 : 1), rounds: 1 });
+  if (KERAS) {
+    add(N('train32.k1'), keras(1), train(32, f ? 8 : 200, f ? 2 : 5));
+    add(N('train32.k2'), keras(2), train(32, f ? 8 : 200, f ? 2 : 5));
+  }
   add(N('train128.cw1'), cw(1), train(128, f ? 3 : 50, f ? 1 : 3));
   add(N('train128.cw2'), cw(2), train(128, f ? 3 : 50, f ? 1 : 3));
   add(N('train128.tf2'), tf2, train(128, f ? 3 : 25, f ? 1 : 3));
@@ -47,12 +58,17 @@ for (const network of ['fashion', 'lenet']) {
   add(N('infer256.tfjs'), { engine: 'tfjs-wasm' }, infer);
   add(N('infer256.ort1'), { engine: 'ort-web', threads: 1 }, infer);
   add(N('infer256.ort2'), { engine: 'ort-web', threads: 2 }, infer);
+  if (KERAS) {
+    add(N('infer256.k1'), keras(1), infer);
+    add(N('infer256.k2'), keras(2), infer);
+  }
   if (!QUICK) add(N('infer256.cpu'), { engine: 'tfjs-cpu' }, { ...infer, batch: f ? 8 : 256, reps: 1, rounds: 1 });
   const latency = { network, metric: 'latency', reps: f ? 100 : 1000 };
   add(N('latency.cw1'), cw(1), latency);
   add(N('latency.tfjs'), { engine: 'tfjs-wasm' }, latency);
   add(N('latency.ort1'), { engine: 'ort-web', threads: 1 }, latency);
   add(N('latency.ort2'), { engine: 'ort-web', threads: 2 }, latency);
+  if (KERAS) add(N('latency.k1'), keras(1), latency);
 }
 // The faithful LeNet-5 as the paper trains it: SDLM, batch 1 (convnet-wasm only).
 add('lenet.train1.faithful', { engine: 'convnet-wasm', variant: 'faithful', workers: 1 }, { network: 'lenet', metric: 'train', batch: 1, steps: 1000, warmup: 50 });
@@ -61,7 +77,8 @@ add('fashion.cold.cw', { engine: 'convnet-wasm' }, { network: 'fashion', metric:
 if (ONLY !== undefined) cells.splice(0, cells.length, ...cells.filter((c) => c.id.includes(ONLY)));
 
 function runCell(cell) {
-  const r = spawnSync(process.execPath, [join(here, 'cell.mjs'), JSON.stringify(cell)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const [command, script] = cell.engine === 'keras' ? [kerasPython, 'keras_cell.py'] : [process.execPath, 'cell.mjs'];
+  const r = spawnSync(command, [join(here, script), JSON.stringify(cell)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const last = r.stdout.trim().split('\n').at(-1) ?? '';
   if (r.status !== 0 || !last.startsWith('{')) throw new Error(`bench: cell ${cell.id} failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`);
   return JSON.parse(last);
@@ -107,6 +124,14 @@ ratioTarget('LeNet-5 (modern) training, batch 32, 1 thread, vs TF.js wasm with b
 const ortLatency = Math.min(...['lenet.latency.ort1', 'lenet.latency.ort2'].map(get).filter((v) => v !== undefined));
 ratioTarget('LeNet-5 batch-1 latency vs onnxruntime-web (its faster thread count)', get('lenet.latency.cw1'), ortLatency, 0.5, false, 'ms');
 ratioTarget('Peak RSS, Fashion training at batch 32 (MiB), vs TF.js wasm', rss('fashion.train32.cw1'), rss('fashion.train32.tf2'), 0.5, false, 'MiB');
+// Against native Keras on the same cores (the performance issue's targets).
+ratioTarget('Fashion training, batch 32, 1 thread, vs native Keras 1 thread', get('fashion.train32.cw1'), get('fashion.train32.k1'), 1.0, true, 'img/s');
+ratioTarget('Fashion training, batch 32, 2 workers, vs native Keras 2 threads', get('fashion.train32.cw2'), get('fashion.train32.k2'), 1.0, true, 'img/s');
+ratioTarget('Fashion inference, batch 256, 1 thread, vs native Keras 1 thread', get('fashion.infer256.cw1'), get('fashion.infer256.k1'), 1.0, true, 'img/s');
+ratioTarget('Fashion batch-1 latency (our 1 thread) vs native Keras 1 thread', get('fashion.latency.cw1'), get('fashion.latency.k1'), 0.5, false, 'ms');
+ratioTarget('Peak RSS, Fashion inference at batch 256 (MiB), vs TF.js wasm', rss('fashion.infer256.cw1'), rss('fashion.infer256.tfjs'), 0.7, false, 'MiB');
+ratioTarget('LeNet-5 (modern) training, batch 32, 1 thread, vs TF.js wasm with both fixes (the newer target)', get('lenet.train32.cw1'), get('lenet.train32.tf2'), 10, true, 'img/s');
+ratioTarget('LeNet-5 (modern) training, batch 32, 1 thread, vs native Keras 1 thread', get('lenet.train32.cw1'), get('lenet.train32.k1'), 4, true, 'img/s');
 for (const [network, name] of [['lenet', 'LeNet-5'], ['fashion', 'Fashion ConvNet']]) {
   const cold = get(`${network}.cold.cw`);
   if (cold === undefined) continue;
@@ -136,6 +161,8 @@ const engines = {
   ort1: 'onnxruntime-web, 1 thread',
   ort2: 'onnxruntime-web, 2 threads',
   cpu: 'TF.js CPU backend',
+  k1: 'native Keras (TensorFlow 2.21, oneDNN), 1 thread',
+  k2: 'native Keras (TensorFlow 2.21, oneDNN), 2 threads',
 };
 const networkTable = (network, title) => {
   const rows = Object.entries(engines).map(([k, name]) => {
@@ -149,14 +176,15 @@ const networkTable = (network, title) => {
       get(id('infer256')) === undefined ? '—' : fmt(get(id('infer256'))) + inferCpuNote,
       fmt(get(id('latency')), 'ms'),
       rss(id('train32')) === undefined ? '—' : rss(id('train32')).toFixed(0),
+      rss(id('infer256')) === undefined ? '—' : rss(id('infer256')).toFixed(0),
     ];
     return cells.every((c) => c === '—' || c === 'cannot train') ? undefined : `| ${name} | ${cells.join(' | ')} |`;
   });
   return [
     `**${title}**`,
     '',
-    '| engine | train img/s, batch 32 | train img/s, batch 128 | inference img/s, batch 256 | batch-1 latency | peak RSS training b32 (MiB) |',
-    '|---|---:|---:|---:|---:|---:|',
+    '| engine | train img/s, batch 32 | train img/s, batch 128 | inference img/s, batch 256 | batch-1 latency | peak RSS training b32 (MiB) | peak RSS inference b256 (MiB) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...rows.filter(Boolean),
   ].join('\n');
 };
