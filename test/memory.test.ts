@@ -47,6 +47,22 @@ describe('memory', () => {
     model.dispose();
   }, 120_000);
 
+  it('predict on a large batch works in chunks: 2,560 images in one call take only their input and output more than 64', async () => {
+    const fashion = await cw.datasets.fashionMnist();
+    const model = cw.models.fashionConvNet().compile({ optimizer: 'nadam', seed: 1 });
+    const few = model.predict(fashion.test.images.subarray(0, 64 * 784), { batchSize: 64 });
+    const after64 = cw.memory().wasmBytes;
+    const many = model.predict(fashion.test.images.subarray(0, 2560 * 784), { batchSize: 2560 });
+    console.log(`wasm memory: ${MiB(after64)} MiB after predicting 64 images; ${MiB(cw.memory().wasmBytes)} MiB after 2,560 in one call`);
+    // The call copies its 2 MB of pixels into the wasm and returns 0.1 MB of probabilities; the
+    // activations of 2,560 images in one pass would be some 1.5 GB (16 at a time: 10 MB).
+    expect(cw.memory().wasmBytes - after64).toBeLessThan(16 * 2 ** 20);
+    // The same bytes for the images both calls saw (the committed hashes of test/bits.test.ts
+    // check the chunked bytes against the single pass this build replaced).
+    expect(Buffer.from(many.buffer, 0, few.byteLength).equals(Buffer.from(few.buffer))).toBe(true);
+    model.dispose();
+  }, 60_000);
+
   it('creating and disposing 1,000 models gives the memory back', () => {
     const make = () => cw.models.leNet5().compile({ optimizer: 'sdlm', seed: 1 });
     const x = mnist.test.images.subarray(0, 8 * 784);

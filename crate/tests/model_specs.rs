@@ -131,7 +131,8 @@ kernel_test!(
         );
         assert!(err(json!([4096, 4096, 1]), json!([{"type": "conv2d", "filters": 64, "kernel_size": [3, 3], "padding": "same"}, {"type": "flatten"}, softmax]))
             .contains("values per example"));
-        // A batch whose working memory would pass 2 GiB is refused, and the model still works.
+        // A training batch whose working memory would pass 2 GiB is refused, and the model still
+        // works. (Inference runs in chunks of a bounded size, so no batch is too large for it.)
         let mut m = Model::new(
             &spec(
                 json!([64, 64, 16]),
@@ -142,7 +143,8 @@ kernel_test!(
         )
         .unwrap();
         let too_many = vec![0u8; 2200 * 64 * 64 * 16];
-        assert!(m.predict(Input::U8(&too_many)).unwrap_err().to_string().contains("MiB of working memory"));
+        let labels = vec![0u32; 2200];
+        assert!(m.train_step(Input::U8(&too_many), &labels).unwrap_err().to_string().contains("MiB of working memory"));
         assert_eq!(m.predict(Input::U8(&too_many[..64 * 64 * 16])).unwrap().len(), 2);
     }
 );
@@ -325,5 +327,34 @@ kernel_test!(
         assert_eq!(sorted, (0..1000).collect::<Vec<u32>>());
         assert_ne!(p, sorted);
         assert_ne!(m.permutation(1000), p, "the generator moves on");
+    }
+);
+
+kernel_test!(
+    fn predict_in_chunks_gives_each_example_the_bits_of_its_own_pass() {
+        // More than two of inference's chunks, the last one short: every example's probabilities
+        // and raw outputs are the bits it gets alone, so the chunk boundaries change nothing.
+        let doc: Value = serde_json::from_str(TRAINING).unwrap();
+        let mut model = Model::new(&spec_for(&doc, &doc["cases"][0]), 3).unwrap();
+        let per = model.input_len();
+        let n = 150;
+        let x: Vec<f32> = (0..n * per).map(|i| (i * 37 % 101) as f32 / 101.0 - 0.5).collect();
+        let all = model.predict(Input::F32(&x)).unwrap();
+        let raw = model.predict_raw(Input::F32(&x)).unwrap();
+        let classes = all.len() / n;
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+        for e in 0..n {
+            let one = &x[e * per..(e + 1) * per];
+            assert_eq!(
+                bits(&model.predict(Input::F32(one)).unwrap()),
+                bits(&all[e * classes..(e + 1) * classes]),
+                "example {e}"
+            );
+            assert_eq!(
+                bits(&model.predict_raw(Input::F32(one)).unwrap()),
+                bits(&raw[e * classes..(e + 1) * classes]),
+                "example {e}"
+            );
+        }
     }
 );

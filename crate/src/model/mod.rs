@@ -29,6 +29,13 @@ use core::ops::Range;
 use parallel::Reduction;
 use spec::{MAX_WORK, WARM_UP_MACS};
 
+/// Inference (`predict`, `predict_raw`) runs at most this many examples at a time, so that its
+/// buffers stop growing there: a `predict` of 256 images holds a sixteenth of the activations it
+/// would in one pass. Every kernel sums each output in one fixed order whatever the batch, so the
+/// chunks change no bit; 16 images still fill the products' rows, and inference ran as fast at
+/// 16 as at 64 or in one pass (docs/performance.md has the measurement).
+const INFERENCE_CHUNK: usize = 16;
+
 static GEMM_WARMED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
 
 /// A layer in its place: values per example in and out, and where its kernel and bias sit in
@@ -294,21 +301,23 @@ impl Model {
         self.last_correct
     }
 
-    /// Sizes every buffer for `batch` examples (growing only).
-    fn reserve(&mut self, batch: usize) -> Result<()> {
+    /// Sizes every buffer for `batch` examples (growing only). Inference (`training` false) needs
+    /// the backward pass's two gradient buffers only as wide as the outputs (loss, probabilities),
+    /// where training needs them as wide as the widest layer.
+    fn reserve(&mut self, batch: usize, training: bool) -> Result<()> {
+        let widest = self.layers.iter().map(|s| s.out_len).fold(self.input_len, usize::max);
+        let delta_len = batch * if training { widest } else { self.classes };
         if batch <= self.capacity {
+            self.reserve_deltas(batch, delta_len);
             return Ok(());
         }
         // What the buffers below will hold, counted in u128 before anything is allocated.
         let b = batch as u128;
         let mut total = b * self.input_len as u128;
-        let mut widest = self.input_len as u128;
         for s in &self.layers {
-            let out = s.out_len as u128;
-            widest = widest.max(out);
-            total += b * out + s.layer.working_values(b);
+            total += b * s.out_len as u128 + s.layer.working_values(b);
         }
-        total += 2 * b * widest;
+        total += 2 * delta_len as u128;
         if total > MAX_WORK {
             return Err(ModelError::limit(format!(
                 "a batch of {batch} needs about {} MiB of working memory, above the limit of {} MiB; use smaller batches",
@@ -318,24 +327,31 @@ impl Model {
         }
         self.capacity = batch;
         self.acts[0].resize(batch * self.input_len, 0.0);
-        let mut widest = self.input_len;
         let mut scratch = 0;
         for (i, s) in self.layers.iter_mut().enumerate() {
             self.acts[i + 1].resize(batch * s.out_len, 0.0);
-            widest = widest.max(s.out_len);
             scratch = scratch.max(s.layer.scratch_len(batch));
             s.layer.reserve(batch);
         }
-        for d in &mut self.delta {
-            d.resize(batch * widest, 0.0);
-        }
-        self.loss_scratch.resize(self.head.scratch_len(batch, self.classes), 0.0);
         self.scratch.resize(scratch, 0.0);
+        self.reserve_deltas(batch, delta_len);
         Ok(())
     }
 
-    /// Checks the input's length, sizes the buffers and copies it into the first activation.
-    fn load_input(&mut self, x: Input<'_>) -> Result<usize> {
+    fn reserve_deltas(&mut self, batch: usize, delta_len: usize) {
+        for d in &mut self.delta {
+            if d.len() < delta_len {
+                d.resize(delta_len, 0.0);
+            }
+        }
+        let loss = self.head.scratch_len(batch, self.classes);
+        if self.loss_scratch.len() < loss {
+            self.loss_scratch.resize(loss, 0.0);
+        }
+    }
+
+    /// Checks the input's length; returns the number of examples.
+    fn examples(&self, x: &Input<'_>) -> Result<usize> {
         let len = x.len();
         if len == 0 || len % self.input_len != 0 {
             return Err(ModelError::shape(format!(
@@ -343,8 +359,24 @@ impl Model {
                 self.input_len
             )));
         }
-        let batch = len / self.input_len;
-        self.reserve(batch)?;
+        Ok(len / self.input_len)
+    }
+
+    /// Checks the input's length, sizes the buffers for training and copies it into the first
+    /// activation.
+    fn load_input(&mut self, x: Input<'_>) -> Result<usize> {
+        self.load(x, true)
+    }
+
+    /// [`Model::load_input`] for inference, which needs no full-width gradient buffers.
+    fn load_inference_input(&mut self, x: Input<'_>) -> Result<usize> {
+        self.load(x, false)
+    }
+
+    fn load(&mut self, x: Input<'_>, training: bool) -> Result<usize> {
+        let len = x.len();
+        let batch = self.examples(&x)?;
+        self.reserve(batch, training)?;
         let dst = &mut self.acts[0][..len];
         match x {
             Input::F32(x) => dst.copy_from_slice(x),
@@ -436,12 +468,18 @@ impl Model {
         self.head.probabilities(&sp, out, probs, neg);
     }
 
-    /// Class probabilities for each example, `batch·classes` values (see `probabilities`).
+    /// Class probabilities for each example, `batch·classes` values (see `probabilities`),
+    /// computed [`INFERENCE_CHUNK`] examples at a time.
     pub fn predict(&mut self, x: Input<'_>) -> Result<Vec<f32>> {
-        let batch = self.load_input(x)?;
-        self.forward(batch, false);
+        let batch = self.examples(&x)?;
         let mut out = vec![0.0; batch * self.classes];
-        self.probabilities(batch, &mut out);
+        for start in (0..batch).step_by(INFERENCE_CHUNK) {
+            let n = INFERENCE_CHUNK.min(batch - start);
+            self.load_inference_input(x.slice(start * self.input_len..(start + n) * self.input_len))?;
+            self.forward(n, false);
+            let classes = self.classes;
+            self.probabilities(n, &mut out[start * classes..(start + n) * classes]);
+        }
         Ok(out)
     }
 
@@ -454,7 +492,7 @@ impl Model {
                 self.layers.len()
             )));
         }
-        let batch = self.load_input(x)?;
+        let batch = self.load_inference_input(x)?;
         self.forward(batch, false);
         let mut out = Vec::with_capacity(layers.iter().map(|&i| batch * self.layers[i as usize].out_len).sum());
         for &i in layers {
@@ -466,15 +504,21 @@ impl Model {
 
     /// The raw outputs of the last layer (logits, or RBF distances), `batch·classes` values.
     pub fn predict_raw(&mut self, x: Input<'_>) -> Result<Vec<f32>> {
-        let batch = self.load_input(x)?;
-        self.forward(batch, false);
-        Ok(self.logits(batch).to_vec())
+        let batch = self.examples(&x)?;
+        let mut out = Vec::with_capacity(batch * self.classes);
+        for start in (0..batch).step_by(INFERENCE_CHUNK) {
+            let n = INFERENCE_CHUNK.min(batch - start);
+            self.load_inference_input(x.slice(start * self.input_len..(start + n) * self.input_len))?;
+            self.forward(n, false);
+            out.extend_from_slice(self.logits(n));
+        }
+        Ok(out)
     }
 
     /// Inference on a labelled batch: returns `[loss, correct, probabilities…]`, the loss being
     /// the batch mean of the cross-entropy and `correct` the count of argmax hits.
     pub fn evaluate(&mut self, x: Input<'_>, labels: &[u32]) -> Result<Vec<f32>> {
-        let batch = self.load_input(x)?;
+        let batch = self.load_inference_input(x)?;
         self.check_labels(labels, batch)?;
         self.forward(batch, false);
         let correct = self.count_correct(batch, labels);

@@ -104,7 +104,7 @@ impl Model {
         }
         self.check_input_count(x, labels)?;
         self.check_labels(labels, labels.len())?;
-        self.reserve(micro.min(labels.len()))
+        self.reserve(micro.min(labels.len()), true)
     }
 
     /// Data-parallel training, the worker's part: the gradients of consecutive micro-batches of
