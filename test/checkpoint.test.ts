@@ -185,6 +185,12 @@ describe('checkpoints', () => {
     await expect(attempt()).rejects.toThrow('the header claims 4294967295 bytes');
     await writeFile(path, Buffer.from('not a checkpoint at all'));
     await expect(attempt()).rejects.toMatchObject({ code: 'CHECKPOINT', message: expect.stringContaining('bad magic') });
+    // A newer format (the header's version bumped; the header's length is unchanged).
+    const newer = Buffer.from(good);
+    const at = newer.indexOf('"formatVersion":2');
+    newer.write('"formatVersion":3', at);
+    await writeFile(path, newer);
+    await expect(attempt()).rejects.toThrow(`${path}: checkpoint format version 3; this convnet-wasm reads versions 1 to 2`);
 
     await writeFile(path, good);
     await expect(attempt({ batchSize: 16 })).rejects.toThrow('it was written for 320 training examples in batches of 32 (shuffle true); this fit() has 320 in batches of 16');

@@ -138,7 +138,7 @@ export async function decodeCheckpoint(bytes: Uint8Array, where: string): Promis
   }
   if (!isObject(header) || header.format !== FORMAT) throw fail('the header is not a convnet-wasm checkpoint header');
   if (header.formatVersion !== CHECKPOINT_VERSION && header.formatVersion !== 1) {
-    throw fail(`checkpoint format version ${JSON.stringify(header.formatVersion)}; this convnet-wasm reads version ${CHECKPOINT_VERSION}`);
+    throw fail(`checkpoint format version ${JSON.stringify(header.formatVersion)}; this convnet-wasm reads versions 1 to ${CHECKPOINT_VERSION}`);
   }
   const h = header as unknown as Header;
   const s = h.sections;

@@ -42,7 +42,7 @@ export function csvLogger(path: string, config: CsvLoggerConfig = {}): Callbacks
       await write();
     },
     getState(): CallbackState {
-      return { type: 'csvLogger', values: { columns: columns.length }, table: { columns, rows } };
+      return { type: 'csvLogger', values: {}, table: { columns, rows } };
     },
     setState(state) {
       ({ columns, rows } = state.table as { columns: string[]; rows: number[][] });
