@@ -4,6 +4,7 @@
 import { createRequire } from 'node:module';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
+import { setWorkerPlatform, workerPlatform, type WorkerPort } from '../dist/worker-pool.js';
 
 let mnist: cw.Dataset;
 beforeAll(async () => {
@@ -16,43 +17,53 @@ const n = 256;
 const x = () => mnist.train.images.subarray(0, n * 784);
 const y = () => mnist.train.labels.subarray(0, n);
 
+type StepMessage = Parameters<WorkerPort['post']>[0];
+type Post = WorkerPort['post'];
+
+/**
+ * Trains a fresh model with 2 workers while the third step's request to a worker goes through
+ * `third` (the pool is internal: the platform's ports are wrapped), and expects fit() to reject
+ * with WORKER_FAILED and a message matching `message` within a second of that request. Then the
+ * same model trains again: the failed step left no reduction half done.
+ */
+async function failThirdStep(third: (post: Post, message: StepMessage, transfer: Parameters<Post>[1]) => void, message: RegExp): Promise<void> {
+  const platform = workerPlatform()!;
+  let steps = 0;
+  let failedAt = 0;
+  setWorkerPlatform({
+    defaultWorkers: () => platform.defaultWorkers(),
+    spawn: () => {
+      const port = platform.spawn();
+      const post = port.post.bind(port);
+      port.post = (m, transfer) => {
+        if (m.type !== 'step' || ++steps !== 3) return post(m, transfer);
+        failedAt = performance.now();
+        third(post, m, transfer);
+      };
+      return port;
+    },
+  });
+  const m = model();
+  try {
+    await expect(m.fit(x(), y(), { batchSize: 32, workers: 2 })).rejects.toThrowError(expect.objectContaining({ code: 'WORKER_FAILED', message: expect.stringMatching(message) }));
+    expect(performance.now() - failedAt).toBeLessThan(1000);
+  } finally {
+    setWorkerPlatform(platform);
+  }
+  const history = await m.fit(x(), y(), { batchSize: 32, workers: 2 });
+  expect(Number.isFinite(history.history.loss[0])).toBe(true);
+  m.dispose();
+}
+
 describe('a worker that fails mid-step', () => {
   it('rejects fit() with WORKER_FAILED within a second, naming the worker, and the model trains again after', async () => {
-    // The pool is internal: wrap the platform so that one worker gets a request it must refuse
-    // (its labels cut short) at the third step, as a worker that throws would.
-    const { setWorkerPlatform, workerPlatform } = await import('../dist/worker-pool.js');
-    const platform = workerPlatform()!;
-    let steps = 0;
-    let sentAt = 0;
-    setWorkerPlatform({
-      defaultWorkers: () => platform.defaultWorkers(),
-      spawn: () => {
-        const port = platform.spawn();
-        const post = port.post.bind(port);
-        port.post = (message, transfer) => {
-          if (message.type === 'step' && ++steps === 3) {
-            sentAt = performance.now();
-            return post({ ...message, labels: message.labels.subarray(0, 1) }, transfer);
-          }
-          post(message, transfer);
-        };
-        return port;
-      },
-    });
-    const m = model();
-    try {
-      await expect(m.fit(x(), y(), { batchSize: 32, workers: 2 })).rejects.toThrowError(
-        expect.objectContaining({ code: 'WORKER_FAILED', message: expect.stringMatching(/^gradient worker 0: gradient worker: .*labels need/) }),
-      );
-      expect(performance.now() - sentAt).toBeLessThan(1000);
-    } finally {
-      setWorkerPlatform(platform);
-    }
-    // The failed step left no reduction half done: the next fit trains.
-    const history = await m.fit(x(), y(), { batchSize: 32, workers: 2 });
-    expect(Number.isFinite(history.history.loss[0])).toBe(true);
-    m.dispose();
+    // A request the worker must refuse (its labels cut short), as a worker that throws would.
+    await failThirdStep(
+      (post, m, transfer) => post(m.type === 'step' ? { ...m, labels: m.labels.subarray(0, 1) } : m, transfer),
+      /^gradient worker 0: gradient worker: .*labels need/,
+    );
   });
+
   it('a worker thread that dies mid-step (its thread exits) rejects fit() with WORKER_FAILED within a second', async () => {
     // The Node entry makes its workers with worker_threads.Worker, looked up when a pool starts:
     // this subclass keeps them, so that the test can end one's thread as a crash would, without
@@ -66,37 +77,13 @@ describe('a worker that fails mid-step', () => {
         started.push(this);
       }
     };
-    const { setWorkerPlatform, workerPlatform } = await import('../dist/worker-pool.js');
-    const platform = workerPlatform()!;
-    let steps = 0;
-    let killedAt = 0;
-    setWorkerPlatform({
-      defaultWorkers: () => platform.defaultWorkers(),
-      spawn: () => {
-        const port = platform.spawn();
-        const post = port.post.bind(port);
-        port.post = (message, transfer) => {
-          post(message, transfer);
-          if (message.type === 'step' && ++steps === 3) {
-            killedAt = performance.now();
-            void started.at(-1)!.terminate();
-          }
-        };
-        return port;
-      },
-    });
-    const m = model();
     try {
-      await expect(m.fit(x(), y(), { batchSize: 32, workers: 2 })).rejects.toThrowError(
-        expect.objectContaining({ code: 'WORKER_FAILED', message: expect.stringMatching(/^gradient worker 0: the worker thread exited/) }),
-      );
-      expect(performance.now() - killedAt).toBeLessThan(1000);
+      await failThirdStep((post, m, transfer) => {
+        post(m, transfer);
+        void started.at(-1)!.terminate();
+      }, /^gradient worker 0: the worker thread exited/);
     } finally {
-      setWorkerPlatform(platform);
       threads.Worker = Original;
     }
-    const history = await m.fit(x(), y(), { batchSize: 32, workers: 2 });
-    expect(Number.isFinite(history.history.loss[0])).toBe(true);
-    m.dispose();
   });
 });
