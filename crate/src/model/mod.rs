@@ -95,6 +95,8 @@ pub struct Model {
     lr_scale: f32,
     rng: Rng,
     capacity: usize,
+    /// The widest activation (input or a layer's output), per example: training's gradient buffers' width.
+    widest: usize,
     acts: Vec<Vec<f32>>,
     delta: [Vec<f32>; 2],
     scratch: Vec<f32>,
@@ -184,6 +186,7 @@ impl Model {
         let params = b.initial_params(&mut rng);
         let optimizer = Optimizer::new(spec.optimizer.clone(), params.len())?;
         let count = layers.len();
+        let widest = layers.iter().map(|s| s.out_len).fold(input_len, usize::max);
         Ok(Model {
             layers,
             input_len,
@@ -200,6 +203,7 @@ impl Model {
             lr_scale: 1.0,
             rng,
             capacity: 0,
+            widest,
             acts: vec![Vec::new(); count + 1],
             delta: [Vec::new(), Vec::new()],
             scratch: Vec::new(),
@@ -305,8 +309,7 @@ impl Model {
     /// the backward pass's two gradient buffers only as wide as the outputs (loss, probabilities),
     /// where training needs them as wide as the widest layer.
     fn reserve(&mut self, batch: usize, training: bool) -> Result<()> {
-        let widest = self.layers.iter().map(|s| s.out_len).fold(self.input_len, usize::max);
-        let delta_len = batch * if training { widest } else { self.classes };
+        let delta_len = batch * if training { self.widest } else { self.classes };
         if batch <= self.capacity {
             self.reserve_deltas(batch, delta_len);
             return Ok(());
@@ -471,14 +474,20 @@ impl Model {
     /// Class probabilities for each example, `batch·classes` values (see `probabilities`),
     /// computed [`INFERENCE_CHUNK`] examples at a time.
     pub fn predict(&mut self, x: Input<'_>) -> Result<Vec<f32>> {
+        self.infer_in_chunks(x, |model, n, out| model.probabilities(n, out))
+    }
+
+    /// Inference on `x`, [`INFERENCE_CHUNK`] examples at a time: after each chunk's forward pass,
+    /// `take(model, n, out)` writes its `n·classes` outputs.
+    fn infer_in_chunks(&mut self, x: Input<'_>, take: impl Fn(&mut Self, usize, &mut [f32])) -> Result<Vec<f32>> {
         let batch = self.examples(&x)?;
-        let mut out = vec![0.0; batch * self.classes];
+        let classes = self.classes;
+        let mut out = vec![0.0; batch * classes];
         for start in (0..batch).step_by(INFERENCE_CHUNK) {
             let n = INFERENCE_CHUNK.min(batch - start);
             self.load_inference_input(x.slice(start * self.input_len..(start + n) * self.input_len))?;
             self.forward(n, false);
-            let classes = self.classes;
-            self.probabilities(n, &mut out[start * classes..(start + n) * classes]);
+            take(self, n, &mut out[start * classes..(start + n) * classes]);
         }
         Ok(out)
     }
@@ -504,15 +513,7 @@ impl Model {
 
     /// The raw outputs of the last layer (logits, or RBF distances), `batch·classes` values.
     pub fn predict_raw(&mut self, x: Input<'_>) -> Result<Vec<f32>> {
-        let batch = self.examples(&x)?;
-        let mut out = Vec::with_capacity(batch * self.classes);
-        for start in (0..batch).step_by(INFERENCE_CHUNK) {
-            let n = INFERENCE_CHUNK.min(batch - start);
-            self.load_inference_input(x.slice(start * self.input_len..(start + n) * self.input_len))?;
-            self.forward(n, false);
-            out.extend_from_slice(self.logits(n));
-        }
-        Ok(out)
+        self.infer_in_chunks(x, |model, n, out| out.copy_from_slice(model.logits(n)))
     }
 
     /// Inference on a labelled batch: returns `[loss, correct, probabilities…]`, the loss being
