@@ -6,7 +6,7 @@
 //! - `lecun_uniform`: Keras's, uniform in ±`sqrt(3/fan_in)`.
 //! - `lenet_uniform`: LeNet-5's rule, uniform in ±`2.4/fan_in` (LeCun et al. 1998, as secondary
 //!   sources report it).
-//! - `zeros`.
+//! - `zeros`, `ones`.
 //!
 //! Normal draws use Marsaglia and Tsang's ziggurat, with Doornik's 128 blocks and one 64-bit draw
 //! per try (ZIGNOR; J. A. Doornik, "An Improved Ziggurat Method to Generate Normal Random
@@ -25,12 +25,14 @@ pub enum Initializer {
     LecunUniform,
     LenetUniform,
     Zeros,
+    Ones,
 }
 
 /// Fills `out` for a weight with the given fan-in and fan-out.
 pub fn initialize(init: Initializer, rng: &mut Rng, fan_in: usize, fan_out: usize, out: &mut [f32]) {
     match init {
         Initializer::Zeros => out.fill(0.0),
+        Initializer::Ones => out.fill(1.0),
         Initializer::GlorotUniform => {
             let limit = (6.0 / (fan_in + fan_out) as f64).sqrt() as f32;
             out.iter_mut().for_each(|v| *v = rng.uniform(-limit, limit));

@@ -38,6 +38,33 @@ kernel_test!(
         );
         assert!(err(json!([{"type": "flatten"}, {"type": "dense", "units": 3}]))
             .contains("needs a softmax on the last layer"));
+        let head = json!({"type": "dense", "units": 2, "activation": "softmax"});
+        assert_eq!(
+            err(json!([{"type": "batch_normalization", "momentum": 1.5}, {"type": "flatten"}, head])),
+            "layer 0 (batch_normalization): momentum must be in [0, 1], got 1.5"
+        );
+        assert_eq!(
+            err(json!([{"type": "batch_normalization", "epsilon": 0}, {"type": "flatten"}, head])),
+            "layer 0 (batch_normalization): epsilon must be a finite number > 0, got 0"
+        );
+        assert_eq!(
+            err(json!([{"type": "leaky_relu", "negative_slope": -1}, {"type": "flatten"}, head])),
+            "layer 0 (leaky_relu): negative_slope must be a finite number ≥ 0, got -1"
+        );
+        assert_eq!(
+            err(json!([{"type": "global_max_pool2d"}, {"type": "dense", "units": 2, "activation": "softmax"},
+                        {"type": "dense", "units": 2, "activation": "softmax"}])),
+            "layer 1 (dense): softmax is supported only as the last layer's activation; use a softmax layer elsewhere"
+        );
+        // A softmax layer in the middle runs; as the last layer it is the loss's.
+        let spec = base(json!([{"type": "softmax"}, {"type": "global_average_pool2d"},
+                               {"type": "dense", "units": 2}, {"type": "softmax"}]));
+        let mut model = Model::new(&spec, 1).unwrap();
+        let p = model.predict(Input::F32(&[0.5; 16])).unwrap();
+        // One channel: the softmax over it is 1 everywhere, so the dense layer sees 1.
+        let logits = [model.params()[0] + model.params()[2], model.params()[1] + model.params()[3]];
+        let e = [logits[0].exp(), logits[1].exp()];
+        assert!((p[0] - e[0] / (e[0] + e[1])).abs() < 1e-6, "{p:?}");
     }
 );
 

@@ -1,5 +1,5 @@
-//! Activations, forward and backward: relu, tanh, LeCun's scaled tanh, sigmoid; and the exp and
-//! tanh they are built on.
+//! Activations, forward and backward: relu, tanh, LeCun's scaled tanh, sigmoid, leaky relu, elu,
+//! gelu, swish, hard sigmoid; and the exp, tanh and erf they are built on.
 //!
 //! exp and tanh are our own (after Cephes's `expf` and `tanhf`: range reduction plus a minimax
 //! polynomial), written once over [`Lanes`] so the scalar reference and the simd128 kernels give
@@ -73,12 +73,50 @@ pub fn sigmoid<L: Lanes>(x: L) -> L {
     L::splat(1.0).div(L::splat(1.0).add(exp(L::splat(0.0).sub(x))))
 }
 
+/// erf x, within 5e-7 absolutely (tested; 2.1e-7 of it is the approximation's, the rest f32
+/// rounding): a rational approximation on [-4, 4] (where it reaches ±1 in
+/// f32), the form Eigen's fast float erf uses.
+#[inline(always)]
+pub fn erf<L: Lanes>(input: L) -> L {
+    let x = input.gt_select(L::splat(4.0), L::splat(4.0), input);
+    let x = x.lt_select(L::splat(-4.0), L::splat(-4.0), x);
+    let z = x.mul(x);
+    let p = L::splat(-2.726_142_3e-10)
+        .mul(z)
+        .add(L::splat(2.770_681_4e-8))
+        .mul(z)
+        .add(L::splat(-2.101_024e-6))
+        .mul(z)
+        .add(L::splat(-5.692_506_4e-5))
+        .mul(z)
+        .add(L::splat(-7.349_906_3e-4))
+        .mul(z)
+        .add(L::splat(-2.954_6e-3))
+        .mul(z)
+        .add(L::splat(-1.609_603_3e-2))
+        .mul(x);
+    let q = L::splat(-1.456_607_2e-5)
+        .mul(z)
+        .add(L::splat(-2.133_740_6e-4))
+        .mul(z)
+        .add(L::splat(-1.682_827e-3))
+        .mul(z)
+        .add(L::splat(-7.373_329_3e-3))
+        .mul(z)
+        .add(L::splat(-1.426_473_9e-2));
+    p.div(q)
+}
+
 /// LeCun's squashing function's amplitude A and slope S: f(a) = A·tanh(S·a), f(±1) = ±1.
 pub const LECUN_A: f32 = 1.7159;
 pub const LECUN_S: f32 = 2.0 / 3.0;
 
+const FRAC_1_SQRT_2: f32 = core::f32::consts::FRAC_1_SQRT_2;
+/// 1/√(2π), the standard normal density's factor.
+const FRAC_1_SQRT_2PI: f32 = 0.398_942_3;
+
 /// The activations a layer can apply.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Activation {
     Linear,
     Relu,
@@ -86,6 +124,16 @@ pub enum Activation {
     /// LeCun's scaled tanh, 1.7159·tanh(2/3·a).
     LecunTanh,
     Sigmoid,
+    /// Keras's `leaky_relu`: x where x ≥ 0, else slope·x.
+    LeakyRelu(f32),
+    /// Keras's `elu`: x where x > 0, else alpha·(e^x − 1).
+    Elu(f32),
+    /// Keras's `gelu` (exact): x·Φ(x) = x/2·(1 + erf(x/√2)).
+    Gelu,
+    /// Keras's `swish` (`silu`): x·sigmoid(x).
+    Swish,
+    /// Keras 3's `hard_sigmoid`: relu6(x + 3)/6.
+    HardSigmoid,
 }
 
 impl Activation {
@@ -97,12 +145,27 @@ impl Activation {
             Activation::Tanh => tanh(x),
             Activation::LecunTanh => L::splat(LECUN_A).mul(tanh(L::splat(LECUN_S).mul(x))),
             Activation::Sigmoid => sigmoid(x),
+            Activation::LeakyRelu(slope) => x.lt_select(L::splat(0.0), L::splat(slope).mul(x), x),
+            Activation::Elu(alpha) => x.gt_select(L::splat(0.0), x, L::splat(alpha).mul(exp(x).sub(L::splat(1.0)))),
+            Activation::Gelu => L::splat(0.5).mul(x).mul(L::splat(1.0).add(erf(x.mul(L::splat(FRAC_1_SQRT_2))))),
+            Activation::Swish => x.mul(sigmoid(x)),
+            Activation::HardSigmoid => {
+                let s = x.add(L::splat(3.0));
+                let s = s.lt_select(L::splat(0.0), L::splat(0.0), s);
+                s.gt_select(L::splat(6.0), L::splat(6.0), s).div(L::splat(6.0))
+            }
         }
     }
 
-    /// ∂L/∂x from the activation's output `y` and ∂L/∂y.
+    /// Whether the slope needs the input: it cannot be had from the output alone (gelu, swish).
+    pub fn needs_input(self) -> bool {
+        matches!(self, Activation::Gelu | Activation::Swish)
+    }
+
+    /// ∂L/∂x from the activation's input `x`, its output `y` and ∂L/∂y. `x` is read only when
+    /// [`needs_input`](Self::needs_input); the others go by `y`.
     #[inline(always)]
-    fn backward<L: Lanes>(self, y: L, dy: L) -> L {
+    fn backward<L: Lanes>(self, x: L, y: L, dy: L) -> L {
         let one = L::splat(1.0);
         match self {
             Activation::Linear => dy,
@@ -115,6 +178,27 @@ impl Activation {
                 dy.mul(L::splat(LECUN_A * LECUN_S)).mul(one.sub(t.mul(t)))
             }
             Activation::Sigmoid => dy.mul(y.mul(one.sub(y))),
+            // The slope is 1 where x ≥ 0, i.e. where y ≥ 0 (slope > 0 keeps the sign).
+            Activation::LeakyRelu(slope) => y.lt_select(L::splat(0.0), L::splat(slope).mul(dy), dy),
+            // Where x ≤ 0, d/dx alpha·(e^x − 1) = alpha·e^x = y + alpha.
+            Activation::Elu(alpha) => y.gt_select(L::splat(0.0), dy, dy.mul(y.add(L::splat(alpha)))),
+            // Φ(x) + x·φ(x).
+            Activation::Gelu => {
+                let cdf = L::splat(0.5).mul(one.add(erf(x.mul(L::splat(FRAC_1_SQRT_2)))));
+                let pdf = L::splat(FRAC_1_SQRT_2PI).mul(exp(L::splat(-0.5).mul(x).mul(x)));
+                dy.mul(cdf.add(x.mul(pdf)))
+            }
+            // s + x·s·(1 − s) with s = sigmoid(x).
+            Activation::Swish => {
+                let s = sigmoid(x);
+                dy.mul(s.add(x.mul(s).mul(one.sub(s))))
+            }
+            // 1/6 inside the ramp, 0 where it is flat (TensorFlow's relu6 gradient).
+            Activation::HardSigmoid => {
+                let inside =
+                    y.gt_select(L::splat(0.0), y.lt_select(one, L::splat(1.0 / 6.0), L::splat(0.0)), L::splat(0.0));
+                dy.mul(inside)
+            }
         }
     }
 }
@@ -128,11 +212,16 @@ pub fn activation_forward(f: Activation, x: &[f32], y: &mut [f32]) {
     }
 }
 
-/// `dx = dy · f′`, element-wise, from the forward output `y`.
-pub fn activation_backward(f: Activation, y: &[f32], dy: &[f32], dx: &mut [f32]) {
-    assert!(y.len() == dy.len() && dy.len() == dx.len(), "activation_backward: y, dy and dx lengths differ");
+/// `dx = dy · f′`, element-wise, from the forward input `x` and output `y` (`x` is read only
+/// when [`Activation::needs_input`]).
+pub fn activation_backward(f: Activation, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    assert!(
+        x.len() == y.len() && y.len() == dy.len() && dy.len() == dx.len(),
+        "activation_backward: x, y, dy and dx lengths differ"
+    );
     for r in groups_of_4(y.len()) {
-        let v: F4 = f.backward(load_upto(&y[r.clone()], 0.0), load_upto(&dy[r.clone()], 0.0));
+        let v: F4 =
+            f.backward(load_upto(&x[r.clone()], 0.0), load_upto(&y[r.clone()], 0.0), load_upto(&dy[r.clone()], 0.0));
         store_upto(v, &mut dx[r]);
     }
 }
@@ -148,14 +237,16 @@ pub fn activation_forward_in_place(f: Activation, y: &mut [f32]) {
     }
 }
 
-/// `d = d · f′` in place, from the forward output `y`.
-pub fn activation_backward_in_place(f: Activation, y: &[f32], d: &mut [f32]) {
-    assert_eq!(y.len(), d.len(), "activation_backward: y and d lengths differ");
+/// `d = d · f′` in place, from the forward input `x` and output `y` (`x` is read only when
+/// [`Activation::needs_input`]).
+pub fn activation_backward_in_place(f: Activation, x: &[f32], y: &[f32], d: &mut [f32]) {
+    assert!(x.len() == y.len() && y.len() == d.len(), "activation_backward: x, y and d lengths differ");
     if f == Activation::Linear {
         return;
     }
     for r in groups_of_4(y.len()) {
-        let v: F4 = f.backward(load_upto(&y[r.clone()], 0.0), load_upto(&d[r.clone()], 0.0));
+        let v: F4 =
+            f.backward(load_upto(&x[r.clone()], 0.0), load_upto(&y[r.clone()], 0.0), load_upto(&d[r.clone()], 0.0));
         store_upto(v, &mut d[r]);
     }
 }
@@ -172,9 +263,9 @@ pub mod scalar {
     }
 
     /// See [`super::activation_backward`].
-    pub fn activation_backward(f: Activation, y: &[f32], dy: &[f32], dx: &mut [f32]) {
-        for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
-            *dx = f.backward(y, dy);
+    pub fn activation_backward(f: Activation, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
+        for (((dx, &x), &y), &dy) in dx.iter_mut().zip(x).zip(y).zip(dy) {
+            *dx = f.backward(x, y, dy);
         }
     }
 }
@@ -185,8 +276,18 @@ mod tests {
     use crate::kernel_test;
     use crate::kernels::test_support::{assert_bits_eq, check_gradient, random_vec, test_rng};
 
-    const ALL: [Activation; 5] =
-        [Activation::Linear, Activation::Relu, Activation::Tanh, Activation::LecunTanh, Activation::Sigmoid];
+    const ALL: [Activation; 10] = [
+        Activation::Linear,
+        Activation::Relu,
+        Activation::Tanh,
+        Activation::LecunTanh,
+        Activation::Sigmoid,
+        Activation::LeakyRelu(0.3),
+        Activation::Elu(1.5),
+        Activation::Gelu,
+        Activation::Swish,
+        Activation::HardSigmoid,
+    ];
 
     fn ulps(a: f32, b: f64) -> f64 {
         let b32 = b as f32;
@@ -222,6 +323,44 @@ mod tests {
         }
     );
 
+    /// erf in f64 by its Maclaurin series (|x| ≤ 3) or continued fraction (beyond).
+    fn erf64(x: f64) -> f64 {
+        let a = x.abs();
+        let r = if a <= 3.0 {
+            let (mut term, mut sum, mut n) = (a, a, 0.0);
+            while term.abs() > 1e-17 * sum.abs() {
+                n += 1.0;
+                term *= -a * a / n;
+                sum += term / (2.0 * n + 1.0);
+            }
+            sum * 2.0 / core::f64::consts::PI.sqrt()
+        } else {
+            // erfc by Lentz's continued fraction.
+            let mut f = 0.0;
+            for k in (1..60).rev() {
+                f = k as f64 / 2.0 / (a + f);
+            }
+            1.0 - (-a * a).exp() / core::f64::consts::PI.sqrt() / (a + f)
+        };
+        r.copysign(x)
+    }
+
+    kernel_test!(
+        fn erf_is_accurate_and_odd() {
+            let mut worst = (0.0f64, 0.0f32);
+            for i in 0..=100_000 {
+                let x = -6.0 + 12.0 * i as f32 / 100_000.0;
+                let err = (erf(x) as f64 - erf64(x as f64)).abs();
+                if err > worst.0 {
+                    worst = (err, x);
+                }
+                assert_eq!(erf(-x).to_bits(), (-erf(x)).to_bits(), "erf is odd at {x}");
+            }
+            assert!(worst.0 <= 5e-7, "erf: worst absolute error {} at {}", worst.0, worst.1);
+            assert_eq!(erf(0.0f32), 0.0);
+        }
+    );
+
     kernel_test!(
         fn lecun_tanh_maps_one_to_one() {
             let f1 = Activation::LecunTanh.forward(1.0f32);
@@ -242,8 +381,8 @@ mod tests {
                     activation_forward(f, &x, &mut got);
                     assert_bits_eq(&got, &want, &format!("{f:?} forward, len {len}"));
                     let (mut want_dx, mut got_dx) = (vec![f32::NAN; len], vec![f32::NAN; len]);
-                    scalar::activation_backward(f, &want, &dy, &mut want_dx);
-                    activation_backward(f, &got, &dy, &mut got_dx);
+                    scalar::activation_backward(f, &x, &want, &dy, &mut want_dx);
+                    activation_backward(f, &x, &got, &dy, &mut got_dx);
                     assert_bits_eq(&got_dx, &want_dx, &format!("{f:?} backward, len {len}"));
                 }
             }
@@ -253,15 +392,19 @@ mod tests {
     kernel_test!(
         fn gradients_match_finite_differences() {
             let mut rng = test_rng(32);
-            // Keep away from relu's kink at 0, where the difference quotient straddles it.
-            let x: Vec<f32> =
-                random_vec(&mut rng, 64).iter().map(|v| if v.abs() < 0.05 { v + 0.1 } else { v * 2.0 }).collect();
+            // Keep away from the kinks at 0 (relu, leaky relu) and ±3 (hard sigmoid), where the
+            // difference quotient straddles them.
+            let x: Vec<f32> = random_vec(&mut rng, 64)
+                .iter()
+                .map(|v| if v.abs() < 0.05 { v + 0.1 } else { v * 4.0 })
+                .map(|v| if (v.abs() - 3.0).abs() < 0.05 { v * 0.9 } else { v })
+                .collect();
             let dy = random_vec(&mut rng, 64);
             for f in ALL {
                 let mut y = vec![0.0; 64];
                 activation_forward(f, &x, &mut y);
                 let mut dx = vec![0.0; 64];
-                activation_backward(f, &y, &dy, &mut dx);
+                activation_backward(f, &x, &y, &dy, &mut dx);
                 let loss = |xs: &[f32]| -> f64 {
                     let mut y = vec![0.0; xs.len()];
                     activation_forward(f, xs, &mut y);

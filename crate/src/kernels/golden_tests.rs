@@ -179,8 +179,36 @@ kernel_test!(
             activation_forward(f, &x, &mut y);
             assert_close(&y, &floats(&c, "y"), &format!("{f:?}: y"));
             let mut dx = vec![0.0; x.len()];
-            activation_backward(f, &y, &floats(&c, "dy"), &mut dx);
+            activation_backward(f, &x, &y, &floats(&c, "dy"), &mut dx);
             assert_close(&dx, &floats(&c, "dx"), &format!("{f:?}: dx"));
+        }
+    }
+);
+
+kernel_test!(
+    fn newer_activations_match_keras() {
+        let doc: Value = serde_json::from_str(include_str!("../../../test/fixtures/golden/layers.json")).unwrap();
+        let cases = doc["activations"].as_array().expect("activations");
+        assert_eq!(cases.len(), 7);
+        for c in cases {
+            let name = c["name"].as_str().unwrap();
+            let f = match name {
+                "leaky_relu" => Activation::LeakyRelu(0.2),
+                "leaky_relu 0.3" => Activation::LeakyRelu(0.3),
+                "elu" => Activation::Elu(1.0),
+                "elu 1.5" => Activation::Elu(1.5),
+                "gelu" => Activation::Gelu,
+                "swish" => Activation::Swish,
+                "hard_sigmoid" => Activation::HardSigmoid,
+                other => panic!("activation {other}"),
+            };
+            let x = floats(c, "x");
+            let mut y = vec![0.0; x.len()];
+            activation_forward(f, &x, &mut y);
+            assert_close(&y, &floats(c, "y"), &format!("{name}: y"));
+            let mut dx = vec![0.0; x.len()];
+            activation_backward(f, &x, &y, &floats(c, "dy"), &mut dx);
+            assert_close(&dx, &floats(c, "dx"), &format!("{name}: dx"));
         }
     }
 );

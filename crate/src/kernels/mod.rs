@@ -6,6 +6,7 @@
 compile_error!("wasm tests must be built with +simd128: see .cargo/config.toml");
 
 pub mod act;
+pub mod batch_norm;
 pub mod conv;
 pub mod dense;
 pub mod dropout;

@@ -56,6 +56,22 @@ pub fn softmax(p: &SoftmaxParams, logits: &[f32], probs: &mut [f32]) {
     }
 }
 
+/// The softmax's backward pass, row by row: `dx = y ⊙ (dy − Σ y·dy)` from its output `y`. The dot
+/// product runs over the row in order, the rest element-wise.
+pub fn softmax_backward(p: &SoftmaxParams, y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    p.check("softmax_backward", y.len(), dx.len());
+    assert_eq!(dy.len(), dx.len(), "softmax_backward: dy has {} values, dx {}", dy.len(), dx.len());
+    let rows = y.chunks_exact(p.classes).zip(dy.chunks_exact(p.classes)).zip(dx.chunks_exact_mut(p.classes));
+    for ((y, dy), dx) in rows {
+        let dot = y.iter().zip(dy).fold(0.0f32, |s, (&a, &b)| s + a * b);
+        let d = F4::splat(dot);
+        for r in groups_of_4(y.len()) {
+            let v = load_upto(&y[r.clone()], 0.0).mul(load_upto(&dy[r.clone()], 0.0).sub(d));
+            store_upto(v, &mut dx[r]);
+        }
+    }
+}
+
 /// The mean sparse categorical cross-entropy of a batch; writes ∂loss/∂logits into `dlogits`.
 ///
 /// # Shapes
@@ -111,6 +127,20 @@ pub mod scalar {
         }
     }
 
+    /// See [`super::softmax_backward`].
+    pub fn softmax_backward(p: &SoftmaxParams, y: &[f32], dy: &[f32], dx: &mut [f32]) {
+        let rows = y.chunks_exact(p.classes).zip(dy.chunks_exact(p.classes)).zip(dx.chunks_exact_mut(p.classes));
+        for ((y, dy), dx) in rows {
+            let mut dot = 0.0f32;
+            for (&a, &b) in y.iter().zip(dy) {
+                dot += a * b;
+            }
+            for ((dx, &y), &dy) in dx.iter_mut().zip(y).zip(dy) {
+                *dx = y * (dy - dot);
+            }
+        }
+    }
+
     /// See [`super::softmax_cross_entropy`].
     pub fn softmax_cross_entropy(p: &SoftmaxParams, logits: &[f32], labels: &[u32], dlogits: &mut [f32]) -> f32 {
         let mut total = 0.0f64;
@@ -152,6 +182,29 @@ mod tests {
                 let lb = softmax_cross_entropy(&p, &logits, &labels, &mut b);
                 assert_eq!(la.to_bits(), lb.to_bits(), "loss");
                 assert_bits_eq(&b, &a, "dlogits");
+            }
+        }
+    );
+
+    kernel_test!(
+        fn softmax_backward_matches_scalar_and_finite_differences() {
+            let mut rng = test_rng(53);
+            for (batch, classes) in [(1, 1), (3, 10), (6, 5), (2, 13)] {
+                let p = SoftmaxParams { batch, classes };
+                let n = batch * classes;
+                let x: Vec<f32> = random_vec(&mut rng, n).iter().map(|v| v * 3.0).collect();
+                let dy = random_vec(&mut rng, n);
+                let mut y = vec![0.0; n];
+                softmax(&p, &x, &mut y);
+                let (mut a, mut b) = (vec![f32::NAN; n], vec![f32::NAN; n]);
+                scalar::softmax_backward(&p, &y, &dy, &mut a);
+                softmax_backward(&p, &y, &dy, &mut b);
+                assert_bits_eq(&b, &a, "softmax_backward");
+                check_gradient("softmax dx", &mut x.clone(), &b, n, |x| {
+                    let mut y = vec![0.0; n];
+                    softmax(&p, x, &mut y);
+                    y.iter().zip(&dy).map(|(&a, &b)| a as f64 * b as f64).sum()
+                });
             }
         }
     );

@@ -2,11 +2,13 @@
 //! connection table the spec builds a [`Conv2dTable`](super::conv2d_table::Conv2dTable) instead.
 
 use super::conv2d_table::Conv2dTable;
-use super::{glorot, one_one, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward};
+use super::{
+    glorot, one_one, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, FusedActivation,
+};
 use super::{Layer, Packed, PaddingSpec, MAX_VALUES};
 use crate::error::Result;
 use crate::init::Initializer;
-use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
+use crate::kernels::act::Activation;
 use crate::kernels::conv::{Conv2dGrads, Conv2dParams, ConvPlan};
 use serde::Deserialize;
 
@@ -107,7 +109,7 @@ const PACK_T_MAX: usize = 65_536;
 /// The convolution's state: its plan, its packed kernels and its activation.
 pub struct ConvCore {
     pub(super) plan: ConvPlan,
-    pub(super) activation: Activation,
+    pub(super) activation: FusedActivation,
     /// W packed for the forward pass.
     pub(super) packed: Packed,
     /// Wᵀ packed for the input gradient, for kernels of at most [`PACK_T_MAX`] weights.
@@ -116,6 +118,8 @@ pub struct ConvCore {
 
 impl ConvCore {
     pub(super) fn new(p: Conv2dParams, activation: Activation) -> Self {
+        let out_len = p.out_h() * p.out_w() * p.out_c;
+        let activation = FusedActivation::new(activation, out_len);
         ConvCore { plan: ConvPlan::new(p), activation, packed: Packed::default(), packed_t: Packed::default() }
     }
 
@@ -128,11 +132,12 @@ impl ConvCore {
         plan.forward_scratch_len().max(plan.backward_scratch_len())
     }
 
-    /// Per image: patch rows twice, their packing, and the kernel's copies.
-    pub(super) fn working_values(&self) -> u128 {
+    /// Per image: patch rows twice, their packing, and the kernel's copies; the activation's
+    /// input when it keeps one.
+    pub(super) fn working_values(&self, batch: u128) -> u128 {
         let p = self.params(1);
         let cols = (p.out_h() * p.out_w()) as u128 * p.patch_len() as u128;
-        4 * cols + 4 * p.w_len() as u128
+        4 * cols + 4 * p.w_len() as u128 + self.activation.working_values(batch)
     }
 
     pub(super) fn gemm_macs(&self) -> u128 {
@@ -153,13 +158,13 @@ impl ConvCore {
             plan.pack_weights(f.kernel, &mut self.packed.values);
         }
         plan.forward_packed(f.x, &self.packed.values, f.bias, f.y, f.scratch);
-        activation_forward_in_place(self.activation, f.y);
+        self.activation.forward(f.y);
     }
 
     /// The gradients for the dense kernel `b.kernel`: dx (when needed), the kernel's and the
     /// bias's.
     pub(super) fn backward(&mut self, b: Backward<'_>) {
-        activation_backward_in_place(self.activation, b.y, b.dy);
+        self.activation.backward(b.y, b.dy);
         let plan = self.plan.with_batch(b.batch);
         let packed_t = if b.need_dx && plan.p.w_len() <= PACK_T_MAX {
             if self.packed_t.stale(b.version) {
@@ -177,8 +182,8 @@ impl ConvCore {
     /// Second derivatives for the dense squared kernel `c.kernel2`: the slope applied twice, then
     /// the convolution's backward pass over squared inputs.
     pub(super) fn curvature(&self, c: Curvature<'_>) {
-        activation_backward_in_place(self.activation, c.y, c.d2y);
-        activation_backward_in_place(self.activation, c.y, c.d2y);
+        self.activation.backward(c.y, c.d2y);
+        self.activation.backward(c.y, c.d2y);
         let g = Conv2dGrads { dx: c.need_dx.then_some(c.d2x), dw: c.dkernel, db: c.dbias };
         self.plan.with_batch(c.batch).backward_packed(c.x2, c.kernel2, None, c.d2y, g, c.scratch);
     }
@@ -209,8 +214,12 @@ impl Layer for Conv2d {
         self.core.scratch_len(batch)
     }
 
-    fn working_values(&self, _batch: u128) -> u128 {
-        self.core.working_values()
+    fn reserve(&mut self, batch: usize) {
+        self.core.activation.reserve(batch);
+    }
+
+    fn working_values(&self, batch: u128) -> u128 {
+        self.core.working_values(batch)
     }
 
     fn gemm_macs(&self) -> u128 {

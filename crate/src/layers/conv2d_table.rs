@@ -79,8 +79,12 @@ impl Layer for Conv2dTable {
         self.core.scratch_len(batch)
     }
 
-    fn working_values(&self, _batch: u128) -> u128 {
-        self.core.working_values()
+    fn reserve(&mut self, batch: usize) {
+        self.core.activation.reserve(batch);
+    }
+
+    fn working_values(&self, batch: u128) -> u128 {
+        self.core.working_values(batch)
     }
 
     fn gemm_macs(&self) -> u128 {

@@ -1,9 +1,11 @@
 //! Dense (Keras's): `y = f(x·W + b)` over flat inputs, W as `[inputs, units]`.
 
-use super::{glorot, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, Layer, Packed};
+use super::{
+    glorot, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, FusedActivation, Layer,
+    Packed,
+};
 use crate::error::Result;
 use crate::init::Initializer;
-use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
 use crate::kernels::dense::{dense_backward, dense_forward_packed, dense_pack_weights, DenseGrads, DenseParams};
 use serde::Deserialize;
 
@@ -35,6 +37,7 @@ impl BuildLayer for DenseSpec {
         let bias = b.claim(units as u128)?;
         b.init(self.kernel_initializer, inputs, units, kernel.clone());
         b.init(self.bias_initializer, inputs, units, bias.clone());
+        let activation = FusedActivation::new(activation, units);
         let layer = Dense { p: DenseParams { batch: 1, inputs, units }, activation, packed: Packed::default() };
         Ok(Built { layer: layer.into(), out_shape: [1, 1, units], kernel, bias })
     }
@@ -43,7 +46,7 @@ impl BuildLayer for DenseSpec {
 pub struct Dense {
     /// With batch 1; the batch is set per call.
     p: DenseParams,
-    activation: Activation,
+    activation: FusedActivation,
     /// The kernel packed for the GEMM.
     packed: Packed,
 }
@@ -57,6 +60,14 @@ impl Dense {
 impl Layer for Dense {
     fn kind(&self) -> &'static str {
         KIND
+    }
+
+    fn reserve(&mut self, batch: usize) {
+        self.activation.reserve(batch);
+    }
+
+    fn working_values(&self, batch: u128) -> u128 {
+        self.activation.working_values(batch)
     }
 
     fn scratch_len(&self, batch: usize) -> usize {
@@ -79,11 +90,11 @@ impl Layer for Dense {
             dense_pack_weights(&p, f.kernel, &mut self.packed.values);
         }
         dense_forward_packed(&p, f.x, &self.packed.values, f.bias, f.y, f.scratch);
-        activation_forward_in_place(self.activation, f.y);
+        self.activation.forward(f.y);
     }
 
     fn backward(&mut self, b: Backward<'_>) {
-        activation_backward_in_place(self.activation, b.y, b.dy);
+        self.activation.backward(b.y, b.dy);
         let g = DenseGrads { dx: b.dx, dw: b.dkernel, db: b.dbias };
         dense_backward(&self.params(b.batch), b.x, b.kernel, b.dy, g, b.scratch);
     }
@@ -93,8 +104,8 @@ impl Layer for Dense {
     }
 
     fn curvature(&mut self, c: Curvature<'_>) -> Result<()> {
-        activation_backward_in_place(self.activation, c.y, c.d2y);
-        activation_backward_in_place(self.activation, c.y, c.d2y);
+        self.activation.backward(c.y, c.d2y);
+        self.activation.backward(c.y, c.d2y);
         let g = DenseGrads { dx: c.d2x, dw: c.dkernel, db: c.dbias };
         dense_backward(&self.params(c.batch), c.x2, c.kernel2, c.d2y, g, c.scratch);
         Ok(())

@@ -10,19 +10,22 @@
 
 pub mod activation;
 pub mod average_pool2d;
+pub mod batch_normalization;
 pub mod conv2d;
 pub mod conv2d_table;
 pub mod dense;
 pub mod dropout;
 pub mod flatten;
+pub mod global_pool2d;
 pub mod max_pool2d;
 pub mod rbf;
+pub mod softmax;
 pub mod subsampling2d;
 pub mod zero_padding2d;
 
 use crate::error::{ModelError, Result};
 use crate::init::Initializer;
-use crate::kernels::act::Activation;
+use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
 use crate::kernels::conv::Padding;
 use crate::kernels::pool::Pool2dParams;
 use crate::rng::Rng;
@@ -39,8 +42,34 @@ pub enum ActivationSpec {
     Tanh,
     LecunTanh,
     Sigmoid,
+    /// Keras's `leaky_relu` string: slope 0.2.
+    LeakyRelu,
+    /// Keras's `elu` string: alpha 1.
+    Elu,
+    Gelu,
+    Swish,
+    HardSigmoid,
     /// Only as the last layer's activation, with the cross-entropy loss (they are fused).
     Softmax,
+}
+
+impl ActivationSpec {
+    /// The activation, or None for softmax (which is not element-wise).
+    pub fn elementwise(self) -> Option<Activation> {
+        Some(match self {
+            ActivationSpec::Linear => Activation::Linear,
+            ActivationSpec::Relu => Activation::Relu,
+            ActivationSpec::Tanh => Activation::Tanh,
+            ActivationSpec::LecunTanh => Activation::LecunTanh,
+            ActivationSpec::Sigmoid => Activation::Sigmoid,
+            ActivationSpec::LeakyRelu => Activation::LeakyRelu(0.2),
+            ActivationSpec::Elu => Activation::Elu(1.0),
+            ActivationSpec::Gelu => Activation::Gelu,
+            ActivationSpec::Swish => Activation::Swish,
+            ActivationSpec::HardSigmoid => Activation::HardSigmoid,
+            ActivationSpec::Softmax => return None,
+        })
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Default)]
@@ -173,20 +202,14 @@ impl Builder {
     /// The kernel activation of a layer's spec; a softmax is allowed only on the last layer, where
     /// it is fused with the loss (the layer itself stays linear).
     pub fn activation(&mut self, a: ActivationSpec, kind: &'static str) -> Result<Activation> {
-        Ok(match a {
-            ActivationSpec::Linear => Activation::Linear,
-            ActivationSpec::Relu => Activation::Relu,
-            ActivationSpec::Tanh => Activation::Tanh,
-            ActivationSpec::LecunTanh => Activation::LecunTanh,
-            ActivationSpec::Sigmoid => Activation::Sigmoid,
-            ActivationSpec::Softmax if self.last => {
-                self.softmax = true;
-                Activation::Linear
-            }
-            ActivationSpec::Softmax => {
-                return Err(self.error(kind, "softmax is supported only as the last layer's activation"))
-            }
-        })
+        if let Some(f) = a.elementwise() {
+            return Ok(f);
+        }
+        if self.last {
+            self.softmax = true;
+            return Ok(Activation::Linear);
+        }
+        Err(self.error(kind, "softmax is supported only as the last layer's activation; use a softmax layer elsewhere"))
     }
 
     /// Pooling geometry over this layer's input, batch 1.
@@ -236,6 +259,50 @@ impl Packed {
     /// Forgets what it holds: the next use rebuilds it.
     pub fn invalidate(&mut self) {
         self.version = 0;
+    }
+}
+
+/// A layer's own activation, applied in place after its linear part (a conv's, a dense layer's).
+/// Gelu's and swish's slopes need their input, so the layer then keeps a copy of it (its
+/// pre-activation); the others go by the output alone and keep nothing.
+pub struct FusedActivation {
+    pub activation: Activation,
+    /// Values per example.
+    len: usize,
+    pre: Vec<f32>,
+}
+
+impl FusedActivation {
+    pub fn new(activation: Activation, len: usize) -> Self {
+        FusedActivation { activation, len, pre: Vec::new() }
+    }
+
+    pub fn reserve(&mut self, batch: usize) {
+        if self.activation.needs_input() {
+            self.pre.resize(batch * self.len, 0.0);
+        }
+    }
+
+    pub fn working_values(&self, batch: u128) -> u128 {
+        if self.activation.needs_input() {
+            batch * self.len as u128
+        } else {
+            0
+        }
+    }
+
+    /// `y = f(y)`, keeping the input when the slope needs it.
+    pub fn forward(&mut self, y: &mut [f32]) {
+        if self.activation.needs_input() {
+            self.pre[..y.len()].copy_from_slice(y);
+        }
+        activation_forward_in_place(self.activation, y);
+    }
+
+    /// `d = d · f′` at the last forward pass's values (`y` its output).
+    pub fn backward(&self, y: &[f32], d: &mut [f32]) {
+        let x = if self.activation.needs_input() { &self.pre[..y.len()] } else { y };
+        activation_backward_in_place(self.activation, x, y, d);
     }
 }
 
@@ -342,6 +409,14 @@ pub trait Layer {
         Vec::new()
     }
 
+    /// For a layer whose bias range holds moving statistics rather than trainable parameters
+    /// (batch normalisation): their momentum. Its backward pass then writes the batch's
+    /// statistics in their gradient's place, and the update folds them in instead of the
+    /// optimiser.
+    fn moving_momentum(&self) -> Option<f32> {
+        None
+    }
+
     fn forward(&mut self, f: Forward<'_>);
 
     fn backward(&mut self, b: Backward<'_>);
@@ -389,6 +464,9 @@ macro_rules! layers {
             fn param_shapes(&self) -> Vec<Vec<usize>> {
                 match self { $(AnyLayer::$variant(l) => l.param_shapes(),)* }
             }
+            fn moving_momentum(&self) -> Option<f32> {
+                match self { $(AnyLayer::$variant(l) => l.moving_momentum(),)* }
+            }
             fn forward(&mut self, f: Forward<'_>) {
                 match self { $(AnyLayer::$variant(l) => l.forward(f),)* }
             }
@@ -417,6 +495,9 @@ layers! {
     Dropout(dropout::Dropout),
     Activation(activation::ActivationLayer),
     Rbf(rbf::Rbf),
+    BatchNormalization(batch_normalization::BatchNormalization),
+    GlobalPool2d(global_pool2d::GlobalPool2d),
+    Softmax(softmax::SoftmaxLayer),
 }
 
 /// Declares [`LayerSpec`], the spec's layers as TypeScript sends them, over the spec types.
@@ -448,4 +529,10 @@ specs! {
     Dense(dense::DenseSpec),
     Dropout(dropout::DropoutSpec),
     Activation(activation::ActivationLayerSpec),
+    LeakyRelu(activation::LeakyReluSpec),
+    Elu(activation::EluSpec),
+    Softmax(softmax::SoftmaxSpec),
+    BatchNormalization(batch_normalization::BatchNormalizationSpec),
+    GlobalAveragePool2d(global_pool2d::GlobalAveragePool2dSpec),
+    GlobalMaxPool2d(global_pool2d::GlobalMaxPool2dSpec),
 }

@@ -3,10 +3,11 @@
 //! The kernel is the coefficient vector.
 
 use super::PaddingSpec;
-use super::{glorot, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, Layer};
+use super::{
+    glorot, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, FusedActivation, Layer,
+};
 use crate::error::Result;
 use crate::init::Initializer;
-use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
 use crate::kernels::pool::{subsample_backward, subsample_curvature, subsample_forward, Pool2dParams, SubsampleGrads};
 use serde::Deserialize;
 
@@ -38,18 +39,27 @@ impl BuildLayer for Subsampling2dSpec {
         let fan_in = self.pool_size[0] * self.pool_size[1];
         b.init(self.kernel_initializer, fan_in, 1, kernel.clone());
         b.init(self.bias_initializer, fan_in, 1, bias.clone());
+        let activation = FusedActivation::new(activation, out_shape.iter().product());
         Ok(Built { layer: Subsampling2d { g, activation }.into(), out_shape, kernel, bias })
     }
 }
 
 pub struct Subsampling2d {
     g: Pool2dParams,
-    activation: Activation,
+    activation: FusedActivation,
 }
 
 impl Layer for Subsampling2d {
     fn kind(&self) -> &'static str {
         KIND
+    }
+
+    fn reserve(&mut self, batch: usize) {
+        self.activation.reserve(batch);
+    }
+
+    fn working_values(&self, batch: u128) -> u128 {
+        self.activation.working_values(batch)
     }
 
     /// One coefficient and one bias per map.
@@ -59,11 +69,11 @@ impl Layer for Subsampling2d {
 
     fn forward(&mut self, f: Forward<'_>) {
         subsample_forward(&Pool2dParams { batch: f.batch, ..self.g }, f.x, f.kernel, f.bias, f.y);
-        activation_forward_in_place(self.activation, f.y);
+        self.activation.forward(f.y);
     }
 
     fn backward(&mut self, b: Backward<'_>) {
-        activation_backward_in_place(self.activation, b.y, b.dy);
+        self.activation.backward(b.y, b.dy);
         let grads = SubsampleGrads { dx: b.dx, dcoef: b.dkernel, dbias: b.dbias };
         subsample_backward(&Pool2dParams { batch: b.batch, ..self.g }, b.x, b.kernel, b.dy, grads);
     }
@@ -75,8 +85,8 @@ impl Layer for Subsampling2d {
     /// The coefficients' rule takes the inputs and the coefficients as they are (the kernel
     /// squares what it needs).
     fn curvature(&mut self, c: Curvature<'_>) -> Result<()> {
-        activation_backward_in_place(self.activation, c.y, c.d2y);
-        activation_backward_in_place(self.activation, c.y, c.d2y);
+        self.activation.backward(c.y, c.d2y);
+        self.activation.backward(c.y, c.d2y);
         let grads = SubsampleGrads { dx: c.d2x, dcoef: c.dkernel, dbias: c.dbias };
         subsample_curvature(&Pool2dParams { batch: c.batch, ..self.g }, c.x, c.kernel, c.d2y, grads);
         Ok(())

@@ -112,6 +112,8 @@ pub struct Model {
     /// second parameter-sized vector.
     reduction: Option<Reduction>,
     layer_grad: Vec<f32>,
+    /// Batch normalisation's moving statistics as the step folds them in.
+    moving_next: Vec<f32>,
     /// Bumped whenever the parameters change; layers rebuild what they cache from their kernel
     /// (packed, expanded) when it has moved on.
     params_version: u64,
@@ -213,6 +215,7 @@ impl Model {
             divergence: None,
             reduction: None,
             layer_grad: Vec::new(),
+            moving_next: Vec::new(),
             params_version: 1,
         })
     }

@@ -123,7 +123,9 @@ impl Model {
             return f32::NAN;
         }
         let lr = self.learning_rate();
+        self.fold_moving_statistics();
         self.optimizer.step(lr, &mut self.params, &self.grads);
+        self.restore_moving_statistics();
         self.params_version += 1;
         if !all_finite(&self.params) {
             self.divergence =
@@ -131,6 +133,32 @@ impl Model {
             return f32::NAN;
         }
         loss
+    }
+
+    /// Batch normalisation's moving statistics, before the optimiser step: the new values
+    /// (`moving·momentum + batch·(1 − momentum)`, the batch's statistics being in their gradient's
+    /// place) go to `moving_next`, and their gradient is zeroed so the optimiser sees none.
+    fn fold_moving_statistics(&mut self) {
+        self.moving_next.clear();
+        for s in &self.layers {
+            let Some(m) = s.layer.moving_momentum() else { continue };
+            let r = s.bias.clone();
+            let fold = self.params[r.clone()].iter().zip(&self.grads[r.clone()]).map(|(&v, &b)| v * m + b * (1.0 - m));
+            self.moving_next.extend(fold);
+            self.grads[r].fill(0.0);
+        }
+    }
+
+    /// Writes the folded moving statistics over whatever the optimiser did to them.
+    fn restore_moving_statistics(&mut self) {
+        let mut at = 0;
+        for s in &self.layers {
+            if s.layer.moving_momentum().is_some() {
+                let r = s.bias.clone();
+                self.params[r.clone()].copy_from_slice(&self.moving_next[at..at + r.len()]);
+                at += r.len();
+            }
+        }
     }
 
     /// Why the last training step returned NaN, if it did.

@@ -5,6 +5,7 @@ use convnet_wasm::model::ModelSpec;
 use serde_json::{json, Value};
 
 pub const TRAINING: &str = include_str!("../../../test/fixtures/golden/training.json");
+pub const LAYERS: &str = include_str!("../../../test/fixtures/golden/layers.json");
 
 pub fn floats(v: &Value) -> Vec<f32> {
     v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
