@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
+import { normalisedNet } from './shared/newer-layers.js';
 
 const FIXTURE = new URL('./fixtures/bits.json', import.meta.url);
 type Hashes = Record<string, { weights: string; predict: string }>;
@@ -50,6 +51,13 @@ const cases: Case[] = [
     data: () => mnist,
     build: () => cw.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 42 }),
     examples: 20 * 32,
+    batchSize: 32,
+  },
+  {
+    name: 'normalised',
+    data: () => fashion,
+    build: () => normalisedNet(cw).compile({ optimizer: 'adam', seed: 42 }),
+    examples: 6 * 32,
     batchSize: 32,
   },
 ];

@@ -2,13 +2,15 @@
 // engine a server runs; installed with --ignore-scripts, its binary ships in the package) and its
 // wasm build (onnxruntime-web, in Node). Each loads the exports of all three networks — the Fashion
 // ConvNet, the faithful LeNet-5 (C3 as Gathers, Convs and a Concat; the RBF as Sub and
-// ReduceSumSquare) and the modern LeNet-5 — and its outputs match `predict` within 1e-5 on 100
-// real test images, with the same classes.
+// ReduceSumSquare) and the modern LeNet-5 — and of two nets holding every later layer (batch
+// normalisation, global pooling, softmax layers, the newer activations), and its outputs match
+// `predict` within 1e-5 on 100 real test images, with the same classes.
 import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
 import type { Dataset } from 'convnet-wasm';
+import { keras3Net, normalisedNet } from './shared/newer-layers.js';
 
 let fashion: Dataset;
 let mnist: Dataset;
@@ -48,6 +50,8 @@ describe.each(runtimes)('ONNX export (%s)', (runtime, ort) => {
     ['Fashion ConvNet', () => cw.models.fashionConvNet().compile({ optimizer: 'nadam', seed: 42 }), () => fashion, 128],
     ['faithful LeNet-5', () => cw.models.leNet5().compile({ optimizer: 'sdlm', learningRate: 0.00005, seed: 1 }), () => mnist, 1000],
     ['modern LeNet-5', () => cw.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 1 }), () => mnist, 1000],
+    ['batch-normalised net', () => normalisedNet(cw).compile({ optimizer: 'adam', seed: 3 }), () => fashion, 256],
+    ['Keras 3 activations net', () => keras3Net(cw).compile({ optimizer: 'adam', seed: 3 }), () => fashion, 256],
   ];
   for (const [name, build, data, n] of cases) {
     it(`${name}: the same probabilities within 1e-5 and the same classes on 100 test images`, async () => {

@@ -62,7 +62,7 @@ describe('Sequential: building and validation', () => {
     expect(() => new Sequential().add(layers.flatten())).toThrow('layer 0 (flatten) needs an inputShape');
     expect(() => layers.conv2d({ filters: 0, kernelSize: 3 })).toThrow('conv2d: filters must be an integer ≥ 1, got 0');
     expect(() => layers.dropout({ rate: 1 })).toThrow('dropout: rate must be in [0, 1), got 1');
-    expect(() => layers.dense({ units: 2, activation: 'gelu' as never })).toThrow('dense: activation must be one of');
+    expect(() => layers.dense({ units: 2, activation: 'mish' as never })).toThrow('dense: activation must be one of');
   });
 
   it('checks compile settings', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
 import type { Dataset } from 'convnet-wasm';
+import { keras3Net, normalisedNet } from './shared/newer-layers.js';
 
 let fashion: Dataset;
 let mnist: Dataset;
@@ -69,6 +70,20 @@ describe('TF.js Layers format', () => {
     expect(Buffer.from(back.predict(x).buffer).equals(Buffer.from(model.predict(x).buffer))).toBe(true);
     back.dispose();
     model.dispose();
+  }, 120_000);
+
+  it('a trained net of batch normalisation, global pooling and the newer activations predicts the same in TF.js', async () => {
+    const model = normalisedNet(cw).compile({ optimizer: 'adam', seed: 5 });
+    await model.fit(fashion.train.images.subarray(0, 512 * 784), fashion.train.labels.subarray(0, 512), { batchSize: 32 });
+    const { worst, sameClass } = await compare(model, fashion);
+    console.log(`TF.js interop, batch-normalised net: same class on ${sameClass}/100, largest probability difference ${worst.toExponential(2)}`);
+    expect(sameClass).toBe(100);
+    expect(worst).toBeLessThan(1e-4);
+    model.dispose();
+    // Keras 3's hard sigmoid is not TF.js's (0.2·x + 0.5), and TF.js has no leaky_relu activation.
+    expect(() => cw.toTfjsLayers(keras3Net(cw).compile())).toThrowError(
+      expect.objectContaining({ code: 'TFJS_FORMAT', message: expect.stringContaining('layer 0 (Conv2D "conv2d") uses the activation leakyRelu, which TF.js does not have') }),
+    );
   }, 120_000);
 
   it('reads a model built and initialised in TF.js', async () => {

@@ -125,6 +125,8 @@ async function encodeModel(graph: GraphProto): Promise<Uint8Array> {
 }
 
 type Attr = number | number[] | string;
+/** Attributes ONNX types as floats even when their value is whole (an ELU's alpha of 1). */
+const FLOAT_ATTRIBUTES = new Set(['alpha', 'beta', 'epsilon']);
 
 /** Builds the graph: nodes, initialisers, fresh names. */
 class Graph {
@@ -158,7 +160,7 @@ class Graph {
         ? { name, type: ATTR.STRING, s: new TextEncoder().encode(v) }
         : Array.isArray(v)
           ? { name, type: ATTR.INTS, ints: v }
-          : Number.isInteger(v) && name !== 'alpha'
+          : Number.isInteger(v) && !FLOAT_ATTRIBUTES.has(name)
             ? { name, type: ATTR.INT, i: v }
             : { name, type: ATTR.FLOAT, f: v },
     );
@@ -189,6 +191,20 @@ function activation(g: Graph, x: string, a: string, last: boolean): string {
     case 'softmax':
       if (!last) throw new Error('softmax is only supported as the last activation');
       return g.op('Softmax', [x], { axis: -1 });
+    case 'leakyRelu':
+      return g.op('LeakyRelu', [x], { alpha: 0.2 });
+    case 'elu':
+      return g.op('Elu', [x], { alpha: 1 });
+    case 'gelu': {
+      // Opset 17 has no Gelu (opset 20 does): x·(1 + erf(x/√2))/2.
+      const cdf = g.op('Add', [g.op('Erf', [g.op('Mul', [x, g.floats('inv_sqrt2', [], [Math.SQRT1_2])])]), g.floats('one', [], [1])]);
+      return g.op('Mul', [g.op('Mul', [x, cdf]), g.floats('half', [], [0.5])]);
+    }
+    case 'swish':
+      return g.op('Mul', [x, g.op('Sigmoid', [x])]);
+    case 'hardSigmoid':
+      // max(0, min(1, x/6 + 1/2)) is relu6(x + 3)/6.
+      return g.op('HardSigmoid', [x], { alpha: 1 / 6, beta: 0.5 });
     default:
       throw new Error(`no ONNX mapping for the activation ${a}`);
   }
@@ -246,7 +262,8 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
             x = g.op('Concat', maps, { axis: 1 });
           } else {
             const w = oihw(take(kh * kw * ic * co), kh, kw, ic, co);
-            x = g.op('Conv', [x, g.floats('w', [co, ic, kh, kw], w), g.floats('b', [co], take(co))], attrs);
+            const bias = c.useBias === false ? [] : [g.floats('b', [co], take(co))];
+            x = g.op('Conv', [x, g.floats('w', [co, ic, kh, kw], w), ...bias], attrs);
           }
           x = activation(g, x, c.activation, last);
           break;
@@ -283,11 +300,39 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
         case 'Dense': {
           const units = c.units as number;
           const w = g.floats('w', [ic, units], take(ic * units));
-          x = g.op('Add', [g.op('MatMul', [x, w]), g.floats('b', [units], take(units))]);
+          x = g.op('MatMul', [x, w]);
+          if (c.useBias !== false) x = g.op('Add', [x, g.floats('b', [units], take(units))]);
           x = activation(g, x, c.activation, last);
           break;
         }
         case 'Dropout':
+        case 'SpatialDropout2D':
+          break;
+        case 'BatchNormalization': {
+          // Inference: the moving statistics, in Keras's order after γ and β (absent ones are 1 and 0).
+          const gamma = c.scale ? take(ic) : new Float32Array(ic).fill(1);
+          const beta = c.center ? take(ic) : new Float32Array(ic);
+          const [mean, variance] = [take(ic), take(ic)];
+          const inputs = [gamma, beta, mean, variance].map((v, k) => g.floats(['gamma', 'beta', 'mean', 'var'][k]!, [ic], v));
+          // Channels are axis 1 both in NCHW and after a flatten.
+          x = g.op('BatchNormalization', [x, ...inputs], { epsilon: c.epsilon as number });
+          break;
+        }
+        case 'GlobalAveragePooling2D':
+        case 'GlobalMaxPooling2D':
+          x = g.op(layer.className === 'GlobalAveragePooling2D' ? 'GlobalAveragePool' : 'GlobalMaxPool', [x]);
+          // [N, C, 1, 1] → [N, C]: 1×1 maps have the same order in NCHW and NHWC.
+          x = g.op('Flatten', [x], { axis: 1 });
+          nchw = false;
+          break;
+        case 'Softmax':
+          x = g.op('Softmax', [x], { axis: nchw ? 1 : -1 });
+          break;
+        case 'LeakyReLU':
+          x = g.op('LeakyRelu', [x], { alpha: c.alpha as number });
+          break;
+        case 'ELU':
+          x = g.op('Elu', [x], { alpha: c.alpha as number });
           break;
         case 'Activation':
           x = activation(g, x, c.activation, last);

@@ -498,9 +498,14 @@ export class Sequential implements CallbackModel {
     return this.model('currentLearningRate()').learning_rate();
   }
 
-  /** Trainable parameters. */
+  /** All parameters, trainable or not, as Keras's `count_params()` counts them: the length of {@link Sequential.getWeightsFlat}. */
   countParams(): number {
     return this.stack.reduce((sum, layer, i) => sum + layer.paramCount(this.layerInput(i)), 0);
+  }
+
+  /** Parameters that training does not step: batch normalisation's moving statistics. */
+  countNonTrainableParams(): number {
+    return this.stack.reduce((sum, layer, i) => sum + layer.nonTrainableCount(this.layerInput(i)), 0);
   }
 
   private layerInput(i: number): Shape3 {
@@ -531,6 +536,7 @@ export class Sequential implements CallbackModel {
     const line = (cells: string[]) => cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ');
     const rule = '─'.repeat(line(header).length);
     const connections = this.layerSummaries().reduce((s, l) => s + l.connections, 0);
+    const frozen = this.countNonTrainableParams();
     return [
       `Model: ${this.name}   input [${this.inputShape.join(', ')}]   (format convnet-wasm/layers-model v${FORMAT_VERSION})`,
       rule,
@@ -538,7 +544,8 @@ export class Sequential implements CallbackModel {
       rule,
       ...rows.map(line),
       rule,
-      `Trainable params: ${this.countParams().toLocaleString('en-US')}   Connections: ${connections.toLocaleString('en-US')}`,
+      `Trainable params: ${(this.countParams() - frozen).toLocaleString('en-US')}   Connections: ${connections.toLocaleString('en-US')}`,
+      ...(frozen > 0 ? [`Non-trainable params: ${frozen.toLocaleString('en-US')}   Total params: ${this.countParams().toLocaleString('en-US')}`] : []),
     ].join('\n');
   }
 

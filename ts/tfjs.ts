@@ -30,8 +30,15 @@ export interface KerasLayer {
 }
 
 
-const ACTIVATIONS: Record<string, string> = { linear: 'linear', relu: 'relu', tanh: 'tanh', sigmoid: 'sigmoid', softmax: 'softmax' };
+/**
+ * Activations both sides define alike, by their Keras/TF.js names. TF.js's `hard_sigmoid` is
+ * Keras 2's 0.2·x + 0.5 where ours is Keras 3's relu6(x + 3)/6, and TF.js has no `leaky_relu`
+ * activation (only the LeakyReLU layer), so neither is mapped.
+ */
+const ACTIVATIONS: Record<string, string> = { linear: 'linear', relu: 'relu', tanh: 'tanh', sigmoid: 'sigmoid', softmax: 'softmax', elu: 'elu', gelu: 'gelu', swish: 'swish' };
 const SHARD = 'group1-shard1of1.bin';
+/** A kernel regularizer as TF.js writes it (its `L1L2` class covers `l1` and `l2`). */
+const regularizer = (r: unknown) => (r === undefined ? null : { class_name: 'L1L2', config: r });
 /** Keras's config fields for what convnet-wasm does not have. */
 const NO_REGULARIZERS = { kernel_regularizer: null, bias_regularizer: null, activity_regularizer: null, kernel_constraint: null, bias_constraint: null };
 
@@ -82,10 +89,11 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
             padding: c.padding,
             dilation_rate: [1, 1],
             activation: activation(i, layer, c.activation),
-            use_bias: true,
+            use_bias: c.useBias !== false,
             kernel_initializer: initializer(c.kernelInitializer, fanIn),
             bias_initializer: initializer(c.biasInitializer, fanIn),
             ...NO_REGULARIZERS,
+            kernel_regularizer: regularizer(c.kernelRegularizer),
           },
         });
         break;
@@ -104,15 +112,20 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
             ...base(layer.name!),
             units: c.units,
             activation: activation(i, layer, c.activation),
-            use_bias: true,
+            use_bias: c.useBias !== false,
             kernel_initializer: initializer(c.kernelInitializer, input[2]),
             bias_initializer: initializer(c.biasInitializer, input[2]),
             ...NO_REGULARIZERS,
+            kernel_regularizer: regularizer(c.kernelRegularizer),
           },
         });
         break;
       case 'Dropout':
         keras.push({ class_name: 'Dropout', config: { ...base(layer.name!), rate: c.rate, noise_shape: null, seed: null } });
+        break;
+      case 'SpatialDropout2D':
+        // TF.js has no SpatialDropout2D; its Dropout with Keras's noise shape for it is the same layer.
+        keras.push({ class_name: 'Dropout', config: { ...base(layer.name!), rate: c.rate, noise_shape: [null, 1, 1, input[2]], seed: null } });
         break;
       case 'Activation':
         keras.push({ class_name: 'Activation', config: { ...base(layer.name!), activation: activation(i, layer, c.activation) } });
@@ -120,6 +133,41 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
       case 'ZeroPadding2D':
         if (c.value !== 0) throw refuse(i, layer, `pads with ${String(c.value)}, and TF.js pads only with zeros`);
         keras.push({ class_name: 'ZeroPadding2D', config: { ...common, padding: c.padding } });
+        break;
+      case 'BatchNormalization': {
+        const init = (class_name: 'Zeros' | 'Ones') => ({ class_name, config: {} });
+        keras.push({
+          class_name: 'BatchNormalization',
+          config: {
+            ...base(layer.name!),
+            axis: -1,
+            momentum: c.momentum,
+            epsilon: c.epsilon,
+            center: c.center,
+            scale: c.scale,
+            beta_initializer: init('Zeros'),
+            gamma_initializer: init('Ones'),
+            moving_mean_initializer: init('Zeros'),
+            moving_variance_initializer: init('Ones'),
+            beta_regularizer: null,
+            gamma_regularizer: null,
+            beta_constraint: null,
+            gamma_constraint: null,
+          },
+        });
+        break;
+      }
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D':
+        keras.push({ class_name: layer.className, config: common });
+        break;
+      case 'Softmax':
+        keras.push({ class_name: 'Softmax', config: { ...base(layer.name!), axis: -1 } });
+        break;
+      case 'LeakyReLU':
+      case 'ELU':
+        if (layer.className === 'ELU' && c.alpha !== 1) throw refuse(i, layer, `has alpha ${String(c.alpha)}, and TF.js's ELU layer takes only 1`);
+        keras.push({ class_name: layer.className, config: { ...base(layer.name!), alpha: c.alpha } });
         break;
       default:
         throw refuse(i, layer, 'has no TF.js Layers equivalent');
@@ -177,6 +225,15 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
       if (known === undefined) throw fail(`layer ${i} (${l.class_name}) uses the activation ${JSON.stringify(a)}, which convnet-wasm does not read`);
       return known as 'linear';
     };
+    // Keras 3 writes L1, L2 or L1L2 (with a module name); TF.js L1L2. Their configs hold l1 and l2.
+    const penalty = (r: unknown) => {
+      if (r === null || r === undefined) return {};
+      if (!isObject(r) || !['L1', 'L2', 'L1L2'].includes(String(r.class_name)) || !isObject(r.config)) {
+        throw fail(`layer ${i} (${l.class_name}) has a kernel regularizer convnet-wasm does not read: ${JSON.stringify(r)}`);
+      }
+      const { l1, l2 } = r.config;
+      return { kernelRegularizer: { ...(l1 === undefined ? {} : { l1: Number(l1) }), ...(l2 === undefined ? {} : { l2: Number(l2) }) } };
+    };
     const pairOf = (v: unknown) => (Array.isArray(v) ? (v as [number, number]) : typeof v === 'number' ? ([v, v] as [number, number]) : undefined);
     const channelsLast = () => {
       if (c.data_format !== undefined && c.data_format !== 'channels_last') throw fail(`layer ${i} (${l.class_name}) is channels_first`);
@@ -190,9 +247,8 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
         return;
       case 'Conv2D':
         channelsLast();
-        if (c.use_bias === false) throw fail(`layer ${i} (Conv2D) has no bias`);
         if (pairOf(c.dilation_rate)?.some((d) => d !== 1)) throw fail(`layer ${i} (Conv2D) is dilated`);
-        built.push(make.conv2d({ ...named, filters: Number(c.filters), kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides) ?? 1, padding: c.padding as 'same', activation: act(c.activation ?? 'linear') }));
+        built.push(make.conv2d({ ...named, filters: Number(c.filters), kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides) ?? 1, padding: c.padding as 'same', activation: act(c.activation ?? 'linear'), useBias: c.use_bias !== false, ...penalty(c.kernel_regularizer) }));
         return;
       case 'MaxPooling2D':
       case 'AveragePooling2D': {
@@ -207,11 +263,18 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
         built.push(make.flatten(named));
         return;
       case 'Dense':
-        if (c.use_bias === false) throw fail(`layer ${i} (Dense) has no bias`);
-        built.push(make.dense({ ...named, units: Number(c.units), activation: act(c.activation ?? 'linear') }));
+        built.push(make.dense({ ...named, units: Number(c.units), activation: act(c.activation ?? 'linear'), useBias: c.use_bias !== false, ...penalty(c.kernel_regularizer) }));
         return;
-      case 'Dropout':
-        built.push(make.dropout({ ...named, rate: Number(c.rate) }));
+      case 'Dropout': {
+        // A noise shape of [batch, 1, 1, channels] is spatial dropout; any other is refused.
+        const shape = c.noise_shape ?? c.noiseShape;
+        const spatial = Array.isArray(shape) && shape.length === 4 && shape[1] === 1 && shape[2] === 1;
+        if (shape !== null && shape !== undefined && !spatial) throw fail(`layer ${i} (Dropout) has the noise shape ${JSON.stringify(shape)}; only none or [batch, 1, 1, channels] is read`);
+        built.push(spatial ? make.spatialDropout2d({ ...named, rate: Number(c.rate) }) : make.dropout({ ...named, rate: Number(c.rate) }));
+        return;
+      }
+      case 'SpatialDropout2D':
+        built.push(make.spatialDropout2d({ ...named, rate: Number(c.rate) }));
         return;
       case 'Activation':
         built.push(make.activation({ ...named, activation: act(c.activation) }));
@@ -219,6 +282,33 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
       case 'ZeroPadding2D': {
         channelsLast();
         built.push(make.zeroPad2d({ ...named, padding: c.padding as [[number, number], [number, number]] }));
+        return;
+      }
+      case 'BatchNormalization': {
+        const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : c.axis;
+        if (axis !== undefined && axis !== -1 && axis !== 3) throw fail(`layer ${i} (BatchNormalization) normalises axis ${JSON.stringify(c.axis)}; only the channels (-1) are read`);
+        const given = Object.fromEntries((['momentum', 'epsilon', 'center', 'scale'] as const).filter((k) => c[k] !== undefined).map((k) => [k, c[k]]));
+        built.push(make.batchNormalization({ ...named, ...given }));
+        return;
+      }
+      case 'GlobalAveragePooling2D':
+      case 'GlobalMaxPooling2D':
+        channelsLast();
+        if (c.keepdims === true) throw fail(`layer ${i} (${l.class_name}) keeps its dimensions; only keepdims: false is read`);
+        built.push(l.class_name === 'GlobalAveragePooling2D' ? make.globalAveragePooling2d(named) : make.globalMaxPooling2d(named));
+        return;
+      case 'Softmax': {
+        const axis = Array.isArray(c.axis) && c.axis.length === 1 ? c.axis[0] : c.axis;
+        if (axis !== undefined && axis !== -1) throw fail(`layer ${i} (Softmax) is over axis ${JSON.stringify(c.axis)}; only the last (-1) is read`);
+        built.push(make.softmax(named));
+        return;
+      }
+      case 'LeakyReLU':
+      case 'ELU': {
+        // TF.js and Keras 2 call LeakyReLU's slope alpha, Keras 3 negative_slope.
+        const alpha = c.alpha ?? c.negative_slope;
+        const config = { ...named, ...(alpha === undefined ? {} : { alpha: Number(alpha) }) };
+        built.push(l.class_name === 'ELU' ? make.elu(config) : make.leakyReLU(config));
         return;
       }
       default:
@@ -233,15 +323,33 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
     throw fail((error as Error).message);
   }
   const expected = model.weightSpecs();
-  const specs = artifacts.weightSpecs;
-  if (!Array.isArray(specs) || specs.length !== expected.length || specs.some((s, i) => JSON.stringify(s.shape) !== JSON.stringify(expected[i]!.shape) || s.dtype !== 'float32')) {
+  const given = artifacts.weightSpecs;
+  if (!Array.isArray(given) || given.length !== expected.length) {
+    throw fail(`the weights do not match the layers (expected ${expected.length} tensors: ${expected.map((w) => `[${w.shape}]`).join(', ')} in float32)`);
+  }
+  // TF.js writes a model's trainable weights before its non-trainable ones (batch
+  // normalisation's moving statistics); Keras writes each layer's in turn, as we do. Tensors are
+  // matched by name when every name matches, by position otherwise.
+  const offsets = new Map<string, number>();
+  given.reduce((at, s) => (offsets.set(s.name, at), at + 4 * (Array.isArray(s.shape) ? s.shape.reduce((p: number, d: number) => p * d, 1) : 0)), 0);
+  const byName = new Set(given.map((s) => s.name)).size === given.length && expected.every((w) => offsets.has(w.name));
+  const order = byName ? expected.map((w) => given.find((s) => s.name === w.name)!) : given;
+  if (order.some((s, i) => JSON.stringify(s.shape) !== JSON.stringify(expected[i]!.shape) || s.dtype !== 'float32')) {
     throw fail(`the weights do not match the layers (expected ${expected.map((w) => `[${w.shape}]`).join(', ')} in float32)`);
   }
   const count = model.countParams();
   if (artifacts.weightData.byteLength !== 4 * count) throw fail(`the weights have ${artifacts.weightData.byteLength} bytes; the layers need ${4 * count}`);
   model.compile({});
   const view = new DataView(artifacts.weightData);
-  model.setWeights(Float32Array.from({ length: count }, (_, i) => view.getFloat32(4 * i, true)));
+  const values = new Float32Array(count);
+  let k = 0;
+  for (const s of order) {
+    const start = byName ? offsets.get(s.name)! : 4 * k;
+    const size = s.shape.reduce((p, d) => p * d, 1);
+    for (let i = 0; i < size; i++) values[k + i] = view.getFloat32(start + 4 * i, true);
+    k += size;
+  }
+  model.setWeights(values);
   return model;
 }
 

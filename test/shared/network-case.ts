@@ -2,6 +2,7 @@
 // returns every loss, every weight byte and the predict bytes: the identity test runs this in
 // Node and in Chromium and compares the results byte for byte.
 import type * as Api from 'convnet-wasm';
+import { normalisedNet } from './newer-layers.js';
 
 export interface CaseData {
   /** 8-bit training images (28×28) and labels, and test images for predict. */
@@ -21,12 +22,14 @@ const bytesOf = (a: Float32Array) => new Uint8Array(a.buffer.slice(a.byteOffset,
 /**
  * `workers`: fit's data-parallel workers (default: fit's own default, the cores in Node and 1 in a
  * page); the results must not depend on it.
- * `network`: 'fashion' (3 steps of batch 32, Nadam) or 'lenet5' (50 steps of batch 1, SDLM) or 'lenet5-modern' (50 of batch 8, Adam). */
-export async function networkCase(api: typeof Api, network: 'fashion' | 'lenet5' | 'lenet5-modern', data: CaseData, workers?: number): Promise<CaseResult> {
+ * `network`: 'fashion' (3 steps of batch 32, Nadam) or 'lenet5' (50 steps of batch 1, SDLM) or 'lenet5-modern' (50 of batch 8, Adam)
+ * or 'normalised' (test/shared/newer-layers.ts: batch normalisation and the later layers, 4 steps of batch 32, Adam). */
+export async function networkCase(api: typeof Api, network: 'fashion' | 'lenet5' | 'lenet5-modern' | 'normalised', data: CaseData, workers?: number): Promise<CaseResult> {
   const plan = {
     fashion: { build: () => api.models.fashionConvNet().compile({ optimizer: 'nadam', seed: 42 }), steps: 3, batch: 32 },
     lenet5: { build: () => api.models.leNet5().compile({ optimizer: 'sdlm', learningRate: 0.00005, seed: 42 }), steps: 50, batch: 1 },
     'lenet5-modern': { build: () => api.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 42 }), steps: 50, batch: 8 },
+    normalised: { build: () => normalisedNet(api).compile({ optimizer: 'adam', seed: 42 }), steps: 4, batch: 32 },
   }[network];
   const model = plan.build();
   const n = plan.steps * plan.batch;

@@ -9,8 +9,14 @@ import { checkKeys } from '../validate.js';
 
 /** Height, width, channels (NHWC without the batch). */
 export type Shape3 = [number, number, number];
-/** Activation functions. `lecunTanh` is LeCun's 1.7159·tanh(2/3·a). */
-export type ActivationName = 'linear' | 'relu' | 'tanh' | 'lecunTanh' | 'sigmoid' | 'softmax';
+/**
+ * Activation functions, as Keras 3 defines them. `lecunTanh` is LeCun's 1.7159·tanh(2/3·a);
+ * `leakyRelu` has slope 0.2 below zero and `elu` alpha 1 (Keras's `leaky_relu` and `elu`; the
+ * {@link layers.leakyReLU} and {@link layers.elu} layers take other values); `gelu` is the exact
+ * x·Φ(x); `swish` is x·sigmoid(x); `hardSigmoid` is Keras 3's relu6(x + 3)/6 (TF.js's and Keras 2's
+ * is 0.2·x + 0.5, clipped). `softmax` only ends a model (use {@link layers.softmax} elsewhere).
+ */
+export type ActivationName = 'linear' | 'relu' | 'tanh' | 'lecunTanh' | 'sigmoid' | 'softmax' | 'leakyRelu' | 'elu' | 'gelu' | 'swish' | 'hardSigmoid';
 /**
  * Initialisers. `heNormal` is Keras's truncated normal, `glorotUniform` and `lecunUniform` are
  * Keras's (±√(6/(fan-in + fan-out)), ±√(3/fan-in)), and `lenetUniform` is LeNet-5's ±2.4/fan-in.
@@ -19,7 +25,7 @@ export type InitializerName = 'heNormal' | 'glorotUniform' | 'lecunUniform' | 'l
 /** Keras padding: `valid` (none) or `same` (output = ceil(input / stride)). */
 export type PaddingName = 'valid' | 'same';
 
-export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'tanh', 'lecunTanh', 'sigmoid', 'softmax'];
+export const ACTIVATIONS: readonly ActivationName[] = ['linear', 'relu', 'tanh', 'lecunTanh', 'sigmoid', 'softmax', 'leakyRelu', 'elu', 'gelu', 'swish', 'hardSigmoid'];
 export const INITIALIZERS: readonly InitializerName[] = ['heNormal', 'glorotUniform', 'lecunUniform', 'lenetUniform', 'zeros'];
 export const snake = (s: string) => s.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
@@ -49,8 +55,12 @@ export abstract class Layer {
 
   /** The output shape for an input shape; throws a message naming the sizes when it cannot work. */
   abstract outputShape(input: Shape3): Shape3;
-  /** Trainable parameters. */
+  /** Parameters, trainable or not (Keras's `count_params()`). */
   paramCount(_input: Shape3): number {
+    return 0;
+  }
+  /** Of {@link Layer.paramCount}, those that training does not step (batch normalisation's moving statistics). */
+  nonTrainableCount(_input: Shape3): number {
     return 0;
   }
   /** Connections (multiply-adds and bias additions per example), as LeCun et al. count them. */
@@ -79,6 +89,12 @@ export function checkInt(what: string, v: unknown, min = 1): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > 1 << 24) {
     throw new InvalidArgumentError(`${what} must be an integer ≥ ${min}, got ${String(v)}`);
   }
+  return v;
+}
+
+export function nonNegative(what: string, v: unknown, fallback: number): number {
+  if (v === undefined) return fallback;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) throw new InvalidArgumentError(`${what} must be a finite number ≥ 0, got ${String(v)}`);
   return v;
 }
 

@@ -3,6 +3,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import { checkRegularizer, type Regularizer } from '../regularizers.js';
 import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, extent, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
 
 /** Configuration of {@link layers.conv2d}. */
@@ -21,6 +22,10 @@ export interface Conv2DConfig extends BaseLayerConfig {
   kernelInitializer?: InitializerName;
   /** Default `zeros`. */
   biasInitializer?: InitializerName;
+  /** Whether the layer adds a bias; default true. Keras models often leave it out before a batch normalisation. */
+  useBias?: boolean;
+  /** A penalty on the kernel added to the loss: `regularizers.l2(0.01)`, `regularizers.l1(…)`, `regularizers.l1l2({ l1, l2 })`, or `'l1'` / `'l2'`. */
+  kernelRegularizer?: Regularizer | 'l1' | 'l2';
   /**
    * A connection table, as LeNet-5's C3 has: `connections[f]` lists, ascending, the input maps
    * filter `f` reads. The kernel then holds only those weights: for each filter in turn,
@@ -39,11 +44,14 @@ export class Conv2D extends Layer {
   readonly activation: ActivationName;
   readonly kernelInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
+  readonly useBias: boolean;
+  /** The kernel's penalty, if any. */
+  readonly kernelRegularizer: { l1: number; l2: number } | undefined;
   /** The connection table, if any (the config's `connections`). */
   readonly table: number[][] | undefined;
 
   constructor(c: Conv2DConfig) {
-    super(c, 'conv2d', ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'kernelInitializer', 'biasInitializer', 'connections']);
+    super(c, 'conv2d', ['filters', 'kernelSize', 'strides', 'padding', 'activation', 'kernelInitializer', 'biasInitializer', 'useBias', 'kernelRegularizer', 'connections']);
     this.filters = checkInt('conv2d: filters', c.filters);
     if (c.connections !== undefined) {
       const t = c.connections;
@@ -65,6 +73,10 @@ export class Conv2D extends Layer {
     this.activation = oneOf('conv2d: activation', c.activation, ACTIVATIONS, 'linear');
     this.kernelInitializer = oneOf('conv2d: kernelInitializer', c.kernelInitializer, INITIALIZERS, 'glorotUniform');
     this.biasInitializer = oneOf('conv2d: biasInitializer', c.biasInitializer, INITIALIZERS, 'zeros');
+    if (c.useBias !== undefined && typeof c.useBias !== 'boolean') throw new InvalidArgumentError(`conv2d: useBias must be true or false, got ${String(c.useBias)}`);
+    this.useBias = c.useBias ?? true;
+    this.kernelRegularizer = checkRegularizer('conv2d: kernelRegularizer', c.kernelRegularizer);
+    if (!this.useBias && this.table) throw new InvalidArgumentError('conv2d: a conv with a connection table always has a bias (useBias must be true)');
   }
 
   outputShape([h, w, c]: Shape3): Shape3 {
@@ -84,7 +96,7 @@ export class Conv2D extends Layer {
     return this.table ? k * this.table.reduce((s, row) => s + row.length, 0) : k * c * this.filters;
   }
   override paramCount([, , c]: Shape3): number {
-    return this.kernelWeights(c) + this.filters;
+    return this.kernelWeights(c) + (this.useBias ? this.filters : 0);
   }
   override connections(input: Shape3): number {
     const [oh, ow] = this.outputShape(input);
@@ -93,7 +105,7 @@ export class Conv2D extends Layer {
   override weightShapes([, , c]: Shape3) {
     return [
       { name: 'kernel', shape: this.table ? [this.kernelWeights(c)] : [this.kernelSize[0], this.kernelSize[1], c, this.filters] },
-      { name: 'bias', shape: [this.filters] },
+      ...(this.useBias ? [{ name: 'bias', shape: [this.filters] }] : []),
     ];
   }
   override endsInSoftmax() {
@@ -101,7 +113,7 @@ export class Conv2D extends Layer {
   }
   config() {
     const { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer, table } = this;
-    return { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer, ...(table ? { connections: table } : {}) };
+    return { filters, kernelSize, strides, padding, activation, kernelInitializer, biasInitializer, ...(this.useBias ? {} : { useBias: false }), ...(this.kernelRegularizer ? { kernelRegularizer: this.kernelRegularizer } : {}), ...(table ? { connections: table } : {}) };
   }
   spec() {
     return {
@@ -113,6 +125,8 @@ export class Conv2D extends Layer {
       activation: snake(this.activation),
       kernel_initializer: snake(this.kernelInitializer),
       bias_initializer: snake(this.biasInitializer),
+      use_bias: this.useBias,
+      ...(this.kernelRegularizer ? { kernel_regularizer: this.kernelRegularizer } : {}),
       ...(this.table ? { connections: this.table } : {}),
     };
   }

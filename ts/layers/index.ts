@@ -7,18 +7,37 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { BaseLayerConfig, Layer } from './base.js';
 import { ActivationLayer, type ActivationConfig } from './activation.js';
+import { BatchNormalization, type BatchNormalizationConfig } from './batch-normalization.js';
 import { Conv2D, type Conv2DConfig } from './conv2d.js';
 import { Dense, type DenseConfig } from './dense.js';
 import { Dropout, type DropoutConfig } from './dropout.js';
+import { ELU, type ELUConfig } from './elu.js';
 import { Flatten } from './flatten.js';
+import { GlobalPool2D } from './global-pool2d.js';
+import { LeakyReLU, type LeakyReLUConfig } from './leaky-relu.js';
 import { Pool2D, type Pool2DConfig } from './pool2d.js';
 import { Rbf, type RbfConfig } from './rbf.js';
+import { Softmax } from './softmax.js';
+import { SpatialDropout2D, type SpatialDropout2DConfig } from './spatial-dropout2d.js';
 import { Subsampling2D, type Subsampling2DConfig } from './subsampling2d.js';
 import { ZeroPadding2D, type ZeroPad2DConfig } from './zero-pad2d.js';
 
 export { Layer } from './base.js';
 export type { Shape3, ActivationName, InitializerName, PaddingName, BaseLayerConfig } from './base.js';
-export type { ActivationConfig, Conv2DConfig, DenseConfig, DropoutConfig, Pool2DConfig, RbfConfig, Subsampling2DConfig, ZeroPad2DConfig };
+export type {
+  ActivationConfig,
+  BatchNormalizationConfig,
+  Conv2DConfig,
+  DenseConfig,
+  DropoutConfig,
+  ELUConfig,
+  LeakyReLUConfig,
+  Pool2DConfig,
+  RbfConfig,
+  SpatialDropout2DConfig,
+  Subsampling2DConfig,
+  ZeroPad2DConfig,
+};
 
 /** The layer factories. */
 export const layers = {
@@ -34,8 +53,22 @@ export const layers = {
   dense: (config: DenseConfig): Layer => new Dense(config),
   /** Dropout in training, identity in inference (Keras's Dropout, seeded inside the wasm). */
   dropout: (config: DropoutConfig): Layer => new Dropout(config),
+  /** Drops whole feature maps in training, identity in inference (Keras's SpatialDropout2D, seeded inside the wasm). */
+  spatialDropout2d: (config: SpatialDropout2DConfig): Layer => new SpatialDropout2D(config),
   /** An activation on its own. */
   activation: (config: ActivationConfig): Layer => new ActivationLayer(config),
+  /** Keras's LeakyReLU: x where x ≥ 0, else alpha·x (alpha default 0.3). */
+  leakyReLU: (config: LeakyReLUConfig = {}): Layer => new LeakyReLU(config),
+  /** Keras's ELU: x where x > 0, else alpha·(e^x − 1) (alpha default 1). */
+  elu: (config: ELUConfig = {}): Layer => new ELU(config),
+  /** Keras's Softmax layer over the channels; as the last layer, the model's probabilities. */
+  softmax: (config: BaseLayerConfig = {}): Layer => new Softmax(config),
+  /** Keras's BatchNormalization over the channels: batch statistics in training, moving ones in inference. */
+  batchNormalization: (config: BatchNormalizationConfig = {}): Layer => new BatchNormalization(config),
+  /** Keras's GlobalAveragePooling2D: each channel's mean over the image, [h, w, c] to [c]. */
+  globalAveragePooling2d: (config: BaseLayerConfig = {}): Layer => new GlobalPool2D('globalAveragePooling2d', config),
+  /** Keras's GlobalMaxPooling2D: each channel's largest value over the image, [h, w, c] to [c]. */
+  globalMaxPooling2d: (config: BaseLayerConfig = {}): Layer => new GlobalPool2D('globalMaxPooling2d', config),
   /** Pads the image with a constant (Keras's ZeroPadding2D; any value). */
   zeroPad2d: (config: ZeroPad2DConfig): Layer => new ZeroPadding2D(config),
   /** LeNet-5's subsampling: `activation(coef[c]·Σwindow + bias[c])`, one trainable coefficient and bias per map. */
@@ -52,7 +85,14 @@ const BY_CLASS_NAME: Record<string, (config: never) => Layer> = {
   Flatten: layers.flatten,
   Dense: layers.dense,
   Dropout: layers.dropout,
+  SpatialDropout2D: layers.spatialDropout2d,
   Activation: layers.activation,
+  LeakyReLU: layers.leakyReLU,
+  ELU: layers.elu,
+  Softmax: layers.softmax,
+  BatchNormalization: layers.batchNormalization,
+  GlobalAveragePooling2D: layers.globalAveragePooling2d,
+  GlobalMaxPooling2D: layers.globalMaxPooling2d,
   ZeroPadding2D: layers.zeroPad2d,
   Subsampling2D: layers.subsampling2d,
   RBF: layers.rbf,

@@ -23,8 +23,39 @@ pub fn apply_mask(x: &[f32], mask: &[f32], y: &mut [f32]) {
     }
 }
 
+/// `y = x · mask[channel]` for each example's positions (spatial dropout: one mask value per
+/// example and channel), forward or backward alike. `mask`: examples·channels.
+pub fn apply_channel_mask(x: &[f32], mask: &[f32], channels: usize, y: &mut [f32]) {
+    assert!(
+        channels > 0 && mask.len() % channels == 0,
+        "spatial dropout: the mask is not whole examples of {channels} channels"
+    );
+    let examples = mask.len() / channels;
+    assert!(
+        x.len() == y.len() && examples > 0 && x.len() % (examples * channels) == 0,
+        "spatial dropout: x and y must hold {examples} examples of whole positions"
+    );
+    let per = x.len() / examples;
+    for ((x, y), m) in x.chunks_exact(per).zip(y.chunks_exact_mut(per)).zip(mask.chunks_exact(channels)) {
+        for (x, y) in x.chunks_exact(channels).zip(y.chunks_exact_mut(channels)) {
+            for r in groups_of_4(channels) {
+                let v = load_upto(&x[r.clone()], 0.0).mul(load_upto(&m[r.clone()], 0.0));
+                store_upto(v, &mut y[r]);
+            }
+        }
+    }
+}
+
 /// The reference: one value at a time.
 pub mod scalar {
+    /// See [`super::apply_channel_mask`].
+    pub fn apply_channel_mask(x: &[f32], mask: &[f32], channels: usize, y: &mut [f32]) {
+        let per = x.len() / (mask.len() / channels);
+        for (i, (y, &x)) in y.iter_mut().zip(x).enumerate() {
+            *y = x * mask[i / per * channels + i % channels];
+        }
+    }
+
     /// See [`super::apply_mask`].
     pub fn apply_mask(x: &[f32], mask: &[f32], y: &mut [f32]) {
         for ((y, &x), &m) in y.iter_mut().zip(x).zip(mask) {
@@ -52,6 +83,25 @@ mod tests {
             let mut again = vec![0.0; 100_000];
             dropout_mask(&mut Rng::new(5), 0.5, &mut again);
             assert_bits_eq(&again, &mask, "same seed, same mask");
+        }
+    );
+
+    kernel_test!(
+        fn channel_mask_matches_scalar_and_zeroes_whole_maps() {
+            let mut rng = test_rng(61);
+            for (examples, positions, channels) in [(1, 1, 1), (2, 9, 3), (3, 4, 8), (2, 5, 13)] {
+                let x = random_vec(&mut rng, examples * positions * channels);
+                let mut mask = vec![0.0; examples * channels];
+                dropout_mask(&mut Rng::new(examples as u64), 0.5, &mut mask);
+                let (mut a, mut b) = (vec![f32::NAN; x.len()], vec![f32::NAN; x.len()]);
+                apply_channel_mask(&x, &mask, channels, &mut a);
+                scalar::apply_channel_mask(&x, &mask, channels, &mut b);
+                assert_bits_eq(&a, &b, "channel mask");
+                for (i, &v) in a.iter().enumerate() {
+                    let m = mask[i / (positions * channels) * channels + i % channels];
+                    assert_eq!(v, x[i] * m, "value {i}");
+                }
+            }
         }
     );
 

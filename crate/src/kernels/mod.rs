@@ -15,6 +15,7 @@ pub mod lanes;
 pub mod pad;
 pub mod pool;
 pub mod rbf;
+pub mod regularize;
 pub mod softmax;
 
 #[cfg(test)]

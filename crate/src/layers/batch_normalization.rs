@@ -12,6 +12,7 @@
 //! averaged by their share of the batch, summed in micro-batch order like the gradients: so the
 //! results depend on `microBatchSize`, never on the number of workers.
 
+use super::yes;
 use super::Backward;
 use super::{BuildLayer, Builder, Built, Forward, Layer};
 use crate::error::Result;
@@ -41,9 +42,6 @@ fn default_momentum() -> f32 {
 }
 fn default_epsilon() -> f32 {
     1e-3
-}
-fn yes() -> bool {
-    true
 }
 
 const KIND: &str = "batch_normalization";
@@ -81,7 +79,7 @@ impl BuildLayer for BatchNormalizationSpec {
             stats: vec![0.0; 7 * c],
             batch_statistics: false,
         };
-        Ok(Built { layer: layer.into(), out_shape: b.shape, kernel, bias: moving })
+        Ok(Built { layer: layer.into(), out_shape: b.shape, kernel, bias: moving, regularizer: None })
     }
 }
 

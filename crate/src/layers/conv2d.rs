@@ -5,7 +5,7 @@ use super::conv2d_table::Conv2dTable;
 use super::{
     glorot, one_one, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, FusedActivation,
 };
-use super::{Layer, Packed, PaddingSpec, MAX_VALUES};
+use super::{yes, Layer, NoBias, Packed, PaddingSpec, RegularizerSpec, MAX_VALUES};
 use crate::error::Result;
 use crate::init::Initializer;
 use crate::kernels::act::Activation;
@@ -27,6 +27,11 @@ pub struct Conv2dSpec {
     pub kernel_initializer: Initializer,
     #[serde(default = "zeros")]
     pub bias_initializer: Initializer,
+    /// Without a bias (Keras's `use_bias=False`, usual before a batch normalisation).
+    #[serde(default = "yes")]
+    pub use_bias: bool,
+    #[serde(default)]
+    pub kernel_regularizer: Option<RegularizerSpec>,
     /// A connection table (LeNet-5's C3): `connections[f]` lists the input maps output map `f`
     /// reads, ascending. The kernel then holds only the connected weights: for each output map,
     /// `[k_h, k_w, |connections[f]|]`.
@@ -87,14 +92,17 @@ impl BuildLayer for Conv2dSpec {
         let out_shape = [p.out_h(), p.out_w(), self.filters];
         let u = |v: usize| v as u128;
         let kernel = b.claim(u(p.k_h) * u(p.k_w) * u(p.in_c) * u(self.filters))?;
-        let bias = b.claim(u(self.filters))?;
+        let bias = b.claim(if self.use_bias { u(self.filters) } else { 0 })?;
         let fan_in = p.patch_len();
         let fan_out = p.k_h * p.k_w * self.filters;
         b.init(self.kernel_initializer, fan_in, fan_out, kernel.clone());
         b.init(self.bias_initializer, fan_in, fan_out, bias.clone());
         let activation = b.activation(self.activation, KIND)?;
         check_patch_rows(b, &p)?;
-        Ok(Built { layer: Conv2d::new(p, activation).into(), out_shape, kernel, bias })
+        let mut layer = Conv2d::new(p, activation);
+        layer.core.no_bias = (!self.use_bias).then(|| NoBias::new(self.filters));
+        let regularizer = RegularizerSpec::build(self.kernel_regularizer, b, KIND)?;
+        Ok(Built { layer: layer.into(), out_shape, kernel, bias, regularizer })
     }
 }
 
@@ -114,13 +122,21 @@ pub struct ConvCore {
     pub(super) packed: Packed,
     /// Wᵀ packed for the input gradient, for kernels of at most [`PACK_T_MAX`] weights.
     pub(super) packed_t: Packed,
+    /// Set when the layer has no bias.
+    pub(super) no_bias: Option<NoBias>,
 }
 
 impl ConvCore {
     pub(super) fn new(p: Conv2dParams, activation: Activation) -> Self {
         let out_len = p.out_h() * p.out_w() * p.out_c;
         let activation = FusedActivation::new(activation, out_len);
-        ConvCore { plan: ConvPlan::new(p), activation, packed: Packed::default(), packed_t: Packed::default() }
+        ConvCore {
+            plan: ConvPlan::new(p),
+            activation,
+            packed: Packed::default(),
+            packed_t: Packed::default(),
+            no_bias: None,
+        }
     }
 
     pub(super) fn params(&self, batch: usize) -> Conv2dParams {
@@ -157,7 +173,8 @@ impl ConvCore {
             self.packed.values.resize(plan.packed_w_len(), 0.0);
             plan.pack_weights(f.kernel, &mut self.packed.values);
         }
-        plan.forward_packed(f.x, &self.packed.values, f.bias, f.y, f.scratch);
+        let bias = self.no_bias.as_ref().map_or(f.bias, |n| &n.zeros[..]);
+        plan.forward_packed(f.x, &self.packed.values, bias, f.y, f.scratch);
         self.activation.forward(f.y);
     }
 
@@ -175,16 +192,24 @@ impl ConvCore {
         } else {
             None
         };
-        let g = Conv2dGrads { dx: b.need_dx.then_some(b.dx), dw: b.dkernel, db: b.dbias };
+        let db = match self.no_bias.as_mut() {
+            Some(n) => &mut n.discarded[..],
+            None => b.dbias,
+        };
+        let g = Conv2dGrads { dx: b.need_dx.then_some(b.dx), dw: b.dkernel, db };
         plan.backward_packed(b.x, b.kernel, packed_t, b.dy, g, b.scratch);
     }
 
     /// Second derivatives for the dense squared kernel `c.kernel2`: the slope applied twice, then
     /// the convolution's backward pass over squared inputs.
-    pub(super) fn curvature(&self, c: Curvature<'_>) {
+    pub(super) fn curvature(&mut self, c: Curvature<'_>) {
         self.activation.backward(c.y, c.d2y);
         self.activation.backward(c.y, c.d2y);
-        let g = Conv2dGrads { dx: c.need_dx.then_some(c.d2x), dw: c.dkernel, db: c.dbias };
+        let db = match self.no_bias.as_mut() {
+            Some(n) => &mut n.discarded[..],
+            None => c.dbias,
+        };
+        let g = Conv2dGrads { dx: c.need_dx.then_some(c.d2x), dw: c.dkernel, db };
         self.plan.with_batch(c.batch).backward_packed(c.x2, c.kernel2, None, c.d2y, g, c.scratch);
     }
 }
@@ -228,7 +253,12 @@ impl Layer for Conv2d {
 
     fn param_shapes(&self) -> Vec<Vec<usize>> {
         let p = self.core.params(1);
-        vec![vec![p.k_h, p.k_w, p.in_c, p.out_c], vec![p.out_c]]
+        let kernel = vec![p.k_h, p.k_w, p.in_c, p.out_c];
+        if self.core.no_bias.is_some() {
+            vec![kernel]
+        } else {
+            vec![kernel, vec![p.out_c]]
+        }
     }
 
     fn forward(&mut self, f: Forward<'_>) {

@@ -24,6 +24,9 @@ impl Conv2dTable {
     pub(super) fn build(spec: &Conv2dSpec, p: Conv2dParams, b: &mut Builder) -> Result<Built> {
         let list = spec.connections.as_ref().expect("called for a table only");
         let filters = spec.filters;
+        if !spec.use_bias {
+            return Err(b.error(KIND, "a conv with a connection table always has a bias (use_bias must be true)"));
+        }
         if list.len() != filters {
             return Err(b.error(
                 KIND,
@@ -50,7 +53,8 @@ impl Conv2dTable {
         }
         let activation = b.activation(spec.activation, KIND)?;
         check_patch_rows(b, &p)?;
-        Ok(Built { layer: Conv2dTable::new(p, activation, table).into(), out_shape, kernel, bias })
+        let regularizer = super::RegularizerSpec::build(spec.kernel_regularizer, b, KIND)?;
+        Ok(Built { layer: Conv2dTable::new(p, activation, table).into(), out_shape, kernel, bias, regularizer })
     }
 
     pub fn new(p: Conv2dParams, activation: Activation, table: ConnectionTable) -> Self {

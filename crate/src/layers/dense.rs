@@ -4,6 +4,7 @@ use super::{
     glorot, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Curvature, Forward, FusedActivation, Layer,
     Packed,
 };
+use super::{yes, NoBias, RegularizerSpec};
 use crate::error::Result;
 use crate::init::Initializer;
 use crate::kernels::dense::{dense_backward, dense_forward_packed, dense_pack_weights, DenseGrads, DenseParams};
@@ -19,6 +20,11 @@ pub struct DenseSpec {
     pub kernel_initializer: Initializer,
     #[serde(default = "zeros")]
     pub bias_initializer: Initializer,
+    /// Without a bias (Keras's `use_bias=False`).
+    #[serde(default = "yes")]
+    pub use_bias: bool,
+    #[serde(default)]
+    pub kernel_regularizer: Option<RegularizerSpec>,
 }
 
 const KIND: &str = "dense";
@@ -34,12 +40,15 @@ impl BuildLayer for DenseSpec {
         let inputs = b.in_len();
         let activation = b.activation(self.activation, KIND)?;
         let kernel = b.claim(inputs as u128 * units as u128)?;
-        let bias = b.claim(units as u128)?;
+        let bias = b.claim(if self.use_bias { units as u128 } else { 0 })?;
         b.init(self.kernel_initializer, inputs, units, kernel.clone());
         b.init(self.bias_initializer, inputs, units, bias.clone());
         let activation = FusedActivation::new(activation, units);
-        let layer = Dense { p: DenseParams { batch: 1, inputs, units }, activation, packed: Packed::default() };
-        Ok(Built { layer: layer.into(), out_shape: [1, 1, units], kernel, bias })
+        let no_bias = (!self.use_bias).then(|| NoBias::new(units));
+        let layer =
+            Dense { p: DenseParams { batch: 1, inputs, units }, activation, packed: Packed::default(), no_bias };
+        let regularizer = RegularizerSpec::build(self.kernel_regularizer, b, KIND)?;
+        Ok(Built { layer: layer.into(), out_shape: [1, 1, units], kernel, bias, regularizer })
     }
 }
 
@@ -49,6 +58,8 @@ pub struct Dense {
     activation: FusedActivation,
     /// The kernel packed for the GEMM.
     packed: Packed,
+    /// Set when the layer has no bias.
+    no_bias: Option<NoBias>,
 }
 
 impl Dense {
@@ -80,7 +91,12 @@ impl Layer for Dense {
     }
 
     fn param_shapes(&self) -> Vec<Vec<usize>> {
-        vec![vec![self.p.inputs, self.p.units], vec![self.p.units]]
+        let kernel = vec![self.p.inputs, self.p.units];
+        if self.no_bias.is_some() {
+            vec![kernel]
+        } else {
+            vec![kernel, vec![self.p.units]]
+        }
     }
 
     fn forward(&mut self, f: Forward<'_>) {
@@ -89,14 +105,20 @@ impl Layer for Dense {
             self.packed.values.resize(p.packed_w_len(), 0.0);
             dense_pack_weights(&p, f.kernel, &mut self.packed.values);
         }
-        dense_forward_packed(&p, f.x, &self.packed.values, f.bias, f.y, f.scratch);
+        let bias = self.no_bias.as_ref().map_or(f.bias, |n| &n.zeros[..]);
+        dense_forward_packed(&p, f.x, &self.packed.values, bias, f.y, f.scratch);
         self.activation.forward(f.y);
     }
 
     fn backward(&mut self, b: Backward<'_>) {
         self.activation.backward(b.y, b.dy);
-        let g = DenseGrads { dx: b.dx, dw: b.dkernel, db: b.dbias };
-        dense_backward(&self.params(b.batch), b.x, b.kernel, b.dy, g, b.scratch);
+        let p = self.params(b.batch);
+        let db = match self.no_bias.as_mut() {
+            Some(n) => &mut n.discarded[..],
+            None => b.dbias,
+        };
+        let g = DenseGrads { dx: b.dx, dw: b.dkernel, db };
+        dense_backward(&p, b.x, b.kernel, b.dy, g, b.scratch);
     }
 
     fn has_curvature(&self) -> bool {
@@ -106,8 +128,13 @@ impl Layer for Dense {
     fn curvature(&mut self, c: Curvature<'_>) -> Result<()> {
         self.activation.backward(c.y, c.d2y);
         self.activation.backward(c.y, c.d2y);
-        let g = DenseGrads { dx: c.d2x, dw: c.dkernel, db: c.dbias };
-        dense_backward(&self.params(c.batch), c.x2, c.kernel2, c.d2y, g, c.scratch);
+        let p = self.params(c.batch);
+        let db = match self.no_bias.as_mut() {
+            Some(n) => &mut n.discarded[..],
+            None => c.dbias,
+        };
+        let g = DenseGrads { dx: c.d2x, dw: c.dkernel, db };
+        dense_backward(&p, c.x2, c.kernel2, c.d2y, g, c.scratch);
         Ok(())
     }
 }

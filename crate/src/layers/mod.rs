@@ -20,6 +20,7 @@ pub mod global_pool2d;
 pub mod max_pool2d;
 pub mod rbf;
 pub mod softmax;
+pub mod spatial_dropout2d;
 pub mod subsampling2d;
 pub mod zero_padding2d;
 
@@ -28,6 +29,7 @@ use crate::init::Initializer;
 use crate::kernels::act::{activation_backward_in_place, activation_forward_in_place, Activation};
 use crate::kernels::conv::Padding;
 use crate::kernels::pool::Pool2dParams;
+use crate::kernels::regularize::L1L2;
 use crate::rng::Rng;
 use core::ops::Range;
 use serde::Deserialize;
@@ -94,6 +96,9 @@ pub(crate) fn one_one() -> [usize; 2] {
 }
 pub(crate) fn glorot() -> Initializer {
     Initializer::GlorotUniform
+}
+pub(crate) fn yes() -> bool {
+    true
 }
 pub(crate) fn zeros() -> Initializer {
     Initializer::Zeros
@@ -306,18 +311,57 @@ impl FusedActivation {
     }
 }
 
+/// What a conv or dense layer without a bias uses in its place: zeros to add, and somewhere for
+/// the kernels to write the bias gradient nobody reads.
+pub struct NoBias {
+    pub zeros: Vec<f32>,
+    pub discarded: Vec<f32>,
+}
+
+impl NoBias {
+    pub fn new(units: usize) -> Self {
+        NoBias { zeros: vec![0.0; units], discarded: vec![0.0; units] }
+    }
+}
+
+/// Keras's kernel regularizer (`L1L2`, and `L1` and `L2` as its special cases): adds
+/// `l1·Σ|w| + l2·Σw²` over the layer's kernel to the loss.
+#[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegularizerSpec {
+    #[serde(default)]
+    pub l1: f32,
+    #[serde(default)]
+    pub l2: f32,
+}
+
+impl RegularizerSpec {
+    /// The penalty, checked: finite coefficients ≥ 0.
+    pub fn build(spec: Option<RegularizerSpec>, b: &Builder, kind: &'static str) -> Result<Option<L1L2>> {
+        let Some(r) = spec else { return Ok(None) };
+        for (what, v) in [("l1", r.l1), ("l2", r.l2)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return Err(b.error(kind, format!("kernel_regularizer: {what} must be a finite number ≥ 0, got {v}")));
+            }
+        }
+        Ok(Some(L1L2 { l1: r.l1, l2: r.l2 }))
+    }
+}
+
 /// A built layer with its output shape and where its parameters sit.
 pub struct Built {
     pub layer: AnyLayer,
     pub out_shape: [usize; 3],
     pub kernel: Range<usize>,
     pub bias: Range<usize>,
+    /// A penalty on the kernel (Keras's `kernel_regularizer`).
+    pub regularizer: Option<L1L2>,
 }
 
 impl Built {
     /// A layer without parameters.
     pub fn plain(layer: impl Into<AnyLayer>, out_shape: [usize; 3]) -> Self {
-        Built { layer: layer.into(), out_shape, kernel: 0..0, bias: 0..0 }
+        Built { layer: layer.into(), out_shape, kernel: 0..0, bias: 0..0, regularizer: None }
     }
 }
 
@@ -498,6 +542,7 @@ layers! {
     BatchNormalization(batch_normalization::BatchNormalization),
     GlobalPool2d(global_pool2d::GlobalPool2d),
     Softmax(softmax::SoftmaxLayer),
+    SpatialDropout2d(spatial_dropout2d::SpatialDropout2d),
 }
 
 /// Declares [`LayerSpec`], the spec's layers as TypeScript sends them, over the spec types.
@@ -535,4 +580,5 @@ specs! {
     BatchNormalization(batch_normalization::BatchNormalizationSpec),
     GlobalAveragePool2d(global_pool2d::GlobalAveragePool2dSpec),
     GlobalMaxPool2d(global_pool2d::GlobalMaxPool2dSpec),
+    SpatialDropout2d(spatial_dropout2d::SpatialDropout2dSpec),
 }

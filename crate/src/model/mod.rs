@@ -20,6 +20,7 @@ pub mod step;
 pub use spec::ModelSpec;
 
 use crate::error::{ModelError, Result};
+use crate::kernels::regularize::{penalty, L1L2};
 use crate::kernels::softmax::SoftmaxParams;
 use crate::layers::{AnyLayer, Builder, Forward, Layer, MAX_DIM, MAX_VALUES};
 use crate::losses::Head;
@@ -46,6 +47,8 @@ struct Slot {
     out_len: usize,
     kernel: Range<usize>,
     bias: Range<usize>,
+    /// A penalty on the kernel, added to the loss and the kernel's gradient.
+    regularizer: Option<L1L2>,
 }
 
 /// A batch of inputs: floats as they are, or 8-bit pixels mapped by the model's scale and offset.
@@ -160,7 +163,14 @@ impl Model {
                 built.kernel.len() + built.bias.len(),
                 "layer {i}: its parameter shapes and the parameters it claimed differ"
             );
-            layers.push(Slot { layer: built.layer, in_len, out_len, kernel: built.kernel, bias: built.bias });
+            layers.push(Slot {
+                layer: built.layer,
+                in_len,
+                out_len,
+                kernel: built.kernel,
+                bias: built.bias,
+                regularizer: built.regularizer,
+            });
         }
         let last = layers.last().ok_or_else(|| ModelError::invalid("a model needs at least one layer"))?;
         let is_rbf = |s: &Slot| matches!(s.layer, AnyLayer::Rbf(_));
@@ -463,7 +473,12 @@ impl Model {
         let sp = self.softmax_params(batch);
         let out = &self.acts[self.layers.len()][..batch * self.classes];
         let d = &mut self.delta[0][..batch * self.classes];
-        self.head.loss(&sp, out, labels, d, &mut self.loss_scratch)
+        let loss = self.head.loss(&sp, out, labels, d, &mut self.loss_scratch);
+        // Keras adds the weight penalties to the loss it reports and differentiates, layer by layer.
+        self.layers.iter().fold(loss, |sum, s| match s.regularizer {
+            Some(r) => sum + penalty(r, &self.params[s.kernel.clone()]),
+            None => sum,
+        })
     }
 
     /// Class probabilities into `probs` (see [`Head::probabilities`]).

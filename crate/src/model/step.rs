@@ -4,6 +4,7 @@
 use super::{Input, Model};
 use crate::error::{ModelError, Result};
 use crate::kernels::lanes::all_finite;
+use crate::kernels::regularize::add_penalty_gradient;
 use crate::layers::{Backward, Layer};
 
 impl Model {
@@ -58,6 +59,11 @@ impl Model {
                 scratch: &mut self.scratch,
                 version: self.params_version,
             });
+            if let Some(r) = s.regularizer {
+                let w = &self.params[s.kernel.clone()];
+                let g = if add.is_some() { &mut self.layer_grad[..w.len()] } else { &mut self.grads[s.kernel.clone()] };
+                add_penalty_gradient(r, 1.0, w, g);
+            }
             if let Some(weight) = add {
                 let k = s.kernel.len();
                 Self::accumulate(&mut self.grads[s.kernel.clone()], weight, &self.layer_grad[..k]);
