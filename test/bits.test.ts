@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
-import { normalisedNet } from './shared/newer-layers.js';
+import { keras3Net, normalisedNet } from './shared/newer-layers.js';
 
 const FIXTURE = new URL('./fixtures/bits.json', import.meta.url);
 type Hashes = Record<string, { weights: string; predict: string }>;
@@ -59,6 +59,20 @@ const cases: Case[] = [
     build: () => normalisedNet(cw).compile({ optimizer: 'adam', seed: 42 }),
     examples: 6 * 32,
     batchSize: 32,
+  },
+  {
+    name: 'keras3',
+    data: () => fashion,
+    build: () => keras3Net(cw).compile({ optimizer: 'adam', seed: 42 }),
+    examples: 6 * 32,
+    batchSize: 32,
+  },
+  {
+    name: 'leNet5Distorted',
+    data: () => mnist,
+    build: () => cw.models.leNet5({ distortions: true }).compile({ optimizer: 'sdlm', learningRate: 0.0005, seed: 42 }),
+    examples: 200,
+    batchSize: 1,
   },
 ];
 

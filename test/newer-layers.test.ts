@@ -24,18 +24,20 @@ const bytes = (a: Float32Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLen
 describe('the later layers', () => {
   it('count parameters as Keras does, the moving statistics as non-trainable', () => {
     const model = normalisedNet(cw);
-    // conv 3·3·1·8 (no bias); BN 4·8; conv 3·3·8·12 + 12; BN (no β) 3·12; conv 3·3·12·16 + 16;
-    // dense 16·32 (no bias); BN (no γ) 3·32; dense 32·10 + 10.
-    const counts = [72, 32, 0, 0, 0, 876, 36, 1744, 0, 0, 512, 96, 330];
+    // conv 3·3·1·8 (no bias); BN 4·8; conv 3·3·8·12 + 12; BN (no β) 3·12; separable
+    // 3·3·12·2 + 24·16 + 16; depthwise 3·3·16 (no bias); dense 16·32 (no bias); BN (no γ) 3·32;
+    // dense 32·10 + 10.
+    const counts = [72, 32, 0, 0, 0, 876, 36, 616, 144, 0, 0, 512, 96, 330];
     expect(model.layerSummaries().map((l) => l.params)).toEqual(counts);
     expect(model.countParams()).toBe(counts.reduce((a, b) => a + b));
     expect(model.countNonTrainableParams()).toBe(2 * 8 + 2 * 12 + 2 * 32);
     expect(model.weightSpecs().slice(1, 5).map((w) => w.name)).toEqual(['batchNormalization/gamma', 'batchNormalization/beta', 'batchNormalization/moving_mean', 'batchNormalization/moving_variance']);
     const summary = model.summary();
     expect(summary).toContain('globalAveragePooling2d (GlobalAveragePooling2D)');
-    expect(summary).toContain(`Trainable params: ${(3698 - 104).toLocaleString('en-US')}`);
-    expect(summary).toContain('Non-trainable params: 104   Total params: 3,698');
-    expect(keras3Net(cw).layerSummaries().map((l) => l.outputShape)).toEqual([[12, 12, 8], [12, 12, 8], [10, 10, 12], [1, 1, 12], [1, 1, 12], [1, 1, 10], [1, 1, 10]]);
+    expect(summary).toContain(`Trainable params: ${(2714 - 104).toLocaleString('en-US')}`);
+    expect(summary).toContain('Non-trainable params: 104   Total params: 2,714');
+    const image: [number, number, number] = [28, 28, 1];
+    expect(keras3Net(cw).layerSummaries().map((l) => l.outputShape)).toEqual([...Array<typeof image>(6).fill(image), [12, 12, 8], [12, 12, 8], [10, 10, 12], [1, 1, 12], [1, 1, 12], [1, 1, 10], [1, 1, 10]]);
   });
 
   it('refuse bad options with the layer and the value named', () => {

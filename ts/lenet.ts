@@ -96,6 +96,14 @@ export interface LeNet5Options {
   variant?: 'faithful' | 'modern';
   /** The modern variant's activation; default `relu`. */
   activation?: 'relu' | 'tanh';
+  /**
+   * The paper's distortions in training (§III-C: random planar affine maps — horizontal and
+   * vertical translation, scaling, squeezing, horizontal shearing — resampled bilinearly), as a
+   * leading {@link layers.randomAffine} filling with the background level: `true` for bounds of
+   * 2 pixels, 0.1, 0.1 and 0.2, or the bounds themselves. The paper does not give its ranges;
+   * these are starting values, not yet chosen on validation data. Inference is unchanged.
+   */
+  distortions?: boolean | { translation?: number; scale?: number; squeeze?: number; shear?: number };
 }
 
 /**
@@ -117,6 +125,18 @@ export interface LeNet5Options {
  * `'rbfCrossEntropy'`.
  */
 export function leNet5(options: LeNet5Options = {}): Sequential {
+  const model = network(options);
+  const d = options.distortions;
+  if (d === undefined || d === false) return model;
+  if (d !== true && (typeof d !== 'object' || d === null)) throw new InvalidArgumentError(`leNet5: distortions must be true, false or { translation, scale, squeeze, shear }, got ${JSON.stringify(d)}`);
+  const bounds = { translation: 2, scale: 0.1, squeeze: 0.1, shear: 0.2, ...(d === true ? {} : d) };
+  // Filled with what the preprocessing maps a blank pixel to (the faithful net's −0.1, 0 otherwise).
+  const background = model.preprocessing.offset;
+  const distort = layers.randomAffine({ name: 'distortions', ...bounds, fillMode: 'constant', fillValue: background });
+  return new Sequential({ name: model.name, inputShape: model.inputShape, preprocessing: model.preprocessing, layers: [distort, ...model.layers] });
+}
+
+function network(options: LeNet5Options): Sequential {
   const variant = options.variant ?? 'faithful';
   if (variant === 'modern') return modern(options.activation ?? 'relu');
   if (variant !== 'faithful') throw new InvalidArgumentError(`leNet5: variant must be 'faithful' or 'modern', got ${JSON.stringify(variant)}`);

@@ -268,6 +268,29 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
           x = activation(g, x, c.activation, last);
           break;
         }
+        case 'DepthwiseConv2D':
+        case 'SeparableConv2D': {
+          // A grouped Conv, one group per input channel: output channel c·m + k reads channel c.
+          const [kh, kw] = c.kernelSize as [number, number];
+          const [sh, sw] = c.strides as [number, number];
+          const mult = c.depthMultiplier as number;
+          const [pt, pb] = c.padding === 'same' ? samePads(ih, kh, sh) : [0, 0];
+          const [pl, pr] = c.padding === 'same' ? samePads(iw, kw, sw) : [0, 0];
+          const attrs = { kernel_shape: [kh, kw], strides: [sh, sw], pads: [pt, pl, pb, pr], group: ic };
+          // [kh, kw, ic, mult] is HWIO with in = 1 per group and out = ic·mult.
+          const w = oihw(take(kh * kw * ic * mult), kh, kw, 1, ic * mult);
+          const depthwise = layer.className === 'DepthwiseConv2D';
+          const bias = depthwise && c.useBias !== false ? [g.floats('b', [ic * mult], take(ic * mult))] : [];
+          x = g.op('Conv', [x, g.floats('w', [ic * mult, 1, kh, kw], w), ...bias], attrs);
+          if (!depthwise) {
+            const co = c.filters as number;
+            const pw = oihw(take(ic * mult * co), 1, 1, ic * mult, co);
+            const b = c.useBias !== false ? [g.floats('b', [co], take(co))] : [];
+            x = g.op('Conv', [x, g.floats('w', [co, ic * mult, 1, 1], pw), ...b], { kernel_shape: [1, 1] });
+          }
+          x = activation(g, x, c.activation, last);
+          break;
+        }
         case 'MaxPooling2D':
         case 'AveragePooling2D': {
           const [kh, kw] = c.poolSize as [number, number];
@@ -307,6 +330,13 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
         }
         case 'Dropout':
         case 'SpatialDropout2D':
+        case 'RandomTranslation':
+        case 'RandomRotation':
+        case 'RandomZoom':
+        case 'RandomFlip':
+        case 'RandomAffine':
+        case 'RandomContrast':
+          // Training-only layers: the identity in inference.
           break;
         case 'BatchNormalization': {
           // Inference: the moving statistics, in Keras's order after γ and β (absent ones are 1 and 0).

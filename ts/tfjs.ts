@@ -98,6 +98,36 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
         });
         break;
       }
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
+        const k = c.kernelSize[0]! * c.kernelSize[1]!;
+        const depthwise = layer.className === 'DepthwiseConv2D';
+        keras.push({
+          class_name: layer.className,
+          config: {
+            ...common,
+            ...(depthwise ? {} : { filters: c.filters }),
+            kernel_size: c.kernelSize,
+            strides: c.strides,
+            padding: c.padding,
+            dilation_rate: [1, 1],
+            depth_multiplier: c.depthMultiplier,
+            activation: activation(i, layer, c.activation),
+            use_bias: c.useBias !== false,
+            depthwise_initializer: initializer(c.depthwiseInitializer as string, k * input[2]),
+            ...(depthwise ? {} : { pointwise_initializer: initializer(c.pointwiseInitializer as string, input[2] * (c.depthMultiplier as number)) }),
+            bias_initializer: initializer(c.biasInitializer, k * input[2]),
+            depthwise_regularizer: regularizer(c.depthwiseRegularizer),
+            ...(depthwise ? {} : { pointwise_regularizer: null }),
+            bias_regularizer: null,
+            activity_regularizer: null,
+            depthwise_constraint: null,
+            ...(depthwise ? {} : { pointwise_constraint: null }),
+            bias_constraint: null,
+          },
+        });
+        break;
+      }
       case 'MaxPooling2D':
       case 'AveragePooling2D':
         keras.push({ class_name: layer.className, config: { ...common, pool_size: c.poolSize, strides: c.strides, padding: c.padding } });
@@ -122,6 +152,14 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
         break;
       case 'Dropout':
         keras.push({ class_name: 'Dropout', config: { ...base(layer.name!), rate: c.rate, noise_shape: null, seed: null } });
+        break;
+      case 'RandomTranslation':
+      case 'RandomRotation':
+      case 'RandomZoom':
+      case 'RandomFlip':
+      case 'RandomAffine':
+      case 'RandomContrast':
+        // Augmentation is the identity in inference, which is what a TF.js model is for.
         break;
       case 'SpatialDropout2D':
         // TF.js has no SpatialDropout2D; its Dropout with Keras's noise shape for it is the same layer.
@@ -250,6 +288,28 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
         if (pairOf(c.dilation_rate)?.some((d) => d !== 1)) throw fail(`layer ${i} (Conv2D) is dilated`);
         built.push(make.conv2d({ ...named, filters: Number(c.filters), kernelSize: pairOf(c.kernel_size)!, strides: pairOf(c.strides) ?? 1, padding: c.padding as 'same', activation: act(c.activation ?? 'linear'), useBias: c.use_bias !== false, ...penalty(c.kernel_regularizer) }));
         return;
+      case 'DepthwiseConv2D':
+      case 'SeparableConv2D': {
+        channelsLast();
+        if (pairOf(c.dilation_rate)?.some((d) => d !== 1)) throw fail(`layer ${i} (${l.class_name}) is dilated`);
+        const common = {
+          ...named,
+          kernelSize: pairOf(c.kernel_size)!,
+          strides: pairOf(c.strides) ?? 1,
+          padding: c.padding as 'same',
+          depthMultiplier: Number(c.depth_multiplier ?? 1),
+          activation: act(c.activation ?? 'linear'),
+          useBias: c.use_bias !== false,
+        };
+        if (l.class_name === 'SeparableConv2D') {
+          if ([c.depthwise_regularizer, c.pointwise_regularizer].some((r) => r !== null && r !== undefined)) throw fail(`layer ${i} (SeparableConv2D) has a kernel regularizer; convnet-wasm reads none on this layer`);
+          built.push(make.separableConv2d({ ...common, filters: Number(c.filters) }));
+        } else {
+          const { kernelRegularizer } = penalty(c.depthwise_regularizer) as { kernelRegularizer?: { l1?: number; l2?: number } };
+          built.push(make.depthwiseConv2d({ ...common, ...(kernelRegularizer ? { depthwiseRegularizer: kernelRegularizer } : {}) }));
+        }
+        return;
+      }
       case 'MaxPooling2D':
       case 'AveragePooling2D': {
         channelsLast();
@@ -276,6 +336,19 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
       case 'SpatialDropout2D':
         built.push(make.spatialDropout2d({ ...named, rate: Number(c.rate) }));
         return;
+      case 'RandomTranslation':
+      case 'RandomRotation':
+      case 'RandomZoom':
+      case 'RandomFlip':
+      case 'RandomContrast': {
+        // Keras's augmentation layers, with their snake_case options.
+        if (c.interpolation !== undefined && c.interpolation !== 'bilinear') throw fail(`layer ${i} (${l.class_name}) interpolates ${JSON.stringify(c.interpolation)}; only bilinear is read`);
+        const keys: Record<string, string> = { height_factor: 'heightFactor', width_factor: 'widthFactor', factor: 'factor', fill_mode: 'fillMode', fill_value: 'fillValue', mode: 'mode', value_range: 'valueRange' };
+        const config = Object.fromEntries(Object.entries(c).filter(([k, v]) => keys[k] !== undefined && v !== null).map(([k, v]) => [keys[k], v]));
+        const factory = { RandomTranslation: make.randomTranslation, RandomRotation: make.randomRotation, RandomZoom: make.randomZoom, RandomFlip: make.randomFlip, RandomContrast: make.randomContrast }[l.class_name];
+        built.push(factory({ ...named, ...config } as never));
+        return;
+      }
       case 'Activation':
         built.push(make.activation({ ...named, activation: act(c.activation) }));
         return;

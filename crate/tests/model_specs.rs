@@ -56,6 +56,26 @@ kernel_test!(
                         {"type": "dense", "units": 2, "activation": "softmax"}])),
             "layer 1 (dense): softmax is supported only as the last layer's activation; use a softmax layer elsewhere"
         );
+        assert_eq!(
+            err(
+                json!([{"type": "random_translation", "height_factor": [0.2, -0.2], "width_factor": [0, 0]}, {"type": "flatten"}, head])
+            ),
+            "layer 0 (random_translation): height_factor must be a range [low, high] within ±1, got [0.2, -0.2]"
+        );
+        assert_eq!(
+            err(json!([{"type": "random_contrast", "factor": [1.5, 0.1]}, {"type": "flatten"}, head])),
+            "layer 0 (random_contrast): factor must be [lower, upper] with lower in [0, 1] and upper ≥ 0, got [1.5, 0.1]"
+        );
+        // Augmentation changes training inputs only: inference passes them through.
+        let spec = base(
+            json!([{"type": "random_rotation", "factor": [-0.5, 0.5]}, {"type": "random_contrast", "factor": [0.5, 0.5], "value_range": [-10, 10]},
+                               {"type": "flatten"}, {"type": "dense", "units": 2, "activation": "softmax"}]),
+        );
+        let mut model = Model::new(&spec, 1).unwrap();
+        let x: Vec<f32> = (0..16).map(|i| i as f32 / 16.0).collect();
+        let outputs = model.layer_outputs(Input::F32(&x), &[0, 1]).unwrap();
+        assert_eq!(&outputs[..16], &x[..]);
+        assert_eq!(&outputs[16..], &x[..]);
         // A softmax layer in the middle runs; as the last layer it is the loss's.
         let spec = base(json!([{"type": "softmax"}, {"type": "global_average_pool2d"},
                                {"type": "dense", "units": 2}, {"type": "softmax"}]));

@@ -114,12 +114,20 @@ kernel_test!(
         }))
         .unwrap();
         // Batch normalisation: each micro-batch normalised by its own statistics, the moving
-        // statistics folded in from their share-weighted sum; spatial dropout's masks and a
-        // kernel penalty.
+        // statistics folded in from their share-weighted sum; every augmentation layer (drawn per
+        // micro-batch); spatial dropout's masks and a kernel penalty.
         let batch_norm: ModelSpec = serde_json::from_value(json!({
             "input_shape": [6, 6, 1], "input_scale": 0.004, "input_offset": 0.0,
             "layers": [
+                {"type": "random_translation", "height_factor": [-0.2, 0.2], "width_factor": [-0.2, 0.2]},
+                {"type": "random_flip", "mode": "horizontal"},
+                {"type": "random_rotation", "factor": [-0.1, 0.1], "fill_mode": "constant"},
+                {"type": "random_zoom", "height_factor": [-0.2, 0.1]},
+                {"type": "random_affine", "translation": 1.0, "scale": 0.1, "squeeze": 0.1, "shear": 0.2},
+                {"type": "random_contrast", "factor": [0.3, 0.3], "value_range": [0, 1]},
                 {"type": "conv2d", "filters": 4, "kernel_size": [3, 3]},
+                {"type": "separable_conv2d", "filters": 4, "kernel_size": [3, 3], "padding": "same", "depth_multiplier": 2},
+                {"type": "depthwise_conv2d", "kernel_size": [2, 2], "use_bias": false},
                 {"type": "batch_normalization", "momentum": 0.8},
                 {"type": "activation", "activation": "gelu"},
                 {"type": "spatial_dropout2d", "rate": 0.5},

@@ -2,7 +2,7 @@
 // after the two reference networks, for the export and round-trip tests.
 import type * as Api from 'convnet-wasm';
 
-/** Batch normalisation (with and without β), convs and dense layers without biases, spatial dropout, kernel penalties, LeakyReLU, ELU, gelu, swish, global average pooling: all of it in TF.js too. */
+/** Batch normalisation (with and without β), convs and dense layers without biases, separable and depthwise convs, spatial dropout, kernel penalties, LeakyReLU, ELU, gelu, swish, global average pooling: all of it in TF.js too. */
 export function normalisedNet(api: typeof Api): Api.Sequential {
   const { layers } = api;
   return new api.Sequential({
@@ -17,7 +17,8 @@ export function normalisedNet(api: typeof Api): Api.Sequential {
       layers.spatialDropout2d({ rate: 0.2 }),
       layers.conv2d({ filters: 12, kernelSize: 3, activation: 'gelu', kernelRegularizer: api.regularizers.l2(1e-4) }),
       layers.batchNormalization({ center: false, momentum: 0.9 }),
-      layers.conv2d({ filters: 16, kernelSize: 3, strides: 2, activation: 'swish' }),
+      layers.separableConv2d({ filters: 16, kernelSize: 3, strides: 2, depthMultiplier: 2, activation: 'swish' }),
+      layers.depthwiseConv2d({ kernelSize: 3, padding: 'same', useBias: false, depthwiseRegularizer: api.regularizers.l2(1e-4) }),
       layers.elu(),
       layers.globalAveragePooling2d(),
       layers.dense({ units: 32, activation: 'elu', useBias: false, kernelRegularizer: api.regularizers.l1l2({ l1: 1e-5, l2: 1e-4 }) }),
@@ -27,7 +28,7 @@ export function normalisedNet(api: typeof Api): Api.Sequential {
   });
 }
 
-/** Keras 3's hard sigmoid and `leaky_relu` activation (TF.js has neither), an ELU with alpha 0.5 (TF.js's takes only 1), a softmax over channels mid-network, global max pooling, a Softmax layer as the output. */
+/** Every augmentation layer; Keras 3's hard sigmoid and `leaky_relu` activation (TF.js has neither), an ELU with alpha 0.5 (TF.js's takes only 1), a softmax over channels mid-network, global max pooling, a Softmax layer as the output. */
 export function keras3Net(api: typeof Api): Api.Sequential {
   const { layers } = api;
   return new api.Sequential({
@@ -35,6 +36,12 @@ export function keras3Net(api: typeof Api): Api.Sequential {
     inputShape: [28, 28, 1],
     preprocessing: { scale: 1 / 255, offset: 0 },
     layers: [
+      layers.randomTranslation({ heightFactor: 0.1, widthFactor: [-0.05, 0.15] }),
+      layers.randomRotation({ factor: 0.05, fillMode: 'constant' }),
+      layers.randomZoom({ heightFactor: [-0.1, 0.2], widthFactor: 0.1, fillMode: 'nearest' }),
+      layers.randomFlip({ mode: 'horizontal' }),
+      layers.randomAffine({ translation: 1, scale: 0.05, squeeze: 0.05, shear: 0.1, fillMode: 'wrap' }),
+      layers.randomContrast({ factor: 0.2, valueRange: [0, 1] }),
       layers.conv2d({ filters: 8, kernelSize: 5, strides: 2, activation: 'leakyRelu' }),
       layers.softmax(),
       layers.conv2d({ filters: 12, kernelSize: 3, activation: 'hardSigmoid' }),

@@ -16,7 +16,7 @@ import { errorCurveSvg } from './curve-svg.js';
 import { confusionTable, duration, integer, loadDataset, positive } from './shared.js';
 
 interface TrainOptions {
-  model: 'fashion' | 'lenet5';
+  model: 'fashion' | 'fashion-bn' | 'lenet5';
   variant: 'faithful' | 'modern';
   optimizer?: 'sgd' | 'adam' | 'nadam' | 'sdlm';
   learningRate?: number;
@@ -39,9 +39,9 @@ interface TrainOptions {
 export function trainCommand(): Command {
   return new Command('train')
     .description("Train Géron's Fashion-MNIST ConvNet (Hands-On ML, ch. 14) or LeNet-5 (LeCun et al. 1998) on MNIST, and save it.")
-    .addOption(new Option('--model <name>', 'network to train').choices(['fashion', 'lenet5']).default('fashion'))
+    .addOption(new Option('--model <name>', 'network to train (fashion-bn: models.fashionConvNetBN())').choices(['fashion', 'fashion-bn', 'lenet5']).default('fashion'))
     .addOption(new Option('--variant <name>', 'lenet5: the 1998 network, or ReLU + max-pool + full C3 + softmax').choices(['faithful', 'modern']).default('faithful'))
-    .addOption(new Option('--optimizer <name>', 'default: nadam (fashion), sdlm (lenet5 faithful), adam (lenet5 modern)').choices(['sgd', 'adam', 'nadam', 'sdlm']))
+    .addOption(new Option('--optimizer <name>', 'default: nadam (fashion), adam (fashion-bn), sdlm (lenet5 faithful), adam (lenet5 modern)').choices(['sgd', 'adam', 'nadam', 'sdlm']))
     .option('--learning-rate <x>', 'for sgd, adam and nadam (default: 0.01 for sgd, else 0.001)', positive('--learning-rate'))
     .option('--epochs <n>', 'passes over the training images', integer('--epochs'), 1)
     .option('--batch-size <n>', 'examples per step (default: 32; 1 for sdlm, as in the paper)', integer('--batch-size'))
@@ -79,8 +79,9 @@ export function trainCommand(): Command {
 
 async function train(command: Command, opts: TrainOptions): Promise<void> {
   const isLeNet = opts.model === 'lenet5';
-  const name = isLeNet ? `lenet5-${opts.variant}` : 'fashion';
-  const optimizer = opts.optimizer ?? (isLeNet ? (opts.variant === 'faithful' ? 'sdlm' : 'adam') : 'nadam');
+  const isBN = opts.model === 'fashion-bn';
+  const name = isLeNet ? `lenet5-${opts.variant}` : opts.model;
+  const optimizer = opts.optimizer ?? (isLeNet ? (opts.variant === 'faithful' ? 'sdlm' : 'adam') : isBN ? 'adam' : 'nadam');
   const batchSize = opts.batchSize ?? (optimizer === 'sdlm' ? 1 : 32);
   const out = opts.out ?? join('out', name);
   const checkpointEvery: number | 'epoch' = opts.checkpointEvery === 'epoch' ? 'epoch' : Number(opts.checkpointEvery);
@@ -103,7 +104,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   const trainY = fullTrain.labels.subarray(0, trainCount);
   const valName = isLeNet ? 'test' : 'val';
 
-  const model = isLeNet ? cw.models.leNet5({ variant: opts.variant }) : cw.models.fashionConvNet();
+  const model = isLeNet ? cw.models.leNet5({ variant: opts.variant }) : isBN ? cw.models.fashionConvNetBN() : cw.models.fashionConvNet();
   // The faithful LeNet-5 ends in RBF units and takes the paper's eq. 9 (j = 1); the others a softmax.
   const loss: cw.LossConfig = isLeNet && opts.variant === 'faithful' ? { type: 'rbfMap', j: 1 } : 'sparseCategoricalCrossentropy';
   let learningRate: cw.LearningRate;
@@ -139,7 +140,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
       ? `Data-parallel: ${workers} threads (this one and ${workers - 1} worker thread(s)), micro-batches of ${microBatchSize} (the same weights for any number of workers).`
       : 'Every step runs in this thread.',
   );
-  if (!isLeNet && (trainCount < 55_000 || opts.epochs < 10)) console.log("The book's full recipe: --epochs 10 (see --help)\n");
+  if (opts.model === 'fashion' && (trainCount < 55_000 || opts.epochs < 10)) console.log("The book's full recipe: --epochs 10 (see --help)\n");
   if (isLeNet && (trainCount < 60_000 || opts.epochs < 20)) console.log("The paper's recipe: --model lenet5 --epochs 20\n");
   if (opts.resume && checkpoint) {
     const found = existsSync(join(checkpoint.dir, 'checkpoint.bin'));

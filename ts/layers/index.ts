@@ -10,13 +10,17 @@ import { ActivationLayer, type ActivationConfig } from './activation.js';
 import { BatchNormalization, type BatchNormalizationConfig } from './batch-normalization.js';
 import { Conv2D, type Conv2DConfig } from './conv2d.js';
 import { Dense, type DenseConfig } from './dense.js';
+import { DepthwiseConv2D, type DepthwiseConv2DConfig } from './depthwise-conv2d.js';
 import { Dropout, type DropoutConfig } from './dropout.js';
 import { ELU, type ELUConfig } from './elu.js';
 import { Flatten } from './flatten.js';
 import { GlobalPool2D } from './global-pool2d.js';
 import { LeakyReLU, type LeakyReLUConfig } from './leaky-relu.js';
 import { Pool2D, type Pool2DConfig } from './pool2d.js';
+import { RandomContrast, type RandomContrastConfig } from './random-contrast.js';
+import { RandomWarp, type RandomAffineConfig, type RandomFlipConfig, type RandomRotationConfig, type RandomTranslationConfig, type RandomZoomConfig } from './random-warp.js';
 import { Rbf, type RbfConfig } from './rbf.js';
+import { SeparableConv2D, type SeparableConv2DConfig } from './separable-conv2d.js';
 import { Softmax } from './softmax.js';
 import { SpatialDropout2D, type SpatialDropout2DConfig } from './spatial-dropout2d.js';
 import { Subsampling2D, type Subsampling2DConfig } from './subsampling2d.js';
@@ -24,16 +28,25 @@ import { ZeroPadding2D, type ZeroPad2DConfig } from './zero-pad2d.js';
 
 export { Layer } from './base.js';
 export type { Shape3, ActivationName, InitializerName, PaddingName, BaseLayerConfig } from './base.js';
+export type { FillMode, Factor, FillConfig } from './random-warp.js';
 export type {
   ActivationConfig,
   BatchNormalizationConfig,
   Conv2DConfig,
   DenseConfig,
+  DepthwiseConv2DConfig,
   DropoutConfig,
   ELUConfig,
   LeakyReLUConfig,
   Pool2DConfig,
+  RandomAffineConfig,
+  RandomContrastConfig,
+  RandomFlipConfig,
+  RandomRotationConfig,
+  RandomTranslationConfig,
+  RandomZoomConfig,
   RbfConfig,
+  SeparableConv2DConfig,
   SpatialDropout2DConfig,
   Subsampling2DConfig,
   ZeroPad2DConfig,
@@ -43,6 +56,10 @@ export type {
 export const layers = {
   /** 2-D convolution over NHWC images, HWIO kernel (Keras's Conv2D). */
   conv2d: (config: Conv2DConfig): Layer => new Conv2D(config),
+  /** Depthwise convolution, kernel [kh, kw, channels, depthMultiplier] (Keras's DepthwiseConv2D). */
+  depthwiseConv2d: (config: DepthwiseConv2DConfig): Layer => new DepthwiseConv2D(config),
+  /** A depthwise then a 1×1 convolution (Keras's SeparableConv2D). */
+  separableConv2d: (config: SeparableConv2DConfig): Layer => new SeparableConv2D(config),
   /** Max pooling (Keras's MaxPooling2D). */
   maxPool2d: (config: Pool2DConfig = {}): Layer => new Pool2D('maxPool2d', config),
   /** Average pooling (Keras's AveragePooling2D); `same` windows average only the cells inside. */
@@ -55,6 +72,18 @@ export const layers = {
   dropout: (config: DropoutConfig): Layer => new Dropout(config),
   /** Drops whole feature maps in training, identity in inference (Keras's SpatialDropout2D, seeded inside the wasm). */
   spatialDropout2d: (config: SpatialDropout2DConfig): Layer => new SpatialDropout2D(config),
+  /** Augmentation, training only (Keras's RandomTranslation): shifts each image by a random fraction of its size. */
+  randomTranslation: (config: RandomTranslationConfig): Layer => new RandomWarp('randomTranslation', config as never),
+  /** Augmentation, training only (Keras's RandomRotation): rotates each image by a random fraction of a turn. */
+  randomRotation: (config: RandomRotationConfig): Layer => new RandomWarp('randomRotation', config as never),
+  /** Augmentation, training only (Keras's RandomZoom). */
+  randomZoom: (config: RandomZoomConfig): Layer => new RandomWarp('randomZoom', config as never),
+  /** Augmentation, training only (Keras's RandomFlip). */
+  randomFlip: (config: RandomFlipConfig = {}): Layer => new RandomWarp('randomFlip', config as never),
+  /** Augmentation, training only: LeNet-5's random planar affine distortions (translation, scaling, squeezing, shearing). */
+  randomAffine: (config: RandomAffineConfig): Layer => new RandomWarp('randomAffine', config as never),
+  /** Augmentation, training only (Keras 3's RandomContrast). */
+  randomContrast: (config: RandomContrastConfig): Layer => new RandomContrast(config),
   /** An activation on its own. */
   activation: (config: ActivationConfig): Layer => new ActivationLayer(config),
   /** Keras's LeakyReLU: x where x ≥ 0, else alpha·x (alpha default 0.3). */
@@ -80,11 +109,19 @@ export const layers = {
 /** The factory of each class name that `model.json` records (Keras's names where Keras has the layer). */
 const BY_CLASS_NAME: Record<string, (config: never) => Layer> = {
   Conv2D: layers.conv2d,
+  DepthwiseConv2D: layers.depthwiseConv2d,
+  SeparableConv2D: layers.separableConv2d,
   MaxPooling2D: layers.maxPool2d,
   AveragePooling2D: layers.averagePool2d,
   Flatten: layers.flatten,
   Dense: layers.dense,
   Dropout: layers.dropout,
+  RandomTranslation: layers.randomTranslation,
+  RandomRotation: layers.randomRotation,
+  RandomZoom: layers.randomZoom,
+  RandomFlip: layers.randomFlip,
+  RandomAffine: layers.randomAffine,
+  RandomContrast: layers.randomContrast,
   SpatialDropout2D: layers.spatialDropout2d,
   Activation: layers.activation,
   LeakyReLU: layers.leakyReLU,

@@ -214,6 +214,37 @@ kernel_test!(
 );
 
 kernel_test!(
+    fn warps_match_tensorflows_image_projective_transform() {
+        use super::warp::{warp_forward, Fill, ImageParams};
+        let doc: Value = serde_json::from_str(include_str!("../../../test/fixtures/golden/layers.json")).unwrap();
+        let w = &doc["warps"];
+        let shape: Vec<usize> = w["shape"].as_array().unwrap().iter().map(|v| v.as_u64().unwrap() as usize).collect();
+        let p = ImageParams { batch: shape[0], h: shape[1], w: shape[2], c: shape[3] };
+        let x = floats(w, "x");
+        let transforms: Vec<[f32; 8]> = w["transforms"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| core::array::from_fn(|i| t[i].as_f64().unwrap() as f32))
+            .collect();
+        let cases = w["cases"].as_array().unwrap();
+        assert_eq!(cases.len(), 4);
+        for c in cases {
+            let fill = match c["fill_mode"].as_str().unwrap() {
+                "reflect" => Fill::Reflect,
+                "wrap" => Fill::Wrap,
+                "nearest" => Fill::Nearest,
+                "constant" => Fill::Constant(c["fill_value"].as_f64().unwrap() as f32),
+                other => panic!("fill mode {other}"),
+            };
+            let mut y = vec![0.0; p.len()];
+            warp_forward(&p, &transforms, fill, &x, &mut y);
+            assert_close(&y, &floats(c, "y"), &format!("{fill:?}"));
+        }
+    }
+);
+
+kernel_test!(
     fn subsampling_matches_tensorflow() {
         for c in cases("subsample") {
             let p = Pool2dParams {

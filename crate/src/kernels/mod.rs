@@ -7,8 +7,10 @@ compile_error!("wasm tests must be built with +simd128: see .cargo/config.toml")
 
 pub mod act;
 pub mod batch_norm;
+pub mod contrast;
 pub mod conv;
 pub mod dense;
+pub mod depthwise;
 pub mod dropout;
 pub mod gemm;
 pub mod lanes;
@@ -17,6 +19,7 @@ pub mod pool;
 pub mod rbf;
 pub mod regularize;
 pub mod softmax;
+pub mod warp;
 
 #[cfg(test)]
 mod golden_tests;

@@ -14,11 +14,15 @@ pub mod batch_normalization;
 pub mod conv2d;
 pub mod conv2d_table;
 pub mod dense;
+pub mod depthwise_conv2d;
 pub mod dropout;
 pub mod flatten;
 pub mod global_pool2d;
 pub mod max_pool2d;
+pub mod random_contrast;
+pub mod random_warp;
 pub mod rbf;
+pub mod separable_conv2d;
 pub mod softmax;
 pub mod spatial_dropout2d;
 pub mod subsampling2d;
@@ -543,6 +547,10 @@ layers! {
     GlobalPool2d(global_pool2d::GlobalPool2d),
     Softmax(softmax::SoftmaxLayer),
     SpatialDropout2d(spatial_dropout2d::SpatialDropout2d),
+    DepthwiseConv2d(depthwise_conv2d::DepthwiseConv2d),
+    SeparableConv2d(separable_conv2d::SeparableConv2d),
+    RandomWarp(random_warp::RandomWarp),
+    RandomContrast(random_contrast::RandomContrast),
 }
 
 /// Declares [`LayerSpec`], the spec's layers as TypeScript sends them, over the spec types.
@@ -581,4 +589,12 @@ specs! {
     GlobalAveragePool2d(global_pool2d::GlobalAveragePool2dSpec),
     GlobalMaxPool2d(global_pool2d::GlobalMaxPool2dSpec),
     SpatialDropout2d(spatial_dropout2d::SpatialDropout2dSpec),
+    DepthwiseConv2d(depthwise_conv2d::DepthwiseConv2dSpec),
+    SeparableConv2d(separable_conv2d::SeparableConv2dSpec),
+    RandomTranslation(random_warp::RandomTranslationSpec),
+    RandomRotation(random_warp::RandomRotationSpec),
+    RandomZoom(random_warp::RandomZoomSpec),
+    RandomFlip(random_warp::RandomFlipSpec),
+    RandomAffine(random_warp::RandomAffineSpec),
+    RandomContrast(random_contrast::RandomContrastSpec),
 }
