@@ -10,6 +10,22 @@ use serde_json::{json, Value};
 mod common;
 use common::*;
 
+/// Weights after Keras's steps: the bound, 1e-5 relative, applies to them as a tensor
+/// (relative L2 error). Per weight the bound is 1e-4 of max(|w|, `floor`): Adam's normalised step
+/// turns float32 rounding in a near-zero gradient (TensorFlow sums in another order) into a
+/// relative difference of a few 1e-5 on a weight near zero.
+fn assert_weights_like_keras(name: &str, got: &[f32], want: &[f32], floor: f32) {
+    assert_eq!(got.len(), want.len(), "{name}: weight count");
+    let (mut diff2, mut norm2) = (0.0f64, 0.0f64);
+    for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-4 * w.abs().max(floor), "{name}: weight {i} is {g}, Keras {w}");
+        diff2 += ((g - w) as f64).powi(2);
+        norm2 += (w as f64).powi(2);
+    }
+    let relative = (diff2 / norm2).sqrt();
+    assert!(relative <= 1e-5, "{name}: relative L2 error {relative:e}");
+}
+
 kernel_test!(
     fn five_optimizer_steps_match_keras() {
         let doc: Value = serde_json::from_str(TRAINING).unwrap();
@@ -33,19 +49,7 @@ kernel_test!(
                     "{name}: step {step} loss {loss}, Keras {want}"
                 );
             }
-            let want = floats(&case["final"]);
-            // The bound, 1e-5 relative, applies to the weights as a tensor (relative
-            // L2 error). Per weight the bound is 1e-4 of max(|w|, 0.001): Adam's normalised
-            // step turns float32 rounding in a near-zero gradient (TensorFlow sums in another
-            // order) into a relative difference of a few 1e-5 on a weight near zero.
-            let (mut diff2, mut norm2) = (0.0f64, 0.0f64);
-            for (i, (&got, &w)) in model.params().iter().zip(&want).enumerate() {
-                assert!((got - w).abs() <= 1e-4 * w.abs().max(1e-3), "{name}: weight {i} is {got}, Keras {w}");
-                diff2 += ((got - w) as f64).powi(2);
-                norm2 += (w as f64).powi(2);
-            }
-            let relative = (diff2 / norm2).sqrt();
-            assert!(relative <= 1e-5, "{name}: relative L2 error {relative:e}");
+            assert_weights_like_keras(name, model.params(), &floats(&case["final"]), 1e-3);
             assert_eq!(model.iterations(), 5);
         }
     }
@@ -82,15 +86,7 @@ kernel_test!(
             // instead of 0.001: a weight pulled towards 0 by a penalty (here 0.0012) takes
             // Adam's normalised steps from a gradient that is mostly the penalty's, and the data
             // part's rounding (TensorFlow sums in another order) moves it by 2.7e-7.
-            let want = floats(&case["final"]);
-            let (mut diff2, mut norm2) = (0.0f64, 0.0f64);
-            for (i, (&got, &w)) in model.params().iter().zip(&want).enumerate() {
-                assert!((got - w).abs() <= 1e-4 * w.abs().max(3e-3), "{name}: weight {i} is {got}, Keras {w}");
-                diff2 += ((got - w) as f64).powi(2);
-                norm2 += (w as f64).powi(2);
-            }
-            let relative = (diff2 / norm2).sqrt();
-            assert!(relative <= 1e-5, "{name}: relative L2 error {relative:e}");
+            assert_weights_like_keras(name, model.params(), &floats(&case["final"]), 3e-3);
             let probs = model.predict(Input::F32(&floats(&case["x_test"]))).unwrap();
             for (i, (&got, &w)) in probs.iter().zip(&floats(&case["probabilities"])).enumerate() {
                 assert!((got - w).abs() <= 1e-5, "{name}: probability {i} is {got}, Keras {w}");
