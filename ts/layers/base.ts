@@ -122,3 +122,11 @@ export function oneOf<T extends string>(what: string, v: T | undefined, allowed:
 export function extent(input: number, kernel: number, stride: number, padding: PaddingName): number {
   return padding === 'same' ? Math.ceil(input / stride) : input >= kernel ? Math.floor((input - kernel) / stride) + 1 : 0;
 }
+
+/** The output's height and width, or an error naming the sizes when the kernel does not fit. */
+export function windows(h: number, w: number, [kh, kw]: [number, number], [sh, sw]: [number, number], padding: PaddingName): [number, number] {
+  const oh = extent(h, kh, sh, padding);
+  const ow = extent(w, kw, sw, padding);
+  if (oh === 0 || ow === 0) throw new Error(`a ${kh}×${kw} kernel with '${padding}' padding does not fit a ${h}×${w} input`);
+  return [oh, ow];
+}

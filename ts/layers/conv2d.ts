@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { checkRegularizer, type Regularizer } from '../regularizers.js';
-import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, extent, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
+import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, windows, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
 
 /** Configuration of {@link layers.conv2d}. */
 export interface Conv2DConfig extends BaseLayerConfig {
@@ -80,12 +80,7 @@ export class Conv2D extends Layer {
   }
 
   outputShape([h, w, c]: Shape3): Shape3 {
-    const [kh, kw] = this.kernelSize;
-    const oh = extent(h, kh, this.strides[0], this.padding);
-    const ow = extent(w, kw, this.strides[1], this.padding);
-    if (oh === 0 || ow === 0) {
-      throw new Error(`a ${kh}×${kw} kernel with '${this.padding}' padding does not fit a ${h}×${w} input`);
-    }
+    const [oh, ow] = windows(h, w, this.kernelSize, this.strides, this.padding);
     const bad = this.table?.flat().find((m) => m >= c);
     if (bad !== undefined) throw new Error(`the connection table reads input map ${bad}, but the input has ${c} maps`);
     return [oh, ow, this.filters];

@@ -4,7 +4,7 @@
  */
 import { InvalidArgumentError } from '../errors.js';
 import { checkRegularizer, type Regularizer } from '../regularizers.js';
-import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, extent, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
+import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, windows, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
 
 /** Configuration of {@link layers.depthwiseConv2d}. */
 export interface DepthwiseConv2DConfig extends BaseLayerConfig {
@@ -92,12 +92,4 @@ export class DepthwiseConv2D extends Layer {
       ...(this.depthwiseRegularizer ? { depthwise_regularizer: this.depthwiseRegularizer } : {}),
     };
   }
-}
-
-/** The output's height and width, or an error naming the sizes when the kernel does not fit. */
-export function windows(h: number, w: number, [kh, kw]: [number, number], [sh, sw]: [number, number], padding: PaddingName): [number, number] {
-  const oh = extent(h, kh, sh, padding);
-  const ow = extent(w, kw, sw, padding);
-  if (oh === 0 || ow === 0) throw new Error(`a ${kh}×${kw} kernel with '${padding}' padding does not fit a ${h}×${w} input`);
-  return [oh, ow];
 }

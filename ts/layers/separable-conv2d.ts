@@ -3,8 +3,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
-import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
-import { windows } from './depthwise-conv2d.js';
+import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, windows, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
 
 /** Configuration of {@link layers.separableConv2d}. */
 export interface SeparableConv2DConfig extends BaseLayerConfig {

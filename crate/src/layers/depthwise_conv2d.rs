@@ -2,7 +2,9 @@
 //! filters, a bias per output channel, then an activation. The kernel is Keras's
 //! `[k_h, k_w, channels, depth_multiplier]`.
 
-use super::{glorot, one_one, yes, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Forward};
+use super::{
+    glorot, one_multiplier, one_one, yes, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Forward,
+};
 use super::{FusedActivation, Layer, NoBias, PaddingSpec, RegularizerSpec};
 use crate::error::Result;
 use crate::init::Initializer;
@@ -17,7 +19,7 @@ pub struct DepthwiseConv2dSpec {
     pub strides: [usize; 2],
     #[serde(default)]
     pub padding: PaddingSpec,
-    #[serde(default = "one")]
+    #[serde(default = "one_multiplier")]
     pub depth_multiplier: usize,
     #[serde(default)]
     pub activation: ActivationSpec,
@@ -29,10 +31,6 @@ pub struct DepthwiseConv2dSpec {
     pub use_bias: bool,
     #[serde(default)]
     pub depthwise_regularizer: Option<RegularizerSpec>,
-}
-
-fn one() -> usize {
-    1
 }
 
 const KIND: &str = "depthwise_conv2d";

@@ -101,6 +101,9 @@ pub(crate) fn one_one() -> [usize; 2] {
 pub(crate) fn glorot() -> Initializer {
     Initializer::GlorotUniform
 }
+pub(crate) fn one_multiplier() -> usize {
+    1
+}
 pub(crate) fn yes() -> bool {
     true
 }

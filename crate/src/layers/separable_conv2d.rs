@@ -4,7 +4,9 @@
 //! kernel `[1, 1, channels·depth_multiplier, filters]` (one "kernel" range), then the bias.
 
 use super::depthwise_conv2d::depthwise_geometry;
-use super::{glorot, one_one, yes, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Forward};
+use super::{
+    glorot, one_multiplier, one_one, yes, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Forward,
+};
 use super::{FusedActivation, Layer, NoBias, PaddingSpec};
 use crate::error::Result;
 use crate::init::Initializer;
@@ -21,7 +23,7 @@ pub struct SeparableConv2dSpec {
     pub strides: [usize; 2],
     #[serde(default)]
     pub padding: PaddingSpec,
-    #[serde(default = "one")]
+    #[serde(default = "one_multiplier")]
     pub depth_multiplier: usize,
     #[serde(default)]
     pub activation: ActivationSpec,
@@ -33,10 +35,6 @@ pub struct SeparableConv2dSpec {
     pub bias_initializer: Initializer,
     #[serde(default = "yes")]
     pub use_bias: bool,
-}
-
-fn one() -> usize {
-    1
 }
 
 const KIND: &str = "separable_conv2d";
