@@ -102,6 +102,35 @@ describe('the later layers', () => {
     expect(layers.dense({ units: 2, kernelRegularizer: 'l2' }).config()).toMatchObject({ kernelRegularizer: { l1: 0, l2: 0.01 } });
   });
 
+  it("separableConv2d's two kernels take a penalty each, added to the loss and kept by TF.js's format", () => {
+    const x = fashion.test.images.subarray(0, 32 * 784);
+    const y = fashion.test.labels.subarray(0, 32);
+    const penalties = { depthwiseRegularizer: cw.regularizers.l1l2({ l1: 0.002, l2: 0.01 }), pointwiseRegularizer: cw.regularizers.l2(0.03) };
+    const build = (penalised: boolean) =>
+      new cw.Sequential({
+        inputShape: [28, 28, 1],
+        preprocessing: { scale: 1 / 255, offset: 0 },
+        layers: [
+          layers.separableConv2d({ filters: 4, kernelSize: 3, depthMultiplier: 2, activation: 'relu', ...(penalised ? penalties : {}) }),
+          layers.globalAveragePooling2d(),
+          layers.dense({ units: 10, activation: 'softmax' }),
+        ],
+      }).compile({ seed: 4 });
+    const plain = build(false);
+    const penalised = build(true);
+    const [depthwise, pointwise] = plain.getWeights().map((t) => t.values);
+    const sum = (w: Float32Array, f: (v: number) => number) => w.reduce((s, v) => s + f(v), 0);
+    const penalty = 0.002 * sum(depthwise!, Math.abs) + 0.01 * sum(depthwise!, (v) => v * v) + 0.03 * sum(pointwise!, (v) => v * v);
+    expect(penalised.evaluate(x, y).loss - plain.evaluate(x, y).loss).toBeCloseTo(penalty, 4);
+    const again = cw.fromTfjsLayers(cw.toTfjsLayers(penalised));
+    expect(again.layers[0]!.config()).toEqual(penalised.layers[0]!.config());
+    expect(again.layers[0]!.config()).toMatchObject({ depthwiseRegularizer: { l1: 0.002, l2: 0.01 }, pointwiseRegularizer: { l1: 0, l2: 0.03 } });
+    for (const m of [plain, penalised, again]) m.dispose();
+    expect(() => layers.separableConv2d({ filters: 2, kernelSize: 3, pointwiseRegularizer: { l1: Number.NaN } })).toThrow(
+      'separableConv2d: pointwiseRegularizer: l1 must be a finite number ≥ 0, got NaN',
+    );
+  });
+
   it('batch normalisation trains by micro-batch: the micro-batch size changes the bits, the worker count does not', async () => {
     const n = 4 * 32;
     const x = fashion.train.images.subarray(0, n * 784);

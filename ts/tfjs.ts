@@ -118,7 +118,7 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
             ...(depthwise ? {} : { pointwise_initializer: initializer(c.pointwiseInitializer as string, input[2] * (c.depthMultiplier as number)) }),
             bias_initializer: initializer(c.biasInitializer, k * input[2]),
             depthwise_regularizer: regularizer(c.depthwiseRegularizer),
-            ...(depthwise ? {} : { pointwise_regularizer: null }),
+            ...(depthwise ? {} : { pointwise_regularizer: regularizer(c.pointwiseRegularizer) }),
             bias_regularizer: null,
             activity_regularizer: null,
             depthwise_constraint: null,
@@ -301,12 +301,13 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
           activation: act(c.activation ?? 'linear'),
           useBias: c.use_bias !== false,
         };
+        const { kernelRegularizer: depthwiseRegularizer } = penalty(c.depthwise_regularizer) as { kernelRegularizer?: { l1?: number; l2?: number } };
+        const depthwisePenalty = depthwiseRegularizer ? { depthwiseRegularizer } : {};
         if (l.class_name === 'SeparableConv2D') {
-          if ([c.depthwise_regularizer, c.pointwise_regularizer].some((r) => r !== null && r !== undefined)) throw fail(`layer ${i} (SeparableConv2D) has a kernel regularizer; convnet-wasm reads none on this layer`);
-          built.push(make.separableConv2d({ ...common, filters: Number(c.filters) }));
+          const { kernelRegularizer: pointwiseRegularizer } = penalty(c.pointwise_regularizer) as { kernelRegularizer?: { l1?: number; l2?: number } };
+          built.push(make.separableConv2d({ ...common, filters: Number(c.filters), ...depthwisePenalty, ...(pointwiseRegularizer ? { pointwiseRegularizer } : {}) }));
         } else {
-          const { kernelRegularizer } = penalty(c.depthwise_regularizer) as { kernelRegularizer?: { l1?: number; l2?: number } };
-          built.push(make.depthwiseConv2d({ ...common, ...(kernelRegularizer ? { depthwiseRegularizer: kernelRegularizer } : {}) }));
+          built.push(make.depthwiseConv2d({ ...common, ...depthwisePenalty }));
         }
         return;
       }

@@ -3,6 +3,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
+import { checkRegularizer, type Regularizer } from '../regularizers.js';
 import { Layer, ACTIVATIONS, INITIALIZERS, snake, checkInt, pair, oneOf, windows, type BaseLayerConfig, type Shape3, type ActivationName, type InitializerName, type PaddingName } from './base.js';
 
 /** Configuration of {@link layers.separableConv2d}. */
@@ -27,6 +28,10 @@ export interface SeparableConv2DConfig extends BaseLayerConfig {
   biasInitializer?: InitializerName;
   /** Default true. */
   useBias?: boolean;
+  /** A penalty on the depthwise kernel, added to the loss (Keras's `depthwise_regularizer`). */
+  depthwiseRegularizer?: Regularizer | 'l1' | 'l2';
+  /** A penalty on the pointwise kernel, added to the loss (Keras's `pointwise_regularizer`). */
+  pointwiseRegularizer?: Regularizer | 'l1' | 'l2';
 }
 
 /** A depthwise convolution (no bias) then a 1×1 convolution with a bias, then the activation. */
@@ -43,8 +48,10 @@ export class SeparableConv2D extends Layer {
   readonly pointwiseInitializer: InitializerName;
   readonly biasInitializer: InitializerName;
   readonly useBias: boolean;
+  readonly depthwiseRegularizer: { l1: number; l2: number } | undefined;
+  readonly pointwiseRegularizer: { l1: number; l2: number } | undefined;
   constructor(c: SeparableConv2DConfig) {
-    super(c, 'separableConv2d', ['filters', 'kernelSize', 'strides', 'padding', 'depthMultiplier', 'activation', 'depthwiseInitializer', 'pointwiseInitializer', 'biasInitializer', 'useBias']);
+    super(c, 'separableConv2d', ['filters', 'kernelSize', 'strides', 'padding', 'depthMultiplier', 'activation', 'depthwiseInitializer', 'pointwiseInitializer', 'biasInitializer', 'useBias', 'depthwiseRegularizer', 'pointwiseRegularizer']);
     this.filters = checkInt('separableConv2d: filters', c.filters);
     this.kernelSize = pair('separableConv2d: kernelSize', c.kernelSize, [0, 0]);
     this.strides = pair('separableConv2d: strides', c.strides, [1, 1]);
@@ -56,6 +63,8 @@ export class SeparableConv2D extends Layer {
     this.biasInitializer = oneOf('separableConv2d: biasInitializer', c.biasInitializer, INITIALIZERS, 'zeros');
     if (c.useBias !== undefined && typeof c.useBias !== 'boolean') throw new InvalidArgumentError(`separableConv2d: useBias must be true or false, got ${String(c.useBias)}`);
     this.useBias = c.useBias ?? true;
+    this.depthwiseRegularizer = checkRegularizer('separableConv2d: depthwiseRegularizer', c.depthwiseRegularizer);
+    this.pointwiseRegularizer = checkRegularizer('separableConv2d: pointwiseRegularizer', c.pointwiseRegularizer);
   }
   outputShape([h, w]: Shape3): Shape3 {
     return [...windows(h, w, this.kernelSize, this.strides, this.padding), this.filters];
@@ -79,8 +88,12 @@ export class SeparableConv2D extends Layer {
     return this.activation === 'softmax';
   }
   config() {
-    const { filters, kernelSize, strides, padding, depthMultiplier, activation, depthwiseInitializer, pointwiseInitializer, biasInitializer, useBias } = this;
-    return { filters, kernelSize, strides, padding, depthMultiplier, activation, depthwiseInitializer, pointwiseInitializer, biasInitializer, useBias };
+    const { filters, kernelSize, strides, padding, depthMultiplier, activation, depthwiseInitializer, pointwiseInitializer, biasInitializer, useBias, depthwiseRegularizer, pointwiseRegularizer } = this;
+    return {
+      ...{ filters, kernelSize, strides, padding, depthMultiplier, activation, depthwiseInitializer, pointwiseInitializer, biasInitializer, useBias },
+      ...(depthwiseRegularizer ? { depthwiseRegularizer } : {}),
+      ...(pointwiseRegularizer ? { pointwiseRegularizer } : {}),
+    };
   }
   spec() {
     return {
@@ -95,6 +108,8 @@ export class SeparableConv2D extends Layer {
       pointwise_initializer: snake(this.pointwiseInitializer),
       bias_initializer: snake(this.biasInitializer),
       use_bias: this.useBias,
+      ...(this.depthwiseRegularizer ? { depthwise_regularizer: this.depthwiseRegularizer } : {}),
+      ...(this.pointwiseRegularizer ? { pointwise_regularizer: this.pointwiseRegularizer } : {}),
     };
   }
 }

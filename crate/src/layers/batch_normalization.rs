@@ -79,7 +79,7 @@ impl BuildLayer for BatchNormalizationSpec {
             stats: vec![0.0; 7 * c],
             batch_statistics: false,
         };
-        Ok(Built { layer: layer.into(), out_shape: b.shape, kernel, bias: moving, regularizer: None })
+        Ok(Built { layer: layer.into(), out_shape: b.shape, kernel, bias: moving, penalties: Vec::new() })
     }
 }
 

@@ -101,8 +101,9 @@ impl BuildLayer for Conv2dSpec {
         check_patch_rows(b, &p)?;
         let mut layer = Conv2d::new(p, activation);
         layer.core.no_bias = (!self.use_bias).then(|| NoBias::new(self.filters));
-        let regularizer = RegularizerSpec::build(self.kernel_regularizer, b, KIND)?;
-        Ok(Built { layer: layer.into(), out_shape, kernel, bias, regularizer })
+        let penalties =
+            RegularizerSpec::build(self.kernel_regularizer, b, KIND, "kernel_regularizer", 0..kernel.len())?;
+        Ok(Built { layer: layer.into(), out_shape, kernel, bias, penalties })
     }
 }
 

@@ -53,8 +53,9 @@ impl Conv2dTable {
         }
         let activation = b.activation(spec.activation, KIND)?;
         check_patch_rows(b, &p)?;
-        let regularizer = super::RegularizerSpec::build(spec.kernel_regularizer, b, KIND)?;
-        Ok(Built { layer: Conv2dTable::new(p, activation, table).into(), out_shape, kernel, bias, regularizer })
+        let penalties =
+            super::RegularizerSpec::build(spec.kernel_regularizer, b, KIND, "kernel_regularizer", 0..kernel.len())?;
+        Ok(Built { layer: Conv2dTable::new(p, activation, table).into(), out_shape, kernel, bias, penalties })
     }
 
     pub fn new(p: Conv2dParams, activation: Activation, table: ConnectionTable) -> Self {

@@ -47,8 +47,9 @@ impl BuildLayer for DenseSpec {
         let no_bias = (!self.use_bias).then(|| NoBias::new(units));
         let layer =
             Dense { p: DenseParams { batch: 1, inputs, units }, activation, packed: Packed::default(), no_bias };
-        let regularizer = RegularizerSpec::build(self.kernel_regularizer, b, KIND)?;
-        Ok(Built { layer: layer.into(), out_shape: [1, 1, units], kernel, bias, regularizer })
+        let penalties =
+            RegularizerSpec::build(self.kernel_regularizer, b, KIND, "kernel_regularizer", 0..kernel.len())?;
+        Ok(Built { layer: layer.into(), out_shape: [1, 1, units], kernel, bias, penalties })
     }
 }
 

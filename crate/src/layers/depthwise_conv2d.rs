@@ -81,13 +81,14 @@ impl BuildLayer for DepthwiseConv2dSpec {
         b.init(self.depthwise_initializer, fan_in, fan_out, kernel.clone());
         b.init(self.bias_initializer, fan_in, fan_out, bias.clone());
         let activation = b.activation(self.activation, KIND)?;
-        let regularizer = RegularizerSpec::build(self.depthwise_regularizer, b, KIND)?;
+        let penalties =
+            RegularizerSpec::build(self.depthwise_regularizer, b, KIND, "depthwise_regularizer", 0..kernel.len())?;
         let layer = DepthwiseConv2d {
             p,
             activation: FusedActivation::new(activation, out_shape.iter().product()),
             no_bias: (!self.use_bias).then(|| NoBias::new(p.out_c())),
         };
-        Ok(Built { layer: layer.into(), out_shape, kernel, bias, regularizer })
+        Ok(Built { layer: layer.into(), out_shape, kernel, bias, penalties })
     }
 }
 

@@ -343,16 +343,31 @@ pub struct RegularizerSpec {
 }
 
 impl RegularizerSpec {
-    /// The penalty, checked: finite coefficients ≥ 0.
-    pub fn build(spec: Option<RegularizerSpec>, b: &Builder, kind: &'static str) -> Result<Option<L1L2>> {
-        let Some(r) = spec else { return Ok(None) };
+    /// The penalty on the kernel values `at` (relative to the layer's kernel), checked: finite
+    /// coefficients ≥ 0; none without a spec. `name` is the spec's field, for the error.
+    pub fn build(
+        spec: Option<RegularizerSpec>,
+        b: &Builder,
+        kind: &'static str,
+        name: &str,
+        at: Range<usize>,
+    ) -> Result<Vec<Penalty>> {
+        let Some(r) = spec else { return Ok(Vec::new()) };
         for (what, v) in [("l1", r.l1), ("l2", r.l2)] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(b.error(kind, format!("kernel_regularizer: {what} must be a finite number ≥ 0, got {v}")));
+                return Err(b.error(kind, format!("{name}: {what} must be a finite number ≥ 0, got {v}")));
             }
         }
-        Ok(Some(L1L2 { l1: r.l1, l2: r.l2 }))
+        Ok(vec![Penalty { at, l1l2: L1L2 { l1: r.l1, l2: r.l2 } }])
     }
+}
+
+/// A weight penalty on part of a layer's kernel: `at` is relative to the kernel's first value
+/// (a whole kernel, or one of SeparableConv2D's two).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Penalty {
+    pub at: Range<usize>,
+    pub l1l2: L1L2,
 }
 
 /// A built layer with its output shape and where its parameters sit.
@@ -361,14 +376,15 @@ pub struct Built {
     pub out_shape: [usize; 3],
     pub kernel: Range<usize>,
     pub bias: Range<usize>,
-    /// A penalty on the kernel (Keras's `kernel_regularizer`).
-    pub regularizer: Option<L1L2>,
+    /// Penalties on the kernel (Keras's `kernel_regularizer`, or SeparableConv2D's depthwise and
+    /// pointwise ones), in the order they are added to the loss.
+    pub penalties: Vec<Penalty>,
 }
 
 impl Built {
     /// A layer without parameters.
     pub fn plain(layer: impl Into<AnyLayer>, out_shape: [usize; 3]) -> Self {
-        Built { layer: layer.into(), out_shape, kernel: 0..0, bias: 0..0, regularizer: None }
+        Built { layer: layer.into(), out_shape, kernel: 0..0, bias: 0..0, penalties: Vec::new() }
     }
 }
 

@@ -2,12 +2,13 @@
 //! maps, then a 1×1 convolution to `filters` with a bias, then an activation. Its parameters, in
 //! Keras's order: the depthwise kernel `[k_h, k_w, channels, depth_multiplier]` and the pointwise
 //! kernel `[1, 1, channels·depth_multiplier, filters]` (one "kernel" range), then the bias.
+//! Each kernel may have its own penalty (`depthwise_regularizer`, `pointwise_regularizer`).
 
 use super::depthwise_conv2d::depthwise_geometry;
 use super::{
     glorot, one_multiplier, one_one, yes, zeros, ActivationSpec, Backward, BuildLayer, Builder, Built, Forward,
 };
-use super::{FusedActivation, Layer, NoBias, PaddingSpec};
+use super::{FusedActivation, Layer, NoBias, PaddingSpec, RegularizerSpec};
 use crate::error::Result;
 use crate::init::Initializer;
 use crate::kernels::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
@@ -35,6 +36,10 @@ pub struct SeparableConv2dSpec {
     pub bias_initializer: Initializer,
     #[serde(default = "yes")]
     pub use_bias: bool,
+    #[serde(default)]
+    pub depthwise_regularizer: Option<RegularizerSpec>,
+    #[serde(default)]
+    pub pointwise_regularizer: Option<RegularizerSpec>,
 }
 
 const KIND: &str = "separable_conv2d";
@@ -57,6 +62,17 @@ impl BuildLayer for SeparableConv2dSpec {
         b.init(self.pointwise_initializer, mid, filters, split..kernel.end);
         b.init(self.bias_initializer, mid, filters, bias.clone());
         let activation = b.activation(self.activation, KIND)?;
+        // Keras adds the depthwise kernel's penalty before the pointwise one's.
+        let (depthwise, pointwise) = (0..d.w_len(), d.w_len()..kernel.len());
+        let mut penalties =
+            RegularizerSpec::build(self.depthwise_regularizer, b, KIND, "depthwise_regularizer", depthwise)?;
+        penalties.extend(RegularizerSpec::build(
+            self.pointwise_regularizer,
+            b,
+            KIND,
+            "pointwise_regularizer",
+            pointwise,
+        )?);
         let layer = SeparableConv2d {
             d,
             positions,
@@ -68,7 +84,7 @@ impl BuildLayer for SeparableConv2dSpec {
             zeros: vec![0.0; mid],
             discarded: vec![0.0; mid],
         };
-        Ok(Built { layer: layer.into(), out_shape, kernel, bias, regularizer: None })
+        Ok(Built { layer: layer.into(), out_shape, kernel, bias, penalties })
     }
 }
 

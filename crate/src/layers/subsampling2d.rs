@@ -40,7 +40,7 @@ impl BuildLayer for Subsampling2dSpec {
         b.init(self.kernel_initializer, fan_in, 1, kernel.clone());
         b.init(self.bias_initializer, fan_in, 1, bias.clone());
         let activation = FusedActivation::new(activation, out_shape.iter().product());
-        Ok(Built { layer: Subsampling2d { g, activation }.into(), out_shape, kernel, bias, regularizer: None })
+        Ok(Built { layer: Subsampling2d { g, activation }.into(), out_shape, kernel, bias, penalties: Vec::new() })
     }
 }
 

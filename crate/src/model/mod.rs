@@ -20,9 +20,9 @@ pub mod step;
 pub use spec::ModelSpec;
 
 use crate::error::{ModelError, Result};
-use crate::kernels::regularize::{penalty, L1L2};
+use crate::kernels::regularize::penalty;
 use crate::kernels::softmax::SoftmaxParams;
-use crate::layers::{AnyLayer, Builder, Forward, Layer, MAX_DIM, MAX_VALUES};
+use crate::layers::{AnyLayer, Builder, Forward, Layer, Penalty, MAX_DIM, MAX_VALUES};
 use crate::losses::Head;
 use crate::optim::{Optimizer, OptimizerSpec, Schedule};
 use crate::rng::Rng;
@@ -47,8 +47,8 @@ struct Slot {
     out_len: usize,
     kernel: Range<usize>,
     bias: Range<usize>,
-    /// A penalty on the kernel, added to the loss and the kernel's gradient.
-    regularizer: Option<L1L2>,
+    /// Penalties on parts of the kernel, added to the loss and the kernel's gradient.
+    penalties: Vec<Penalty>,
 }
 
 /// A batch of inputs: floats as they are, or 8-bit pixels mapped by the model's scale and offset.
@@ -169,7 +169,7 @@ impl Model {
                 out_len,
                 kernel: built.kernel,
                 bias: built.bias,
-                regularizer: built.regularizer,
+                penalties: built.penalties,
             });
         }
         let last = layers.last().ok_or_else(|| ModelError::invalid("a model needs at least one layer"))?;
@@ -475,9 +475,9 @@ impl Model {
         let d = &mut self.delta[0][..batch * self.classes];
         let loss = self.head.loss(&sp, out, labels, d, &mut self.loss_scratch);
         // Keras adds the weight penalties to the loss it reports and differentiates, layer by layer.
-        self.layers.iter().fold(loss, |sum, s| match s.regularizer {
-            Some(r) => sum + penalty(r, &self.params[s.kernel.clone()]),
-            None => sum,
+        self.layers.iter().fold(loss, |sum, s| {
+            let kernel = &self.params[s.kernel.clone()];
+            s.penalties.iter().fold(sum, |sum, p| sum + penalty(p.l1l2, &kernel[p.at.clone()]))
         })
     }
 

@@ -59,10 +59,10 @@ impl Model {
                 scratch: &mut self.scratch,
                 version: self.params_version,
             });
-            if let Some(r) = s.regularizer {
+            for p in &s.penalties {
                 let w = &self.params[s.kernel.clone()];
                 let g = if add.is_some() { &mut self.layer_grad[..w.len()] } else { &mut self.grads[s.kernel.clone()] };
-                add_penalty_gradient(r, 1.0, w, g);
+                add_penalty_gradient(p.l1l2, 1.0, &w[p.at.clone()], &mut g[p.at.clone()]);
             }
             if let Some(weight) = add {
                 let k = s.kernel.len();
