@@ -1,20 +1,37 @@
 #!/usr/bin/env node
 // Trains models.fashionConvNetBN() (Conv–BN–ReLU blocks, global average pooling, random shifts
 // and flips in training) on the first 55,000 Fashion-MNIST training images, validating on the last
-// 5,000 after every epoch, then evaluates the 10,000 test images once. Adam, batch 64
-// (micro-batches of 16, the batch normalisation's statistics), the rate 0.001 dropped to 0.0003
-// and 0.0001 after half and three quarters of the epochs. Writes out/fashion-bn/history.json and
-// curve.svg (training and validation error per epoch; the test set is evaluated once, at the end),
-// and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores]
+// 5,000 after every epoch. Adam, batch 64 in micro-batches (the batch normalisation's statistics;
+// 16 unless --micro-batch), the rate --lr (0.001) either dropped to 0.3 and 0.1 of it after half
+// and three quarters of the epochs (--schedule step, the default) or decayed per epoch along a
+// cosine to a hundredth of it (--schedule cosine). With --test, the 10,000 test images are then
+// evaluated once (a run whose settings were chosen on validation); without it they are not read.
+// Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
+// epoch), and the model.
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--test] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { parseArgs } from 'node:util';
 import * as cw from 'convnet-wasm';
 import { errorCurveSvg } from '../../dist/cli/curve-svg.js';
 
-const epochs = Number(process.argv[2] ?? 16);
-const seed = Number(process.argv[3] ?? 1);
-const workers = Number(process.argv[4] ?? availableParallelism());
+const { values: opts, positionals } = parseArgs({
+  allowPositionals: true,
+  options: {
+    'micro-batch': { type: 'string', default: '16' },
+    lr: { type: 'string', default: '0.001' },
+    schedule: { type: 'string', default: 'step' },
+    test: { type: 'boolean', default: false },
+    tag: { type: 'string' },
+  },
+});
+const epochs = Number(positionals[0] ?? 16);
+const seed = Number(positionals[1] ?? 1);
+const workers = Number(positionals[2] ?? availableParallelism());
+const micro = Number(opts['micro-batch']);
+const lr = Number(opts.lr);
+if (opts.schedule !== 'step' && opts.schedule !== 'cosine') throw new Error(`--schedule must be step or cosine, got ${opts.schedule}`);
+const outDir = opts.tag ? `out/fashion-bn-${opts.tag}` : 'out/fashion-bn';
 const BATCH = 64;
 const started = performance.now();
 await cw.init();
@@ -23,16 +40,23 @@ const { train, validation } = cw.trainValidationSplit(data.train, 55_000);
 const steps = Math.ceil(train.count / BATCH);
 const model = cw.models.fashionConvNetBN().compile({
   optimizer: 'adam',
-  learningRate: { boundaries: [Math.round(steps * epochs * 0.5), Math.round(steps * epochs * 0.75)], values: [0.001, 0.0003, 0.0001] },
+  learningRate:
+    opts.schedule === 'step'
+      ? { boundaries: [Math.round(steps * epochs * 0.5), Math.round(steps * epochs * 0.75)], values: [lr, 0.3 * lr, 0.1 * lr] }
+      : // Epoch e (from 0) at lr·(0.01 + 0.99·(1 + cos(π·e/epochs))/2); a value holds while step ≤ its boundary.
+        {
+          boundaries: Array.from({ length: epochs - 1 }, (_, e) => (e + 1) * steps - 1),
+          values: Array.from({ length: epochs }, (_, e) => lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos((Math.PI * e) / epochs)))),
+        },
   seed,
 });
 console.log(model.summary());
-console.log(`epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH}`);
+console.log(`epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, Adam ${lr} (${opts.schedule}), test set ${opts.test ? 'evaluated once at the end' : 'not read'}`);
 let epochStart = 0;
 const history = await model.fit(train.images, train.labels, {
   epochs,
   batchSize: BATCH,
-  microBatchSize: 16,
+  microBatchSize: micro,
   workers,
   validationData: [validation.images, validation.labels],
   callbacks: {
@@ -45,19 +69,22 @@ const history = await model.fit(train.images, train.labels, {
   },
 });
 const trainMinutes = (performance.now() - started) / 60000;
-const test = await model.evaluateAsync(data.test.images, data.test.labels, { workers });
+const test = opts.test ? await model.evaluateAsync(data.test.images, data.test.labels, { workers }) : undefined;
 const minutes = (performance.now() - started) / 60000;
-console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.loss.toFixed(4)}); ${minutes.toFixed(1)} min in all (${trainMinutes.toFixed(1)} min to the end of training)`);
-mkdirSync('out/fashion-bn', { recursive: true });
+if (test) console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.loss.toFixed(4)}); ${minutes.toFixed(1)} min in all (${trainMinutes.toFixed(1)} min to the end of training)`);
+else console.log(`${trainMinutes.toFixed(1)} min; the test set was not read`);
+mkdirSync(outDir, { recursive: true });
 const h = history.history;
+const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule };
 writeFileSync(
-  'out/fashion-bn/history.json',
-  `${JSON.stringify({ epochs, seed, workers, batch: BATCH, minutes, trainMinutes, test: { accuracy: test.accuracy, loss: test.loss }, history: h }, null, 1)}\n`,
+  `${outDir}/history.json`,
+  `${JSON.stringify({ ...settings, minutes, trainMinutes, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}), history: h }, null, 1)}\n`,
 );
 const series = [
   { name: 'train (augmented)', values: h.accuracy.map((a) => 100 * (1 - a)) },
   { name: 'validation', values: h.val_accuracy.map((a) => 100 * (1 - a)) },
 ];
-writeFileSync('out/fashion-bn/curve.svg', errorCurveSvg({ title: `fashionConvNetBN, seed ${seed}: error per epoch (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)`, series }));
-await model.save('file://out/fashion-bn/model');
+const title = `fashionConvNetBN, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
+writeFileSync(`${outDir}/curve.svg`, errorCurveSvg({ title, series }));
+await model.save(`file://${outDir}/model`);
 model.dispose();
