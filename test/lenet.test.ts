@@ -128,7 +128,7 @@ describe('faithful LeNet-5: structure', () => {
   it('gives the paper’s learning-rate schedule in steps', () => {
     expect(cw.leNet5Schedule(100)).toEqual({ boundaries: [199, 499, 799, 1199], values: [0.0005, 0.0002, 0.0001, 0.00005, 0.00001] });
     expect(() => cw.leNet5Schedule(0)).toThrow(cw.InvalidArgumentError);
-    expect(cw.leNet5Schedule(10, cw.CONVNET_ETAS).values).toEqual([0.00005, 0.0001, 0.00005, 0.00002, 0.00001]);
+    expect(cw.leNet5Schedule(10, cw.CONVNET_ETAS).values).toEqual([0.00005, 0.00005, 0.00005, 0.00002, 0.00001]);
     expect(() => cw.leNet5Schedule(10, [1, 2])).toThrow('values must be 5 positive numbers');
   });
 

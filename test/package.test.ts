@@ -210,6 +210,13 @@ describe('the CLI of the packed package', () => {
     const bad = await cli('train', '--epochs', 'two').catch((e: { code: number; stderr: string }) => e);
     expect('code' in bad && bad.code).toBe(1);
     expect((bad as { stderr: string }).stderr).toContain("--epochs must be an integer ≥ 1, got \"two\"");
+    for (const [args, message] of [
+      [['--distortions'], '--distortions applies to --model lenet5 (faithful) only'],
+      [['--model', 'lenet5', '--distortions', '2,0.1'], "--distortions takes four bounds 'translation,scale,squeeze,shear' (numbers ≥ 0), got '2,0.1'"],
+    ] as const) {
+      const wrong = await cli('train', ...args).catch((e: { code: number; stderr: string }) => e);
+      expect((wrong as { stderr: string }).stderr).toContain(message);
+    }
     const missing = await cli('evaluate', 'no/such/model').catch((e: { code: number; stderr: string }) => e);
     expect((missing as { stderr: string }).stderr).toMatch(/^error: MODEL_NOT_FOUND: no\/such\/model\/model\.json: ENOENT/);
   }, 60_000);

@@ -65,10 +65,12 @@ export function rbfPrototypes(): Float32Array {
 export const PAPER_ETAS: readonly number[] = [0.0005, 0.0002, 0.0001, 0.00005, 0.00001];
 
 /**
- * η for the same five stages that train stably here (see the README's LeNet-5 section): the
- * paper's values diverge in the first pass with this implementation's curvature estimate.
+ * η for the same five stages, chosen on validation data (docs/lenet5.md): a tenth of the paper's
+ * first η held for eight passes, then the paper's × 0.4 and its last. The paper's own values
+ * diverge in the first pass here: with the paper's initialisation the curvature starts far below
+ * μ, so every step is η/μ.
  */
-export const CONVNET_ETAS: readonly number[] = [0.00005, 0.0001, 0.00005, 0.00002, 0.00001];
+export const CONVNET_ETAS: readonly number[] = [0.00005, 0.00005, 0.00005, 0.00002, 0.00001];
 
 /**
  * The paper's learning-rate schedule for its 20 passes of SDLM, as optimiser steps for
@@ -101,7 +103,7 @@ export interface LeNet5Options {
    * vertical translation, scaling, squeezing, horizontal shearing — resampled bilinearly), as a
    * leading {@link layers.randomAffine} filling with the background level: `true` for bounds of
    * 2 pixels, 0.1, 0.1 and 0.2, or the bounds themselves. The paper does not give its ranges;
-   * these are starting values, not yet chosen on validation data. Inference is unchanged.
+   * these did as well as larger ones on validation data (docs/lenet5.md). Inference is unchanged.
    */
   distortions?: boolean | { translation?: number; scale?: number; squeeze?: number; shear?: number };
 }

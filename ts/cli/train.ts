@@ -26,6 +26,7 @@ interface TrainOptions {
   testLimit: number;
   seed: number;
   eta: string;
+  distortions?: boolean | string;
   data?: string;
   download?: boolean;
   out?: string;
@@ -53,6 +54,10 @@ export function trainCommand(): Command {
       "sdlm: η for the paper's five stages of passes (1–2, 3–5, 6–8, 9–12, 13+), comma-separated, or 'paper' for the paper's " +
         `(${cw.PAPER_ETAS.join(',')})`,
       cw.CONVNET_ETAS.join(','),
+    )
+    .option(
+      '--distortions [bounds]',
+      "lenet5 faithful: the paper's random affine distortions in training; bounds 'translation,scale,squeeze,shear' (default 2,0.1,0.1,0.2)",
     )
     .option('--data <dir>', 'directory with the IDX files (default: $CONVNET_DATA, the cache, /usr/share/datasets)')
     .option('--download', 'download the dataset (with a SHA-256 check) if it is not found')
@@ -104,7 +109,20 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   const trainY = fullTrain.labels.subarray(0, trainCount);
   const valName = isLeNet ? 'test' : 'val';
 
-  const model = isLeNet ? cw.models.leNet5({ variant: opts.variant }) : isBN ? cw.models.fashionConvNetBN() : cw.models.fashionConvNet();
+  let distortions: NonNullable<cw.LeNet5Options['distortions']> = false;
+  if (opts.distortions !== undefined) {
+    if (!isLeNet || opts.variant !== 'faithful') command.error('error: --distortions applies to --model lenet5 (faithful) only');
+    if (opts.distortions === true) distortions = true;
+    else {
+      const bounds = String(opts.distortions).split(',').map(Number);
+      if (bounds.length !== 4 || !bounds.every((b) => Number.isFinite(b) && b >= 0)) {
+        command.error(`error: --distortions takes four bounds 'translation,scale,squeeze,shear' (numbers ≥ 0), got '${opts.distortions}'`);
+      }
+      const [translation, scale, squeeze, shear] = bounds as [number, number, number, number];
+      distortions = { translation, scale, squeeze, shear };
+    }
+  }
+  const model = isLeNet ? cw.models.leNet5({ variant: opts.variant, distortions }) : isBN ? cw.models.fashionConvNetBN() : cw.models.fashionConvNet();
   // The faithful LeNet-5 ends in RBF units and takes the paper's eq. 9 (j = 1); the others a softmax.
   const loss: cw.LossConfig = isLeNet && opts.variant === 'faithful' ? { type: 'rbfMap', j: 1 } : 'sparseCategoricalCrossentropy';
   let learningRate: cw.LearningRate;
@@ -122,6 +140,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
     recipe = `${optimizer}, learning rate ${learningRate}`;
   }
   if (typeof loss === 'object') recipe += ', loss eq. 9 (j = 1)';
+  if (distortions) recipe += `, distortions ${JSON.stringify(distortions === true ? 'default' : distortions)}`;
   try {
     model.compile({ optimizer: optimizer === 'sdlm' ? { type: 'sdlm', mu: 0.02 } : optimizer, loss, learningRate, seed: opts.seed });
   } catch (error) {
