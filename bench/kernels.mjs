@@ -89,6 +89,8 @@ const layers = [
   ['LeNet-5', 'S4 subsampling 2×2, 10×10×16', () => bench.KernelBench.pool(B, 10, 10, 16, 2, 2, true)],
   ['LeNet-5', 'C5 5×5, 16→120, 5×5 valid', () => bench.KernelBench.conv2d(B, 5, 5, 16, 120, 5, 1, false, false)],
   ['LeNet-5', 'F6 dense 120→84', () => bench.KernelBench.dense(B, 120, 84)],
+  ['LeNet-5 (modern)', 'S2 max pool 2×2, 28×28×6', () => bench.KernelBench.pool(B, 28, 28, 6, 2, 2, false)],
+  ['LeNet-5 (modern)', 'S4 max pool 2×2, 10×10×16', () => bench.KernelBench.pool(B, 10, 10, 16, 2, 2, false)],
 ];
 
 // `--only S`: just the layers whose name contains S, printed, not written (for trying a kernel).

@@ -95,6 +95,19 @@ mod imp {
             // SAFETY: at least 4 values are writable; v128_store has no alignment requirement.
             unsafe { v128_store(d.as_mut_ptr() as *mut v128, self.0) }
         }
+        /// The lanes holding the bits of `first`, `first + 1`, `first + 2`, `first + 3`: four
+        /// consecutive indices carried through selects as f32 bit patterns.
+        #[inline(always)]
+        pub fn indices(first: u32) -> Self {
+            F4(i32x4_add(u32x4_splat(first), u32x4(0, 1, 2, 3)))
+        }
+        /// Stores the lanes' bits (see [`F4::indices`]).
+        #[inline(always)]
+        pub fn store_bits(self, d: &mut [u32]) {
+            assert!(d.len() >= 4);
+            // SAFETY: at least 4 values are writable; v128_store has no alignment requirement.
+            unsafe { v128_store(d.as_mut_ptr() as *mut v128, self.0) }
+        }
     }
 
     impl Lanes for F4 {
@@ -167,6 +180,14 @@ mod imp {
         }
         pub fn store(self, d: &mut [f32]) {
             d[..4].copy_from_slice(&self.0);
+        }
+        pub fn indices(first: u32) -> Self {
+            F4(core::array::from_fn(|i| f32::from_bits(first + i as u32)))
+        }
+        pub fn store_bits(self, d: &mut [u32]) {
+            for (d, v) in d[..4].iter_mut().zip(self.0) {
+                *d = v.to_bits();
+            }
         }
         fn zip(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
             F4(core::array::from_fn(|i| f(self.0[i], o.0[i])))

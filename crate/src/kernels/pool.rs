@@ -93,9 +93,19 @@ impl Pool2dParams {
         assert_eq!(y, self.y_len(), "{kernel}: y has {y} values, expected batch·out_h·out_w·c = {}", self.y_len());
     }
 
-    fn window(&self, oh: usize, ow: usize) -> Window {
+    /// The top and left padding: what a window's first row and column are offset by.
+    fn pads(&self) -> (usize, usize) {
         let pad_t = output_extent(self.in_h, self.pool_h, self.stride_h, self.padding).1;
         let pad_l = output_extent(self.in_w, self.pool_w, self.stride_w, self.padding).1;
+        (pad_t, pad_l)
+    }
+
+    fn window(&self, oh: usize, ow: usize) -> Window {
+        self.window_padded(oh, ow, self.pads())
+    }
+
+    #[inline(always)]
+    fn window_padded(&self, oh: usize, ow: usize, (pad_t, pad_l): (usize, usize)) -> Window {
         let clip = |start: usize, pad: usize, size: usize, limit: usize| {
             let lo = start.saturating_sub(pad);
             let hi = (start + size).saturating_sub(pad).min(limit);
@@ -107,13 +117,16 @@ impl Pool2dParams {
     }
 
     /// Calls `f(window, output offset, image offset)` for every output cell, in order.
+    #[inline(always)]
     fn for_each_window(&self, mut f: impl FnMut(Window, usize, usize)) {
         let c = self.channels;
+        // The padding and the output extents once, not per window.
+        let (pads, out_h, out_w) = (self.pads(), self.out_h(), self.out_w());
         let mut out = 0;
         for n in 0..self.batch {
-            for oh in 0..self.out_h() {
-                for ow in 0..self.out_w() {
-                    f(self.window(oh, ow), out, n * self.image_len());
+            for oh in 0..out_h {
+                for ow in 0..out_w {
+                    f(self.window_padded(oh, ow, pads), out, n * self.image_len());
                     out += c;
                 }
             }
@@ -129,27 +142,46 @@ pub fn max_pool_forward(p: &Pool2dParams, x: &[f32], y: &mut [f32], argmax: &mut
     p.check("max_pool_forward", x.len(), y.len());
     assert_eq!(argmax.len(), y.len(), "max_pool_forward: argmax must be as long as y");
     let (c, w) = (p.channels, p.in_w);
+    // Groups of four channels in F4 lanes; when 4 does not divide c, the last group overlaps the
+    // one before it (LeNet-5's 6 maps: channels 0–3, then 2–5), and fewer than 4 channels go one
+    // by one. Each lane makes the reference's comparisons in the reference's order, so a channel
+    // done twice gets the same bits twice. The indices ride in lanes as bit patterns, which
+    // selects move without touching.
+    let mut groups: Vec<usize> = (0..c / 4).map(|g| 4 * g).collect();
+    if c > 4 && c % 4 != 0 {
+        groups.push(c - 4);
+    }
+    let single = if c < 4 { 0..c } else { 0..0 };
     p.for_each_window(|win, out, img| {
-        for r in groups_of_4(c) {
-            let at = |h: usize, ww: usize| img + (h * w + ww) * c + r.start;
-            let first = at(win.h0, win.w0);
-            let mut best: F4 = load_upto(&x[first..first + r.len()], 0.0);
-            // Indices within the image, which f32 holds exactly (images are far below 2^24 values).
-            let mut index: F4 = F4::splat((first - img) as f32);
+        let first = img + (win.h0 * w + win.w0) * c;
+        for &ch in &groups {
+            let mut best = F4::load(&x[first + ch..]);
+            let mut index = F4::indices((first + ch) as u32);
             for h in win.h0..win.h1 {
+                let row = img + h * w * c + ch;
                 for ww in win.w0..win.w1 {
-                    let i = at(h, ww);
-                    let v = load_upto(&x[i..i + r.len()], 0.0);
-                    index = v.gt_select(best, F4::splat((i - img) as f32), index);
+                    let i = row + ww * c;
+                    let v = F4::load(&x[i..]);
+                    index = v.gt_select(best, F4::indices(i as u32), index);
                     best = v.gt_select(best, v, best);
                 }
             }
-            store_upto(best, &mut y[out + r.start..out + r.end]);
-            let mut idx = [0.0f32; 4];
-            store_upto(index, &mut idx[..r.len()]);
-            for (lane, &base) in idx[..r.len()].iter().enumerate() {
-                argmax[out + r.start + lane] = (img + base as usize + lane) as u32;
+            best.store(&mut y[out + ch..]);
+            index.store_bits(&mut argmax[out + ch..]);
+        }
+        for ch in single.clone() {
+            let (mut best, mut index) = (x[first + ch], first + ch);
+            for h in win.h0..win.h1 {
+                for ww in win.w0..win.w1 {
+                    let i = img + (h * w + ww) * c + ch;
+                    if x[i] > best {
+                        best = x[i];
+                        index = i;
+                    }
+                }
             }
+            y[out + ch] = best;
+            argmax[out + ch] = index as u32;
         }
     });
 }
@@ -412,6 +444,7 @@ mod tests {
             params(1, 9, 8, 1, 3, 2, Padding::Same),
             params(2, 6, 5, 9, 3, 1, Padding::Valid),
             params(1, 5, 5, 4, 3, 3, Padding::Same),
+            params(2, 10, 10, 16, 2, 2, Padding::Valid),
         ]
     }
 
