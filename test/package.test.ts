@@ -202,6 +202,27 @@ describe('the CLI of the packed package', () => {
     expect(JSON.parse(await readFile(join(app, 'out', 'tfjs', 'model.json'), 'utf8'))).toHaveProperty('modelTopology');
   }, 300_000);
 
+  it('train --model fashion-bn runs the documented recipe: Adam with a cosine decay per epoch, batch 64 in micro-batches of 32', async () => {
+    const trained = await cli('train', '--model', 'fashion-bn', '--epochs', '2', '--train-limit', '256', '--test-limit', '100', '--seed', '1', '--out', 'out/bn');
+    expect(trained.stdout).toContain('batch 64, adam, learning rate 0.001 decayed per epoch along a cosine to 0.00001');
+    expect(trained.stdout).toContain('micro-batches of 32');
+    const data = await cw.datasets.fashionMnist();
+    const x = data.train.images.subarray(0, 256 * 784);
+    const y = data.train.labels.subarray(0, 256);
+    const { validation } = cw.trainValidationSplit(data.train);
+    const model = cw.models.fashionConvNetBN().compile({
+      optimizer: 'adam',
+      learningRate: cw.cosineDecayPerEpoch({ initialLearningRate: 0.001, epochs: 2, stepsPerEpoch: 4, alpha: 0.01 }),
+      seed: 1,
+    });
+    await model.fit(x, y, { epochs: 2, batchSize: 64, microBatchSize: 32, validationData: [validation.images, validation.labels] });
+    const saved = await cw.loadModel(`file://${join(app, 'out', 'bn')}`);
+    const images = data.test.images.subarray(0, 8 * 784);
+    expect(Buffer.from(saved.predict(images).buffer).equals(Buffer.from(model.predict(images).buffer))).toBe(true);
+    model.dispose();
+    saved.dispose();
+  }, 120_000);
+
   it('--help for every command; a bad option names itself', async () => {
     for (const command of [[], ['train'], ['evaluate'], ['predict'], ['export']]) {
       const { stdout } = await cli(...command, '--help');
@@ -213,6 +234,7 @@ describe('the CLI of the packed package', () => {
     for (const [args, message] of [
       [['--distortions'], '--distortions applies to --model lenet5 (faithful) only'],
       [['--model', 'lenet5', '--distortions', '2,0.1'], "--distortions takes four bounds 'translation,scale,squeeze,shear' (numbers ≥ 0), got '2,0.1'"],
+      [['--model', 'lenet5', '--schedule', 'cosine'], "--schedule is for sgd, adam and nadam; sdlm follows the paper's stages (--eta)"],
     ] as const) {
       const wrong = await cli('train', ...args).catch((e: { code: number; stderr: string }) => e);
       expect((wrong as { stderr: string }).stderr).toContain(message);

@@ -23,6 +23,8 @@ export { models, fashionConvNet, fashionConvNetBN, trainValidationSplit } from '
 export type { FashionConvNetOptions, FashionConvNetBNOptions } from './models.js';
 export { leNet5, leNet5Schedule, PAPER_ETAS, CONVNET_ETAS, C3_CONNECTIONS, DIGIT_BITMAPS, rbfPrototypes } from './lenet.js';
 export type { LeNet5Options } from './lenet.js';
+export { cosineDecayPerEpoch } from './schedules.js';
+export type { CosineDecayPerEpochOptions } from './schedules.js';
 export { datasets, fashionMnist, mnist, parseIdx, datasetFromBytes } from './datasets.js';
 export type { Dataset, Split, DatasetOptions, IdxFiles, Idx } from './datasets.js';
 export { loadModel, saveModel, toArtifacts, fromArtifacts } from './saved-model.js';

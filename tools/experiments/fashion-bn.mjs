@@ -43,11 +43,7 @@ const model = cw.models.fashionConvNetBN().compile({
   learningRate:
     opts.schedule === 'step'
       ? { boundaries: [Math.round(steps * epochs * 0.5), Math.round(steps * epochs * 0.75)], values: [lr, 0.3 * lr, 0.1 * lr] }
-      : // Epoch e (from 0) at lr·(0.01 + 0.99·(1 + cos(π·e/epochs))/2); a value holds while step ≤ its boundary.
-        {
-          boundaries: Array.from({ length: epochs - 1 }, (_, e) => (e + 1) * steps - 1),
-          values: Array.from({ length: epochs }, (_, e) => lr * (0.01 + 0.99 * 0.5 * (1 + Math.cos((Math.PI * e) / epochs)))),
-        },
+      : cw.cosineDecayPerEpoch({ initialLearningRate: lr, epochs, stepsPerEpoch: steps, alpha: 0.01 }),
   seed,
 });
 console.log(model.summary());

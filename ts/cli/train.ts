@@ -20,6 +20,7 @@ interface TrainOptions {
   variant: 'faithful' | 'modern';
   optimizer?: 'sgd' | 'adam' | 'nadam' | 'sdlm';
   learningRate?: number;
+  schedule?: 'constant' | 'cosine';
   epochs: number;
   batchSize?: number;
   trainLimit?: number;
@@ -44,8 +45,14 @@ export function trainCommand(): Command {
     .addOption(new Option('--variant <name>', 'lenet5: the 1998 network, or ReLU + max-pool + full C3 + softmax').choices(['faithful', 'modern']).default('faithful'))
     .addOption(new Option('--optimizer <name>', 'default: nadam (fashion), adam (fashion-bn), sdlm (lenet5 faithful), adam (lenet5 modern)').choices(['sgd', 'adam', 'nadam', 'sdlm']))
     .option('--learning-rate <x>', 'for sgd, adam and nadam (default: 0.01 for sgd, else 0.001)', positive('--learning-rate'))
+    .addOption(
+      new Option(
+        '--schedule <name>',
+        'for sgd, adam and nadam: the learning rate held, or decayed per epoch along a cosine to a hundredth of it (default: cosine for fashion-bn, else constant)',
+      ).choices(['constant', 'cosine']),
+    )
     .option('--epochs <n>', 'passes over the training images', integer('--epochs'), 1)
-    .option('--batch-size <n>', 'examples per step (default: 32; 1 for sdlm, as in the paper)', integer('--batch-size'))
+    .option('--batch-size <n>', 'examples per step (default: 32; 64 for fashion-bn; 1 for sdlm, as in the paper)', integer('--batch-size'))
     .option('--train-limit <n>', 'use only the first n training images (default: all, 55,000 for Fashion, 60,000 for MNIST)', integer('--train-limit'))
     .option('--test-limit <n>', 'evaluate on the first n of the 10,000 test images', integer('--test-limit'), 10_000)
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', integer('--seed', 0), 42)
@@ -65,7 +72,11 @@ export function trainCommand(): Command {
     .option('--checkpoint-every <n>', "write <out>/checkpoint/checkpoint.bin every n steps, or 'epoch'", 'epoch')
     .option('--no-checkpoint', 'write no checkpoints')
     .option('--workers <n>', 'threads: this one and n − 1 worker threads (default: the cores; the result is the same for any number)', integer('--workers'))
-    .option('--micro-batch-size <n>', 'examples per micro-batch (default: a quarter of the batch); the result depends on it', integer('--micro-batch-size'))
+    .option(
+      '--micro-batch-size <n>',
+      'examples per micro-batch (default: a quarter of the batch; half of it for fashion-bn, whose batch statistics are per micro-batch); the result depends on it',
+      integer('--micro-batch-size'),
+    )
     .option('--resume', 'go on from <out>/checkpoint when a checkpoint is there (bit for bit the same result)')
     .addHelpText('after', ({ command }) => {
       // `convnet-wasm train`, or `npm run train --` when examples/train.mjs runs this command alone.
@@ -74,7 +85,8 @@ export function trainCommand(): Command {
         "\nThe default is the book's recipe for one epoch. Its full recipe (10 epochs; test accuracy 0.907):\n" +
         `  ${run} --epochs 10\n` +
         `LeNet-5 as in the paper (20 passes over the 60,000 MNIST images, SDLM; test error 0.98%), with its distortions:\n  ${run} --model lenet5 --epochs 20 [--distortions]\n` +
-        `Its modern variant:\n  ${run} --model lenet5 --variant modern --epochs 20`
+        `Its modern variant:\n  ${run} --model lenet5 --variant modern --epochs 20\n` +
+        `The batch-normalised network with its recipe (30 epochs, Adam with a cosine decay, batch 64 in micro-batches of 32; docs/fashion-bn.md):\n  ${run} --model fashion-bn --epochs 30`
       );
     })
     .action(async function (this: Command, opts: TrainOptions) {
@@ -87,7 +99,8 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   const isBN = opts.model === 'fashion-bn';
   const name = isLeNet ? `lenet5-${opts.variant}` : opts.model;
   const optimizer = opts.optimizer ?? (isLeNet ? (opts.variant === 'faithful' ? 'sdlm' : 'adam') : isBN ? 'adam' : 'nadam');
-  const batchSize = opts.batchSize ?? (optimizer === 'sdlm' ? 1 : 32);
+  const batchSize = opts.batchSize ?? (optimizer === 'sdlm' ? 1 : isBN ? 64 : 32);
+  const schedule = opts.schedule ?? (isBN ? 'cosine' : 'constant');
   const out = opts.out ?? join('out', name);
   const checkpointEvery: number | 'epoch' = opts.checkpointEvery === 'epoch' ? 'epoch' : Number(opts.checkpointEvery);
   if (checkpointEvery !== 'epoch' && !(Number.isInteger(checkpointEvery) && checkpointEvery >= 1)) {
@@ -128,6 +141,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   let learningRate: cw.LearningRate;
   let recipe: string;
   if (optimizer === 'sdlm') {
+    if (opts.schedule) command.error("error: --schedule is for sgd, adam and nadam; sdlm follows the paper's stages (--eta)");
     const etas = opts.eta === 'paper' ? cw.PAPER_ETAS : opts.eta.split(',').map(Number);
     try {
       learningRate = cw.leNet5Schedule(Math.ceil(trainCount / batchSize), etas);
@@ -136,8 +150,14 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
     }
     recipe = `SDLM (μ 0.02, curvature re-estimated on 500 images before each pass), η ${etas.join(', ')} for passes 1–2, 3–5, 6–8, 9–12, 13+`;
   } else {
-    learningRate = opts.learningRate ?? (optimizer === 'sgd' ? 0.01 : 0.001);
-    recipe = `${optimizer}, learning rate ${learningRate}`;
+    const rate = opts.learningRate ?? (optimizer === 'sgd' ? 0.01 : 0.001);
+    if (schedule === 'cosine') {
+      learningRate = cw.cosineDecayPerEpoch({ initialLearningRate: rate, epochs: opts.epochs, stepsPerEpoch: Math.ceil(trainCount / batchSize), alpha: 0.01 });
+      recipe = `${optimizer}, learning rate ${rate} decayed per epoch along a cosine to ${rate / 100}`;
+    } else {
+      learningRate = rate;
+      recipe = `${optimizer}, learning rate ${rate}`;
+    }
   }
   if (typeof loss === 'object') recipe += ', loss eq. 9 (j = 1)';
   if (distortions) recipe += `, distortions ${JSON.stringify(distortions === true ? 'default' : distortions)}`;
@@ -151,7 +171,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
     `\nTraining on ${trainCount.toLocaleString('en-US')} images (${valName} ${validation.count.toLocaleString('en-US')}), ` +
       `${opts.epochs} epoch(s), batch ${batchSize}, ${recipe}, seed ${opts.seed}.`,
   );
-  const microBatchSize = opts.microBatchSize ?? Math.ceil(batchSize / 4);
+  const microBatchSize = opts.microBatchSize ?? Math.ceil(batchSize / (isBN ? 2 : 4));
   if (microBatchSize > batchSize) command.error(`error: --micro-batch-size must be at most the batch size (${batchSize})`);
   const workers = Math.min(opts.workers ?? availableParallelism(), Math.ceil(batchSize / microBatchSize));
   console.log(
@@ -161,6 +181,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   );
   if (opts.model === 'fashion' && (trainCount < 55_000 || opts.epochs < 10)) console.log("The book's full recipe: --epochs 10 (see --help)\n");
   if (isLeNet && (trainCount < 60_000 || opts.epochs < 20)) console.log("The paper's recipe: --model lenet5 --epochs 20\n");
+  if (isBN && (trainCount < 55_000 || opts.epochs < 30)) console.log('Its recipe: --model fashion-bn --epochs 30 (see --help)\n');
   if (opts.resume && checkpoint) {
     const found = existsSync(join(checkpoint.dir, 'checkpoint.bin'));
     console.log(found ? `Resuming from ${checkpoint.dir}/checkpoint.bin.` : `No checkpoint in ${checkpoint.dir} yet: starting from the beginning.`);
