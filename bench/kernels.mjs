@@ -3,7 +3,7 @@
 // reference networks (batch 32), forward and backward separately, as a fraction of this
 // machine's wasm SIMD peak measured in the same run, next to each sample.
 // Writes bench/results/kernels.json and bench/results/kernels.md, and prints the table.
-// Pooling layers are memory-bound; their rows give times only. `--only S` runs the layers whose
+// Pooling and batch-norm layers are memory-bound; their rows give times only. `--only S` runs the layers whose
 // name contains S and writes nothing.
 // One thread; the module is the `bench` build of the crate (node scripts/build.mjs --bench).
 import { execFileSync } from 'node:child_process';
@@ -91,6 +91,12 @@ const layers = [
   ['LeNet-5', 'F6 dense 120→84', () => bench.KernelBench.dense(B, 120, 84)],
   ['LeNet-5 (modern)', 'S2 max pool 2×2, 28×28×6', () => bench.KernelBench.pool(B, 28, 28, 6, 2, 2, false)],
   ['LeNet-5 (modern)', 'S4 max pool 2×2, 10×10×16', () => bench.KernelBench.pool(B, 10, 10, 16, 2, 2, false)],
+  ['fashionConvNetBN', 'conv2 3×3, 32→32, 28×28 same', () => bench.KernelBench.conv2d(B, 28, 28, 32, 32, 3, 1, true, false)],
+  ['fashionConvNetBN', 'batch norm, 28×28×32', () => bench.KernelBench.batch_norm(B, 28, 28, 32)],
+  ['fashionConvNetBN', 'conv4 3×3, 64→64, 14×14 same', () => bench.KernelBench.conv2d(B, 14, 14, 64, 64, 3, 1, true, false)],
+  ['fashionConvNetBN', 'batch norm, 14×14×64', () => bench.KernelBench.batch_norm(B, 14, 14, 64)],
+  ['fashionConvNetBN', 'conv5 3×3, 64→128, 7×7 same', () => bench.KernelBench.conv2d(B, 7, 7, 64, 128, 3, 1, true, false)],
+  ['fashionConvNetBN', 'batch norm, 7×7×128', () => bench.KernelBench.batch_norm(B, 7, 7, 128)],
 ];
 
 // `--only S`: just the layers whose name contains S, printed, not written (for trying a kernel).
@@ -101,7 +107,7 @@ const rows = [];
 const allPeaks = [];
 for (const [network, layer, make] of layers.filter(([, name]) => only === undefined || name.includes(only))) {
   const k = make();
-  const isPool = layer.includes('pool') || layer.includes('subsampling');
+  const isPool = layer.includes('pool') || layer.includes('subsampling') || layer.includes('batch norm');
   const forward = measureAgainstPeak((reps) => k.run_forward(reps), k.forward_flops());
   const backward = measureAgainstPeak((reps) => k.run_backward(reps), k.backward_flops());
   allPeaks.push(forward.peak, backward.peak);
@@ -140,7 +146,7 @@ const md = [
       `${r.backwardMs.toFixed(2)} | ${num(r.backwardGflops)} | ${ofPeak(r, r.backwardOfPeak)} |`,
   ),
   '',
-  'Backward = input gradient + weight and bias gradients; the first layers (conv1, C1) compute no input gradient, as in the models. Pooling rows are memory-bound: time only.',
+  'Backward = input gradient + weight and bias gradients; the first layers (conv1, C1) compute no input gradient, as in the models. Pooling and batch-norm rows are memory-bound: time only (batch norm: training, the statistics of the batch; forward = moments and normalisation, backward = dγ, dβ and the input gradient).',
   'GFLOP/s counts each layer\'s direct-convolution FLOPs (2 per multiply-add), whatever the algorithm. Winograd F(2×2, 3×3) layers do 16 multiply-adds per 2×2 outputs instead of 36 (tiles past an odd edge included), so they deliver more than the peak; ' +
     'the bracketed figure is the share of the peak their 16 products per tile actually run at (transforms not counted).',
 ].join('\n');

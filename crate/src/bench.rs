@@ -7,6 +7,9 @@
 //!   seeded generator; JS times `run_forward`/`run_backward`, which repeat the kernel `reps`
 //!   times inside one call so the boundary cost does not count.
 
+use crate::kernels::batch_norm::{
+    batch_moments, batch_norm_forward, batch_norm_input_grad, batch_norm_param_grads, inverse_std, BatchNormParams,
+};
 use crate::kernels::conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dParams, Padding};
 use crate::kernels::conv::{winograd, ConvAlgo};
 use crate::kernels::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
@@ -48,6 +51,7 @@ enum Kind {
     Dense(DenseParams),
     MaxPool(Pool2dParams),
     Subsample(Pool2dParams),
+    BatchNorm(BatchNormParams),
 }
 
 /// One kernel at one shape, ready to run repeatedly.
@@ -172,6 +176,33 @@ impl KernelBench {
         bench
     }
 
+    /// Batch normalisation in training (batch statistics) over `batch`·`h`·`w` positions of `c`
+    /// channels. Forward: the moments, 1/√(var + ε) and the normalisation; backward: dγ, dβ and
+    /// the input's gradient.
+    pub fn batch_norm(batch: usize, h: usize, w: usize, c: usize) -> Self {
+        let p = BatchNormParams { rows: batch * h * w, channels: c, epsilon: 1e-3 };
+        let n = p.rows * c;
+        let mut rng = Rng::new(4);
+        let mut bench = KernelBench {
+            x: random(&mut rng, n),
+            // γ and β, then mean, var, 1/σ, scale and shift.
+            w: random(&mut rng, 2 * c),
+            b: vec![0.0; 5 * c],
+            y: vec![0.0; n],
+            dy: random(&mut rng, n),
+            dx: vec![0.0; n],
+            dw: vec![0.0; c],
+            db: vec![0.0; c],
+            scratch: Vec::new(),
+            argmax: Vec::new(),
+            forward_flops: n as f64,
+            kind: Kind::BatchNorm(p),
+        };
+        // The backward pass uses the statistics the forward pass computes.
+        bench.run_forward(1);
+        bench
+    }
+
     /// How the kernel computes, as its conv plan says: `winograd` (F(2×2, 3×3)), `direct`
     /// (conv/direct.rs), `gemm` (patch rows times the kernel, gathered or not), or the layer
     /// kind for dense and pooling.
@@ -184,6 +215,7 @@ impl KernelBench {
             },
             Kind::Dense(_) => "gemm",
             Kind::MaxPool(_) | Kind::Subsample(_) => "pool",
+            Kind::BatchNorm(_) => "batch norm",
         }
         .into()
     }
@@ -225,6 +257,17 @@ impl KernelBench {
                 Kind::Dense(p) => dense_forward(p, &self.x, &self.w, &self.b, &mut self.y, &mut self.scratch),
                 Kind::MaxPool(p) => max_pool_forward(p, &self.x, &mut self.y, &mut self.argmax),
                 Kind::Subsample(p) => subsample_forward(p, &self.x, &self.w, &self.b, &mut self.y),
+                Kind::BatchNorm(p) => {
+                    let c = p.channels;
+                    let (gamma, beta) = self.w.split_at(c);
+                    let (mean, rest) = self.b.split_at_mut(c);
+                    let (var, rest) = rest.split_at_mut(c);
+                    let (inv, rest) = rest.split_at_mut(c);
+                    let (scale, shift) = rest.split_at_mut(c);
+                    batch_moments(p, &self.x, mean, var);
+                    inverse_std(p, var, inv);
+                    batch_norm_forward(p, &self.x, mean, inv, Some(gamma), Some(beta), scale, shift, &mut self.y);
+                }
             }
         }
         self.y[self.y.len() / 2]
@@ -247,6 +290,15 @@ impl KernelBench {
                 Kind::Subsample(p) => {
                     let g = SubsampleGrads { dx: &mut self.dx, dcoef: &mut self.dw, dbias: &mut self.db };
                     subsample_backward(p, &self.x, &self.w, &self.dy, g)
+                }
+                Kind::BatchNorm(p) => {
+                    let c = p.channels;
+                    let (mean, rest) = self.b.split_at(c);
+                    let (inv, rest) = rest[c..].split_at(c);
+                    let scale = &rest[..c];
+                    batch_norm_param_grads(p, &self.x, &self.dy, mean, inv, &mut self.dw, &mut self.db);
+                    let sums = Some((&self.dw[..], &self.db[..]));
+                    batch_norm_input_grad(p, &self.x, &self.dy, mean, inv, scale, sums, &mut self.dx);
                 }
             }
         }

@@ -273,7 +273,7 @@ mod tests {
     kernel_test!(
         fn simd_matches_scalar() {
             let mut rng = test_rng(71);
-            for (rows, channels) in [(1, 1), (5, 3), (8, 4), (7, 13), (33, 6)] {
+            for (rows, channels) in [(1, 1), (5, 3), (8, 4), (7, 13), (33, 6), (9, 32), (6, 42), (3, 128)] {
                 let p = BatchNormParams { rows, channels, epsilon: 1e-3 };
                 let n = rows * channels;
                 let x: Vec<f32> = random_vec(&mut rng, n).iter().map(|v| v * 3.0 + 0.5).collect();
