@@ -4,7 +4,7 @@
 // machine's wasm SIMD peak measured in the same run, next to each sample.
 // Writes bench/results/kernels.json and bench/results/kernels.md, and prints the table.
 // Pooling and batch-norm layers are memory-bound; their rows give times only. `--only S` runs the layers whose
-// name contains S and writes nothing.
+// name or network contains S and writes nothing.
 // One thread; the module is the `bench` build of the crate (node scripts/build.mjs --bench).
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -99,13 +99,18 @@ const layers = [
   ['fashionConvNetBN', 'batch norm, 7×7×128', () => bench.KernelBench.batch_norm(B, 7, 7, 128)],
 ];
 
-// `--only S`: just the layers whose name contains S, printed, not written (for trying a kernel).
+// `--only S`: just the layers whose name or network contains S, printed, not written (for trying a kernel).
 const onlyAt = process.argv.indexOf('--only');
 const only = onlyAt > 0 ? process.argv[onlyAt + 1] : undefined;
 
+const chosen = layers.filter(([network, name]) => only === undefined || name.includes(only) || network.includes(only));
+if (chosen.length === 0) {
+  console.error(`bench/kernels.mjs: --only ${only} matches no layer or network; the layers are:\n${layers.map(([n, l]) => `  ${n}: ${l}`).join('\n')}`);
+  process.exit(2);
+}
 const rows = [];
 const allPeaks = [];
-for (const [network, layer, make] of layers.filter(([, name]) => only === undefined || name.includes(only))) {
+for (const [network, layer, make] of chosen) {
   const k = make();
   const isPool = layer.includes('pool') || layer.includes('subsampling') || layer.includes('batch norm');
   const forward = measureAgainstPeak((reps) => k.run_forward(reps), k.forward_flops());
