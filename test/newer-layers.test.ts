@@ -40,6 +40,26 @@ describe('the later layers', () => {
     expect(keras3Net(cw).layerSummaries().map((l) => l.outputShape)).toEqual([...Array<typeof image>(6).fill(image), [12, 12, 8], [12, 12, 8], [10, 10, 12], [1, 1, 12], [1, 1, 12], [1, 1, 10], [1, 1, 10]]);
   });
 
+  it("models.fashionConvNetBN: Keras's counts, and its augmentation and dropout as options", () => {
+    const model = cw.models.fashionConvNetBN();
+    expect(model.countParams()).toBe(141_098);
+    expect(model.countNonTrainableParams()).toBe(640);
+    const kinds = (m: cw.Sequential) => m.layers.map((l) => l.className);
+    expect(kinds(model).slice(0, 3)).toEqual(['RandomTranslation', 'RandomFlip', 'Conv2D']);
+    expect(model.layers[0]!.config()).toMatchObject({ heightFactor: [-0.1, 0.1], widthFactor: [-0.1, 0.1] });
+    expect(model.layers.find((l) => l.className === 'Dropout')!.config()).toMatchObject({ rate: 0.3 });
+    const varied = cw.models.fashionConvNetBN({ translation: 0.05, flip: false, dropout: 0.2 });
+    expect(kinds(varied).slice(0, 2)).toEqual(['RandomTranslation', 'Conv2D']);
+    expect(varied.layers[0]!.config()).toMatchObject({ heightFactor: [-0.05, 0.05], widthFactor: [-0.05, 0.05] });
+    expect(varied.layers.find((l) => l.className === 'Dropout')!.config()).toMatchObject({ rate: 0.2 });
+    expect(kinds(cw.models.fashionConvNetBN({ translation: 0 }))[0]).toBe('RandomFlip');
+    expect(kinds(cw.models.fashionConvNetBN({ augment: false }))[0]).toBe('Conv2D');
+    expect(varied.countParams()).toBe(141_098);
+    expect(() => cw.models.fashionConvNetBN({ translation: 1 })).toThrow('fashionConvNetBN: translation must be a fraction in [0, 1), got 1');
+    expect(() => cw.models.fashionConvNetBN({ dropout: 1 })).toThrow('dropout: rate must be in [0, 1), got 1');
+    for (const m of [model, varied]) m.dispose();
+  });
+
   it('refuse bad options with the layer and the value named', () => {
     expect(() => layers.batchNormalization({ momentum: 1.5 })).toThrow('batchNormalization: momentum must be in [0, 1], got 1.5');
     expect(() => layers.batchNormalization({ epsilon: 0 })).toThrow('batchNormalization: epsilon must be a finite number > 0, got 0');

@@ -49,8 +49,14 @@ export function fashionConvNet(options: FashionConvNetOptions = {}): Sequential 
 
 /** Options of {@link fashionConvNetBN}. */
 export interface FashionConvNetBNOptions {
-  /** Random shifts (up to a tenth of the image) and horizontal flips in training; default true. */
+  /** Random shifts and horizontal flips in training; default true. `false` leaves both out. */
   augment?: boolean;
+  /** The random shifts' bound, as a fraction of the image's height and width; default 0.1 (0: no shifts). */
+  translation?: number;
+  /** Random horizontal flips in training; default true. */
+  flip?: boolean;
+  /** Dropout rate before the softmax; default 0.3. */
+  dropout?: number;
 }
 
 /**
@@ -66,12 +72,19 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
     layers.activation({ activation: 'relu' }),
   ];
   const augment = options.augment ?? true;
+  const translation = options.translation ?? 0.1;
+  if (!(Number.isFinite(translation) && translation >= 0 && translation < 1)) {
+    throw new InvalidArgumentError(`fashionConvNetBN: translation must be a fraction in [0, 1), got ${translation}`);
+  }
+  const shifts = augment && translation > 0 ? [layers.randomTranslation({ heightFactor: translation, widthFactor: translation, fillMode: 'constant' })] : [];
+  const flips = augment && (options.flip ?? true) ? [layers.randomFlip({ mode: 'horizontal' })] : [];
   return new Sequential({
     name: 'fashion_convnet_bn',
     inputShape: [28, 28, 1],
     preprocessing: { scale: 1 / 255, offset: 0 },
     layers: [
-      ...(augment ? [layers.randomTranslation({ heightFactor: 0.1, widthFactor: 0.1, fillMode: 'constant' }), layers.randomFlip({ mode: 'horizontal' })] : []),
+      ...shifts,
+      ...flips,
       ...block(32),
       ...block(32),
       layers.maxPool2d({ poolSize: 2 }),
@@ -80,7 +93,7 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
       layers.maxPool2d({ poolSize: 2 }),
       ...block(128),
       layers.globalAveragePooling2d(),
-      layers.dropout({ rate: 0.3 }),
+      layers.dropout({ rate: options.dropout ?? 0.3 }),
       layers.dense({ units: 10, activation: 'softmax' }),
     ],
   });

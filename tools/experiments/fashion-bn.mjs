@@ -4,11 +4,14 @@
 // 5,000 after every epoch. Adam, batch 64 in micro-batches (the batch normalisation's statistics;
 // 16 unless --micro-batch), the rate --lr (0.001) either dropped to 0.3 and 0.1 of it after half
 // and three quarters of the epochs (--schedule step, the default) or decayed per epoch along a
-// cosine to a hundredth of it (--schedule cosine). With --test, the 10,000 test images are then
-// evaluated once (a run whose settings were chosen on validation); without it they are not read.
+// cosine to a hundredth of it (--schedule cosine). The network's shifts (--translation, a fraction
+// of the image, 0.1), flips (--no-flip) and dropout (--dropout, 0.3) are options. With --test,
+// the 10,000 test images are then evaluated once (a run whose settings were chosen on
+// validation); without it they are not read. --train-all (with --test) trains on all 60,000
+// training images and validates on none.
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--test] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--dropout 0.3] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -21,7 +24,11 @@ const { values: opts, positionals } = parseArgs({
     'micro-batch': { type: 'string', default: '16' },
     lr: { type: 'string', default: '0.001' },
     schedule: { type: 'string', default: 'step' },
+    translation: { type: 'string', default: '0.1' },
+    'no-flip': { type: 'boolean', default: false },
+    dropout: { type: 'string', default: '0.3' },
     test: { type: 'boolean', default: false },
+    'train-all': { type: 'boolean', default: false },
     tag: { type: 'string' },
   },
 });
@@ -31,14 +38,16 @@ const workers = Number(positionals[2] ?? availableParallelism());
 const micro = Number(opts['micro-batch']);
 const lr = Number(opts.lr);
 if (opts.schedule !== 'step' && opts.schedule !== 'cosine') throw new Error(`--schedule must be step or cosine, got ${opts.schedule}`);
+if (opts['train-all'] && !opts.test) throw new Error('--train-all leaves no validation data: use it with --test, for a run whose settings were chosen on validation');
+const network = { translation: Number(opts.translation), flip: !opts['no-flip'], dropout: Number(opts.dropout) };
 const outDir = opts.tag ? `out/fashion-bn-${opts.tag}` : 'out/fashion-bn';
 const BATCH = 64;
 const started = performance.now();
 await cw.init();
 const data = await cw.datasets.fashionMnist();
-const { train, validation } = cw.trainValidationSplit(data.train, 55_000);
+const { train, validation } = opts['train-all'] ? { train: data.train, validation: undefined } : cw.trainValidationSplit(data.train, 55_000);
 const steps = Math.ceil(train.count / BATCH);
-const model = cw.models.fashionConvNetBN().compile({
+const model = cw.models.fashionConvNetBN(network).compile({
   optimizer: 'adam',
   learningRate:
     opts.schedule === 'step'
@@ -47,19 +56,22 @@ const model = cw.models.fashionConvNetBN().compile({
   seed,
 });
 console.log(model.summary());
-console.log(`epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, Adam ${lr} (${opts.schedule}), test set ${opts.test ? 'evaluated once at the end' : 'not read'}`);
+console.log(
+  `epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, Adam ${lr} (${opts.schedule}), ${JSON.stringify(network)}, ` +
+    `${train.count} training images, test set ${opts.test ? 'evaluated once at the end' : 'not read'}`,
+);
 let epochStart = 0;
 const history = await model.fit(train.images, train.labels, {
   epochs,
   batchSize: BATCH,
   microBatchSize: micro,
   workers,
-  validationData: [validation.images, validation.labels],
+  ...(validation ? { validationData: [validation.images, validation.labels] } : {}),
   callbacks: {
     onEpochBegin: () => void (epochStart = performance.now()),
     onEpochEnd: (epoch, logs) =>
       console.log(
-        `epoch ${epoch + 1}: loss ${logs.loss.toFixed(4)} acc ${logs.accuracy.toFixed(4)} val_loss ${logs.val_loss.toFixed(4)} val_acc ${logs.val_accuracy.toFixed(4)} ` +
+        `epoch ${epoch + 1}: loss ${logs.loss.toFixed(4)} acc ${logs.accuracy.toFixed(4)}${validation ? ` val_loss ${logs.val_loss.toFixed(4)} val_acc ${logs.val_accuracy.toFixed(4)}` : ''} ` +
           `(${((performance.now() - epochStart) / 1000).toFixed(0)} s; ${((performance.now() - started) / 60000).toFixed(1)} min so far)`,
       ),
   },
@@ -71,14 +83,14 @@ if (test) console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.lo
 else console.log(`${trainMinutes.toFixed(1)} min; the test set was not read`);
 mkdirSync(outDir, { recursive: true });
 const h = history.history;
-const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule };
+const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...network, trainImages: train.count };
 writeFileSync(
   `${outDir}/history.json`,
   `${JSON.stringify({ ...settings, minutes, trainMinutes, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}), history: h }, null, 1)}\n`,
 );
 const series = [
   { name: 'train (augmented)', values: h.accuracy.map((a) => 100 * (1 - a)) },
-  { name: 'validation', values: h.val_accuracy.map((a) => 100 * (1 - a)) },
+  ...(validation ? [{ name: 'validation', values: h.val_accuracy.map((a) => 100 * (1 - a)) }] : []),
 ];
 const title = `fashionConvNetBN, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
 writeFileSync(`${outDir}/curve.svg`, errorCurveSvg({ title, series }));
