@@ -5,7 +5,8 @@
 // stage rates given (default CONVNET_ETAS), seed given. The test set is not read.
 // With `test` last: trained on all 60,000 training images, the 10,000 test images evaluated once,
 // after the last pass (for a run whose settings were chosen on validation).
-// Usage: npm run build && node tools/experiments/lenet-distortions.mjs [passes=20] [distortions=default|none|t,s,q,h] [seed=1] [etas=a,b,c,d,e|default] [validation|test]
+// The seventh argument is eq. 9's j (default 1).
+// Usage: npm run build && node tools/experiments/lenet-distortions.mjs [passes=20] [distortions=default|none|t,s,q,h] [seed=1] [etas=a,b,c,d,e|default] [validation|test] [j=1]
 import * as cw from 'convnet-wasm';
 
 const passes = Number(process.argv[2] ?? 20);
@@ -13,6 +14,8 @@ const which = process.argv[3] ?? 'default';
 const seed = Number(process.argv[4] ?? 1);
 const etas = process.argv[5] && process.argv[5] !== 'default' ? process.argv[5].split(',').map(Number) : [...cw.CONVNET_ETAS];
 const mode = process.argv[6] ?? 'validation';
+const j = Number(process.argv[7] ?? 1);
+if (!(Number.isFinite(j) && j > 0)) throw new Error(`j must be a positive number, got ${process.argv[7]}`);
 if (mode !== 'validation' && mode !== 'test') throw new Error(`the last argument must be validation or test, got ${mode}`);
 const distortions =
   which === 'none' ? false : which === 'default' ? true : Object.fromEntries(which.split(',').map(Number).map((v, i) => [['translation', 'scale', 'squeeze', 'shear'][i], v]));
@@ -27,11 +30,11 @@ const vx = data.train.images.subarray(50_000 * px);
 const vy = data.train.labels.subarray(50_000);
 const model = cw.models.leNet5({ distortions }).compile({
   optimizer: { type: 'sdlm', mu: 0.02 },
-  loss: { type: 'rbfMap', j: 1 },
+  loss: { type: 'rbfMap', j },
   learningRate: cw.leNet5Schedule(TRAIN, etas),
   seed,
 });
-console.log(`distortions ${JSON.stringify(distortions)}, η ${etas.join(',')}, seed ${seed}, ${passes} passes over ${TRAIN} images, ${mode}`);
+console.log(`distortions ${JSON.stringify(distortions)}, η ${etas.join(',')}, seed ${seed}, ${passes} passes over ${TRAIN} images, eq. 9 with j = ${j}, ${mode}`);
 const errors = [];
 const minutes = () => ((performance.now() - started) / 60000).toFixed(1);
 await model.fit(x, y, {
