@@ -223,6 +223,24 @@ describe('the CLI of the packed package', () => {
     saved.dispose();
   }, 120_000);
 
+  it("train --model lenet5 --distortions --j 2: the paper's loss with that j, as the library trains it", async () => {
+    const trained = await cli('train', '--model', 'lenet5', '--distortions', '--j', '2', '--epochs', '1', '--train-limit', '64', '--test-limit', '100', '--seed', '3', '--out', 'out/lenet');
+    expect(trained.stdout).toContain('loss eq. 9 (j = 2), distortions "default"');
+    const data = await cw.datasets.mnist();
+    const model = cw.models.leNet5({ distortions: true }).compile({
+      optimizer: { type: 'sdlm', mu: 0.02 },
+      loss: { type: 'rbfMap', j: 2 },
+      learningRate: cw.leNet5Schedule(64, cw.CONVNET_ETAS),
+      seed: 3,
+    });
+    await model.fit(data.train.images.subarray(0, 64 * 784), data.train.labels.subarray(0, 64), { epochs: 1, batchSize: 1 });
+    const saved = await cw.loadModel(`file://${join(app, 'out', 'lenet')}`);
+    const images = data.test.images.subarray(0, 8 * 784);
+    expect(Buffer.from(saved.predict(images).buffer).equals(Buffer.from(model.predict(images).buffer))).toBe(true);
+    model.dispose();
+    saved.dispose();
+  }, 120_000);
+
   it('--help for every command; a bad option names itself', async () => {
     for (const command of [[], ['train'], ['evaluate'], ['predict'], ['export']]) {
       const { stdout } = await cli(...command, '--help');
@@ -235,6 +253,8 @@ describe('the CLI of the packed package', () => {
       [['--distortions'], '--distortions applies to --model lenet5 (faithful) only'],
       [['--model', 'lenet5', '--distortions', '2,0.1'], "--distortions takes four bounds 'translation,scale,squeeze,shear' (numbers ≥ 0), got '2,0.1'"],
       [['--model', 'lenet5', '--schedule', 'cosine'], "--schedule is for sgd, adam and nadam; sdlm follows the paper's stages (--eta)"],
+      [['--j', '2'], '--j applies to --model lenet5 (faithful) only'],
+      [['--model', 'lenet5', '--j', '0'], '--j must be a positive number, got "0"'],
     ] as const) {
       const wrong = await cli('train', ...args).catch((e: { code: number; stderr: string }) => e);
       expect((wrong as { stderr: string }).stderr).toContain(message);

@@ -28,6 +28,7 @@ interface TrainOptions {
   seed: number;
   eta: string;
   distortions?: boolean | string;
+  j: number;
   data?: string;
   download?: boolean;
   out?: string;
@@ -66,6 +67,7 @@ export function trainCommand(): Command {
       '--distortions [bounds]',
       "lenet5 faithful: the paper's random affine distortions in training; bounds 'translation,scale,squeeze,shear' (default 2,0.1,0.1,0.2)",
     )
+    .option('--j <x>', "lenet5 faithful: the constant j of the paper's loss, eq. 9", positive('--j'), 1)
     .option('--data <dir>', 'directory with the IDX files (default: $CONVNET_DATA, the cache, /usr/share/datasets)')
     .option('--download', 'download the dataset (with a SHA-256 check) if it is not found')
     .option('--out <dir>', 'where to save the trained model and its curve.svg (default: out/<model>)')
@@ -137,8 +139,10 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
     }
   }
   const model = isLeNet ? cw.models.leNet5({ variant: opts.variant, distortions }) : isBN ? cw.models.fashionConvNetBN() : cw.models.fashionConvNet();
-  // The faithful LeNet-5 ends in RBF units and takes the paper's eq. 9 (j = 1); the others a softmax.
-  const loss: cw.LossConfig = isLeNet && opts.variant === 'faithful' ? { type: 'rbfMap', j: 1 } : 'sparseCategoricalCrossentropy';
+  // The faithful LeNet-5 ends in RBF units and takes the paper's eq. 9; the others a softmax.
+  const faithful = isLeNet && opts.variant === 'faithful';
+  if (!faithful && opts.j !== 1) command.error('error: --j applies to --model lenet5 (faithful) only');
+  const loss: cw.LossConfig = faithful ? { type: 'rbfMap', j: opts.j } : 'sparseCategoricalCrossentropy';
   let learningRate: cw.LearningRate;
   let recipe: string;
   if (optimizer === 'sdlm') {
@@ -160,7 +164,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
       recipe = `${optimizer}, learning rate ${rate}`;
     }
   }
-  if (typeof loss === 'object') recipe += ', loss eq. 9 (j = 1)';
+  if (typeof loss === 'object') recipe += `, loss eq. 9 (j = ${opts.j})`;
   if (distortions) recipe += `, distortions ${JSON.stringify(distortions === true ? 'default' : distortions)}`;
   try {
     model.compile({ optimizer: optimizer === 'sdlm' ? { type: 'sdlm', mu: 0.02 } : optimizer, loss, learningRate, seed: opts.seed });
