@@ -177,6 +177,15 @@ window.result = (async () => {
 
 describe('the CLI of the packed package', () => {
   const cli = (...args: string[]) => run(join(app, 'node_modules', '.bin', 'convnet-wasm'), args, { cwd: app, maxBuffer: 1 << 24 });
+  // The CLI's saved model against the library's model trained the same way: the same bytes out
+  // for 8 test images. Disposes both.
+  const expectSavedPredictsAs = async (dir: string, model: cw.Sequential, images: Uint8Array) => {
+    const saved = await cw.loadModel(`file://${join(app, dir)}`);
+    const some = images.subarray(0, 8 * 784);
+    expect(Buffer.from(saved.predict(some).buffer).equals(Buffer.from(model.predict(some).buffer))).toBe(true);
+    model.dispose();
+    saved.dispose();
+  };
 
   it('train --epochs 1 --train-limit 512, then evaluate, predict and export the saved model', async () => {
     const trained = await cli('train', '--epochs', '1', '--train-limit', '512', '--out', 'out/fashion');
@@ -216,11 +225,7 @@ describe('the CLI of the packed package', () => {
       seed: 1,
     });
     await model.fit(x, y, { epochs: 2, batchSize: 64, microBatchSize: 32, validationData: [validation.images, validation.labels] });
-    const saved = await cw.loadModel(`file://${join(app, 'out', 'bn')}`);
-    const images = data.test.images.subarray(0, 8 * 784);
-    expect(Buffer.from(saved.predict(images).buffer).equals(Buffer.from(model.predict(images).buffer))).toBe(true);
-    model.dispose();
-    saved.dispose();
+    await expectSavedPredictsAs('out/bn', model, data.test.images);
   }, 120_000);
 
   it("train --model lenet5 --distortions --j 2: the paper's loss with that j, as the library trains it", async () => {
@@ -234,11 +239,7 @@ describe('the CLI of the packed package', () => {
       seed: 3,
     });
     await model.fit(data.train.images.subarray(0, 64 * 784), data.train.labels.subarray(0, 64), { epochs: 1, batchSize: 1 });
-    const saved = await cw.loadModel(`file://${join(app, 'out', 'lenet')}`);
-    const images = data.test.images.subarray(0, 8 * 784);
-    expect(Buffer.from(saved.predict(images).buffer).equals(Buffer.from(model.predict(images).buffer))).toBe(true);
-    model.dispose();
-    saved.dispose();
+    await expectSavedPredictsAs('out/lenet', model, data.test.images);
   }, 120_000);
 
   it('--help for every command; a bad option names itself', async () => {
