@@ -28,7 +28,7 @@ interface TrainOptions {
   seed: number;
   eta: string;
   distortions?: boolean | string;
-  j: number;
+  j?: number;
   data?: string;
   download?: boolean;
   out?: string;
@@ -67,7 +67,7 @@ export function trainCommand(): Command {
       '--distortions [bounds]',
       "lenet5 faithful: the paper's random affine distortions in training; bounds 'translation,scale,squeeze,shear' (default 2,0.1,0.1,0.2)",
     )
-    .option('--j <x>', "lenet5 faithful: the constant j of the paper's loss, eq. 9", positive('--j'), 1)
+    .option('--j <x>', "lenet5 faithful: the constant j of the paper's loss, eq. 9 (default 1)", positive('--j'))
     .option('--data <dir>', 'directory with the IDX files (default: $CONVNET_DATA, the cache, /usr/share/datasets)')
     .option('--download', 'download the dataset (with a SHA-256 check) if it is not found')
     .option('--out <dir>', 'where to save the trained model and its curve.svg (default: out/<model>)')
@@ -100,8 +100,9 @@ export function trainCommand(): Command {
 async function train(command: Command, opts: TrainOptions): Promise<void> {
   const isLeNet = opts.model === 'lenet5';
   const isBN = opts.model === 'fashion-bn';
+  const faithful = isLeNet && opts.variant === 'faithful';
   const name = isLeNet ? `lenet5-${opts.variant}` : opts.model;
-  const optimizer = opts.optimizer ?? (isLeNet ? (opts.variant === 'faithful' ? 'sdlm' : 'adam') : isBN ? 'adam' : 'nadam');
+  const optimizer = opts.optimizer ?? (faithful ? 'sdlm' : isLeNet || isBN ? 'adam' : 'nadam');
   const batchSize = opts.batchSize ?? (optimizer === 'sdlm' ? 1 : isBN ? 64 : 32);
   const schedule = opts.schedule ?? (isBN ? 'cosine' : 'constant');
   const out = opts.out ?? join('out', name);
@@ -127,7 +128,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
 
   let distortions: NonNullable<cw.LeNet5Options['distortions']> = false;
   if (opts.distortions !== undefined) {
-    if (!isLeNet || opts.variant !== 'faithful') command.error('error: --distortions applies to --model lenet5 (faithful) only');
+    if (!faithful) command.error('error: --distortions applies to --model lenet5 (faithful) only');
     if (opts.distortions === true) distortions = true;
     else {
       const bounds = String(opts.distortions).split(',').map(Number);
@@ -140,9 +141,9 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   }
   const model = isLeNet ? cw.models.leNet5({ variant: opts.variant, distortions }) : isBN ? cw.models.fashionConvNetBN() : cw.models.fashionConvNet();
   // The faithful LeNet-5 ends in RBF units and takes the paper's eq. 9; the others a softmax.
-  const faithful = isLeNet && opts.variant === 'faithful';
-  if (!faithful && opts.j !== 1) command.error('error: --j applies to --model lenet5 (faithful) only');
-  const loss: cw.LossConfig = faithful ? { type: 'rbfMap', j: opts.j } : 'sparseCategoricalCrossentropy';
+  if (!faithful && opts.j !== undefined) command.error('error: --j applies to --model lenet5 (faithful) only');
+  const j = opts.j ?? 1;
+  const loss: cw.LossConfig = faithful ? { type: 'rbfMap', j } : 'sparseCategoricalCrossentropy';
   let learningRate: cw.LearningRate;
   let recipe: string;
   if (optimizer === 'sdlm') {
@@ -164,7 +165,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
       recipe = `${optimizer}, learning rate ${rate}`;
     }
   }
-  if (typeof loss === 'object') recipe += `, loss eq. 9 (j = ${opts.j})`;
+  if (typeof loss === 'object') recipe += `, loss eq. 9 (j = ${j})`;
   if (distortions) recipe += `, distortions ${JSON.stringify(distortions === true ? 'default' : distortions)}`;
   try {
     model.compile({ optimizer: optimizer === 'sdlm' ? { type: 'sdlm', mu: 0.02 } : optimizer, loss, learningRate, seed: opts.seed });
