@@ -57,7 +57,16 @@ describe('the later layers', () => {
     expect(varied.countParams()).toBe(141_098);
     expect(() => cw.models.fashionConvNetBN({ translation: 1 })).toThrow('fashionConvNetBN: translation must be a fraction in [0, 1), got 1');
     expect(() => cw.models.fashionConvNetBN({ dropout: 1 })).toThrow('dropout: rate must be in [0, 1), got 1');
-    for (const m of [model, varied]) m.dispose();
+    // Wider last stage and a dense layer after the pooling: 9·64·256 + 4·256 for the last block,
+    // 256·128 + 128 and 128·10 + 10 for the head.
+    const wider = cw.models.fashionConvNetBN({ filters: [32, 64, 256], denseUnits: 128 });
+    expect(wider.countParams()).toBe(248_234);
+    expect(wider.countNonTrainableParams()).toBe(896);
+    expect(kinds(wider).slice(-4)).toEqual(['GlobalAveragePooling2D', 'Dense', 'Dropout', 'Dense']);
+    expect(wider.layerSummaries().at(-3)!.outputShape).toEqual([1, 1, 128]);
+    expect(() => cw.models.fashionConvNetBN({ filters: [32, 0, 128] })).toThrow('fashionConvNetBN: filters must be three positive integers, got [32, 0, 128]');
+    expect(() => cw.models.fashionConvNetBN({ denseUnits: 1.5 })).toThrow('fashionConvNetBN: denseUnits must be a non-negative integer, got 1.5');
+    for (const m of [model, varied, wider]) m.dispose();
   });
 
   it('refuse bad options with the layer and the value named', () => {

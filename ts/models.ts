@@ -57,6 +57,13 @@ export interface FashionConvNetBNOptions {
   flip?: boolean;
   /** Dropout rate before the softmax; default 0.3. */
   dropout?: number;
+  /**
+   * The filters of the three stages' convolutions (two convs at 28×28, two at 14×14, one at 7×7);
+   * default `[32, 64, 128]`.
+   */
+  filters?: readonly [number, number, number];
+  /** Units of a ReLU dense layer between the global pooling and the dropout; default 0 (none). */
+  denseUnits?: number;
 }
 
 /**
@@ -76,6 +83,15 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
   if (!(Number.isFinite(translation) && translation >= 0 && translation < 1)) {
     throw new InvalidArgumentError(`fashionConvNetBN: translation must be a fraction in [0, 1), got ${translation}`);
   }
+  const filters = options.filters ?? [32, 64, 128];
+  if (filters.length !== 3 || !filters.every((f) => Number.isInteger(f) && f >= 1)) {
+    throw new InvalidArgumentError(`fashionConvNetBN: filters must be three positive integers, got [${filters.join(', ')}]`);
+  }
+  const denseUnits = options.denseUnits ?? 0;
+  if (!(Number.isInteger(denseUnits) && denseUnits >= 0)) {
+    throw new InvalidArgumentError(`fashionConvNetBN: denseUnits must be a non-negative integer, got ${denseUnits}`);
+  }
+  const head = denseUnits > 0 ? [layers.dense({ units: denseUnits, activation: 'relu', kernelInitializer: 'heNormal' })] : [];
   const shifts = augment && translation > 0 ? [layers.randomTranslation({ heightFactor: translation, widthFactor: translation, fillMode: 'constant' })] : [];
   const flips = augment && (options.flip ?? true) ? [layers.randomFlip({ mode: 'horizontal' })] : [];
   return new Sequential({
@@ -85,14 +101,15 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
     layers: [
       ...shifts,
       ...flips,
-      ...block(32),
-      ...block(32),
+      ...block(filters[0]),
+      ...block(filters[0]),
       layers.maxPool2d({ poolSize: 2 }),
-      ...block(64),
-      ...block(64),
+      ...block(filters[1]),
+      ...block(filters[1]),
       layers.maxPool2d({ poolSize: 2 }),
-      ...block(128),
+      ...block(filters[2]),
       layers.globalAveragePooling2d(),
+      ...head,
       layers.dropout({ rate: options.dropout ?? 0.3 }),
       layers.dense({ units: 10, activation: 'softmax' }),
     ],
