@@ -228,14 +228,19 @@ describe('the CLI of the packed package', () => {
     await expectSavedPredictsAs('out/bn', model, data.test.images);
   }, 120_000);
 
-  it("train --model lenet5 --distortions --j 2: the paper's loss with that j, as the library trains it", async () => {
-    const trained = await cli('train', '--model', 'lenet5', '--distortions', '--j', '2', '--epochs', '1', '--train-limit', '64', '--test-limit', '100', '--seed', '3', '--out', 'out/lenet');
+  it("train --model lenet5 --distortions --j 2 --eta …: the help's recipe, as the library trains it", async () => {
+    const etas = [0.00002, 0.00005, 0.00005, 0.00002, 0.00001];
+    const trained = await cli(
+      'train', '--model', 'lenet5', '--distortions', '--j', '2', '--eta', etas.join(','),
+      '--epochs', '1', '--train-limit', '64', '--test-limit', '100', '--seed', '3', '--out', 'out/lenet',
+    );
     expect(trained.stdout).toContain('loss eq. 9 (j = 2), distortions "default"');
+    expect(trained.stdout).toContain(`η ${etas.join(', ')} for passes 1–2`);
     const data = await cw.datasets.mnist();
     const model = cw.models.leNet5({ distortions: true }).compile({
       optimizer: { type: 'sdlm', mu: 0.02 },
       loss: { type: 'rbfMap', j: 2 },
-      learningRate: cw.leNet5Schedule(64, cw.CONVNET_ETAS),
+      learningRate: cw.leNet5Schedule(64, etas),
       seed: 3,
     });
     await model.fit(data.train.images.subarray(0, 64 * 784), data.train.labels.subarray(0, 64), { epochs: 1, batchSize: 1 });
