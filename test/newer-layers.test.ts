@@ -65,6 +65,7 @@ describe('the later layers', () => {
     expect(kinds(wider).slice(-4)).toEqual(['GlobalAveragePooling2D', 'Dense', 'Dropout', 'Dense']);
     expect(wider.layerSummaries().at(-3)!.outputShape).toEqual([1, 1, 128]);
     expect(() => cw.models.fashionConvNetBN({ filters: [32, 0, 128] })).toThrow('fashionConvNetBN: filters must be three positive integers, got [32, 0, 128]');
+    expect(() => cw.models.fashionConvNetBN({ filters: 64 as unknown as [number, number, number] })).toThrow('fashionConvNetBN: filters must be three positive integers, got 64');
     expect(() => cw.models.fashionConvNetBN({ denseUnits: 1.5 })).toThrow('fashionConvNetBN: denseUnits must be a non-negative integer, got 1.5');
     for (const m of [model, varied, wider]) m.dispose();
   });

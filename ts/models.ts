@@ -84,8 +84,9 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
     throw new InvalidArgumentError(`fashionConvNetBN: translation must be a fraction in [0, 1), got ${translation}`);
   }
   const filters = options.filters ?? [32, 64, 128];
-  if (filters.length !== 3 || !filters.every((f) => Number.isInteger(f) && f >= 1)) {
-    throw new InvalidArgumentError(`fashionConvNetBN: filters must be three positive integers, got [${filters.join(', ')}]`);
+  if (!Array.isArray(filters) || filters.length !== 3 || !filters.every((f) => Number.isInteger(f) && f >= 1)) {
+    const got = Array.isArray(filters) ? `[${filters.join(', ')}]` : String(filters);
+    throw new InvalidArgumentError(`fashionConvNetBN: filters must be three positive integers, got ${got}`);
   }
   const denseUnits = options.denseUnits ?? 0;
   if (!(Number.isInteger(denseUnits) && denseUnits >= 0)) {
