@@ -67,7 +67,15 @@ describe('the later layers', () => {
     expect(() => cw.models.fashionConvNetBN({ filters: [32, 0, 128] })).toThrow('fashionConvNetBN: filters must be three positive integers, got [32, 0, 128]');
     expect(() => cw.models.fashionConvNetBN({ filters: 64 as unknown as [number, number, number] })).toThrow('fashionConvNetBN: filters must be three positive integers, got 64');
     expect(() => cw.models.fashionConvNetBN({ denseUnits: 1.5 })).toThrow('fashionConvNetBN: denseUnits must be a non-negative integer, got 1.5');
-    for (const m of [model, varied, wider]) m.dispose();
+    // Flattened 7·7·128 = 6,272 values instead of the pooled 128: 6,272·256 + 256 and 256·10 + 10
+    // for the head, beside the default's 139,808 in the blocks.
+    const flat = cw.models.fashionConvNetBN({ head: 'flatten', denseUnits: 256 });
+    expect(flat.countParams()).toBe(1_748_266);
+    expect(flat.countNonTrainableParams()).toBe(640);
+    expect(kinds(flat).slice(-4)).toEqual(['Flatten', 'Dense', 'Dropout', 'Dense']);
+    expect(flat.layerSummaries().at(-4)!.outputShape).toEqual([1, 1, 6272]);
+    expect(() => cw.models.fashionConvNetBN({ head: 'max' as 'flatten' })).toThrow(`fashionConvNetBN: head must be 'globalAverage' or 'flatten', got "max"`);
+    for (const m of [model, varied, wider, flat]) m.dispose();
   });
 
   it('refuse bad options with the layer and the value named', () => {

@@ -62,7 +62,12 @@ export interface FashionConvNetBNOptions {
    * default `[32, 64, 128]`.
    */
   filters?: readonly [number, number, number];
-  /** Units of a ReLU dense layer between the global pooling and the dropout; default 0 (none). */
+  /**
+   * What turns the last stage's 7×7 maps into a vector: `'globalAverage'` (the default) averages
+   * each map, `'flatten'` keeps every position (7·7·filters[2] values), as the book's network does.
+   */
+  head?: 'globalAverage' | 'flatten';
+  /** Units of a ReLU dense layer between the pooling (or flattening) and the dropout; default 0 (none). */
   denseUnits?: number;
 }
 
@@ -92,6 +97,10 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
   if (!(Number.isInteger(denseUnits) && denseUnits >= 0)) {
     throw new InvalidArgumentError(`fashionConvNetBN: denseUnits must be a non-negative integer, got ${denseUnits}`);
   }
+  const headKind = options.head ?? 'globalAverage';
+  if (headKind !== 'globalAverage' && headKind !== 'flatten') {
+    throw new InvalidArgumentError(`fashionConvNetBN: head must be 'globalAverage' or 'flatten', got ${JSON.stringify(headKind)}`);
+  }
   const head = denseUnits > 0 ? [layers.dense({ units: denseUnits, activation: 'relu', kernelInitializer: 'heNormal' })] : [];
   const shifts = augment && translation > 0 ? [layers.randomTranslation({ heightFactor: translation, widthFactor: translation, fillMode: 'constant' })] : [];
   const flips = augment && (options.flip ?? true) ? [layers.randomFlip({ mode: 'horizontal' })] : [];
@@ -109,7 +118,7 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
       ...block(filters[1]),
       layers.maxPool2d({ poolSize: 2 }),
       ...block(filters[2]),
-      layers.globalAveragePooling2d(),
+      headKind === 'flatten' ? layers.flatten() : layers.globalAveragePooling2d(),
       ...head,
       layers.dropout({ rate: options.dropout ?? 0.3 }),
       layers.dense({ units: 10, activation: 'softmax' }),

@@ -6,13 +6,14 @@
 // and three quarters of the epochs (--schedule step, the default) or decayed per epoch along a
 // cosine to a hundredth of it (--schedule cosine). The network's shifts (--translation, a fraction
 // of the image, 0.1), flips (--no-flip), dropout (--dropout, 0.3), the three stages' filters
-// (--filters, 32,64,128) and a dense ReLU layer after the pooling (--dense, units; 0: none) are options. With --test,
+// (--filters, 32,64,128), what follows the last stage (--head, globalAverage or flatten) and a dense
+// ReLU layer after it (--dense, units; 0: none) are options. With --test,
 // the 10,000 test images are then evaluated once (a run whose settings were chosen on
 // validation); without it they are not read. --train-all (with --test) trains on all 60,000
 // training images and validates on none.
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--dropout 0.3] [--filters 32,64,128] [--dense 0] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -29,6 +30,7 @@ const { values: opts, positionals } = parseArgs({
     'no-flip': { type: 'boolean', default: false },
     dropout: { type: 'string', default: '0.3' },
     filters: { type: 'string', default: '32,64,128' },
+    head: { type: 'string', default: 'globalAverage' },
     dense: { type: 'string', default: '0' },
     test: { type: 'boolean', default: false },
     'train-all': { type: 'boolean', default: false },
@@ -47,6 +49,7 @@ const network = {
   flip: !opts['no-flip'],
   dropout: Number(opts.dropout),
   filters: opts.filters.split(',').map(Number),
+  head: opts.head,
   denseUnits: Number(opts.dense),
 };
 const outDir = opts.tag ? `out/fashion-bn-${opts.tag}` : 'out/fashion-bn';
