@@ -77,6 +77,67 @@ describe('augmentation layers', () => {
     normalised.dispose();
   });
 
+  it('randomErasing: Keras’s options; in training one rectangle per image, in inference nothing; any worker count', async () => {
+    expect(layers.randomErasing().config()).toEqual({ factor: [0, 1], scale: [0.02, 0.33], fillValue: null, valueRange: [0, 255] });
+    expect(layers.randomErasing({ factor: [0.5, 0.2], scale: 0.1, fillValue: 3 }).config()).toEqual({ factor: [0.2, 0.5], scale: [0, 0.1], fillValue: 3, valueRange: [0, 255] });
+    expect(() => layers.randomErasing({ factor: 1.5 })).toThrow('randomErasing: factor must be a number in [0, 1] or [low, high] within [0, 1], got 1.5');
+    expect(() => layers.randomErasing({ scale: [0.1, 2] })).toThrow('randomErasing: scale must be a number in [0, 1] or [low, high] within [0, 1], got [0.1,2]');
+    expect(() => layers.randomErasing({ fillValue: Number.NaN })).toThrow('randomErasing: fillValue must be a finite number or null, got null');
+    expect(() => layers.randomErasing({ valueRange: [1, 0] })).toThrow('randomErasing: valueRange must be [low, high] with low < high, got [1,0]');
+    const net = (erasing: cw.Layer[]) =>
+      new cw.Sequential({ inputShape: [28, 28, 1], preprocessing: { scale: 1 / 255, offset: 0 }, layers: [...erasing, layers.flatten(), layers.dense({ units: 10, activation: 'softmax' })] }).compile({ optimizer: 'adam', seed: 4 });
+    // Erasing always (factor [1, 1]) with zeros, one image, one Adam step: a kernel row of the
+    // dense layer stays as it was exactly where its pixel was 0 after the erasing, so the
+    // image's nonzero pixels that kept their rows are the erased ones, and they fill a rectangle.
+    const image = fashion.train.images.subarray(0, 784);
+    const erasing = net([layers.randomErasing({ factor: [1, 1], scale: [0.3, 0.33], fillValue: 0, valueRange: [0, 1] })]);
+    const before = erasing.getWeightsFlat();
+    await erasing.fit(image, fashion.train.labels.subarray(0, 1), { batchSize: 1, workers: 1 });
+    const after = erasing.getWeightsFlat();
+    const kept = (i: number) => [...Array(10).keys()].every((k) => before[i * 10 + k] === after[i * 10 + k]);
+    const lit = [...Array(784).keys()].filter((i) => image[i] !== 0);
+    const erased = lit.filter(kept);
+    expect(erased.length).toBeGreaterThan(50);
+    const rows = erased.map((i) => Math.floor(i / 28));
+    const cols = erased.map((i) => i % 28);
+    const inBox = (i: number) => Math.floor(i / 28) >= Math.min(...rows) && Math.floor(i / 28) <= Math.max(...rows) && i % 28 >= Math.min(...cols) && i % 28 <= Math.max(...cols);
+    expect(lit.filter(inBox)).toEqual(erased);
+    // Each side is √0.3–√0.33 of the image: 15.3–16.1 positions, 15 to 17 once rounded to them.
+    expect(Math.max(...rows) - Math.min(...rows) + 1).toBeLessThanOrEqual(17);
+    expect(Math.max(...cols) - Math.min(...cols) + 1).toBeLessThanOrEqual(17);
+    // Inference passes images through: the same predictions as the network without the layer.
+    const without = net([]);
+    without.setWeights(after);
+    const test = fashion.test.images.subarray(0, 16 * 784);
+    expect(bytes(erasing.predict(test)).equals(bytes(without.predict(test)))).toBe(true);
+    // Noise fills (the default), training on 64 images: the same bits for one or two workers,
+    // and not those of the network without erasing.
+    const x = fashion.train.images.subarray(0, 64 * 784);
+    const y = fashion.train.labels.subarray(0, 64);
+    const trained = await Promise.all(
+      [1, 2, 0].map(async (workers) => {
+        const m = net(workers ? [layers.randomErasing({ valueRange: [0, 1] })] : []);
+        await m.fit(x, y, { batchSize: 32, microBatchSize: 16, workers: workers || 1 });
+        const w = m.getWeightsFlat();
+        m.dispose();
+        return bytes(w);
+      }),
+    );
+    expect(trained[0]!.equals(trained[1]!)).toBe(true);
+    expect(trained[0]!.equals(trained[2]!)).toBe(false);
+    // Saved and loaded with its settings; read from Keras's format; left out of TF.js's.
+    const back = await cw.loadModel(cw.toArtifacts(erasing));
+    expect(back.layers[0]!.config()).toEqual(erasing.layers[0]!.config());
+    expect(cw.toTfjsLayers(erasing).modelTopology.config.layers.map((l) => l.class_name)).toEqual(['Rescaling', 'Flatten', 'Dense']);
+    const artifacts = cw.toTfjsLayers(without);
+    const topology = artifacts.modelTopology;
+    const keras = { ...artifacts, modelTopology: { ...topology, config: { ...topology.config, layers: [...topology.config.layers] } } };
+    keras.modelTopology.config.layers.splice(1, 0, { class_name: 'RandomErasing', config: { name: 'erase', factor: [0, 0.5], scale: [0.02, 0.33], fill_value: null, value_range: [0, 1], seed: null } });
+    const read = cw.fromTfjsLayers(keras);
+    expect(read.layers[0]!.config()).toEqual({ factor: [0, 0.5], scale: [0.02, 0.33], fillValue: null, valueRange: [0, 1] });
+    for (const m of [erasing, without, back, read]) m.dispose();
+  }, 60_000);
+
   it('LeNet-5 with the paper’s distortions trains with SDLM, predicting as the plain network does', async () => {
     const distorted = cw.models.leNet5({ distortions: { translation: 1.5 } }).compile({ optimizer: 'sdlm', learningRate: 0.0005, seed: 6 });
     const plain = cw.models.leNet5().compile({ optimizer: 'sdlm', learningRate: 0.0005, seed: 6 });

@@ -99,7 +99,8 @@ describe('committed weight and prediction hashes', () => {
 });
 
 afterAll(() => {
-  // UPDATE_BITS holds the reason, kept beside the hashes.
+  // UPDATE_BITS holds the reason, kept beside the hashes; an empty one would erase the last.
   const why = process.env.UPDATE_BITS;
+  if (why === '') throw new Error('UPDATE_BITS must give the reason the hashes change, e.g. UPDATE_BITS="the conv kernel now …"');
   if (why !== undefined) writeFileSync(FIXTURE, `${JSON.stringify({ why, hashes: computed }, null, 2)}\n`);
 });

@@ -75,7 +75,12 @@ describe('the later layers', () => {
     expect(kinds(flat).slice(-4)).toEqual(['Flatten', 'Dense', 'Dropout', 'Dense']);
     expect(flat.layerSummaries().at(-4)!.outputShape).toEqual([1, 1, 6272]);
     expect(() => cw.models.fashionConvNetBN({ head: 'max' as 'flatten' })).toThrow(`fashionConvNetBN: head must be 'globalAverage' or 'flatten', got "max"`);
-    for (const m of [model, varied, wider, flat]) m.dispose();
+    const erasing = cw.models.fashionConvNetBN({ erasing: 0.5 });
+    expect(kinds(erasing).slice(0, 4)).toEqual(['RandomTranslation', 'RandomFlip', 'RandomErasing', 'Conv2D']);
+    expect(erasing.layers[2]!.config()).toEqual({ factor: [0, 0.5], scale: [0.02, 0.33], fillValue: null, valueRange: [0, 1] });
+    expect(erasing.countParams()).toBe(141_098);
+    expect(() => cw.models.fashionConvNetBN({ erasing: 2 })).toThrow('fashionConvNetBN: erasing must be a probability in [0, 1], got 2');
+    for (const m of [model, varied, wider, flat, erasing]) m.dispose();
   });
 
   it('refuse bad options with the layer and the value named', () => {

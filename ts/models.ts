@@ -55,6 +55,12 @@ export interface FashionConvNetBNOptions {
   translation?: number;
   /** Random horizontal flips in training; default true. */
   flip?: boolean;
+  /**
+   * Random erasing in training after the shifts and flips (Keras 3's RandomErasing with its
+   * default scale and noise fills): each image is erased with a probability drawn from
+   * `[0, erasing]`; default 0 (none). Not part of `augment`.
+   */
+  erasing?: number;
   /** Dropout rate before the softmax; default 0.3. */
   dropout?: number;
   /**
@@ -104,6 +110,11 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
   const head = denseUnits > 0 ? [layers.dense({ units: denseUnits, activation: 'relu', kernelInitializer: 'heNormal' })] : [];
   const shifts = augment && translation > 0 ? [layers.randomTranslation({ heightFactor: translation, widthFactor: translation, fillMode: 'constant' })] : [];
   const flips = augment && (options.flip ?? true) ? [layers.randomFlip({ mode: 'horizontal' })] : [];
+  const erasing = options.erasing ?? 0;
+  if (!(Number.isFinite(erasing) && erasing >= 0 && erasing <= 1)) {
+    throw new InvalidArgumentError(`fashionConvNetBN: erasing must be a probability in [0, 1], got ${erasing}`);
+  }
+  const erase = erasing > 0 ? [layers.randomErasing({ factor: erasing, valueRange: [0, 1] })] : [];
   return new Sequential({
     name: 'fashion_convnet_bn',
     inputShape: [28, 28, 1],
@@ -111,6 +122,7 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
     layers: [
       ...shifts,
       ...flips,
+      ...erase,
       ...block(filters[0]),
       ...block(filters[0]),
       layers.maxPool2d({ poolSize: 2 }),

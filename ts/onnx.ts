@@ -336,6 +336,7 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
         case 'RandomFlip':
         case 'RandomAffine':
         case 'RandomContrast':
+        case 'RandomErasing':
           // Training-only layers: the identity in inference.
           break;
         case 'BatchNormalization': {

@@ -159,6 +159,7 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
       case 'RandomFlip':
       case 'RandomAffine':
       case 'RandomContrast':
+      case 'RandomErasing':
         // Augmentation is the identity in inference, which is what a TF.js model is for.
         break;
       case 'SpatialDropout2D':
@@ -341,12 +342,13 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
       case 'RandomRotation':
       case 'RandomZoom':
       case 'RandomFlip':
-      case 'RandomContrast': {
+      case 'RandomContrast':
+      case 'RandomErasing': {
         // Keras's augmentation layers, with their snake_case options.
         if (c.interpolation !== undefined && c.interpolation !== 'bilinear') throw fail(`layer ${i} (${l.class_name}) interpolates ${JSON.stringify(c.interpolation)}; only bilinear is read`);
-        const keys: Record<string, string> = { height_factor: 'heightFactor', width_factor: 'widthFactor', factor: 'factor', fill_mode: 'fillMode', fill_value: 'fillValue', mode: 'mode', value_range: 'valueRange' };
+        const keys: Record<string, string> = { height_factor: 'heightFactor', width_factor: 'widthFactor', factor: 'factor', fill_mode: 'fillMode', fill_value: 'fillValue', mode: 'mode', value_range: 'valueRange', scale: 'scale' };
         const config = Object.fromEntries(Object.entries(c).filter(([k, v]) => keys[k] !== undefined && v !== null).map(([k, v]) => [keys[k], v]));
-        const factory = { RandomTranslation: make.randomTranslation, RandomRotation: make.randomRotation, RandomZoom: make.randomZoom, RandomFlip: make.randomFlip, RandomContrast: make.randomContrast }[l.class_name];
+        const factory = { RandomTranslation: make.randomTranslation, RandomRotation: make.randomRotation, RandomZoom: make.randomZoom, RandomFlip: make.randomFlip, RandomContrast: make.randomContrast, RandomErasing: make.randomErasing }[l.class_name];
         built.push(factory({ ...named, ...config } as never));
         return;
       }

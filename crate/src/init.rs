@@ -70,20 +70,20 @@ fn he_normal_chunk(zig: &Ziggurat, rng: &mut Rng, stddev: f64, out: &mut [f32]) 
 }
 
 /// The ziggurat's rightmost block edge `R` and the area `V` of each block (Doornik, for 128 blocks).
-const ZIG_R: f64 = 3.442_619_855_899;
+pub(crate) const ZIG_R: f64 = 3.442_619_855_899;
 const ZIG_V: f64 = 9.912_563_035_262_17e-3;
 const BLOCKS: usize = 128;
 
 /// The ziggurat's tables: `x[i]`, the right edge of block i (`x[0]` is the base block's
 /// equivalent width `V / f(R)`, `x[128]` = 0), and `ratio[i] = x[i + 1] / x[i]`, below which a
 /// point of block i lies inside the density without evaluating it.
-struct Ziggurat {
+pub(crate) struct Ziggurat {
     x: [f64; BLOCKS + 1],
     ratio: [f64; BLOCKS],
 }
 
 impl Ziggurat {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut x = [0.0; BLOCKS + 1];
         let mut f = (-0.5 * ZIG_R * ZIG_R).exp();
         x[0] = ZIG_V / f;
@@ -100,7 +100,7 @@ impl Ziggurat {
     }
 
     /// A standard normal draw, redrawn until it lies within ±`limit` (at most `ZIG_R`).
-    fn truncated(&self, rng: &mut Rng, limit: f64) -> f64 {
+    pub(crate) fn truncated(&self, rng: &mut Rng, limit: f64) -> f64 {
         debug_assert!(limit <= ZIG_R);
         loop {
             // The block from the low 7 bits, a uniform in [-1, 1) from the top 53.

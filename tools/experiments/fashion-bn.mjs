@@ -5,7 +5,7 @@
 // 16 unless --micro-batch), the rate --lr (0.001) either dropped to 0.3 and 0.1 of it after half
 // and three quarters of the epochs (--schedule step, the default) or decayed per epoch along a
 // cosine to a hundredth of it (--schedule cosine). The network's shifts (--translation, a fraction
-// of the image, 0.1), flips (--no-flip), dropout (--dropout, 0.3), the three stages' filters
+// of the image, 0.1), flips (--no-flip), random erasing (--erasing, its factor; 0: none), dropout (--dropout, 0.3), the three stages' filters
 // (--filters, 32,64,128), what follows the last stage (--head, globalAverage or flatten) and a dense
 // ReLU layer after it (--dense, units; 0: none) are options. With --test,
 // the 10,000 test images are then evaluated once (a run whose settings were chosen on
@@ -13,7 +13,7 @@
 // training images and validates on none.
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -28,6 +28,7 @@ const { values: opts, positionals } = parseArgs({
     schedule: { type: 'string', default: 'step' },
     translation: { type: 'string', default: '0.1' },
     'no-flip': { type: 'boolean', default: false },
+    erasing: { type: 'string', default: '0' },
     dropout: { type: 'string', default: '0.3' },
     filters: { type: 'string', default: '32,64,128' },
     head: { type: 'string', default: 'globalAverage' },
@@ -47,6 +48,7 @@ if (opts['train-all'] && !opts.test) throw new Error('--train-all leaves no vali
 const network = {
   translation: Number(opts.translation),
   flip: !opts['no-flip'],
+  erasing: Number(opts.erasing),
   dropout: Number(opts.dropout),
   filters: opts.filters.split(',').map(Number),
   head: opts.head,

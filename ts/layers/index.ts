@@ -18,6 +18,7 @@ import { GlobalPool2D } from './global-pool2d.js';
 import { LeakyReLU, type LeakyReLUConfig } from './leaky-relu.js';
 import { Pool2D, type Pool2DConfig } from './pool2d.js';
 import { RandomContrast, type RandomContrastConfig } from './random-contrast.js';
+import { RandomErasing, type RandomErasingConfig } from './random-erasing.js';
 import { RandomWarp, type RandomAffineConfig, type RandomFlipConfig, type RandomRotationConfig, type RandomTranslationConfig, type RandomZoomConfig } from './random-warp.js';
 import { Rbf, type RbfConfig } from './rbf.js';
 import { SeparableConv2D, type SeparableConv2DConfig } from './separable-conv2d.js';
@@ -41,6 +42,7 @@ export type {
   Pool2DConfig,
   RandomAffineConfig,
   RandomContrastConfig,
+  RandomErasingConfig,
   RandomFlipConfig,
   RandomRotationConfig,
   RandomTranslationConfig,
@@ -84,6 +86,8 @@ export const layers = {
   randomAffine: (config: RandomAffineConfig): Layer => new RandomWarp('randomAffine', config as never),
   /** Augmentation, training only (Keras 3's RandomContrast). */
   randomContrast: (config: RandomContrastConfig): Layer => new RandomContrast(config),
+  /** Augmentation, training only (Keras 3's RandomErasing): replaces a random rectangle of some images. */
+  randomErasing: (config: RandomErasingConfig = {}): Layer => new RandomErasing(config),
   /** An activation on its own. */
   activation: (config: ActivationConfig): Layer => new ActivationLayer(config),
   /** Keras's LeakyReLU: x where x ≥ 0, else alpha·x (alpha default 0.3). */
@@ -122,6 +126,7 @@ const BY_CLASS_NAME: Record<string, (config: never) => Layer> = {
   RandomFlip: layers.randomFlip,
   RandomAffine: layers.randomAffine,
   RandomContrast: layers.randomContrast,
+  RandomErasing: layers.randomErasing,
   SpatialDropout2D: layers.spatialDropout2d,
   Activation: layers.activation,
   LeakyReLU: layers.leakyReLU,

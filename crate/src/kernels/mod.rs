@@ -12,6 +12,7 @@ pub mod conv;
 pub mod dense;
 pub mod depthwise;
 pub mod dropout;
+pub mod erase;
 pub mod gemm;
 pub mod lanes;
 pub mod pad;

@@ -20,6 +20,7 @@ pub mod flatten;
 pub mod global_pool2d;
 pub mod max_pool2d;
 pub mod random_contrast;
+pub mod random_erasing;
 pub mod random_warp;
 pub mod rbf;
 pub mod separable_conv2d;
@@ -570,6 +571,7 @@ layers! {
     SeparableConv2d(separable_conv2d::SeparableConv2d),
     RandomWarp(random_warp::RandomWarp),
     RandomContrast(random_contrast::RandomContrast),
+    RandomErasing(random_erasing::RandomErasing),
 }
 
 /// Declares [`LayerSpec`], the spec's layers as TypeScript sends them, over the spec types.
@@ -616,4 +618,5 @@ specs! {
     RandomFlip(random_warp::RandomFlipSpec),
     RandomAffine(random_warp::RandomAffineSpec),
     RandomContrast(random_contrast::RandomContrastSpec),
+    RandomErasing(random_erasing::RandomErasingSpec),
 }
