@@ -52,6 +52,7 @@ describe.each(runtimes)('ONNX export (%s)', (runtime, ort) => {
     ['modern LeNet-5', () => cw.models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 1 }), () => mnist, 1000],
     ['batch-normalised net', () => normalisedNet(cw).compile({ optimizer: 'adam', seed: 3 }), () => fashion, 256],
     ['Keras 3 activations net', () => keras3Net(cw).compile({ optimizer: 'adam', seed: 3 }), () => fashion, 256],
+    ['fashionConvNetBN with random erasing', () => cw.models.fashionConvNetBN({ filters: [8, 16, 16], erasing: 1 }).compile({ optimizer: 'adam', seed: 3 }), () => fashion, 256],
   ];
   for (const [name, build, data, n] of cases) {
     it(`${name}: the same probabilities within 1e-5 and the same classes on 100 test images`, async () => {
