@@ -112,6 +112,15 @@ export function pair(what: string, v: number | [number, number] | undefined, fal
   return [checkInt(`${what}[0]`, v[0]), checkInt(`${what}[1]`, v[1])];
 }
 
+/** An augmentation layer's `valueRange`: `[low, high]` with low < high, Keras's [0, 255] by default. */
+export function valueRange(what: string, v: unknown): [number, number] {
+  const r = v ?? [0, 255];
+  if (!Array.isArray(r) || r.length !== 2 || !r.every((x) => typeof x === 'number' && Number.isFinite(x)) || !(r[0] < r[1])) {
+    throw new InvalidArgumentError(`${what} must be [low, high] with low < high, got ${JSON.stringify(v)}`);
+  }
+  return [r[0] as number, r[1] as number];
+}
+
 export function oneOf<T extends string>(what: string, v: T | undefined, allowed: readonly T[], fallback: T): T {
   if (v === undefined) return fallback;
   if (!allowed.includes(v)) throw new InvalidArgumentError(`${what} must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);

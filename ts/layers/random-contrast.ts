@@ -3,7 +3,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
-import { Layer, type BaseLayerConfig, type Shape3 } from './base.js';
+import { Layer, valueRange, type BaseLayerConfig, type Shape3 } from './base.js';
 
 /** Configuration of {@link layers.randomContrast}. */
 export interface RandomContrastConfig extends BaseLayerConfig {
@@ -27,11 +27,7 @@ export class RandomContrast extends Layer {
       throw new InvalidArgumentError(`randomContrast: factor must be a number or [lower, upper], lower in [0, 1] and upper ≥ 0, got ${JSON.stringify(c.factor)}`);
     }
     this.factor = [f[0] as number, f[1] as number];
-    const r = c.valueRange ?? [0, 255];
-    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(r[0] < r[1])) {
-      throw new InvalidArgumentError(`randomContrast: valueRange must be [low, high] with low < high, got ${JSON.stringify(c.valueRange)}`);
-    }
-    this.valueRange = [r[0], r[1]];
+    this.valueRange = valueRange('randomContrast: valueRange', c.valueRange);
   }
   outputShape(input: Shape3): Shape3 {
     return input;

@@ -3,7 +3,7 @@
  * @module
  */
 import { InvalidArgumentError } from '../errors.js';
-import { Layer, type BaseLayerConfig, type Shape3 } from './base.js';
+import { Layer, valueRange, type BaseLayerConfig, type Shape3 } from './base.js';
 
 /** Configuration of {@link layers.randomErasing}. */
 export interface RandomErasingConfig extends BaseLayerConfig {
@@ -51,11 +51,7 @@ export class RandomErasing extends Layer {
       throw new InvalidArgumentError(`randomErasing: fillValue must be a finite number or null, got ${JSON.stringify(c.fillValue)}`);
     }
     this.fillValue = fill;
-    const r = c.valueRange ?? [0, 255];
-    if (!Array.isArray(r) || r.length !== 2 || !r.every((v) => typeof v === 'number' && Number.isFinite(v)) || !(r[0] < r[1])) {
-      throw new InvalidArgumentError(`randomErasing: valueRange must be [low, high] with low < high, got ${JSON.stringify(c.valueRange)}`);
-    }
-    this.valueRange = [r[0], r[1]];
+    this.valueRange = valueRange('randomErasing: valueRange', c.valueRange);
   }
   outputShape(input: Shape3): Shape3 {
     return input;
