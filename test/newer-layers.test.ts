@@ -74,7 +74,7 @@ describe('the later layers', () => {
     expect(flat.countNonTrainableParams()).toBe(640);
     expect(kinds(flat).slice(-4)).toEqual(['Flatten', 'Dense', 'Dropout', 'Dense']);
     expect(flat.layerSummaries().at(-4)!.outputShape).toEqual([1, 1, 6272]);
-    expect(() => cw.models.fashionConvNetBN({ head: 'max' as 'flatten' })).toThrow(`fashionConvNetBN: head must be 'globalAverage' or 'flatten', got "max"`);
+    expect(() => cw.models.fashionConvNetBN({ head: 'max' as 'flatten' })).toThrow('fashionConvNetBN: head must be one of globalAverage, flatten, got "max"');
     const erasing = cw.models.fashionConvNetBN({ erasing: 0.5 });
     expect(kinds(erasing).slice(0, 4)).toEqual(['RandomTranslation', 'RandomFlip', 'RandomErasing', 'Conv2D']);
     expect(erasing.layers[2]!.config()).toEqual({ factor: [0, 0.5], scale: [0.02, 0.33], fillValue: null, valueRange: [0, 1] });

@@ -3,6 +3,7 @@
  * @module
  */
 import { layers } from './layers/index.js';
+import { oneOf } from './layers/base.js';
 import { Sequential } from './sequential.js';
 import type { Split } from './datasets.js';
 import { InvalidArgumentError } from './errors.js';
@@ -103,10 +104,7 @@ export function fashionConvNetBN(options: FashionConvNetBNOptions = {}): Sequent
   if (!(Number.isInteger(denseUnits) && denseUnits >= 0)) {
     throw new InvalidArgumentError(`fashionConvNetBN: denseUnits must be a non-negative integer, got ${denseUnits}`);
   }
-  const headKind = options.head ?? 'globalAverage';
-  if (headKind !== 'globalAverage' && headKind !== 'flatten') {
-    throw new InvalidArgumentError(`fashionConvNetBN: head must be 'globalAverage' or 'flatten', got ${JSON.stringify(headKind)}`);
-  }
+  const headKind = oneOf('fashionConvNetBN: head', options.head, ['globalAverage', 'flatten'] as const, 'globalAverage');
   const head = denseUnits > 0 ? [layers.dense({ units: denseUnits, activation: 'relu', kernelInitializer: 'heNormal' })] : [];
   const shifts = augment && translation > 0 ? [layers.randomTranslation({ heightFactor: translation, widthFactor: translation, fillMode: 'constant' })] : [];
   const flips = augment && (options.flip ?? true) ? [layers.randomFlip({ mode: 'horizontal' })] : [];

@@ -102,8 +102,9 @@ mod tests {
             erase_forward(&p, &boxes, Fill::Values(&fills), &x, &mut y);
             let erased: Vec<f32> = y.iter().copied().filter(|&v| v >= 1000.0).collect();
             assert_eq!(erased, fills);
-            assert_eq!(&y[14..16], &[1000.0, 1001.0]); // image 0, row 1 (10 values a row), column 2
-                                                       // The gradient: zero inside the boxes, dy elsewhere (a difference quotient agrees).
+            // Image 0, row 1 (10 values a row), column 2.
+            assert_eq!(&y[14..16], &[1000.0, 1001.0]);
+            // The gradient: zero inside the boxes, dy elsewhere (a difference quotient agrees).
             let mut rng = test_rng(7);
             let dy = random_vec(&mut rng, p.len());
             let mut dx = vec![0.0; p.len()];

@@ -60,12 +60,18 @@ impl BuildLayer for RandomErasingSpec {
             }
         }
         let [h, w, c] = b.shape;
+        let fill = match self.fill_value {
+            Some(v) => FillSource::Constant(v.clamp(lo, hi)),
+            None => FillSource::Noise(Box::new(Ziggurat::new())),
+        };
         let layer = RandomErasing {
-            spec: self.clone(),
+            factor: self.factor,
+            scale: self.scale,
+            range: (lo, hi),
+            fill,
             p: ImageParams { batch: 1, h, w, c },
             boxes: Vec::new(),
             fills: Vec::new(),
-            normal: self.fill_value.is_none().then(|| Box::new(Ziggurat::new())),
             erased: false,
         };
         Ok(Built::plain(layer, b.shape))
@@ -95,14 +101,22 @@ pub(crate) fn draw_box(rng: &mut Rng, h: usize, w: usize, factor: [f32; 2], scal
     }
 }
 
+/// What erased values become: `fill_value` already clipped, or noise from the normal generator.
+enum FillSource {
+    Constant(f32),
+    Noise(Box<Ziggurat>),
+}
+
 pub struct RandomErasing {
-    spec: RandomErasingSpec,
+    factor: [f32; 2],
+    scale: [f32; 2],
+    range: (f32, f32),
+    fill: FillSource,
     p: ImageParams,
     /// The last training pass's boxes, one per image.
     boxes: Vec<EraseBox>,
+    /// The last training pass's noise values (scratch).
     fills: Vec<f32>,
-    /// The normal generator for noise fills (none with a `fill_value`).
-    normal: Option<Box<Ziggurat>>,
     erased: bool,
 }
 
@@ -128,12 +142,12 @@ impl Layer for RandomErasing {
         let ImageParams { h, w, c, .. } = self.p;
         let boxes = &mut self.boxes[..f.batch];
         for b in boxes.iter_mut() {
-            *b = draw_box(f.rng, h, w, self.spec.factor, self.spec.scale);
+            *b = draw_box(f.rng, h, w, self.factor, self.scale);
         }
-        let [lo, hi] = self.spec.value_range;
-        let fill = match (&self.normal, self.spec.fill_value) {
-            (_, Some(v)) => Fill::Constant(v.clamp(lo, hi)),
-            (Some(normal), None) => {
+        let fill = match &self.fill {
+            FillSource::Constant(v) => Fill::Constant(*v),
+            FillSource::Noise(normal) => {
+                let (lo, hi) = self.range;
                 let count: usize = boxes.iter().map(|b| b.len(c)).sum();
                 self.fills.clear();
                 // Draws beyond ±3.44σ are drawn again; with value_range[0] ≥ −value_range[1]
@@ -141,7 +155,6 @@ impl Layer for RandomErasing {
                 self.fills.extend((0..count).map(|_| ((normal.truncated(f.rng, ZIG_R) as f32) * hi).clamp(lo, hi)));
                 Fill::Values(&self.fills)
             }
-            (None, None) => unreachable!("a layer without fill_value has its normal generator"),
         };
         erase_forward(&ImageParams { batch: f.batch, ..self.p }, boxes, fill, f.x, f.y);
     }
