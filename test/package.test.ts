@@ -228,6 +228,13 @@ describe('the CLI of the packed package', () => {
     await expectSavedPredictsAs('out/bn', model, data.test.images);
   }, 120_000);
 
+  it('train --label-smoothing trains against smoothed labels and saves the setting with the model', async () => {
+    const trained = await cli('train', '--model', 'fashion-bn', '--label-smoothing', '0.1', '--epochs', '1', '--train-limit', '128', '--test-limit', '100', '--out', 'out/ls');
+    expect(trained.stdout).toContain('to 0.00001, label smoothing 0.1, seed 42');
+    const saved = JSON.parse(await readFile(join(app, 'out', 'ls', 'model.json'), 'utf8'));
+    expect(saved.compileConfig.loss).toEqual({ type: 'sparseCategoricalCrossentropy', labelSmoothing: 0.1 });
+  }, 120_000);
+
   it("train --model lenet5 --distortions --j 2 --eta …: the help's recipe, as the library trains it", async () => {
     const etas = [0.00002, 0.00005, 0.00005, 0.00002, 0.00001];
     const trained = await cli(
@@ -261,6 +268,8 @@ describe('the CLI of the packed package', () => {
       [['--model', 'lenet5', '--schedule', 'cosine'], "--schedule is for sgd, adam and nadam; sdlm follows the paper's stages (--eta)"],
       [['--j', '2'], '--j applies to --model lenet5 (faithful) only'],
       [['--model', 'lenet5', '--j', '0'], '--j must be a positive number, got "0"'],
+      [['--label-smoothing', '2'], '--label-smoothing must be a number in [0, 1], got "2"'],
+      [['--model', 'lenet5', '--label-smoothing', '0.1'], '--label-smoothing applies to the softmax networks, not lenet5 (faithful)'],
     ] as const) {
       const wrong = await cli('train', ...args).catch((e: { code: number; stderr: string }) => e);
       expect((wrong as { stderr: string }).stderr).toContain(message);

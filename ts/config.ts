@@ -13,7 +13,13 @@ export type OptimizerConfig =
   | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number };
 
 /** A loss: see {@link CompileConfig.loss}. */
-export type LossConfig = 'sparseCategoricalCrossentropy' | 'rbfMaxLikelihood' | 'rbfCrossEntropy' | { type: 'rbfMap'; j: number };
+export type LossConfig =
+  | 'sparseCategoricalCrossentropy'
+  /** Cross-entropy against labels smoothed as Keras's `label_smoothing`: `(1 − s)·onehot + s/classes`, s in [0, 1]. */
+  | { type: 'sparseCategoricalCrossentropy'; labelSmoothing?: number }
+  | 'rbfMaxLikelihood'
+  | 'rbfCrossEntropy'
+  | { type: 'rbfMap'; j: number };
 
 /** A learning rate: a constant, or Keras's PiecewiseConstantDecay over optimiser steps. */
 export type LearningRate = number | { boundaries: number[]; values: number[] };
@@ -26,7 +32,11 @@ export interface CompileConfig {
    */
   optimizer?: OptimizerConfig['type'] | (OptimizerConfig & { learningRate?: LearningRate });
   /**
-   * With a softmax output: `'sparseCategoricalCrossentropy'` (the default). With an RBF output
+   * With a softmax output: `'sparseCategoricalCrossentropy'` (the default), or
+   * `{ type: 'sparseCategoricalCrossentropy', labelSmoothing }` to train against smoothed labels
+   * (Keras's `CategoricalCrossentropy(label_smoothing=…)`: the one-hot label becomes
+   * `(1 − labelSmoothing)·onehot + labelSmoothing/classes`; `evaluate` reports the same loss,
+   * accuracy is unaffected). With an RBF output
    * (LeNet-5), one of LeCun et al.'s losses over the distances y: `'rbfMaxLikelihood'` (eq. 8,
    * the mean y of the correct class), `{ type: 'rbfMap', j }` (eq. 9, the default with j = 1:
    * the paper's value of j is not known), or `'rbfCrossEntropy'` (softmax cross-entropy over −y).

@@ -55,7 +55,10 @@ interface Compiled {
 
 /** The loss as the wasm runtime reads it. */
 function lossSpec(loss: LossConfig): Record<string, unknown> {
-  if (typeof loss === 'object') return { type: 'rbf_map', j: loss.j };
+  if (typeof loss === 'object') {
+    if (loss.type === 'rbfMap') return { type: 'rbf_map', j: loss.j };
+    return { type: 'sparse_categorical_crossentropy', label_smoothing: loss.labelSmoothing ?? 0 };
+  }
   return { type: { sparseCategoricalCrossentropy: 'sparse_categorical_crossentropy', rbfMaxLikelihood: 'rbf_max_likelihood', rbfCrossEntropy: 'rbf_cross_entropy' }[loss] };
 }
 
@@ -187,7 +190,14 @@ export class Sequential implements CallbackModel {
     const last = this.stack[this.stack.length - 1]!;
     const loss: LossConfig = config.loss ?? (last.isRbf() ? { type: 'rbfMap', j: 1 } : 'sparseCategoricalCrossentropy');
     if (typeof loss === 'object' && loss !== null && loss.type === 'rbfMap') {
+      checkKeys(`${this.name}.compile(): loss`, loss, ['type', 'j']);
       if (typeof loss.j !== 'number' || !Number.isFinite(loss.j)) throw new InvalidArgumentError(`${this.name}.compile(): rbfMap's j must be a finite number, got ${String(loss.j)}`);
+    } else if (typeof loss === 'object' && loss !== null && loss.type === 'sparseCategoricalCrossentropy') {
+      checkKeys(`${this.name}.compile(): loss`, loss, ['type', 'labelSmoothing']);
+      const s = loss.labelSmoothing;
+      if (s !== undefined && !(typeof s === 'number' && s >= 0 && s <= 1)) {
+        throw new InvalidArgumentError(`${this.name}.compile(): sparseCategoricalCrossentropy's labelSmoothing must be a number in [0, 1], got ${String(s)}`);
+      }
     } else if (!(loss === 'sparseCategoricalCrossentropy' || loss === 'rbfMaxLikelihood' || loss === 'rbfCrossEntropy')) {
       throw new InvalidArgumentError(`${this.name}.compile(): unknown loss ${JSON.stringify(loss)}`);
     }

@@ -1,20 +1,24 @@
 //! The loss heads: what the last layer's outputs mean, the loss on them with its gradient, the
 //! class probabilities, and where SDLM's curvature pass starts.
 //!
-//! - Softmax cross-entropy, fused with a softmax on the last layer (which then stays linear).
+//! - Softmax cross-entropy, fused with a softmax on the last layer (which then stays linear),
+//!   optionally against smoothed labels (Keras's `label_smoothing`).
 //! - LeCun et al. 1998's losses over RBF distances (eq. 8, eq. 9 with its constant `j`, or
 //!   cross-entropy over `−y`), with their output curvature.
 
 use crate::error::{ModelError, Result};
 use crate::kernels::rbf::{rbf_loss, RbfLoss};
-use crate::kernels::softmax::{softmax, softmax_cross_entropy, SoftmaxParams};
+use crate::kernels::softmax::{softmax, softmax_cross_entropy_smoothed, SoftmaxParams};
 use serde::Deserialize;
 
 #[derive(Clone, Copy, Debug, PartialEq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum LossSpec {
-    /// With a softmax on the last layer.
-    SparseCategoricalCrossentropy,
+    /// With a softmax on the last layer; the labels smoothed by `label_smoothing` (0: none).
+    SparseCategoricalCrossentropy {
+        #[serde(default)]
+        label_smoothing: f32,
+    },
     /// LeCun et al. 1998 eq. 8, over an RBF output.
     RbfMaxLikelihood,
     /// Eq. 9 with its constant `j`, over an RBF output.
@@ -26,8 +30,8 @@ pub enum LossSpec {
 /// What the last layer computes, and the loss on it.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Head {
-    /// Logits, with softmax cross-entropy fused.
-    Softmax,
+    /// Logits, with softmax cross-entropy fused, against labels smoothed by `smoothing`.
+    Softmax { smoothing: f32 },
     /// RBF distances (smaller is better), with one of the paper's losses.
     Rbf(RbfLoss),
 }
@@ -36,7 +40,7 @@ impl LossSpec {
     /// The loss as the TypeScript API names it, for messages.
     pub fn api_name(&self) -> &'static str {
         match self {
-            LossSpec::SparseCategoricalCrossentropy => "sparseCategoricalCrossentropy",
+            LossSpec::SparseCategoricalCrossentropy { .. } => "sparseCategoricalCrossentropy",
             LossSpec::RbfMaxLikelihood => "rbfMaxLikelihood",
             LossSpec::RbfMap { .. } => "rbfMap",
             LossSpec::RbfCrossEntropy => "rbfCrossEntropy",
@@ -51,8 +55,15 @@ impl Head {
         let name = loss.api_name();
         let at_last = |message: String| ModelError::invalid(message).at(last.0, last.1);
         Ok(match loss {
-            LossSpec::SparseCategoricalCrossentropy if softmax_output => Head::Softmax,
-            LossSpec::SparseCategoricalCrossentropy => {
+            LossSpec::SparseCategoricalCrossentropy { label_smoothing } if !(0.0..=1.0).contains(&label_smoothing) => {
+                return Err(ModelError::invalid(format!(
+                    "{name}'s labelSmoothing must be in [0, 1], got {label_smoothing}"
+                )))
+            }
+            LossSpec::SparseCategoricalCrossentropy { label_smoothing } if softmax_output => {
+                Head::Softmax { smoothing: label_smoothing }
+            }
+            LossSpec::SparseCategoricalCrossentropy { .. } => {
                 return Err(at_last(format!("{name} needs a softmax on the last layer")))
             }
             _ if !rbf_output => return Err(at_last(format!("the loss {name} needs an rbf output on the last layer"))),
@@ -68,7 +79,7 @@ impl Head {
     /// Scratch values [`Head::loss`] needs.
     pub fn scratch_len(&self, batch: usize, classes: usize) -> usize {
         match self {
-            Head::Softmax => 0,
+            Head::Softmax { .. } => 0,
             Head::Rbf(loss) => loss.scratch_len(batch, classes),
         }
     }
@@ -76,7 +87,7 @@ impl Head {
     /// The batch-mean loss of the outputs `out` (`batch·classes`); writes ∂loss/∂out to `d`.
     pub fn loss(&self, sp: &SoftmaxParams, out: &[f32], labels: &[u32], d: &mut [f32], scratch: &mut [f32]) -> f32 {
         match *self {
-            Head::Softmax => softmax_cross_entropy(sp, out, labels, d),
+            Head::Softmax { smoothing } => softmax_cross_entropy_smoothed(sp, smoothing, out, labels, d),
             Head::Rbf(loss) => rbf_loss(loss, sp, out, labels, d, scratch),
         }
     }
@@ -86,7 +97,7 @@ impl Head {
     /// `neg` is room for the negated distances.
     pub fn probabilities(&self, sp: &SoftmaxParams, out: &[f32], probs: &mut [f32], neg: &mut [f32]) {
         match self {
-            Head::Softmax => softmax(sp, out, probs),
+            Head::Softmax { .. } => softmax(sp, out, probs),
             Head::Rbf(_) => {
                 for (a, &b) in neg.iter_mut().zip(out) {
                     *a = -b;

@@ -319,7 +319,7 @@ kernel_test!(
     fn lenet_spec_errors_name_the_layer() {
         let mut spec = lenet_like(json!({"type": "rbf_map", "j": 0.0}));
         assert_eq!(Model::new(&spec, 1).err().unwrap().to_string(), "rbfMap needs a constant j > 0, got 0");
-        spec.loss = LossSpec::SparseCategoricalCrossentropy;
+        spec.loss = LossSpec::SparseCategoricalCrossentropy { label_smoothing: 0.0 };
         assert!(Model::new(&spec, 1).err().unwrap().to_string().contains("needs a softmax"));
         spec.loss = LossSpec::RbfCrossEntropy;
         if let LayerSpec::Conv2d(conv) = &mut spec.layers[1] {

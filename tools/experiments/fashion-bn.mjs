@@ -7,13 +7,14 @@
 // cosine to a hundredth of it (--schedule cosine). The network's shifts (--translation, a fraction
 // of the image, 0.1), flips (--no-flip), random erasing (--erasing, its factor; 0: none), dropout (--dropout, 0.3), the three stages' filters
 // (--filters, 32,64,128), what follows the last stage (--head, globalAverage or flatten) and a dense
-// ReLU layer after it (--dense, units; 0: none) are options. With --test,
+// ReLU layer after it (--dense, units; 0: none) are options, and so is label smoothing
+// (--label-smoothing, Keras's label_smoothing; 0: none). With --test,
 // the 10,000 test images are then evaluated once (a run whose settings were chosen on
 // validation); without it they are not read. --train-all (with --test) trains on all 60,000
 // training images and validates on none.
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -33,6 +34,7 @@ const { values: opts, positionals } = parseArgs({
     filters: { type: 'string', default: '32,64,128' },
     head: { type: 'string', default: 'globalAverage' },
     dense: { type: 'string', default: '0' },
+    'label-smoothing': { type: 'string', default: '0' },
     test: { type: 'boolean', default: false },
     'train-all': { type: 'boolean', default: false },
     tag: { type: 'string' },
@@ -43,6 +45,7 @@ const seed = Number(positionals[1] ?? 1);
 const workers = Number(positionals[2] ?? availableParallelism());
 const micro = Number(opts['micro-batch']);
 const lr = Number(opts.lr);
+const labelSmoothing = Number(opts['label-smoothing']);
 if (opts.schedule !== 'step' && opts.schedule !== 'cosine') throw new Error(`--schedule must be step or cosine, got ${opts.schedule}`);
 if (opts['train-all'] && !opts.test) throw new Error('--train-all leaves no validation data: use it with --test, for a run whose settings were chosen on validation');
 const network = {
@@ -67,11 +70,13 @@ const model = cw.models.fashionConvNetBN(network).compile({
     opts.schedule === 'step'
       ? { boundaries: [Math.round(steps * epochs * 0.5), Math.round(steps * epochs * 0.75)], values: [lr, 0.3 * lr, 0.1 * lr] }
       : cw.cosineDecayPerEpoch({ initialLearningRate: lr, epochs, stepsPerEpoch: steps, alpha: 0.01 }),
+  // The string form unless smoothing is asked for, so that runs without it keep their settings.
+  ...(labelSmoothing ? { loss: { type: 'sparseCategoricalCrossentropy', labelSmoothing } } : {}),
   seed,
 });
 console.log(model.summary());
 console.log(
-  `epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, Adam ${lr} (${opts.schedule}), ${JSON.stringify(network)}, ` +
+  `epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, Adam ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
     `${train.count} training images, test set ${opts.test ? 'evaluated once at the end' : 'not read'}`,
 );
 let epochStart = 0;
@@ -97,7 +102,7 @@ if (test) console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.lo
 else console.log(`${trainMinutes.toFixed(1)} min; the test set was not read`);
 mkdirSync(outDir, { recursive: true });
 const h = history.history;
-const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...network, trainImages: train.count };
+const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...(labelSmoothing ? { labelSmoothing } : {}), ...network, trainImages: train.count };
 writeFileSync(
   `${outDir}/history.json`,
   `${JSON.stringify({ ...settings, minutes, trainMinutes, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}), history: h }, null, 1)}\n`,

@@ -23,6 +23,15 @@ export const positive =
     return n;
   };
 
+/** A commander parser for numbers in [0, 1]. */
+export const fraction =
+  (name: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError(`${name} must be a number in [0, 1], got ${JSON.stringify(value)}`);
+    return n;
+  };
+
 /** The datasets the CLI reads, by the name `--dataset` takes. */
 export const DATASETS = { fashion: datasets.fashionMnist, mnist: datasets.mnist } as const;
 export type DatasetName = keyof typeof DATASETS;

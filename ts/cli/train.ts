@@ -13,7 +13,7 @@ import cliProgress from 'cli-progress';
 import { Command, Option } from 'commander';
 import * as cw from '../index.node.js';
 import { errorCurveSvg } from './curve-svg.js';
-import { confusionTable, duration, integer, loadDataset, positive } from './shared.js';
+import { confusionTable, duration, fraction, integer, loadDataset, positive } from './shared.js';
 
 interface TrainOptions {
   model: 'fashion' | 'fashion-bn' | 'lenet5';
@@ -29,6 +29,7 @@ interface TrainOptions {
   eta: string;
   distortions?: boolean | string;
   j?: number;
+  labelSmoothing?: number;
   data?: string;
   download?: boolean;
   out?: string;
@@ -68,6 +69,11 @@ export function trainCommand(): Command {
       "lenet5 faithful: the paper's random affine distortions in training; bounds 'translation,scale,squeeze,shear' (default 2,0.1,0.1,0.2)",
     )
     .option('--j <x>', "lenet5 faithful: the constant j of the paper's loss, eq. 9 (default 1)", positive('--j'))
+    .option(
+      '--label-smoothing <x>',
+      "the softmax networks (not lenet5 faithful): train against labels smoothed by x in [0, 1], Keras's label_smoothing (default 0)",
+      fraction('--label-smoothing'),
+    )
     .option('--data <dir>', 'directory with the IDX files (default: $CONVNET_DATA, the cache, /usr/share/datasets)')
     .option('--download', 'download the dataset (with a SHA-256 check) if it is not found')
     .option('--out <dir>', 'where to save the trained model and its curve.svg (default: out/<model>)')
@@ -144,7 +150,12 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   // The faithful LeNet-5 ends in RBF units and takes the paper's eq. 9; the others a softmax.
   if (!faithful && opts.j !== undefined) command.error('error: --j applies to --model lenet5 (faithful) only');
   const j = opts.j ?? 1;
-  const loss: cw.LossConfig = faithful ? { type: 'rbfMap', j } : 'sparseCategoricalCrossentropy';
+  if (faithful && opts.labelSmoothing !== undefined) command.error('error: --label-smoothing applies to the softmax networks, not lenet5 (faithful), whose output is RBF units');
+  const loss: cw.LossConfig = faithful
+    ? { type: 'rbfMap', j }
+    : opts.labelSmoothing
+      ? { type: 'sparseCategoricalCrossentropy', labelSmoothing: opts.labelSmoothing }
+      : 'sparseCategoricalCrossentropy';
   let learningRate: cw.LearningRate;
   let recipe: string;
   if (optimizer === 'sdlm') {
@@ -166,7 +177,8 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
       recipe = `${optimizer}, learning rate ${rate}`;
     }
   }
-  if (typeof loss === 'object') recipe += `, loss eq. 9 (j = ${j})`;
+  if (faithful) recipe += `, loss eq. 9 (j = ${j})`;
+  if (opts.labelSmoothing) recipe += `, label smoothing ${opts.labelSmoothing}`;
   if (distortions) recipe += `, distortions ${JSON.stringify(distortions === true ? 'default' : distortions)}`;
   try {
     model.compile({ optimizer: optimizer === 'sdlm' ? { type: 'sdlm', mu: 0.02 } : optimizer, loss, learningRate, seed: opts.seed });

@@ -8,7 +8,7 @@ use super::gemm::transpose;
 use super::pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward, Pool2dParams};
 use super::pool::{subsample_backward, subsample_forward, SubsampleGrads};
 use super::rbf::{rbf_backward, rbf_forward, RbfParams};
-use super::softmax::{softmax, softmax_cross_entropy, SoftmaxParams};
+use super::softmax::{softmax, softmax_cross_entropy_smoothed, SoftmaxParams};
 use crate::kernel_test;
 use serde_json::Value;
 
@@ -147,7 +147,9 @@ kernel_test!(
 
 kernel_test!(
     fn softmax_cross_entropy_matches_keras() {
-        for c in cases("softmax_cross_entropy") {
+        let all = cases("softmax_cross_entropy");
+        assert!(all.iter().any(|c| c["label_smoothing"].is_number()), "no label-smoothing case in kernels.json");
+        for c in all {
             let name = c["name"].as_str().unwrap();
             let p = SoftmaxParams { batch: size(&c, "batch"), classes: size(&c, "classes") };
             let logits = floats(&c, "logits");
@@ -156,7 +158,8 @@ kernel_test!(
             softmax(&p, &logits, &mut probs);
             assert_close(&probs, &floats(&c, "probs"), &format!("{name}: probs"));
             let mut d = vec![0.0; logits.len()];
-            let loss = softmax_cross_entropy(&p, &logits, &labels, &mut d);
+            let smoothing = c["label_smoothing"].as_f64().unwrap_or(0.0) as f32;
+            let loss = softmax_cross_entropy_smoothed(&p, smoothing, &logits, &labels, &mut d);
             let want = c["loss"].as_f64().unwrap() as f32;
             assert!((loss - want).abs() <= 2e-5 * (1.0 + want.abs()), "{name}: loss {loss}, Keras {want}");
             assert_close(&d, &floats(&c, "dlogits"), &format!("{name}: dlogits"));

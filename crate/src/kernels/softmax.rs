@@ -1,4 +1,5 @@
-//! Softmax, and softmax fused with sparse categorical cross-entropy.
+//! Softmax, and softmax fused with sparse categorical cross-entropy (optionally against smoothed
+//! labels, Keras's `label_smoothing`).
 //!
 //! Stable for large logits: each row is shifted by its maximum before exp, and the loss is
 //! `ln Σ e^{l−m} − (l_y − m)`, never `−ln p_y`, so it stays finite when p_y underflows. The
@@ -77,17 +78,46 @@ pub fn softmax_backward(p: &SoftmaxParams, y: &[f32], dy: &[f32], dx: &mut [f32]
 /// # Shapes
 /// `logits`, `dlogits`: batch·classes; `labels`: batch, each below `classes`.
 pub fn softmax_cross_entropy(p: &SoftmaxParams, logits: &[f32], labels: &[u32], dlogits: &mut [f32]) -> f32 {
+    softmax_cross_entropy_smoothed(p, 0.0, logits, labels, dlogits)
+}
+
+/// [`softmax_cross_entropy`] against smoothed targets, as Keras's `label_smoothing`: the one-hot
+/// label becomes `(1 − smoothing)·onehot + smoothing/classes`. The loss is
+/// `ln Σ e^{l−m} − (1 − s)(l_y − m) − s/classes · Σ (l_j − m)` and the gradient `(p − t) / batch`.
+/// With `smoothing` 0 it is the plain loss, bit for bit.
+///
+/// # Shapes
+/// As [`softmax_cross_entropy`]; `smoothing` in [0, 1].
+pub fn softmax_cross_entropy_smoothed(
+    p: &SoftmaxParams,
+    smoothing: f32,
+    logits: &[f32],
+    labels: &[u32],
+    dlogits: &mut [f32],
+) -> f32 {
     p.check("softmax_cross_entropy", logits.len(), dlogits.len());
     assert_eq!(labels.len(), p.batch, "softmax_cross_entropy: {} labels for a batch of {}", labels.len(), p.batch);
+    assert!((0.0..=1.0).contains(&smoothing), "softmax_cross_entropy: smoothing {smoothing} is not in [0, 1]");
+    let (off, on) = targets(smoothing, p.classes);
     let mut total = 0.0f64;
     let inv_batch = 1.0 / p.batch as f32;
     for ((row, d), &label) in logits.chunks_exact(p.classes).zip(dlogits.chunks_exact_mut(p.classes)).zip(labels) {
         let label = label as usize;
         assert!(label < p.classes, "softmax_cross_entropy: label {label} is not below {} classes", p.classes);
         let (max, sum) = shifted_exp(row, d);
-        total += (sum.ln() - (row[label] - max)) as f64;
+        total += smoothed_loss(smoothing, off, on, row, label, max, sum) as f64;
         scale_row(d, sum);
-        d[label] -= 1.0;
+        if smoothing == 0.0 {
+            d[label] -= 1.0;
+        } else {
+            let at_label = d[label];
+            let o = F4::splat(off);
+            for r in groups_of_4(d.len()) {
+                let v = load_upto(&d[r.clone()], 0.0).sub(o);
+                store_upto(v, &mut d[r]);
+            }
+            d[label] = at_label - (on + off);
+        }
         let s = F4::splat(inv_batch);
         for r in groups_of_4(d.len()) {
             let v = load_upto(&d[r.clone()], 0.0).mul(s);
@@ -95,6 +125,20 @@ pub fn softmax_cross_entropy(p: &SoftmaxParams, logits: &[f32], labels: &[u32], 
         }
     }
     (total / p.batch as f64) as f32
+}
+
+/// The smoothed targets: every class's share `smoothing/classes`, and what the label adds to it.
+fn targets(smoothing: f32, classes: usize) -> (f32, f32) {
+    (smoothing / classes as f32, 1.0 - smoothing)
+}
+
+/// One row's loss from its maximum and shifted sum; shared by both forms (a fold in class order).
+fn smoothed_loss(smoothing: f32, off: f32, on: f32, row: &[f32], label: usize, max: f32, sum: f32) -> f32 {
+    if smoothing == 0.0 {
+        return sum.ln() - (row[label] - max);
+    }
+    let shifted = row.iter().fold(0.0f32, |s, &v| s + (v - max));
+    sum.ln() - on * (row[label] - max) - off * shifted
 }
 
 /// The reference: one value at a time.
@@ -143,16 +187,34 @@ pub mod scalar {
 
     /// See [`super::softmax_cross_entropy`].
     pub fn softmax_cross_entropy(p: &SoftmaxParams, logits: &[f32], labels: &[u32], dlogits: &mut [f32]) -> f32 {
+        softmax_cross_entropy_smoothed(p, 0.0, logits, labels, dlogits)
+    }
+
+    /// See [`super::softmax_cross_entropy_smoothed`].
+    pub fn softmax_cross_entropy_smoothed(
+        p: &SoftmaxParams,
+        smoothing: f32,
+        logits: &[f32],
+        labels: &[u32],
+        dlogits: &mut [f32],
+    ) -> f32 {
+        let (off, on) = super::targets(smoothing, p.classes);
         let mut total = 0.0f64;
         let inv_batch = 1.0 / p.batch as f32;
         for ((row, d), &label) in logits.chunks_exact(p.classes).zip(dlogits.chunks_exact_mut(p.classes)).zip(labels) {
             let label = label as usize;
             let (max, sum) = shifted_exp(row, d);
-            total += (sum.ln() - (row[label] - max)) as f64;
+            total += super::smoothed_loss(smoothing, off, on, row, label, max, sum) as f64;
             for v in d.iter_mut() {
                 *v /= sum;
             }
-            d[label] -= 1.0;
+            if smoothing == 0.0 {
+                d[label] -= 1.0;
+            } else {
+                for (j, v) in d.iter_mut().enumerate() {
+                    *v = if j == label { *v - (on + off) } else { *v - off };
+                }
+            }
             for v in d.iter_mut() {
                 *v *= inv_batch;
             }
@@ -182,6 +244,56 @@ mod tests {
                 let lb = softmax_cross_entropy(&p, &logits, &labels, &mut b);
                 assert_eq!(la.to_bits(), lb.to_bits(), "loss");
                 assert_bits_eq(&b, &a, "dlogits");
+            }
+        }
+    );
+
+    kernel_test!(
+        fn smoothed_fast_matches_scalar() {
+            let mut rng = test_rng(54);
+            for (batch, classes) in [(1, 1), (3, 10), (5, 7), (2, 4), (4, 13)] {
+                for smoothing in [0.05, 0.1, 0.5, 1.0] {
+                    let p = SoftmaxParams { batch, classes };
+                    let logits: Vec<f32> = random_vec(&mut rng, batch * classes).iter().map(|v| v * 20.0).collect();
+                    let labels: Vec<u32> = (0..batch).map(|i| ((i * 5) % classes) as u32).collect();
+                    let (mut a, mut b) = (vec![f32::NAN; batch * classes], vec![f32::NAN; batch * classes]);
+                    let la = scalar::softmax_cross_entropy_smoothed(&p, smoothing, &logits, &labels, &mut a);
+                    let lb = softmax_cross_entropy_smoothed(&p, smoothing, &logits, &labels, &mut b);
+                    assert_eq!(la.to_bits(), lb.to_bits(), "loss, smoothing {smoothing}");
+                    assert_bits_eq(&b, &a, &format!("dlogits, smoothing {smoothing}"));
+                }
+            }
+        }
+    );
+
+    kernel_test!(
+        fn smoothed_matches_f64_and_finite_differences() {
+            let mut rng = test_rng(55);
+            let p = SoftmaxParams { batch: 4, classes: 10 };
+            let logits: Vec<f32> = random_vec(&mut rng, 40).iter().map(|v| v * 3.0).collect();
+            let labels = [3u32, 0, 9, 5];
+            for smoothing in [0.1f32, 1.0] {
+                let mut d = vec![0.0; 40];
+                let loss = softmax_cross_entropy_smoothed(&p, smoothing, &logits, &labels, &mut d);
+                let eps = smoothing as f64;
+                let want: f64 = (0..4)
+                    .map(|n| {
+                        let row = &logits[n * 10..n * 10 + 10];
+                        let lse = row.iter().map(|&v| (v as f64).exp()).sum::<f64>().ln();
+                        (0..10)
+                            .map(|j| {
+                                let t = eps / 10.0 + if j == labels[n] as usize { 1.0 - eps } else { 0.0 };
+                                t * (lse - row[j] as f64)
+                            })
+                            .sum::<f64>()
+                    })
+                    .sum::<f64>()
+                    / 4.0;
+                assert!((loss as f64 - want).abs() < 1e-5, "smoothing {smoothing}: loss {loss}, want {want}");
+                check_gradient("smoothed dlogits", &mut logits.clone(), &d, 40, |l| {
+                    let mut scratch = vec![0.0; 40];
+                    softmax_cross_entropy_smoothed(&p, smoothing, l, &labels, &mut scratch) as f64
+                });
             }
         }
     );
