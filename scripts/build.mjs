@@ -5,7 +5,7 @@
 // into bench/wasm/, through the same wasm-pack and wasm-opt steps. With KEEP_NAMES=1 in the
 // environment, wasm-opt keeps the function names, so that `node --cpu-prof` names the kernels.
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -25,6 +25,15 @@ function run(label, cmd, args, env = process.env) {
     process.exit(1);
   }
   console.log(`build: ${label} (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+}
+
+// The npm tools (wasm-opt, tsc, esbuild) come from `npm ci`, not scripts/setup: say so before the
+// minutes of wasm-pack, not after them.
+for (const tool of ['wasm-opt', 'tsc', 'esbuild']) {
+  if (!existsSync(bin(tool))) {
+    console.error(`build: node_modules/.bin/${tool} is missing: run \`npm ci\` first (scripts/setup installs the system tools, npm ci the npm ones).`);
+    process.exit(1);
+  }
 }
 
 // The toolchain that has the wasm32 target: rustup's, or Debian's rustc-web (scripts/lib.sh).
