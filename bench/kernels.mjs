@@ -152,8 +152,8 @@ const md = [
   ),
   '',
   'Backward = input gradient + weight and bias gradients; the first layers (conv1, C1) compute no input gradient, as in the models. Pooling and batch-norm rows are memory-bound: time only (batch norm: training, the statistics of the batch; forward = moments and normalisation, backward = dγ, dβ and the input gradient).',
-  'GFLOP/s counts each layer\'s direct-convolution FLOPs (2 per multiply-add), whatever the algorithm. Winograd F(2×2, 3×3) layers do 16 multiply-adds per 2×2 outputs instead of 36 (tiles past an odd edge included), so they deliver more than the peak; ' +
-    'the bracketed figure is the share of the peak their 16 products per tile actually run at (transforms not counted).',
+  'GFLOP/s counts each layer\'s direct-convolution FLOPs (2 per multiply-add), whatever the algorithm. Winograd layers do 36 multiply-adds per 4×4 outputs (F(4×4, 3×3)) or 16 per 2×2 (F(2×2, 3×3)) instead of 9 per output (tiles past the edge included), so they deliver more than the peak; ' +
+    'the bracketed figure is the share of the peak their products actually run at (transforms not counted).',
 ].join('\n');
 
 if (only !== undefined) {

@@ -221,7 +221,7 @@ const md = [
   ...(get('lenet.train1.faithful') === undefined ? [] : [`The faithful LeNet-5 (connection table, trainable subsampling, RBF output, SDLM) trains at **${fmt(get('lenet.train1.faithful'))} img/s** at batch 1, as the paper trains it.`, '']),
   ...(peak
     ? [
-        `Achieved arithmetic (forward FLOPs of the conv and dense layers, counted as direct convolution whatever the algorithm; training counted as 3× forward) against the wasm SIMD peak measured by \`bench/kernels.mjs\` in this run, **${peak.toFixed(1)} GFLOP/s**. The Fashion 3×3 layers run as Winograd F(2×2, 3×3), which does 16 multiply-adds per 2×2 outputs and channel pair instead of 36, so its networks can count more than the peak:`,
+        `Achieved arithmetic (forward FLOPs of the conv and dense layers, counted as direct convolution whatever the algorithm; training counted as 3× forward) against the wasm SIMD peak measured by \`bench/kernels.mjs\` in this run, **${peak.toFixed(1)} GFLOP/s**. The Fashion 3×3 layers run as Winograd F(4×4, 3×3), which does 36 multiply-adds per 4×4 outputs and channel pair instead of 144, so its networks can count more than the peak:`,
         '',
         '| convnet-wasm | GFLOP/s | of peak |',
         '|---|---:|---:|',

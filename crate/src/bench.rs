@@ -203,13 +203,14 @@ impl KernelBench {
         bench
     }
 
-    /// How the kernel computes, as its conv plan says: `winograd` (F(2×2, 3×3)), `direct`
+    /// How the kernel computes, as its conv plan says: `winograd F(2×2)` or `winograd F(4×4)`, `direct`
     /// (conv/direct.rs), `gemm` (patch rows times the kernel, gathered or not), or the layer
     /// kind for dense and pooling.
     pub fn algorithm(&self) -> String {
         match &self.kind {
             Kind::Conv(p, _) => match ConvAlgo::of(p) {
-                ConvAlgo::Winograd => "winograd",
+                ConvAlgo::Winograd(winograd::Tile::F2) => "winograd F(2×2)",
+                ConvAlgo::Winograd(winograd::Tile::F4) => "winograd F(4×4)",
                 ConvAlgo::Direct => "direct",
                 ConvAlgo::Gather | ConvAlgo::Im2col => "gemm",
             },
@@ -226,8 +227,8 @@ impl KernelBench {
     /// keep the same ratio.
     pub fn performed_ratio(&self) -> f64 {
         match &self.kind {
-            Kind::Conv(p, _) if ConvAlgo::of(p) == ConvAlgo::Winograd => {
-                winograd::product_flops(p) / self.forward_flops
+            Kind::Conv(p, _) if matches!(ConvAlgo::of(p), ConvAlgo::Winograd(_)) => {
+                winograd::product_flops(winograd::Tile::of(p), p) / self.forward_flops
             }
             _ => 1.0,
         }

@@ -2,6 +2,7 @@
 //! (tensorflow-cpu) and are compiled into the test binary, so the check also runs inside wasm.
 
 use super::act::{activation_backward, activation_forward, Activation};
+use super::conv::winograd::Tile;
 use super::conv::{conv2d_backward, conv2d_forward, Conv2dGrads, Conv2dParams, Padding};
 use super::dense::{dense_backward, dense_forward, DenseGrads, DenseParams};
 use super::gemm::transpose;
@@ -41,9 +42,13 @@ fn padding(case: &Value) -> Padding {
 /// TensorFlow sums in another order (and with FMA): agree to float32 rounding, relative to the
 /// magnitude of the value.
 fn assert_close(got: &[f32], want: &[f32], what: &str) {
+    assert_close_to(got, want, 2e-5, what);
+}
+
+fn assert_close_to(got: &[f32], want: &[f32], tolerance: f32, what: &str) {
     assert_eq!(got.len(), want.len(), "{what}: length");
     for (i, (&g, &w)) in got.iter().zip(want).enumerate() {
-        assert!((g - w).abs() <= 2e-5 * (1.0 + w.abs()), "{what}[{i}]: got {g}, Keras {w}");
+        assert!((g - w).abs() <= tolerance * (1.0 + w.abs()), "{what}[{i}]: got {g}, Keras {w}");
     }
 }
 
@@ -66,6 +71,11 @@ kernel_test!(
                 padding: padding(&c),
             };
             let (x, w, b, dy) = (floats(&c, "x"), floats(&c, "w"), floats(&c, "b"), floats(&c, "dy"));
+            let algo = super::conv::ConvAlgo::of(&p);
+            // Winograd F(4×4) rounds about ten times more than a direct sum (~1e-6 of the sum of
+            // the terms' magnitudes, which over 3·3·32 terms is well above the value's).
+            let tolerance = if matches!(algo, super::conv::ConvAlgo::Winograd(Tile::F4)) { 1e-4 } else { 2e-5 };
+            let assert_close = |got: &[f32], want: &[f32], what: &str| assert_close_to(got, want, tolerance, what);
             let mut y = vec![0.0; p.y_len()];
             conv2d_forward(&p, &x, &w, &b, &mut y, &mut vec![0.0; p.forward_scratch_len()]);
             assert_close(&y, &floats(&c, "y"), &format!("{name}: y"));
@@ -75,7 +85,7 @@ kernel_test!(
             assert_close(&dx, &floats(&c, "dx"), &format!("{name}: dx"));
             assert_close(&dw, &floats(&c, "dw"), &format!("{name}: dw"));
             assert_close(&db, &floats(&c, "db"), &format!("{name}: db"));
-            winograd_cases += usize::from(super::conv::ConvAlgo::of(&p) == super::conv::ConvAlgo::Winograd);
+            winograd_cases += usize::from(matches!(algo, super::conv::ConvAlgo::Winograd(_)));
         }
         assert!(winograd_cases > 0, "no conv2d case runs the Winograd kernels");
     }

@@ -120,7 +120,7 @@ impl ConvPlan {
         let p = &self.p;
         assert_eq!(w.len(), p.w_len(), "conv2d_pack_weights: w has {} values, expected {}", w.len(), p.w_len());
         match self.algo {
-            ConvAlgo::Winograd => winograd::pack_weights(p, w, packed),
+            ConvAlgo::Winograd(t) => winograd::pack_weights(t, p, w, packed),
             // The direct kernel reads the HWIO kernel as it is.
             ConvAlgo::Direct => copy(&mut packed[..w.len()], w),
             ConvAlgo::Gather | ConvAlgo::Im2col => pack_b(&p.forward_gemm(1), w, packed),
@@ -137,7 +137,7 @@ impl ConvPlan {
         let image_len = p.in_h * p.in_w * p.in_c;
         let out_len = p.positions() * p.out_c;
         match self.algo {
-            ConvAlgo::Winograd => winograd::forward(p, x, packed_w, Some(b), y, scratch),
+            ConvAlgo::Winograd(t) => winograd::forward(t, p, x, packed_w, Some(b), y, scratch),
             ConvAlgo::Direct => {
                 for n in 0..p.batch {
                     let (image, y_n) = (&x[n * image_len..(n + 1) * image_len], &mut y[n * out_len..(n + 1) * out_len]);
@@ -153,8 +153,8 @@ impl ConvPlan {
     pub fn pack_weights_t(&self, w: &[f32], packed_t: &mut [f32]) {
         let p = &self.p;
         assert_eq!(w.len(), p.w_len(), "conv2d_pack_weights_t: w has {} values, expected {}", w.len(), p.w_len());
-        if self.algo == ConvAlgo::Winograd {
-            return winograd::pack_weights_t(p, w, packed_t);
+        if let ConvAlgo::Winograd(t) = self.algo {
+            return winograd::pack_weights_t(t, p, w, packed_t);
         }
         // Wᵀ is filters × patch; W (patch × filters) is its transpose.
         pack_b_transposed(&p.input_grad_gemm(1), w, packed_t);
@@ -178,8 +178,8 @@ impl ConvPlan {
         }
         check_len("conv2d_backward", "dw", grads.dw.len(), p.w_len(), || "like w".into()).unwrap_or_else(|e| fail(e));
         assert!(scratch.len() >= self.backward_scratch_len(), "conv2d_backward: scratch too small");
-        if self.algo == ConvAlgo::Winograd {
-            return winograd::backward(p, x, w, packed_w_t, dy, grads, scratch);
+        if let ConvAlgo::Winograd(t) = self.algo {
+            return winograd::backward(t, p, x, w, packed_w_t, dy, grads, scratch);
         }
         let (positions, patch, filters) = (p.positions(), p.patch_len(), p.out_c);
         let image_len = p.in_h * p.in_w * p.in_c;
@@ -228,7 +228,7 @@ impl ConvPlan {
                         im2col::gathered_kernel_grad(p, image, dy_n, partial, pack, cols);
                         add_bias_grad(dy_n, filters, db);
                     }
-                    ConvAlgo::Im2col | ConvAlgo::Winograd => {
+                    ConvAlgo::Im2col | ConvAlgo::Winograd(_) => {
                         im2col::kernel_grad(p, image, dy_n, partial, pack, cols);
                         add_bias_grad(dy_n, filters, db);
                     }
@@ -287,7 +287,7 @@ pub mod scalar {
     pub fn conv2d_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
         p.check("conv2d_forward", x.len(), w.len(), b.len(), y.len()).unwrap_or_else(|e| fail(e));
         if winograd::applies(p) {
-            return winograd::scalar::forward(p, x, w, b, y);
+            return winograd::scalar::forward(winograd::Tile::of(p), p, x, w, b, y);
         }
         let image_len = p.in_h * p.in_w * p.in_c;
         let f_n = p.out_c;
@@ -309,7 +309,7 @@ pub mod scalar {
     /// See [`super::conv2d_backward`].
     pub fn conv2d_backward(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32], grads: Conv2dGrads<'_>) {
         if winograd::applies(p) {
-            return winograd::scalar::backward(p, x, w, dy, grads);
+            return winograd::scalar::backward(winograd::Tile::of(p), p, x, w, dy, grads);
         }
         let image_len = p.in_h * p.in_w * p.in_c;
         let f_n = p.out_c;

@@ -10,8 +10,9 @@ use super::{direct, im2col, winograd};
 /// alone, so a layer always runs the same one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvAlgo {
-    /// Winograd F(2×2, 3×3) ([`winograd`]): 3×3, stride 1, 'same', ≥ 32 channels in and out.
-    Winograd,
+    /// Winograd F(2×2, 3×3) or F(4×4, 3×3) ([`winograd`]): 3×3, stride 1, 'same', ≥ 32
+    /// channels in and out; the tile is the one with fewer products for the map's size.
+    Winograd(winograd::Tile),
     /// Direct kernels for one input channel under simd128 ([`direct`]); the input gradient runs
     /// on the GEMM path.
     Direct,
@@ -25,7 +26,7 @@ impl ConvAlgo {
     /// The one place that decides.
     pub fn of(p: &Conv2dParams) -> ConvAlgo {
         if winograd::applies(p) {
-            ConvAlgo::Winograd
+            ConvAlgo::Winograd(winograd::Tile::of(p))
         } else if direct::applies(p) {
             ConvAlgo::Direct
         } else if im2col::gathers(p) {
@@ -37,7 +38,8 @@ impl ConvAlgo {
 
     pub fn name(self) -> &'static str {
         match self {
-            ConvAlgo::Winograd => "winograd",
+            ConvAlgo::Winograd(winograd::Tile::F2) => "winograd F(2×2)",
+            ConvAlgo::Winograd(winograd::Tile::F4) => "winograd F(4×4)",
             ConvAlgo::Direct => "direct",
             ConvAlgo::Gather => "gather",
             ConvAlgo::Im2col => "im2col",
@@ -71,7 +73,7 @@ impl ConvPlan {
     pub fn packed_w_len(&self) -> usize {
         let p = &self.p;
         match self.algo {
-            ConvAlgo::Winograd => winograd::packed_len(p),
+            ConvAlgo::Winograd(t) => winograd::packed_len(t, p),
             ConvAlgo::Direct => p.w_len(),
             ConvAlgo::Gather | ConvAlgo::Im2col => p.forward_gemm(1).pack_len(),
         }
@@ -80,7 +82,7 @@ impl ConvPlan {
     /// The length of the kernel packed by [`super::conv2d_pack_weights_t`].
     pub fn packed_w_t_len(&self) -> usize {
         match self.algo {
-            ConvAlgo::Winograd => winograd::packed_t_len(&self.p),
+            ConvAlgo::Winograd(t) => winograd::packed_t_len(t, &self.p),
             _ => self.p.input_grad_gemm(1).pack_len(),
         }
     }
@@ -95,7 +97,7 @@ impl ConvPlan {
     pub fn forward_packed_scratch_len(&self) -> usize {
         let p = &self.p;
         match self.algo {
-            ConvAlgo::Winograd => winograd::forward_scratch_len(p),
+            ConvAlgo::Winograd(t) => winograd::forward_scratch_len(t, p),
             ConvAlgo::Direct => direct::forward_scratch_len(p),
             ConvAlgo::Gather if p.padding == Padding::Valid => 0,
             ConvAlgo::Gather => p.image_group() * p.padded_h() * p.padded_w() * p.in_c,
@@ -109,8 +111,8 @@ impl ConvPlan {
     /// room to pack the output gradients. The input gradient: a group's patch-row gradients,
     /// `Wᵀ` packed and room to pack the output gradients.
     pub fn backward_scratch_len(&self) -> usize {
-        if self.algo == ConvAlgo::Winograd {
-            return winograd::backward_scratch_len(&self.p);
+        if let ConvAlgo::Winograd(t) = self.algo {
+            return winograd::backward_scratch_len(t, &self.p);
         }
         self.kernel_grad_scratch_len().max(self.p.input_grad_scratch_len())
     }

@@ -1,22 +1,27 @@
-//! Winograd F(2×2, 3×3) convolution: 3×3 kernels, stride 1, 'same' padding, many channels (the
-//! Fashion ConvNet's conv2–conv5, which hold almost all of its arithmetic).
+//! Winograd F(m×m, 3×3) convolution, m = 2 or 4: 3×3 kernels, stride 1, 'same' padding, many
+//! channels (the Fashion ConvNets' 3×3 layers, which hold almost all of their arithmetic).
 //!
-//! Each 2×2 block of outputs ("tile") comes from the 4×4 block of the zero-padded input around
-//! it. With `B`, `G` and `A` the F(2×2, 3×3) matrices (Lavin & Gray 2016):
-//! - the input tile becomes `V = Bᵀ·d·B` and each 3×3 kernel slice `U = G·g·Gᵀ` (4×4 each);
-//! - for each of the 16 positions ξ of a 4×4 tile, `M[ξ] = V[ξ] · U[ξ]` is a matrix product over
+//! Each m×m block of outputs ("tile") comes from the n×n block (n = m + 2) of the zero-padded
+//! input around it. With `B`, `G` and `A` the F(m×m, 3×3) matrices (Lavin & Gray 2016; for
+//! m = 4 the points 0, ±1, ±2 and ∞):
+//! - the input tile becomes `V = Bᵀ·d·B` and each 3×3 kernel slice `U = G·g·Gᵀ` (n×n each);
+//! - for each of the n² positions ξ of a tile, `M[ξ] = V[ξ] · U[ξ]` is a matrix product over
 //!   the input channels (tiles × in_c times in_c × out_c), on the packed [`gemm`](crate::kernels::gemm);
 //! - the outputs are `Aᵀ·M·A + b`.
 //!
-//! That is 16 products per 4 outputs instead of 36, at the cost of the transforms. The gradients
-//! use the same identities: `∂L/∂U[ξ] = Σ_tiles V[ξ]ᵀ · (A·dY·Aᵀ)[ξ]` and `∂L/∂g = Gᵀ·(∂L/∂U)·G`;
-//! the input gradient is this same convolution of `dy` with the kernel turned by 180° and its
-//! channels swapped, whose transform is `U` with ξ's rows and columns permuted ([`SIGMA`]).
+//! F(2×2) does 16 products per 4 outputs, F(4×4) 36 per 16, against direct convolution's 9 per
+//! output; F(4×4)'s transforms cost more and round more. [`Tile::of`] picks the one with fewer
+//! products for the map's size (a map's last tiles may reach past its edge), F(2×2) on ties.
+//! The gradients use the same identities: `∂L/∂U[ξ] = Σ_tiles V[ξ]ᵀ · (A·dY·Aᵀ)[ξ]` and
+//! `∂L/∂g = Gᵀ·(∂L/∂U)·G`; the input gradient is this same convolution of `dy` with the kernel
+//! turned by 180° and its channels swapped (for F(2×2) its transform is `U` with ξ's rows and
+//! columns permuted, [`SIGMA`]; for F(4×4), whose points are not closed under `x → 1/x`, the
+//! transform of the turned kernel).
 //!
 //! The sums differ from direct convolution's by rounding only (tested against it); the order of
 //! every sum is fixed and is the scalar reference's in [`scalar`]:
-//! - every transform is the same lane-wise sequence of adds, subtracts and halvings (generic
-//!   over [`Lanes`]: SIMD lanes are channels);
+//! - every transform is the same lane-wise sequence of adds, subtracts and multiplications by
+//!   constants (generic over [`Lanes`]: SIMD lanes are channels);
 //! - `M[t, ξ, f] = Σ_c V[t, ξ, c]·U[ξ, c, f]` from +0.0 in ascending `c`, then `Aᵀ·M·A`, then `+ b`;
 //! - `∂L/∂U[ξ, c, f]` is one sum over all tiles of the batch (image by image, tiles row by row),
 //!   whatever the grouping of images.
@@ -25,25 +30,36 @@ use super::params::{add_bias_grad, given_or_packed, Conv2dGrads, Conv2dParams, P
 use crate::kernels::gemm::{gemm_packed, gemm_transposed_a_accumulate, packed_index, GemmParams};
 use crate::kernels::lanes::{Lanes, F4};
 
-/// Positions of a transformed 4×4 tile.
-const XI: usize = 16;
+/// Room for the largest tile's positions (F(4×4): 6×6) and outputs (4×4).
+const MAX_XI: usize = 36;
+const MAX_OUT: usize = 16;
 
-/// Tiles a group of images aims for: each of the 16 products of a group has this many rows.
-/// The transformed tiles of a group stay in scratch, 16 values per tile and channel.
+/// Tiles a group of images aims for: each of the products of a group has this many rows.
+/// The transformed tiles of a group stay in scratch, n² values per tile and channel.
 const TILE_ROWS: usize = 128;
 
+/// Floats between one position's tiles and the next's beyond their `tiles × channels`: the
+/// transforms write (and read) all n² planes at once, and planes a power of two apart (128
+/// tiles of 128 or 256 channels) would all fall in the same cache sets.
+const PLANE_PAD: usize = 16;
+
+/// The stride between the planes of `t` tiles of `ch` channels.
+fn plane(t: usize, ch: usize) -> usize {
+    t * ch + PLANE_PAD
+}
+
 /// Fewest input and output channels for the transform: with few channels the transforms, not
-/// the products, would dominate. The Fashion ConvNet's layers have 64–256.
+/// the products, would dominate. The Fashion ConvNets' layers have 32–256.
 const MIN_CHANNELS: usize = 32;
 
-/// The input gradient's kernel is turned by 180°: `G·J = P·G` with `J` the 3×3 flip and `P`
-/// the permutation of `G`'s rows that swaps the first and last, so its transform is `U` with
+/// F(2×2)'s input gradient: its kernel is turned by 180°: `G·J = P·G` with `J` the 3×3 flip and
+/// `P` the permutation of `G`'s rows that swaps the first and last, so its transform is `U` with
 /// each of ξ's row and column indices mapped through this.
 const SIGMA: [usize; 4] = [3, 1, 2, 0];
 
-/// Whether a convolution runs as Winograd F(2×2, 3×3): 3×3 kernel, stride 1, 'same' padding
-/// (one row and column of zeros around), at least [`MIN_CHANNELS`] input and output channels,
-/// both multiples of 8 (whole vectors and whole packed panels).
+/// Whether a convolution runs as Winograd: 3×3 kernel, stride 1, 'same' padding (one row and
+/// column of zeros around), at least [`MIN_CHANNELS`] input and output channels, both multiples
+/// of 8 (whole vectors and whole packed panels).
 pub fn applies(p: &Conv2dParams) -> bool {
     p.k_h == 3
         && p.k_w == 3
@@ -56,18 +72,371 @@ pub fn applies(p: &Conv2dParams) -> bool {
         && p.out_c % 8 == 0
 }
 
-/// Tiles per image: `⌈h/2⌉·⌈w/2⌉`.
-fn per_image(p: &Conv2dParams) -> usize {
-    p.in_h.div_ceil(2) * p.in_w.div_ceil(2)
+/// The size of a tile: F(2×2, 3×3) or F(4×4, 3×3).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tile {
+    F2,
+    F4,
+}
+
+impl Tile {
+    /// The tile with fewer products per image for this geometry (it depends on the map's size
+    /// only, so a layer's input gradient runs on the same tile as its forward pass); F(2×2) on
+    /// ties. 28×28, 14×14 and 7×7 maps run F(4×4) (1.78×, 1.36× and 1.78× fewer products).
+    pub fn of(p: &Conv2dParams) -> Tile {
+        if Tile::F4.per_image(p) * Tile::F4.positions() < Tile::F2.per_image(p) * Tile::F2.positions() {
+            Tile::F4
+        } else {
+            Tile::F2
+        }
+    }
+
+    /// Outputs per side, m.
+    pub const fn outputs(self) -> usize {
+        match self {
+            Tile::F2 => 2,
+            Tile::F4 => 4,
+        }
+    }
+
+    /// Positions ξ of a transformed tile, (m + 2)².
+    pub const fn positions(self) -> usize {
+        (self.outputs() + 2) * (self.outputs() + 2)
+    }
+
+    /// Tiles per image: `⌈h/m⌉·⌈w/m⌉`.
+    fn per_image(self, p: &Conv2dParams) -> usize {
+        p.in_h.div_ceil(self.outputs()) * p.in_w.div_ceil(self.outputs())
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Tile::F2 => "F(2×2, 3×3)",
+            Tile::F4 => "F(4×4, 3×3)",
+        }
+    }
+}
+
+/// One tile size's transforms. Tiles are row-major `n × n` arrays (rows along the image's
+/// height) in the first `n²` of [`MAX_XI`] lanes; outputs `m × m` in the first `m²` of
+/// [`MAX_OUT`].
+trait Tiling {
+    const TILE: Tile;
+    const M: usize = Self::TILE.outputs();
+    const N: usize = Self::M + 2;
+    const XI: usize = Self::N * Self::N;
+    /// `Bᵀ·d·B`.
+    fn input_tile<L: Lanes>(d: &[L; MAX_XI]) -> [L; MAX_XI];
+    /// `Aᵀ·m·A`.
+    fn output_tile<L: Lanes>(m: &[L; MAX_XI]) -> [L; MAX_OUT];
+    /// `G·g·Gᵀ` of a 3×3 kernel slice (row-major, `kh` then `kw`).
+    fn filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI];
+    /// The transform the input gradient uses for the same slice: that of the slice turned by 180°.
+    fn turned_filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI];
+    /// `A·dy·Aᵀ`: an output-gradient tile to the gradient of its product tile.
+    fn grad_output_tile<L: Lanes>(dy: &[L; MAX_OUT]) -> [L; MAX_XI];
+    /// `Gᵀ·u·G`: the gradient of a kernel transform to the 3×3 slice's.
+    fn grad_filter_tile<L: Lanes>(u: &[L; MAX_XI]) -> [L; 9];
+}
+
+/// F(2×2, 3×3).
+struct T2;
+
+/// F(4×4, 3×3).
+struct T4;
+
+impl Tiling for T2 {
+    const TILE: Tile = Tile::F2;
+
+    #[inline(always)]
+    fn input_tile<L: Lanes>(d: &[L; MAX_XI]) -> [L; MAX_XI] {
+        let mut t = *d;
+        for j in 0..4 {
+            t[j] = d[j].sub(d[8 + j]);
+            t[4 + j] = d[4 + j].add(d[8 + j]);
+            t[8 + j] = d[8 + j].sub(d[4 + j]);
+            t[12 + j] = d[4 + j].sub(d[12 + j]);
+        }
+        let mut v = t;
+        for i in (0..16).step_by(4) {
+            v[i] = t[i].sub(t[i + 2]);
+            v[i + 1] = t[i + 1].add(t[i + 2]);
+            v[i + 2] = t[i + 2].sub(t[i + 1]);
+            v[i + 3] = t[i + 1].sub(t[i + 3]);
+        }
+        v
+    }
+
+    #[inline(always)]
+    fn output_tile<L: Lanes>(m: &[L; MAX_XI]) -> [L; MAX_OUT] {
+        let mut r = [m[0]; 8];
+        for j in 0..4 {
+            r[j] = m[j].add(m[4 + j]).add(m[8 + j]);
+            r[4 + j] = m[4 + j].sub(m[8 + j]).sub(m[12 + j]);
+        }
+        let mut o = [m[0]; MAX_OUT];
+        o[0] = r[0].add(r[1]).add(r[2]);
+        o[1] = r[1].sub(r[2]).sub(r[3]);
+        o[2] = r[4].add(r[5]).add(r[6]);
+        o[3] = r[5].sub(r[6]).sub(r[7]);
+        o
+    }
+
+    #[inline(always)]
+    fn filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI] {
+        let half = L::splat(0.5);
+        let mut t = [g[0]; 12];
+        for j in 0..3 {
+            let (a, b, c) = (g[j], g[3 + j], g[6 + j]);
+            t[j] = a;
+            t[3 + j] = a.add(b).add(c).mul(half);
+            t[6 + j] = a.sub(b).add(c).mul(half);
+            t[9 + j] = c;
+        }
+        let mut u = [g[0]; MAX_XI];
+        for i in 0..4 {
+            let (a, b, c) = (t[3 * i], t[3 * i + 1], t[3 * i + 2]);
+            u[4 * i] = a;
+            u[4 * i + 1] = a.add(b).add(c).mul(half);
+            u[4 * i + 2] = a.sub(b).add(c).mul(half);
+            u[4 * i + 3] = c;
+        }
+        u
+    }
+
+    #[inline(always)]
+    fn turned_filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI] {
+        let u = Self::filter_tile(g);
+        let mut t = u;
+        for xi in 0..16 {
+            t[xi] = u[SIGMA[xi / 4] * 4 + SIGMA[xi % 4]];
+        }
+        t
+    }
+
+    #[inline(always)]
+    fn grad_output_tile<L: Lanes>(dy: &[L; MAX_OUT]) -> [L; MAX_XI] {
+        let zero = L::splat(0.0);
+        let mut r = [zero; 8];
+        for j in 0..2 {
+            let (a, b) = (dy[j], dy[2 + j]);
+            r[j] = a;
+            r[2 + j] = a.add(b);
+            r[4 + j] = a.sub(b);
+            r[6 + j] = zero.sub(b);
+        }
+        let mut u = [zero; MAX_XI];
+        for i in 0..4 {
+            let (a, b) = (r[2 * i], r[2 * i + 1]);
+            u[4 * i] = a;
+            u[4 * i + 1] = a.add(b);
+            u[4 * i + 2] = a.sub(b);
+            u[4 * i + 3] = zero.sub(b);
+        }
+        u
+    }
+
+    #[inline(always)]
+    fn grad_filter_tile<L: Lanes>(u: &[L; MAX_XI]) -> [L; 9] {
+        let half = L::splat(0.5);
+        let mut t = [u[0]; 12];
+        for j in 0..4 {
+            let (a, b, c, d) = (u[j], u[4 + j], u[8 + j], u[12 + j]);
+            t[j] = a.add(b.add(c).mul(half));
+            t[4 + j] = b.sub(c).mul(half);
+            t[8 + j] = b.add(c).mul(half).add(d);
+        }
+        let mut g = [u[0]; 9];
+        for i in 0..3 {
+            let (a, b, c, d) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
+            g[3 * i] = a.add(b.add(c).mul(half));
+            g[3 * i + 1] = b.sub(c).mul(half);
+            g[3 * i + 2] = b.add(c).mul(half).add(d);
+        }
+        g
+    }
+}
+
+/// F(4×4)'s one-dimensional transforms. Multiplications by 2, 4 and 8 are exact; those by 1/4,
+/// 1/6, 1/12 and 1/24 (the kernel's transform and its gradient) round.
+mod f4 {
+    use crate::kernels::lanes::Lanes;
+
+    /// `Bᵀ·d`: rows 4 0 −5 0 1 0 · 0 −4 −4 1 1 0 · 0 4 −4 −1 1 0 · 0 −2 −1 2 1 0 · 0 2 −1 −2 1 0 · 0 4 0 −5 0 1.
+    #[inline(always)]
+    pub fn bt<L: Lanes>(d: [L; 6]) -> [L; 6] {
+        let (two, four) = (L::splat(2.0), L::splat(4.0));
+        let d42 = d[4].sub(d[2]);
+        let d31 = d[3].sub(d[1]).mul(two);
+        [
+            d[0].sub(d[2]).mul(four).add(d42),
+            d[3].add(d[4]).sub(d[1].add(d[2]).mul(four)),
+            d[4].sub(d[3]).add(d[1].sub(d[2]).mul(four)),
+            d42.add(d31),
+            d42.sub(d31),
+            d[1].sub(d[3]).mul(four).add(d[5].sub(d[3])),
+        ]
+    }
+
+    /// `Aᵀ·m`: rows 1 1 1 1 1 0 · 0 1 −1 2 −2 0 · 0 1 1 4 4 0 · 0 1 −1 8 −8 1.
+    #[inline(always)]
+    pub fn at<L: Lanes>(m: [L; 6]) -> [L; 4] {
+        let (s12, d12) = (m[1].add(m[2]), m[1].sub(m[2]));
+        let (s34, d34) = (m[3].add(m[4]), m[3].sub(m[4]));
+        [
+            m[0].add(s12).add(s34),
+            d12.add(d34.mul(L::splat(2.0))),
+            s12.add(s34.mul(L::splat(4.0))),
+            d12.add(d34.mul(L::splat(8.0))).add(m[5]),
+        ]
+    }
+
+    /// `G·g`: rows 1/4 0 0 · −1/6 −1/6 −1/6 · −1/6 1/6 −1/6 · 1/24 1/12 1/6 · 1/24 −1/12 1/6 · 0 0 1.
+    #[inline(always)]
+    pub fn g<L: Lanes>(g: [L; 3]) -> [L; 6] {
+        let (sixth, twenty_fourth) = (L::splat(-1.0 / 6.0), L::splat(1.0 / 24.0));
+        let s02 = g[0].add(g[2]);
+        let (p, q) = (g[0].add(g[2].mul(L::splat(4.0))), g[1].mul(L::splat(2.0)));
+        [
+            g[0].mul(L::splat(0.25)),
+            s02.add(g[1]).mul(sixth),
+            s02.sub(g[1]).mul(sixth),
+            p.add(q).mul(twenty_fourth),
+            p.sub(q).mul(twenty_fourth),
+            g[2],
+        ]
+    }
+
+    /// `A·y` (the transpose of [`at`]).
+    #[inline(always)]
+    pub fn a<L: Lanes>(y: [L; 4]) -> [L; 6] {
+        let (p, q) = (y[0].add(y[2]), y[1].add(y[3]));
+        let p4 = y[0].add(y[2].mul(L::splat(4.0)));
+        let q4 = y[1].add(y[3].mul(L::splat(4.0))).mul(L::splat(2.0));
+        [y[0], p.add(q), p.sub(q), p4.add(q4), p4.sub(q4), y[3]]
+    }
+
+    /// `Gᵀ·u` (the transpose of [`g`]).
+    #[inline(always)]
+    pub fn gt<L: Lanes>(u: [L; 6]) -> [L; 3] {
+        let sixth = L::splat(1.0 / 6.0);
+        let minus_sixth = L::splat(-1.0 / 6.0);
+        let (s12, d12) = (u[1].add(u[2]), u[1].sub(u[2]));
+        let (s34, d34) = (u[3].add(u[4]), u[3].sub(u[4]));
+        [
+            u[0].mul(L::splat(0.25)).add(s12.mul(minus_sixth)).add(s34.mul(L::splat(1.0 / 24.0))),
+            d12.mul(minus_sixth).add(d34.mul(L::splat(1.0 / 12.0))),
+            s12.mul(minus_sixth).add(s34.mul(sixth)).add(u[5]),
+        ]
+    }
+}
+
+impl Tiling for T4 {
+    const TILE: Tile = Tile::F4;
+
+    #[inline(always)]
+    fn input_tile<L: Lanes>(d: &[L; MAX_XI]) -> [L; MAX_XI] {
+        let mut t = *d;
+        for j in 0..6 {
+            for (k, v) in f4::bt(core::array::from_fn(|k| d[6 * k + j])).into_iter().enumerate() {
+                t[6 * k + j] = v;
+            }
+        }
+        let mut v = t;
+        for i in 0..6 {
+            let row = f4::bt(core::array::from_fn(|k| t[6 * i + k]));
+            v[6 * i..6 * i + 6].copy_from_slice(&row);
+        }
+        v
+    }
+
+    #[inline(always)]
+    fn output_tile<L: Lanes>(m: &[L; MAX_XI]) -> [L; MAX_OUT] {
+        let mut r = [m[0]; 24];
+        for j in 0..6 {
+            for (k, v) in f4::at(core::array::from_fn(|k| m[6 * k + j])).into_iter().enumerate() {
+                r[6 * k + j] = v;
+            }
+        }
+        let mut o = [m[0]; MAX_OUT];
+        for i in 0..4 {
+            let row = f4::at(core::array::from_fn(|k| r[6 * i + k]));
+            o[4 * i..4 * i + 4].copy_from_slice(&row);
+        }
+        o
+    }
+
+    #[inline(always)]
+    fn filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI] {
+        let mut t = [g[0]; 18];
+        for j in 0..3 {
+            for (k, v) in f4::g([g[j], g[3 + j], g[6 + j]]).into_iter().enumerate() {
+                t[3 * k + j] = v;
+            }
+        }
+        let mut u = [g[0]; MAX_XI];
+        for i in 0..6 {
+            let row = f4::g([t[3 * i], t[3 * i + 1], t[3 * i + 2]]);
+            u[6 * i..6 * i + 6].copy_from_slice(&row);
+        }
+        u
+    }
+
+    #[inline(always)]
+    fn turned_filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI] {
+        Self::filter_tile(&core::array::from_fn(|tap| g[8 - tap]))
+    }
+
+    #[inline(always)]
+    fn grad_output_tile<L: Lanes>(dy: &[L; MAX_OUT]) -> [L; MAX_XI] {
+        let mut r = [dy[0]; 24];
+        for j in 0..4 {
+            for (k, v) in f4::a(core::array::from_fn(|k| dy[4 * k + j])).into_iter().enumerate() {
+                r[4 * k + j] = v;
+            }
+        }
+        let mut u = [dy[0]; MAX_XI];
+        for i in 0..6 {
+            let row = f4::a(core::array::from_fn(|k| r[4 * i + k]));
+            u[6 * i..6 * i + 6].copy_from_slice(&row);
+        }
+        u
+    }
+
+    #[inline(always)]
+    fn grad_filter_tile<L: Lanes>(u: &[L; MAX_XI]) -> [L; 9] {
+        let mut t = [u[0]; 18];
+        for j in 0..6 {
+            for (k, v) in f4::gt(core::array::from_fn(|k| u[6 * k + j])).into_iter().enumerate() {
+                t[6 * k + j] = v;
+            }
+        }
+        let mut g = [u[0]; 9];
+        for i in 0..3 {
+            let row = f4::gt(core::array::from_fn(|k| t[6 * i + k]));
+            g[3 * i..3 * i + 3].copy_from_slice(&row);
+        }
+        g
+    }
+}
+
+/// Calls `$f::<T2>` or `$f::<T4>` as `$tile` says.
+macro_rules! on_tile {
+    ($tile:expr, $f:ident($($arg:expr),* $(,)?)) => {
+        match $tile {
+            Tile::F2 => $f::<T2>($($arg),*),
+            Tile::F4 => $f::<T4>($($arg),*),
+        }
+    };
 }
 
 /// Images per group: enough for about [`TILE_ROWS`] tiles.
-fn group(p: &Conv2dParams) -> usize {
-    (TILE_ROWS / per_image(p)).clamp(1, p.batch.max(1))
+fn group(tile: Tile, p: &Conv2dParams) -> usize {
+    (TILE_ROWS / tile.per_image(p)).clamp(1, p.batch.max(1))
 }
 
-fn group_tiles(p: &Conv2dParams) -> usize {
-    group(p) * per_image(p)
+fn group_tiles(tile: Tile, p: &Conv2dParams) -> usize {
+    group(tile, p) * tile.per_image(p)
 }
 
 /// The product of one position ξ: `rows` tiles × `k` channels times `k` × `n` channels.
@@ -75,37 +444,38 @@ fn product(rows: usize, k: usize, n: usize) -> GemmParams {
     GemmParams { m: rows, k, n }
 }
 
-/// The arithmetic of [`forward`]'s 16 products (multiply-adds count two), for reports: the
-/// direct convolution's `2·positions·9·in_c·out_c` becomes `2·tiles·16·in_c·out_c`, tiles
-/// past the edge included. The transforms' adds are not counted.
-pub fn product_flops(p: &Conv2dParams) -> f64 {
-    2.0 * (p.batch * per_image(p) * XI) as f64 * (p.in_c * p.out_c) as f64
+/// The arithmetic of [`forward`]'s products (multiply-adds count two), for reports: the direct
+/// convolution's `2·positions·9·in_c·out_c` becomes `2·tiles·n²·in_c·out_c`, tiles past the
+/// edge included. The transforms' adds are not counted.
+pub fn product_flops(tile: Tile, p: &Conv2dParams) -> f64 {
+    2.0 * (p.batch * tile.per_image(p) * tile.positions()) as f64 * (p.in_c * p.out_c) as f64
 }
 
-/// The kernel packed by [`pack_weights`]: 16 packed `in_c × out_c` operands.
-pub fn packed_len(p: &Conv2dParams) -> usize {
-    XI * product(1, p.in_c, p.out_c).pack_len()
+/// The kernel packed by [`pack_weights`]: n² packed `in_c × out_c` operands.
+pub fn packed_len(tile: Tile, p: &Conv2dParams) -> usize {
+    tile.positions() * product(1, p.in_c, p.out_c).pack_len()
 }
 
-/// The kernel packed by [`pack_weights_t`] for the input gradient: 16 `out_c × in_c` operands.
-pub fn packed_t_len(p: &Conv2dParams) -> usize {
-    XI * product(1, p.out_c, p.in_c).pack_len()
+/// The kernel packed by [`pack_weights_t`] for the input gradient: n² `out_c × in_c` operands.
+pub fn packed_t_len(tile: Tile, p: &Conv2dParams) -> usize {
+    tile.positions() * product(1, p.out_c, p.in_c).pack_len()
 }
 
 /// Scratch for [`forward`]: a group's transformed input tiles and products, and room to pack
 /// the tiles.
-pub fn forward_scratch_len(p: &Conv2dParams) -> usize {
-    let t = group_tiles(p);
-    XI * t * (p.in_c + p.out_c) + product(t, p.in_c, p.out_c).a_pack_len()
+pub fn forward_scratch_len(tile: Tile, p: &Conv2dParams) -> usize {
+    let t = group_tiles(tile, p);
+    tile.positions() * (plane(t, p.in_c) + plane(t, p.out_c)) + product(t, p.in_c, p.out_c).a_pack_len()
 }
 
-/// Scratch for [`backward`]: the kernel gradient's 16 sums, a group's transformed input tiles
+/// Scratch for [`backward`]: the kernel gradient's n² sums, a group's transformed input tiles
 /// and output-gradient tiles and room for their product; then (reusing it) the input gradient's
 /// packed kernel and a forward pass's scratch.
-pub fn backward_scratch_len(p: &Conv2dParams) -> usize {
-    let t = group_tiles(p);
-    let kernel = XI * p.in_c * p.out_c + XI * t * (p.in_c + p.out_c) + product(p.in_c, t, p.out_c).scratch_len();
-    let input = packed_t_len(p) + forward_scratch_len(&swapped(p));
+pub fn backward_scratch_len(tile: Tile, p: &Conv2dParams) -> usize {
+    let (t, xi) = (group_tiles(tile, p), tile.positions());
+    let tiles = xi * (plane(t, p.in_c) + plane(t, p.out_c));
+    let kernel = xi * p.in_c * p.out_c + tiles + product(p.in_c, t, p.out_c).scratch_len();
+    let input = packed_t_len(tile, p) + forward_scratch_len(tile, &swapped(p));
     kernel.max(input)
 }
 
@@ -114,144 +484,49 @@ fn swapped(p: &Conv2dParams) -> Conv2dParams {
     Conv2dParams { in_c: p.out_c, out_c: p.in_c, ..*p }
 }
 
-/// `Bᵀ·d·B` of a 4×4 input tile (row-major, rows along the image's height).
-#[inline(always)]
-fn input_tile<L: Lanes>(d: &[L; 16]) -> [L; 16] {
-    let mut t = *d;
-    for j in 0..4 {
-        t[j] = d[j].sub(d[8 + j]);
-        t[4 + j] = d[4 + j].add(d[8 + j]);
-        t[8 + j] = d[8 + j].sub(d[4 + j]);
-        t[12 + j] = d[4 + j].sub(d[12 + j]);
-    }
-    let mut v = t;
-    for i in (0..16).step_by(4) {
-        v[i] = t[i].sub(t[i + 2]);
-        v[i + 1] = t[i + 1].add(t[i + 2]);
-        v[i + 2] = t[i + 2].sub(t[i + 1]);
-        v[i + 3] = t[i + 1].sub(t[i + 3]);
-    }
-    v
-}
-
-/// `Aᵀ·m·A`: a 4×4 product tile to its 2×2 outputs.
-#[inline(always)]
-fn output_tile<L: Lanes>(m: &[L; 16]) -> [L; 4] {
-    let mut r = [m[0]; 8];
-    for j in 0..4 {
-        r[j] = m[j].add(m[4 + j]).add(m[8 + j]);
-        r[4 + j] = m[4 + j].sub(m[8 + j]).sub(m[12 + j]);
-    }
-    [r[0].add(r[1]).add(r[2]), r[1].sub(r[2]).sub(r[3]), r[4].add(r[5]).add(r[6]), r[5].sub(r[6]).sub(r[7])]
-}
-
-/// `G·g·Gᵀ`: a 3×3 kernel slice (row-major, `kh` then `kw`) to its 4×4 transform.
-#[inline(always)]
-fn filter_tile<L: Lanes>(g: &[L; 9]) -> [L; 16] {
-    let half = L::splat(0.5);
-    let mut t = [g[0]; 12];
-    for j in 0..3 {
-        let (a, b, c) = (g[j], g[3 + j], g[6 + j]);
-        t[j] = a;
-        t[3 + j] = a.add(b).add(c).mul(half);
-        t[6 + j] = a.sub(b).add(c).mul(half);
-        t[9 + j] = c;
-    }
-    let mut u = [g[0]; 16];
-    for i in 0..4 {
-        let (a, b, c) = (t[3 * i], t[3 * i + 1], t[3 * i + 2]);
-        u[4 * i] = a;
-        u[4 * i + 1] = a.add(b).add(c).mul(half);
-        u[4 * i + 2] = a.sub(b).add(c).mul(half);
-        u[4 * i + 3] = c;
-    }
-    u
-}
-
-/// `A·dy·Aᵀ`: a 2×2 output-gradient tile to the gradient of its 4×4 product tile.
-#[inline(always)]
-fn grad_output_tile<L: Lanes>(dy: &[L; 4]) -> [L; 16] {
-    let zero = L::splat(0.0);
-    let mut r = [zero; 8];
-    for j in 0..2 {
-        let (a, b) = (dy[j], dy[2 + j]);
-        r[j] = a;
-        r[2 + j] = a.add(b);
-        r[4 + j] = a.sub(b);
-        r[6 + j] = zero.sub(b);
-    }
-    let mut u = [zero; 16];
-    for i in 0..4 {
-        let (a, b) = (r[2 * i], r[2 * i + 1]);
-        u[4 * i] = a;
-        u[4 * i + 1] = a.add(b);
-        u[4 * i + 2] = a.sub(b);
-        u[4 * i + 3] = zero.sub(b);
-    }
-    u
-}
-
-/// `Gᵀ·u·G`: the gradient of a 4×4 kernel transform to the 3×3 kernel slice's.
-#[inline(always)]
-fn grad_filter_tile<L: Lanes>(u: &[L; 16]) -> [L; 9] {
-    let half = L::splat(0.5);
-    let mut t = [u[0]; 12];
-    for j in 0..4 {
-        let (a, b, c, d) = (u[j], u[4 + j], u[8 + j], u[12 + j]);
-        t[j] = a.add(b.add(c).mul(half));
-        t[4 + j] = b.sub(c).mul(half);
-        t[8 + j] = b.add(c).mul(half).add(d);
-    }
-    let mut g = [u[0]; 9];
-    for i in 0..3 {
-        let (a, b, c, d) = (t[4 * i], t[4 * i + 1], t[4 * i + 2], t[4 * i + 3]);
-        g[3 * i] = a.add(b.add(c).mul(half));
-        g[3 * i + 1] = b.sub(c).mul(half);
-        g[3 * i + 2] = b.add(c).mul(half).add(d);
-    }
-    g
-}
-
-/// Position ξ of the turned kernel's transform in the kernel's own.
-fn turned(xi: usize) -> usize {
-    SIGMA[xi / 4] * 4 + SIGMA[xi % 4]
-}
-
-/// Packs the 16 transforms `U[ξ]` (in_c × out_c each) of an HWIO kernel for [`forward`].
+/// Packs the n² transforms `U[ξ]` (in_c × out_c each) of an HWIO kernel for [`forward`].
 ///
 /// # Shapes
 /// `w`: 9·in_c·out_c; `packed`: at least [`packed_len`].
-pub fn pack_weights(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
+pub fn pack_weights(tile: Tile, p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
     let (ci, co) = (p.in_c, p.out_c);
     assert_eq!(w.len(), 9 * ci * co, "winograd: the kernel has {} values, expected 9·{ci}·{co}", w.len());
-    assert!(packed.len() >= packed_len(p), "winograd: the pack has {} values, needs {}", packed.len(), packed_len(p));
+    let need = packed_len(tile, p);
+    assert!(packed.len() >= need, "winograd: the pack has {} values, needs {need}", packed.len());
+    on_tile!(tile, pack_weights_on(p, w, packed))
+}
+
+fn pack_weights_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
+    let (ci, co) = (p.in_c, p.out_c);
     let b = product(1, ci, co);
     let slot = b.pack_len();
     for c in 0..ci {
         for f in (0..co).step_by(4) {
             let g: [F4; 9] = core::array::from_fn(|tap| F4::load(&w[(tap * ci + c) * co + f..]));
-            let u = filter_tile(&g);
+            let u = T::filter_tile(&g);
             let at = packed_index(&b, c, f);
-            for (xi, v) in u.iter().enumerate() {
+            for (xi, v) in u[..T::XI].iter().enumerate() {
                 v.store(&mut packed[xi * slot + at..]);
             }
         }
     }
 }
 
-/// Packs the input gradient's 16 transforms (out_c × out_c each: `U'[ξ][f, c] = U[σ(ξ)][c, f]`).
+/// Packs the input gradient's n² transforms (out_c × in_c each: `U'[ξ][f, c]`, the transform of
+/// slice (c, f) turned by 180°).
 ///
 /// # Shapes
 /// `w`: 9·in_c·out_c; `packed`: at least [`packed_t_len`].
-pub fn pack_weights_t(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
+pub fn pack_weights_t(tile: Tile, p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
     let (ci, co) = (p.in_c, p.out_c);
     assert_eq!(w.len(), 9 * ci * co, "winograd: the kernel has {} values, expected 9·{ci}·{co}", w.len());
-    assert!(
-        packed.len() >= packed_t_len(p),
-        "winograd: the pack has {} values, needs {}",
-        packed.len(),
-        packed_t_len(p)
-    );
+    let need = packed_t_len(tile, p);
+    assert!(packed.len() >= need, "winograd: the pack has {} values, needs {need}", packed.len());
+    on_tile!(tile, pack_weights_t_on(p, w, packed))
+}
+
+fn pack_weights_t_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
+    let (ci, co) = (p.in_c, p.out_c);
     let b = product(1, co, ci);
     let slot = b.pack_len();
     for f in 0..co {
@@ -261,48 +536,50 @@ pub fn pack_weights_t(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
                 let at = (tap * ci + c) * co + f;
                 F4::load(&[w[at], w[at + co], w[at + 2 * co], w[at + 3 * co]])
             });
-            let u = filter_tile(&g);
+            let u = T::turned_filter_tile(&g);
             let at = packed_index(&b, f, c);
-            for xi in 0..XI {
-                u[turned(xi)].store(&mut packed[xi * slot + at..]);
+            for (xi, v) in u[..T::XI].iter().enumerate() {
+                v.store(&mut packed[xi * slot + at..]);
             }
         }
     }
 }
 
 /// The transformed input tiles of `images` (whole `h × w × ch` images): `v[ξ][t][c]` with the
-/// tiles `t` image by image, row by row; zeros stand for the padding.
-fn transform_input(h: usize, w: usize, ch: usize, images: &[f32], v: &mut [f32]) {
-    let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
-    let plane = images.len() / (h * w) * th * tw;
+/// tiles `t` image by image, row by row, planes `plane` apart; zeros stand for the padding.
+fn transform_input<T: Tiling>(h: usize, w: usize, ch: usize, images: &[f32], v: &mut [f32], plane: usize) {
+    let (m, n) = (T::M, T::N);
+    let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
     let zero = F4::splat(0.0);
     for (i, image) in images.chunks_exact(h * w * ch).enumerate() {
         for a in 0..th {
             for b in 0..tw {
                 let t = (i * th + a) * tw + b;
-                if a >= 1 && b >= 1 && 2 * a + 3 <= h && 2 * b + 3 <= w {
-                    // The whole 4×4 block is inside the image: sixteen loads at fixed offsets.
-                    let base = ((2 * a - 1) * w + 2 * b - 1) * ch;
+                if a >= 1 && b >= 1 && m * a + m < h && m * b + m < w {
+                    // The whole n×n block is inside the image: loads at fixed offsets.
+                    let base = ((m * a - 1) * w + m * b - 1) * ch;
                     for c in (0..ch).step_by(4) {
-                        let d: [F4; 16] =
-                            core::array::from_fn(|k| F4::load(&image[base + ((k / 4) * w + k % 4) * ch + c..]));
-                        for (xi, x) in input_tile(&d).iter().enumerate() {
+                        let mut d = [zero; MAX_XI];
+                        for (k, dk) in d[..T::XI].iter_mut().enumerate() {
+                            *dk = F4::load(&image[base + ((k / n) * w + k % n) * ch + c..]);
+                        }
+                        for (xi, x) in T::input_tile(&d)[..T::XI].iter().enumerate() {
                             x.store(&mut v[xi * plane + t * ch + c..]);
                         }
                     }
                     continue;
                 }
-                // Rows 2a−1..2a+3 and columns 2b−1..2b+3 of the image, where they exist.
-                let rows = (2 * a).saturating_sub(1)..(2 * a + 3).min(h);
-                let cols = (2 * b).saturating_sub(1)..(2 * b + 3).min(w);
+                // Rows m·a−1..m·a+m+1 and columns m·b−1..m·b+m+1 of the image, where they exist.
+                let rows = (m * a).saturating_sub(1)..(m * a + m + 1).min(h);
+                let cols = (m * b).saturating_sub(1)..(m * b + m + 1).min(w);
                 for c in (0..ch).step_by(4) {
-                    let mut d = [zero; 16];
+                    let mut d = [zero; MAX_XI];
                     for r in rows.clone() {
                         for s in cols.clone() {
-                            d[(r + 1 - 2 * a) * 4 + s + 1 - 2 * b] = F4::load(&image[(r * w + s) * ch + c..]);
+                            d[(r + 1 - m * a) * n + s + 1 - m * b] = F4::load(&image[(r * w + s) * ch + c..]);
                         }
                     }
-                    for (xi, x) in input_tile(&d).iter().enumerate() {
+                    for (xi, x) in T::input_tile(&d)[..T::XI].iter().enumerate() {
                         x.store(&mut v[xi * plane + t * ch + c..]);
                     }
                 }
@@ -312,23 +589,23 @@ fn transform_input(h: usize, w: usize, ch: usize, images: &[f32], v: &mut [f32])
 }
 
 /// The transformed output-gradient tiles of `grads` (whole `h × w × ch` gradients): `u[ξ][t][c]`,
-/// zeros for a tile's outputs past the edge.
-fn transform_grad_output(h: usize, w: usize, ch: usize, grads: &[f32], u: &mut [f32]) {
-    let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
-    let plane = grads.len() / (h * w) * th * tw;
+/// planes `plane` apart, zeros for a tile's outputs past the edge.
+fn transform_grad_output<T: Tiling>(h: usize, w: usize, ch: usize, grads: &[f32], u: &mut [f32], plane: usize) {
+    let m = T::M;
+    let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
     let zero = F4::splat(0.0);
     for (i, grad) in grads.chunks_exact(h * w * ch).enumerate() {
         for a in 0..th {
             for b in 0..tw {
                 let t = (i * th + a) * tw + b;
                 for c in (0..ch).step_by(4) {
-                    let mut d = [zero; 4];
-                    for r in 2 * a..(2 * a + 2).min(h) {
-                        for s in 2 * b..(2 * b + 2).min(w) {
-                            d[(r - 2 * a) * 2 + s - 2 * b] = F4::load(&grad[(r * w + s) * ch + c..]);
+                    let mut d = [zero; MAX_OUT];
+                    for r in m * a..(m * a + m).min(h) {
+                        for s in m * b..(m * b + m).min(w) {
+                            d[(r - m * a) * m + s - m * b] = F4::load(&grad[(r * w + s) * ch + c..]);
                         }
                     }
-                    for (xi, x) in grad_output_tile(&d).iter().enumerate() {
+                    for (xi, x) in T::grad_output_tile(&d)[..T::XI].iter().enumerate() {
                         x.store(&mut u[xi * plane + t * ch + c..]);
                     }
                 }
@@ -337,22 +614,35 @@ fn transform_grad_output(h: usize, w: usize, ch: usize, grads: &[f32], u: &mut [
     }
 }
 
-/// Writes the outputs of the product tiles `m[ξ][t][c]` (`+ bias`) into whole `h × w × ch`
-/// outputs; a tile's outputs past the edge are dropped.
-fn transform_output(h: usize, w: usize, ch: usize, m: &[f32], bias: Option<&[f32]>, y: &mut [f32]) {
-    let (th, tw) = (h.div_ceil(2), w.div_ceil(2));
-    let plane = y.len() / (h * w * ch) * th * tw * ch;
+/// Writes the outputs of the product tiles `m[ξ][t][c]` (planes `plane` apart, `+ bias`) into
+/// whole `h × w × ch` outputs; a tile's outputs past the edge are dropped.
+#[allow(clippy::too_many_arguments)]
+fn transform_output<T: Tiling>(
+    h: usize,
+    w: usize,
+    ch: usize,
+    mt: &[f32],
+    plane: usize,
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+) {
+    let m = T::M;
+    let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
+    let zero = F4::splat(0.0);
     for (i, out) in y.chunks_exact_mut(h * w * ch).enumerate() {
         for a in 0..th {
             for b in 0..tw {
                 let t = (i * th + a) * tw + b;
                 for c in (0..ch).step_by(4) {
-                    let tile: [F4; 16] = core::array::from_fn(|xi| F4::load(&m[xi * plane + t * ch + c..]));
-                    let o = output_tile(&tile);
+                    let mut tile = [zero; MAX_XI];
+                    for (xi, v) in tile[..T::XI].iter_mut().enumerate() {
+                        *v = F4::load(&mt[xi * plane + t * ch + c..]);
+                    }
+                    let o = T::output_tile(&tile);
                     let bias = bias.map(|b| F4::load(&b[c..]));
-                    for r in 2 * a..(2 * a + 2).min(h) {
-                        for s in 2 * b..(2 * b + 2).min(w) {
-                            let mut v = o[(r - 2 * a) * 2 + s - 2 * b];
+                    for r in m * a..(m * a + m).min(h) {
+                        for s in m * b..(m * b + m).min(w) {
+                            let mut v = o[(r - m * a) * m + s - m * b];
                             if let Some(b) = bias {
                                 v = v.add(b);
                             }
@@ -366,29 +656,49 @@ fn transform_output(h: usize, w: usize, ch: usize, m: &[f32], bias: Option<&[f32
 }
 
 /// `y = conv(x, w) (+ b)` with the kernel packed by [`pack_weights`], a group of images at a
-/// time: transform the group's tiles, 16 products, transform back.
+/// time: transform the group's tiles, n² products, transform back.
 ///
 /// # Shapes
 /// As [`super::conv2d_forward_packed`]; `scratch`: at least [`forward_scratch_len`].
-pub fn forward(p: &Conv2dParams, x: &[f32], packed: &[f32], bias: Option<&[f32]>, y: &mut [f32], scratch: &mut [f32]) {
+pub fn forward(
+    tile: Tile,
+    p: &Conv2dParams,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
+    assert!(packed.len() >= packed_len(tile, p), "winograd: the packed kernel is too short");
+    assert!(scratch.len() >= forward_scratch_len(tile, p), "winograd: scratch too small");
+    on_tile!(tile, forward_on(p, x, packed, bias, y, scratch))
+}
+
+fn forward_on<T: Tiling>(
+    p: &Conv2dParams,
+    x: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    y: &mut [f32],
+    scratch: &mut [f32],
+) {
     let (h, w, ci, co) = (p.in_h, p.in_w, p.in_c, p.out_c);
-    assert!(packed.len() >= packed_len(p), "winograd: the packed kernel is too short");
-    assert!(scratch.len() >= forward_scratch_len(p), "winograd: scratch too small");
     let (x_len, y_len) = (h * w * ci, h * w * co);
-    let (images, gt) = (group(p), group_tiles(p));
-    let (v, rest) = scratch.split_at_mut(XI * gt * ci);
-    let (m, a_pack) = rest.split_at_mut(XI * gt * co);
+    let (images, gt) = (group(T::TILE, p), group_tiles(T::TILE, p));
+    let (v, rest) = scratch.split_at_mut(T::XI * plane(gt, ci));
+    let (m, a_pack) = rest.split_at_mut(T::XI * plane(gt, co));
     let slot = product(1, ci, co).pack_len();
     for n0 in (0..p.batch).step_by(images) {
         let n = images.min(p.batch - n0);
-        let t = n * per_image(p);
-        transform_input(h, w, ci, &x[n0 * x_len..(n0 + n) * x_len], &mut v[..XI * t * ci]);
+        let t = n * T::TILE.per_image(p);
+        let (pv, pm) = (plane(t, ci), plane(t, co));
+        transform_input::<T>(h, w, ci, &x[n0 * x_len..(n0 + n) * x_len], v, pv);
         let gp = product(t, ci, co);
-        for xi in 0..XI {
-            let (a, c) = (&v[xi * t * ci..(xi + 1) * t * ci], &mut m[xi * t * co..(xi + 1) * t * co]);
+        for xi in 0..T::XI {
+            let (a, c) = (&v[xi * pv..xi * pv + t * ci], &mut m[xi * pm..xi * pm + t * co]);
             gemm_packed(&gp, a, &packed[xi * slot..(xi + 1) * slot], None, c, a_pack);
         }
-        transform_output(h, w, co, &m[..XI * t * co], bias, &mut y[n0 * y_len..(n0 + n) * y_len]);
+        transform_output::<T>(h, w, co, m, pm, bias, &mut y[n0 * y_len..(n0 + n) * y_len]);
     }
 }
 
@@ -397,7 +707,22 @@ pub fn forward(p: &Conv2dParams, x: &[f32], packed: &[f32], bias: Option<&[f32]>
 ///
 /// # Shapes
 /// As [`super::conv2d_backward_packed`]; `scratch`: at least [`backward_scratch_len`].
+#[allow(clippy::too_many_arguments)]
 pub fn backward(
+    tile: Tile,
+    p: &Conv2dParams,
+    x: &[f32],
+    w: &[f32],
+    packed_w_t: Option<&[f32]>,
+    dy: &[f32],
+    grads: Conv2dGrads<'_>,
+    scratch: &mut [f32],
+) {
+    assert!(scratch.len() >= backward_scratch_len(tile, p), "winograd: scratch too small");
+    on_tile!(tile, backward_on(p, x, w, packed_w_t, dy, grads, scratch))
+}
+
+fn backward_on<T: Tiling>(
     p: &Conv2dParams,
     x: &[f32],
     w: &[f32],
@@ -407,42 +732,47 @@ pub fn backward(
     scratch: &mut [f32],
 ) {
     let (h, wd, ci, co) = (p.in_h, p.in_w, p.in_c, p.out_c);
-    assert!(scratch.len() >= backward_scratch_len(p), "winograd: scratch too small");
     let (x_len, y_len) = (h * wd * ci, h * wd * co);
     let Conv2dGrads { dx, dw, db } = grads;
     db.fill(0.0);
     add_bias_grad(dy, co, db);
 
     // ∂L/∂U[ξ] = Σ_tiles V[ξ]ᵀ · Ŷ[ξ], one sum over the batch's tiles continued group by group.
-    let (du, rest) = scratch.split_at_mut(XI * ci * co);
+    let (du, rest) = scratch.split_at_mut(T::XI * ci * co);
     du.fill(0.0);
-    let (images, gt) = (group(p), group_tiles(p));
-    let (v, rest) = rest.split_at_mut(XI * gt * ci);
-    let (yh, gemm_scratch) = rest.split_at_mut(XI * gt * co);
+    let (images, gt) = (group(T::TILE, p), group_tiles(T::TILE, p));
+    let (v, rest) = rest.split_at_mut(T::XI * plane(gt, ci));
+    let (yh, gemm_scratch) = rest.split_at_mut(T::XI * plane(gt, co));
     for n0 in (0..p.batch).step_by(images) {
         let n = images.min(p.batch - n0);
-        let t = n * per_image(p);
-        transform_input(h, wd, ci, &x[n0 * x_len..(n0 + n) * x_len], &mut v[..XI * t * ci]);
-        transform_grad_output(h, wd, co, &dy[n0 * y_len..(n0 + n) * y_len], &mut yh[..XI * t * co]);
+        let t = n * T::TILE.per_image(p);
+        let (pv, py) = (plane(t, ci), plane(t, co));
+        transform_input::<T>(h, wd, ci, &x[n0 * x_len..(n0 + n) * x_len], v, pv);
+        transform_grad_output::<T>(h, wd, co, &dy[n0 * y_len..(n0 + n) * y_len], yh, py);
         let gp = product(ci, t, co);
-        for xi in 0..XI {
-            let (a_t, b) = (&v[xi * t * ci..(xi + 1) * t * ci], &yh[xi * t * co..(xi + 1) * t * co]);
+        for xi in 0..T::XI {
+            let (a_t, b) = (&v[xi * pv..xi * pv + t * ci], &yh[xi * py..xi * py + t * co]);
             gemm_transposed_a_accumulate(&gp, a_t, b, &mut du[xi * ci * co..(xi + 1) * ci * co], gemm_scratch);
         }
     }
+    let zero = F4::splat(0.0);
     for c in 0..ci {
         for f in (0..co).step_by(4) {
-            let u: [F4; 16] = core::array::from_fn(|xi| F4::load(&du[(xi * ci + c) * co + f..]));
-            for (tap, g) in grad_filter_tile(&u).iter().enumerate() {
+            let mut u = [zero; MAX_XI];
+            for (xi, v) in u[..T::XI].iter_mut().enumerate() {
+                *v = F4::load(&du[(xi * ci + c) * co + f..]);
+            }
+            for (tap, g) in T::grad_filter_tile(&u).iter().enumerate() {
                 g.store(&mut dw[(tap * ci + c) * co + f..]);
             }
         }
     }
 
     if let Some(dx) = dx {
-        let (own, rest) = scratch.split_at_mut(packed_t_len(p));
-        let packed = given_or_packed(packed_w_t, packed_t_len(p), own, |own| pack_weights_t(p, w, own));
-        forward(&swapped(p), dy, packed, None, dx, rest);
+        let (own, rest) = scratch.split_at_mut(packed_t_len(T::TILE, p));
+        let packed =
+            given_or_packed(packed_w_t, packed_t_len(T::TILE, p), own, |own| pack_weights_t_on::<T>(p, w, own));
+        forward_on::<T>(&swapped(p), dy, packed, None, dx, rest);
     }
 }
 
@@ -451,14 +781,17 @@ pub fn backward(
 pub mod scalar {
     use super::*;
 
-    /// The 16 transforms of an HWIO kernel, `u[ξ][c][f]`.
-    fn transforms(ci: usize, co: usize, w: &[f32]) -> Vec<f32> {
-        let mut u = vec![0.0; XI * ci * co];
+    /// The transforms of an HWIO kernel, `u[ξ][c][f]`, as the forward pass (`turned` false) or
+    /// the input gradient (true, `u[ξ][f][c]`) uses them.
+    fn transforms<T: Tiling>(ci: usize, co: usize, w: &[f32], turned: bool) -> Vec<f32> {
+        let mut u = vec![0.0; T::XI * ci * co];
         for c in 0..ci {
             for f in 0..co {
                 let g: [f32; 9] = core::array::from_fn(|tap| w[(tap * ci + c) * co + f]);
-                for (xi, &v) in filter_tile(&g).iter().enumerate() {
-                    u[(xi * ci + c) * co + f] = v;
+                let t = if turned { T::turned_filter_tile(&g) } else { T::filter_tile(&g) };
+                for (xi, &v) in t[..T::XI].iter().enumerate() {
+                    let at = if turned { (xi * co + f) * ci + c } else { (xi * ci + c) * co + f };
+                    u[at] = v;
                 }
             }
         }
@@ -466,9 +799,12 @@ pub mod scalar {
     }
 
     /// One image's tile (a, b) of channel `c`, zeros outside.
-    fn tile(h: usize, w: usize, ch: usize, image: &[f32], a: usize, b: usize, c: usize) -> [f32; 16] {
+    fn tile<T: Tiling>(h: usize, w: usize, ch: usize, image: &[f32], a: usize, b: usize, c: usize) -> [f32; MAX_XI] {
         core::array::from_fn(|i| {
-            let (r, s) = ((2 * a + i / 4) as isize - 1, (2 * b + i % 4) as isize - 1);
+            if i >= T::XI {
+                return 0.0;
+            }
+            let (r, s) = ((T::M * a + i / T::N) as isize - 1, (T::M * b + i % T::N) as isize - 1);
             if r < 0 || s < 0 || r >= h as isize || s >= w as isize {
                 0.0
             } else {
@@ -478,25 +814,37 @@ pub mod scalar {
     }
 
     /// The convolution with transforms `u[ξ][c][f]` (ci → co channels).
-    fn convolve(p: &Conv2dParams, ci: usize, co: usize, x: &[f32], u: &[f32], b: Option<&[f32]>, y: &mut [f32]) {
-        let (h, w) = (p.in_h, p.in_w);
+    #[allow(clippy::too_many_arguments)]
+    fn convolve<T: Tiling>(
+        p: &Conv2dParams,
+        ci: usize,
+        co: usize,
+        x: &[f32],
+        u: &[f32],
+        b: Option<&[f32]>,
+        y: &mut [f32],
+    ) {
+        let (h, w, m) = (p.in_h, p.in_w, T::M);
         for n in 0..p.batch {
             let image = &x[n * h * w * ci..(n + 1) * h * w * ci];
             let out = &mut y[n * h * w * co..(n + 1) * h * w * co];
-            for a in 0..h.div_ceil(2) {
-                for bb in 0..w.div_ceil(2) {
-                    let v: Vec<[f32; 16]> = (0..ci).map(|c| input_tile(&tile(h, w, ci, image, a, bb, c))).collect();
+            for a in 0..h.div_ceil(m) {
+                for bb in 0..w.div_ceil(m) {
+                    let v: Vec<[f32; MAX_XI]> =
+                        (0..ci).map(|c| T::input_tile(&tile::<T>(h, w, ci, image, a, bb, c))).collect();
                     for f in 0..co {
-                        let m: [f32; 16] = core::array::from_fn(|xi| {
+                        let mt: [f32; MAX_XI] = core::array::from_fn(|xi| {
                             let mut acc = 0.0f32;
-                            for (c, vc) in v.iter().enumerate() {
-                                acc += vc[xi] * u[(xi * ci + c) * co + f];
+                            if xi < T::XI {
+                                for (c, vc) in v.iter().enumerate() {
+                                    acc += vc[xi] * u[(xi * ci + c) * co + f];
+                                }
                             }
                             acc
                         });
-                        let o = output_tile(&m);
-                        for (i, &val) in o.iter().enumerate() {
-                            let (r, s) = (2 * a + i / 2, 2 * bb + i % 2);
+                        let o = T::output_tile(&mt);
+                        for (i, &val) in o[..m * m].iter().enumerate() {
+                            let (r, s) = (m * a + i / m, m * bb + i % m);
                             if r < h && s < w {
                                 out[(r * w + s) * co + f] = b.map_or(val, |b| val + b[f]);
                             }
@@ -508,14 +856,22 @@ pub mod scalar {
     }
 
     /// See [`super::forward`].
-    pub fn forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
-        let u = transforms(p.in_c, p.out_c, w);
-        convolve(p, p.in_c, p.out_c, x, &u, Some(b), y);
+    pub fn forward(tile: Tile, p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+        on_tile!(tile, forward_on(p, x, w, b, y))
+    }
+
+    fn forward_on<T: Tiling>(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32], y: &mut [f32]) {
+        let u = transforms::<T>(p.in_c, p.out_c, w, false);
+        convolve::<T>(p, p.in_c, p.out_c, x, &u, Some(b), y);
     }
 
     /// See [`super::backward`].
-    pub fn backward(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32], grads: Conv2dGrads<'_>) {
-        let (h, wd, ci, co) = (p.in_h, p.in_w, p.in_c, p.out_c);
+    pub fn backward(tile: Tile, p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32], grads: Conv2dGrads<'_>) {
+        on_tile!(tile, backward_on(p, x, w, dy, grads))
+    }
+
+    fn backward_on<T: Tiling>(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32], grads: Conv2dGrads<'_>) {
+        let (h, wd, ci, co, m) = (p.in_h, p.in_w, p.in_c, p.out_c, T::M);
         let Conv2dGrads { dx, dw, db } = grads;
         db.fill(0.0);
         for row in dy.chunks_exact(co) {
@@ -524,20 +880,20 @@ pub mod scalar {
             }
         }
         // Every tile's V and Ŷ, tiles in order over the batch.
-        let mut vs: Vec<Vec<[f32; 16]>> = Vec::new();
-        let mut ys: Vec<Vec<[f32; 16]>> = Vec::new();
+        let mut vs: Vec<Vec<[f32; MAX_XI]>> = Vec::new();
+        let mut ys: Vec<Vec<[f32; MAX_XI]>> = Vec::new();
         for n in 0..p.batch {
             let image = &x[n * h * wd * ci..(n + 1) * h * wd * ci];
             let grad = &dy[n * h * wd * co..(n + 1) * h * wd * co];
-            for a in 0..h.div_ceil(2) {
-                for b in 0..wd.div_ceil(2) {
-                    vs.push((0..ci).map(|c| input_tile(&tile(h, wd, ci, image, a, b, c))).collect());
+            for a in 0..h.div_ceil(m) {
+                for b in 0..wd.div_ceil(m) {
+                    vs.push((0..ci).map(|c| T::input_tile(&tile::<T>(h, wd, ci, image, a, b, c))).collect());
                     ys.push(
                         (0..co)
                             .map(|f| {
-                                grad_output_tile(&core::array::from_fn(|i| {
-                                    let (r, s) = (2 * a + i / 2, 2 * b + i % 2);
-                                    if r < h && s < wd {
+                                T::grad_output_tile(&core::array::from_fn(|i| {
+                                    let (r, s) = (m * a + i / m, m * b + i % m);
+                                    if i < m * m && r < h && s < wd {
                                         grad[(r * wd + s) * co + f]
                                     } else {
                                         0.0
@@ -551,29 +907,23 @@ pub mod scalar {
         }
         for c in 0..ci {
             for f in 0..co {
-                let du: [f32; 16] = core::array::from_fn(|xi| {
+                let du: [f32; MAX_XI] = core::array::from_fn(|xi| {
                     let mut acc = 0.0f32;
-                    for (v, y) in vs.iter().zip(&ys) {
-                        acc += v[c][xi] * y[f][xi];
+                    if xi < T::XI {
+                        for (v, y) in vs.iter().zip(&ys) {
+                            acc += v[c][xi] * y[f][xi];
+                        }
                     }
                     acc
                 });
-                for (tap, &g) in grad_filter_tile(&du).iter().enumerate() {
+                for (tap, &g) in T::grad_filter_tile(&du).iter().enumerate() {
                     dw[(tap * ci + c) * co + f] = g;
                 }
             }
         }
         if let Some(dx) = dx {
-            let u = transforms(ci, co, w);
-            let mut u_t = vec![0.0; u.len()];
-            for xi in 0..XI {
-                for f in 0..co {
-                    for c in 0..ci {
-                        u_t[(xi * co + f) * ci + c] = u[(turned(xi) * ci + c) * co + f];
-                    }
-                }
-            }
-            convolve(p, co, ci, dy, &u_t, None, dx);
+            let u_t = transforms::<T>(ci, co, w, true);
+            convolve::<T>(p, co, ci, dy, &u_t, None, dx);
         }
     }
 }
@@ -599,22 +949,31 @@ mod tests {
         }
     }
 
-    fn fast_forward(p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
-        let mut packed = vec![f32::NAN; packed_len(p)];
-        pack_weights(p, w, &mut packed);
+    const TILES: [Tile; 2] = [Tile::F2, Tile::F4];
+
+    fn fast_forward(tile: Tile, p: &Conv2dParams, x: &[f32], w: &[f32], b: &[f32]) -> Vec<f32> {
+        let mut packed = vec![f32::NAN; packed_len(tile, p)];
+        pack_weights(tile, p, w, &mut packed);
         let mut y = vec![f32::NAN; p.y_len()];
-        forward(p, x, &packed, Some(b), &mut y, &mut vec![f32::NAN; forward_scratch_len(p)]);
+        forward(tile, p, x, &packed, Some(b), &mut y, &mut vec![f32::NAN; forward_scratch_len(tile, p)]);
         y
     }
 
     /// (dx, dw, db) from [`backward`], packing Wᵀ itself or (`pre_packed`) given it.
-    fn fast_backward(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32], pre_packed: bool) -> [Vec<f32>; 3] {
+    fn fast_backward(
+        tile: Tile,
+        p: &Conv2dParams,
+        x: &[f32],
+        w: &[f32],
+        dy: &[f32],
+        pre_packed: bool,
+    ) -> [Vec<f32>; 3] {
         let (mut dx, mut dw, mut db) = (vec![f32::NAN; p.x_len()], vec![f32::NAN; p.w_len()], vec![f32::NAN; p.out_c]);
-        let mut packed = vec![f32::NAN; packed_t_len(p)];
-        pack_weights_t(p, w, &mut packed);
+        let mut packed = vec![f32::NAN; packed_t_len(tile, p)];
+        pack_weights_t(tile, p, w, &mut packed);
         let g = Conv2dGrads { dx: Some(&mut dx), dw: &mut dw, db: &mut db };
         let given = pre_packed.then_some(&packed[..]);
-        backward(p, x, w, given, dy, g, &mut vec![f32::NAN; backward_scratch_len(p)]);
+        backward(tile, p, x, w, given, dy, g, &mut vec![f32::NAN; backward_scratch_len(tile, p)]);
         [dx, dw, db]
     }
 
@@ -650,6 +1009,67 @@ mod tests {
         (y, scale)
     }
 
+    /// The gradients of direct convolution in f64 for `dy` (dx, dw), each value with its Σ|terms|.
+    #[allow(clippy::type_complexity)]
+    fn direct_grads_f64(p: &Conv2dParams, x: &[f32], w: &[f32], dy: &[f32]) -> [(Vec<f64>, Vec<f64>); 2] {
+        let (h, wd, ci, co) = (p.in_h as isize, p.in_w as isize, p.in_c, p.out_c);
+        let (mut dx, mut dx_scale) = (vec![0.0; p.x_len()], vec![0.0; p.x_len()]);
+        let (mut dw, mut dw_scale) = (vec![0.0; p.w_len()], vec![0.0; p.w_len()]);
+        for n in 0..p.batch as isize {
+            for r in 0..h {
+                for s in 0..wd {
+                    for kh in 0..3 {
+                        for kw in 0..3 {
+                            let (ir, is) = (r + kh - 1, s + kw - 1);
+                            if ir < 0 || is < 0 || ir >= h || is >= wd {
+                                continue;
+                            }
+                            let xi = ((n * h + ir) * wd + is) as usize * ci;
+                            let yi = ((n * h + r) * wd + s) as usize * co;
+                            let wi = (kh * 3 + kw) as usize * ci * co;
+                            for c in 0..ci {
+                                for f in 0..co {
+                                    let (xv, g, wv) = (x[xi + c] as f64, dy[yi + f] as f64, w[wi + c * co + f] as f64);
+                                    dx[xi + c] += g * wv;
+                                    dx_scale[xi + c] += (g * wv).abs();
+                                    dw[wi + c * co + f] += xv * g;
+                                    dw_scale[wi + c * co + f] += (xv * g).abs();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        [(dx, dx_scale), (dw, dw_scale)]
+    }
+
+    kernel_test!(
+        fn gradients_match_direct_convolution_to_rounding() {
+            let mut rng = test_rng(44);
+            for tile in TILES {
+                for p in [params(2, 5, 4, 32, 32), params(2, 7, 6, 32, 40), params(1, 14, 14, 64, 32)] {
+                    let (x, w) = (random_vec(&mut rng, p.x_len()), random_vec(&mut rng, p.w_len()));
+                    let dy = random_vec(&mut rng, p.y_len());
+                    let [gx, gw, _] = fast_backward(tile, &p, &x, &w, &dy, false);
+                    let [(dx, dx_scale), (dw, dw_scale)] = direct_grads_f64(&p, &x, &w, &dy);
+                    for (name, got, want, scale) in [("dx", &gx, &dx, &dx_scale), ("dw", &gw, &dw, &dw_scale)] {
+                        for i in 0..got.len() {
+                            let err = (got[i] as f64 - want[i]).abs();
+                            assert!(
+                                err <= 1e-5 * scale[i],
+                                "{name}[{i}] of {tile:?} {p:?}: {} against {} (Σ|terms| {})",
+                                got[i],
+                                want[i],
+                                scale[i]
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    );
+
     kernel_test!(
         fn applies_to_the_fashion_layers_only() {
             for (h, ci, co) in [(14, 64, 128), (14, 128, 128), (7, 128, 256), (7, 256, 256)] {
@@ -666,32 +1086,50 @@ mod tests {
     );
 
     kernel_test!(
+        fn the_tile_with_fewer_products_is_chosen() {
+            // Both Fashion ConvNets' maps: 28×28 (49 tiles of 36 against 196 of 16), 14×14 and 7×7.
+            for h in [28, 14, 7, 4, 3] {
+                assert_eq!(Tile::of(&params(32, h, h, 64, 64)), Tile::F4, "{h}×{h}");
+            }
+            // Ties (5×5, 6×6) and maps too small for a 4×4 tile keep F(2×2).
+            for (h, w) in [(5, 5), (6, 6), (2, 2), (1, 5), (1, 1)] {
+                assert_eq!(Tile::of(&params(32, h, w, 64, 64)), Tile::F2, "{h}×{w}");
+            }
+        }
+    );
+
+    kernel_test!(
         fn fast_path_matches_scalar() {
             let mut rng = test_rng(41);
             // Odd and even sizes (a last tile half outside), one-row images, groups of images
             // that do not divide the batch (49 tiles: 2 images a group), many images a group.
+            // For F(4×4) too: 14×14 and 10×9 have inner tiles, 7×6 and 5×8 edge tiles only.
             for p in [
                 params(2, 7, 6, 32, 40),
                 params(3, 14, 14, 32, 48),
                 params(2, 1, 5, 40, 32),
                 params(5, 3, 3, 32, 32),
                 params(1, 5, 8, 64, 40),
+                params(2, 10, 9, 32, 32),
             ] {
                 let (x, w, b) =
                     (random_vec(&mut rng, p.x_len()), random_vec(&mut rng, p.w_len()), random_vec(&mut rng, p.out_c));
                 let dy = random_vec(&mut rng, p.y_len());
-                let mut want = vec![f32::NAN; p.y_len()];
-                scalar::forward(&p, &x, &w, &b, &mut want);
-                assert_bits_eq(&fast_forward(&p, &x, &w, &b), &want, &format!("y {p:?}"));
+                for tile in TILES {
+                    let mut want = vec![f32::NAN; p.y_len()];
+                    scalar::forward(tile, &p, &x, &w, &b, &mut want);
+                    assert_bits_eq(&fast_forward(tile, &p, &x, &w, &b), &want, &format!("y {tile:?} {p:?}"));
 
-                let (mut dx, mut dw, mut db) =
-                    (vec![f32::NAN; p.x_len()], vec![f32::NAN; p.w_len()], vec![f32::NAN; p.out_c]);
-                scalar::backward(&p, &x, &w, &dy, Conv2dGrads { dx: Some(&mut dx), dw: &mut dw, db: &mut db });
-                for pre_packed in [false, true] {
-                    let [gx, gw, gb] = fast_backward(&p, &x, &w, &dy, pre_packed);
-                    assert_bits_eq(&gx, &dx, &format!("dx {p:?} pre-packed {pre_packed}"));
-                    assert_bits_eq(&gw, &dw, &format!("dw {p:?}"));
-                    assert_bits_eq(&gb, &db, &format!("db {p:?}"));
+                    let (mut dx, mut dw, mut db) =
+                        (vec![f32::NAN; p.x_len()], vec![f32::NAN; p.w_len()], vec![f32::NAN; p.out_c]);
+                    let grads = Conv2dGrads { dx: Some(&mut dx), dw: &mut dw, db: &mut db };
+                    scalar::backward(tile, &p, &x, &w, &dy, grads);
+                    for pre_packed in [false, true] {
+                        let [gx, gw, gb] = fast_backward(tile, &p, &x, &w, &dy, pre_packed);
+                        assert_bits_eq(&gx, &dx, &format!("dx {tile:?} {p:?} pre-packed {pre_packed}"));
+                        assert_bits_eq(&gw, &dw, &format!("dw {tile:?} {p:?}"));
+                        assert_bits_eq(&gb, &db, &format!("db {tile:?} {p:?}"));
+                    }
                 }
             }
         }
@@ -700,20 +1138,27 @@ mod tests {
     kernel_test!(
         fn matches_direct_convolution_to_rounding() {
             let mut rng = test_rng(42);
-            for p in [params(2, 7, 6, 32, 40), params(1, 14, 14, 64, 32)] {
-                let (x, w, b) =
-                    (random_vec(&mut rng, p.x_len()), random_vec(&mut rng, p.w_len()), random_vec(&mut rng, p.out_c));
-                let got = fast_forward(&p, &x, &w, &b);
-                let (want, scale) = direct_f64(&p, &x, &w, &b);
-                for i in 0..got.len() {
-                    let err = (got[i] as f64 - want[i]).abs();
-                    assert!(
-                        err <= 1e-5 * scale[i],
-                        "y[{i}] of {p:?}: {} against {} (Σ|terms| {})",
-                        got[i],
-                        want[i],
-                        scale[i]
+            // F(4×4) rounds about ten times more (its transforms multiply by up to 8 and round
+            // 1/6 and 1/24): ~1e-6 of Σ|terms| here, F(2×2) ~1e-7.
+            for (tile, bound) in [(Tile::F2, 1e-6), (Tile::F4, 1e-5)] {
+                for p in [params(2, 7, 6, 32, 40), params(1, 14, 14, 64, 32)] {
+                    let (x, w, b) = (
+                        random_vec(&mut rng, p.x_len()),
+                        random_vec(&mut rng, p.w_len()),
+                        random_vec(&mut rng, p.out_c),
                     );
+                    let got = fast_forward(tile, &p, &x, &w, &b);
+                    let (want, scale) = direct_f64(&p, &x, &w, &b);
+                    for i in 0..got.len() {
+                        let err = (got[i] as f64 - want[i]).abs();
+                        assert!(
+                            err <= bound * scale[i],
+                            "y[{i}] of {tile:?} {p:?}: {} against {} (Σ|terms| {})",
+                            got[i],
+                            want[i],
+                            scale[i]
+                        );
+                    }
                 }
             }
         }
@@ -722,17 +1167,47 @@ mod tests {
     kernel_test!(
         fn gradients_match_finite_differences() {
             let mut rng = test_rng(43);
-            let p = params(2, 5, 4, 32, 32);
-            let (x, w, b) =
-                (random_vec(&mut rng, p.x_len()), random_vec(&mut rng, p.w_len()), random_vec(&mut rng, p.out_c));
-            let dy = random_vec(&mut rng, p.y_len());
-            let [dx, dw, db] = fast_backward(&p, &x, &w, &dy, false);
-            let loss = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
-                fast_forward(&p, x, w, b).iter().zip(&dy).map(|(&y, &d)| y as f64 * d as f64).sum()
-            };
-            check_gradient("dx", &mut x.clone(), &dx, 60, |xv| loss(xv, &w, &b));
-            check_gradient("dw", &mut w.clone(), &dw, 60, |wv| loss(&x, wv, &b));
-            check_gradient("db", &mut b.clone(), &db, 20, |bv| loss(&x, &w, bv));
+            // F(4×4)'s rounding (~1e-6 of Σ|terms|, ten times F(2×2)'s) swamps central differences
+            // at 32 channels, so it is checked on the scalar reference with few channels (the fast
+            // path gives the reference's bits, above; `gradients_match_direct_convolution_to_rounding`
+            // checks it at 32–64). 5×4 is one F(4×4) tile row with a column past the edge; 9×6
+            // has an inner F(4×4) tile.
+            for (tile, p, fast) in [
+                (Tile::F2, params(2, 5, 4, 32, 32), true),
+                (Tile::F4, params(2, 5, 4, 4, 3), false),
+                (Tile::F4, params(1, 9, 6, 4, 4), false),
+            ] {
+                let (x, w, b) =
+                    (random_vec(&mut rng, p.x_len()), random_vec(&mut rng, p.w_len()), random_vec(&mut rng, p.out_c));
+                let dy = random_vec(&mut rng, p.y_len());
+                let [dx, dw, db] = if fast {
+                    fast_backward(tile, &p, &x, &w, &dy, false)
+                } else {
+                    let (mut dx, mut dw, mut db) = (vec![0.0; p.x_len()], vec![0.0; p.w_len()], vec![0.0; p.out_c]);
+                    scalar::backward(
+                        tile,
+                        &p,
+                        &x,
+                        &w,
+                        &dy,
+                        Conv2dGrads { dx: Some(&mut dx), dw: &mut dw, db: &mut db },
+                    );
+                    [dx, dw, db]
+                };
+                let loss = |x: &[f32], w: &[f32], b: &[f32]| -> f64 {
+                    let y = if fast {
+                        fast_forward(tile, &p, x, w, b)
+                    } else {
+                        let mut y = vec![0.0; p.y_len()];
+                        scalar::forward(tile, &p, x, w, b, &mut y);
+                        y
+                    };
+                    y.iter().zip(&dy).map(|(&y, &d)| y as f64 * d as f64).sum()
+                };
+                check_gradient(&format!("dx {tile:?} {p:?}"), &mut x.clone(), &dx, 60, |xv| loss(xv, &w, &b));
+                check_gradient(&format!("dw {tile:?} {p:?}"), &mut w.clone(), &dw, 60, |wv| loss(&x, wv, &b));
+                check_gradient(&format!("db {tile:?} {p:?}"), &mut b.clone(), &db, 20, |bv| loss(&x, &w, bv));
+            }
         }
     );
 }
