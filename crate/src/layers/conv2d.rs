@@ -149,6 +149,11 @@ impl ConvCore {
         plan.forward_scratch_len().max(plan.backward_scratch_len())
     }
 
+    /// [`Self::forward`] with the kernel packed in the layer: the packed forward's scratch only.
+    pub(super) fn inference_scratch_len(&self, batch: usize) -> usize {
+        self.plan.with_batch(batch).forward_packed_scratch_len()
+    }
+
     /// Per image: patch rows twice, their packing, and the kernel's copies; the activation's
     /// input when it keeps one.
     pub(super) fn working_values(&self, batch: u128) -> u128 {
@@ -238,6 +243,10 @@ impl Layer for Conv2d {
 
     fn scratch_len(&self, batch: usize) -> usize {
         self.core.scratch_len(batch)
+    }
+
+    fn inference_scratch_len(&self, batch: usize) -> usize {
+        self.core.inference_scratch_len(batch)
     }
 
     fn reserve(&mut self, batch: usize) {

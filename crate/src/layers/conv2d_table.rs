@@ -84,6 +84,10 @@ impl Layer for Conv2dTable {
         self.core.scratch_len(batch)
     }
 
+    fn inference_scratch_len(&self, batch: usize) -> usize {
+        self.core.inference_scratch_len(batch)
+    }
+
     fn reserve(&mut self, batch: usize) {
         self.core.activation.reserve(batch);
     }

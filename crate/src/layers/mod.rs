@@ -460,6 +460,12 @@ pub trait Layer {
         0
     }
 
+    /// Scratch values its forward pass alone needs (inference); by default all of
+    /// [`Layer::scratch_len`].
+    fn inference_scratch_len(&self, batch: usize) -> usize {
+        self.scratch_len(batch)
+    }
+
     /// Values it keeps per batch of `batch` examples beyond its output (argmax, masks, patch
     /// rows), for the working-memory bound.
     fn working_values(&self, _batch: u128) -> u128 {
@@ -522,6 +528,9 @@ macro_rules! layers {
             }
             fn scratch_len(&self, batch: usize) -> usize {
                 match self { $(AnyLayer::$variant(l) => l.scratch_len(batch),)* }
+            }
+            fn inference_scratch_len(&self, batch: usize) -> usize {
+                match self { $(AnyLayer::$variant(l) => l.inference_scratch_len(batch),)* }
             }
             fn working_values(&self, batch: u128) -> u128 {
                 match self { $(AnyLayer::$variant(l) => l.working_values(batch),)* }

@@ -325,6 +325,7 @@ impl Model {
         let delta_len = batch * if training { self.widest } else { self.classes };
         if batch <= self.capacity {
             self.reserve_deltas(batch, delta_len);
+            self.reserve_scratch(batch, training);
             return Ok(());
         }
         // What the buffers below will hold, counted in u128 before anything is allocated.
@@ -343,15 +344,28 @@ impl Model {
         }
         self.capacity = batch;
         self.acts[0].resize(batch * self.input_len, 0.0);
-        let mut scratch = 0;
         for (i, s) in self.layers.iter_mut().enumerate() {
             self.acts[i + 1].resize(batch * s.out_len, 0.0);
-            scratch = scratch.max(s.layer.scratch_len(batch));
             s.layer.reserve(batch);
         }
-        self.scratch.resize(scratch, 0.0);
         self.reserve_deltas(batch, delta_len);
+        self.reserve_scratch(batch, training);
         Ok(())
+    }
+
+    /// Grows the shared scratch to what `batch` examples need: the forward passes' alone for
+    /// inference (the backward passes' can be several times larger: Winograd's kernel-gradient
+    /// sums), all of it for training.
+    fn reserve_scratch(&mut self, batch: usize, training: bool) {
+        let need = self
+            .layers
+            .iter()
+            .map(|s| if training { s.layer.scratch_len(batch) } else { s.layer.inference_scratch_len(batch) })
+            .max()
+            .unwrap_or(0);
+        if self.scratch.len() < need {
+            self.scratch.resize(need, 0.0);
+        }
     }
 
     fn reserve_deltas(&mut self, batch: usize, delta_len: usize) {

@@ -35,8 +35,15 @@ const MAX_XI: usize = 36;
 const MAX_OUT: usize = 16;
 
 /// Tiles a group of images aims for: each of the products of a group has this many rows.
-/// The transformed tiles of a group stay in scratch, n² values per tile and channel.
-const TILE_ROWS: usize = 128;
+/// The transformed tiles of a group stay in scratch, n² values per tile and channel: F(4×4)'s
+/// 36 per tile take fewer tiles a group, which keeps its scratch small at about the same speed
+/// (docs/performance.md).
+const fn tile_rows(tile: Tile) -> usize {
+    match tile {
+        Tile::F2 => 128,
+        Tile::F4 => 32,
+    }
+}
 
 /// Floats between one position's tiles and the next's beyond their `tiles × channels`: the
 /// transforms write (and read) all n² planes at once, and planes a power of two apart (128
@@ -430,9 +437,9 @@ macro_rules! on_tile {
     };
 }
 
-/// Images per group: enough for about [`TILE_ROWS`] tiles.
+/// Images per group: enough for about [`tile_rows`] tiles.
 fn group(tile: Tile, p: &Conv2dParams) -> usize {
-    (TILE_ROWS / tile.per_image(p)).clamp(1, p.batch.max(1))
+    (tile_rows(tile) / tile.per_image(p)).clamp(1, p.batch.max(1))
 }
 
 fn group_tiles(tile: Tile, p: &Conv2dParams) -> usize {
@@ -451,14 +458,20 @@ pub fn product_flops(tile: Tile, p: &Conv2dParams) -> f64 {
     2.0 * (p.batch * tile.per_image(p) * tile.positions()) as f64 * (p.in_c * p.out_c) as f64
 }
 
+/// The stride between the packed `k × n` operands of successive positions: padded like
+/// [`plane`], as the packing writes all n² of them at once.
+fn slot(k: usize, n: usize) -> usize {
+    product(1, k, n).pack_len() + PLANE_PAD
+}
+
 /// The kernel packed by [`pack_weights`]: n² packed `in_c × out_c` operands.
 pub fn packed_len(tile: Tile, p: &Conv2dParams) -> usize {
-    tile.positions() * product(1, p.in_c, p.out_c).pack_len()
+    tile.positions() * slot(p.in_c, p.out_c)
 }
 
 /// The kernel packed by [`pack_weights_t`] for the input gradient: n² `out_c × in_c` operands.
 pub fn packed_t_len(tile: Tile, p: &Conv2dParams) -> usize {
-    tile.positions() * product(1, p.out_c, p.in_c).pack_len()
+    tile.positions() * slot(p.out_c, p.in_c)
 }
 
 /// Scratch for [`forward`]: a group's transformed input tiles and products, and room to pack
@@ -474,7 +487,7 @@ pub fn forward_scratch_len(tile: Tile, p: &Conv2dParams) -> usize {
 pub fn backward_scratch_len(tile: Tile, p: &Conv2dParams) -> usize {
     let (t, xi) = (group_tiles(tile, p), tile.positions());
     let tiles = xi * (plane(t, p.in_c) + plane(t, p.out_c));
-    let kernel = xi * p.in_c * p.out_c + tiles + product(p.in_c, t, p.out_c).scratch_len();
+    let kernel = xi * plane(p.in_c, p.out_c) + tiles + product(p.in_c, t, p.out_c).scratch_len();
     let input = packed_t_len(tile, p) + forward_scratch_len(tile, &swapped(p));
     kernel.max(input)
 }
@@ -499,7 +512,7 @@ pub fn pack_weights(tile: Tile, p: &Conv2dParams, w: &[f32], packed: &mut [f32])
 fn pack_weights_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
     let (ci, co) = (p.in_c, p.out_c);
     let b = product(1, ci, co);
-    let slot = b.pack_len();
+    let slot = slot(ci, co);
     for c in 0..ci {
         for f in (0..co).step_by(4) {
             let g: [F4; 9] = core::array::from_fn(|tap| F4::load(&w[(tap * ci + c) * co + f..]));
@@ -528,7 +541,7 @@ pub fn pack_weights_t(tile: Tile, p: &Conv2dParams, w: &[f32], packed: &mut [f32
 fn pack_weights_t_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
     let (ci, co) = (p.in_c, p.out_c);
     let b = product(1, co, ci);
-    let slot = b.pack_len();
+    let slot = slot(co, ci);
     for f in 0..co {
         for c in (0..ci).step_by(4) {
             // Four input channels of one filter: a strided gather into the lanes.
@@ -687,7 +700,7 @@ fn forward_on<T: Tiling>(
     let (images, gt) = (group(T::TILE, p), group_tiles(T::TILE, p));
     let (v, rest) = scratch.split_at_mut(T::XI * plane(gt, ci));
     let (m, a_pack) = rest.split_at_mut(T::XI * plane(gt, co));
-    let slot = product(1, ci, co).pack_len();
+    let (slot, operand) = (slot(ci, co), product(1, ci, co).pack_len());
     for n0 in (0..p.batch).step_by(images) {
         let n = images.min(p.batch - n0);
         let t = n * T::TILE.per_image(p);
@@ -696,7 +709,7 @@ fn forward_on<T: Tiling>(
         let gp = product(t, ci, co);
         for xi in 0..T::XI {
             let (a, c) = (&v[xi * pv..xi * pv + t * ci], &mut m[xi * pm..xi * pm + t * co]);
-            gemm_packed(&gp, a, &packed[xi * slot..(xi + 1) * slot], None, c, a_pack);
+            gemm_packed(&gp, a, &packed[xi * slot..xi * slot + operand], None, c, a_pack);
         }
         transform_output::<T>(h, w, co, m, pm, bias, &mut y[n0 * y_len..(n0 + n) * y_len]);
     }
@@ -738,7 +751,8 @@ fn backward_on<T: Tiling>(
     add_bias_grad(dy, co, db);
 
     // ∂L/∂U[ξ] = Σ_tiles V[ξ]ᵀ · Ŷ[ξ], one sum over the batch's tiles continued group by group.
-    let (du, rest) = scratch.split_at_mut(T::XI * ci * co);
+    let ds = plane(ci, co);
+    let (du, rest) = scratch.split_at_mut(T::XI * ds);
     du.fill(0.0);
     let (images, gt) = (group(T::TILE, p), group_tiles(T::TILE, p));
     let (v, rest) = rest.split_at_mut(T::XI * plane(gt, ci));
@@ -752,7 +766,7 @@ fn backward_on<T: Tiling>(
         let gp = product(ci, t, co);
         for xi in 0..T::XI {
             let (a_t, b) = (&v[xi * pv..xi * pv + t * ci], &yh[xi * py..xi * py + t * co]);
-            gemm_transposed_a_accumulate(&gp, a_t, b, &mut du[xi * ci * co..(xi + 1) * ci * co], gemm_scratch);
+            gemm_transposed_a_accumulate(&gp, a_t, b, &mut du[xi * ds..xi * ds + ci * co], gemm_scratch);
         }
     }
     let zero = F4::splat(0.0);
@@ -760,7 +774,7 @@ fn backward_on<T: Tiling>(
         for f in (0..co).step_by(4) {
             let mut u = [zero; MAX_XI];
             for (xi, v) in u[..T::XI].iter_mut().enumerate() {
-                *v = F4::load(&du[(xi * ci + c) * co + f..]);
+                *v = F4::load(&du[xi * ds + c * co + f..]);
             }
             for (tap, g) in T::grad_filter_tile(&u).iter().enumerate() {
                 g.store(&mut dw[(tap * ci + c) * co + f..]);
