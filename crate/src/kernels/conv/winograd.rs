@@ -338,55 +338,38 @@ mod f4 {
     }
 }
 
+/// `F·x·Fᵀ` for a one-dimensional transform `f` from `I` values to `O`: `f` down each column of
+/// the `I × I` tile `x` (row-major), then along each row of the result; the `O × O` result fills
+/// the first `O²` of `N` lanes.
+#[inline(always)]
+fn separable<L: Lanes, const I: usize, const O: usize, const N: usize>(
+    x: &[L],
+    f: impl Fn([L; I]) -> [L; O],
+) -> [L; N] {
+    let cols: [[L; O]; I] = core::array::from_fn(|j| f(core::array::from_fn(|k| x[I * k + j])));
+    let mut out = [x[0]; N];
+    for i in 0..O {
+        out[O * i..O * i + O].copy_from_slice(&f(core::array::from_fn(|j| cols[j][i])));
+    }
+    out
+}
+
 impl Tiling for T4 {
     const TILE: Tile = Tile::F4;
 
     #[inline(always)]
     fn input_tile<L: Lanes>(d: &[L; MAX_XI]) -> [L; MAX_XI] {
-        let mut t = *d;
-        for j in 0..6 {
-            for (k, v) in f4::bt(core::array::from_fn(|k| d[6 * k + j])).into_iter().enumerate() {
-                t[6 * k + j] = v;
-            }
-        }
-        let mut v = t;
-        for i in 0..6 {
-            let row = f4::bt(core::array::from_fn(|k| t[6 * i + k]));
-            v[6 * i..6 * i + 6].copy_from_slice(&row);
-        }
-        v
+        separable(d, f4::bt)
     }
 
     #[inline(always)]
     fn output_tile<L: Lanes>(m: &[L; MAX_XI]) -> [L; MAX_OUT] {
-        let mut r = [m[0]; 24];
-        for j in 0..6 {
-            for (k, v) in f4::at(core::array::from_fn(|k| m[6 * k + j])).into_iter().enumerate() {
-                r[6 * k + j] = v;
-            }
-        }
-        let mut o = [m[0]; MAX_OUT];
-        for i in 0..4 {
-            let row = f4::at(core::array::from_fn(|k| r[6 * i + k]));
-            o[4 * i..4 * i + 4].copy_from_slice(&row);
-        }
-        o
+        separable(m, f4::at)
     }
 
     #[inline(always)]
     fn filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI] {
-        let mut t = [g[0]; 18];
-        for j in 0..3 {
-            for (k, v) in f4::g([g[j], g[3 + j], g[6 + j]]).into_iter().enumerate() {
-                t[3 * k + j] = v;
-            }
-        }
-        let mut u = [g[0]; MAX_XI];
-        for i in 0..6 {
-            let row = f4::g([t[3 * i], t[3 * i + 1], t[3 * i + 2]]);
-            u[6 * i..6 * i + 6].copy_from_slice(&row);
-        }
-        u
+        separable(g, f4::g)
     }
 
     #[inline(always)]
@@ -396,34 +379,12 @@ impl Tiling for T4 {
 
     #[inline(always)]
     fn grad_output_tile<L: Lanes>(dy: &[L; MAX_OUT]) -> [L; MAX_XI] {
-        let mut r = [dy[0]; 24];
-        for j in 0..4 {
-            for (k, v) in f4::a(core::array::from_fn(|k| dy[4 * k + j])).into_iter().enumerate() {
-                r[4 * k + j] = v;
-            }
-        }
-        let mut u = [dy[0]; MAX_XI];
-        for i in 0..6 {
-            let row = f4::a(core::array::from_fn(|k| r[4 * i + k]));
-            u[6 * i..6 * i + 6].copy_from_slice(&row);
-        }
-        u
+        separable(dy, f4::a)
     }
 
     #[inline(always)]
     fn grad_filter_tile<L: Lanes>(u: &[L; MAX_XI]) -> [L; 9] {
-        let mut t = [u[0]; 18];
-        for j in 0..6 {
-            for (k, v) in f4::gt(core::array::from_fn(|k| u[6 * k + j])).into_iter().enumerate() {
-                t[6 * k + j] = v;
-            }
-        }
-        let mut g = [u[0]; 9];
-        for i in 0..3 {
-            let row = f4::gt(core::array::from_fn(|k| t[6 * i + k]));
-            g[3 * i..3 * i + 3].copy_from_slice(&row);
-        }
-        g
+        separable(u, f4::gt)
     }
 }
 
