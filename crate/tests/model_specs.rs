@@ -197,6 +197,34 @@ kernel_test!(
 );
 
 kernel_test!(
+    fn layer_specs_parse_by_their_type_with_serdes_messages() {
+        let parse = |layer: &str| serde_json::from_str::<LayerSpec>(layer);
+        let err = |layer: &str| parse(layer).err().unwrap().to_string();
+        assert!(matches!(parse(r#"{"units": 3, "type": "dense"}"#), Ok(LayerSpec::Dense(_))));
+        assert!(matches!(parse(r#"{"type": "global_average_pool2d"}"#), Ok(LayerSpec::GlobalAveragePool2d(_))));
+        assert!(matches!(
+            parse(r#"{"type": "random_erasing", "factor": [0, 1], "scale": [0.02, 0.33]}"#),
+            Ok(LayerSpec::RandomErasing(_))
+        ));
+        let unknown = err(r#"{"type": "conv3d"}"#);
+        assert!(
+            unknown.starts_with("unknown variant `conv3d`, expected one of `conv2d`, `zero_padding2d`"),
+            "{unknown}"
+        );
+        assert!(unknown.contains("`random_erasing`"), "{unknown}");
+        assert!(err(r#"{"filters": 2}"#).starts_with("missing field `type`"));
+        assert!(err(r#"{"type": 2}"#).starts_with("invalid type: number, expected a layer type"));
+        assert!(err(r#"[1, 2]"#).starts_with("invalid type: sequence, expected a layer (an object with its type)"));
+        assert!(err(r#"{"type": "dense", "units": 2, "units": 3}"#).starts_with("duplicate field `units`"));
+        assert!(err(r#"{"type": "dense", "type": "flatten"}"#).starts_with("duplicate field `type`"));
+        // The layer's own parser speaks for its fields.
+        assert!(err(r#"{"type": "dense"}"#).starts_with("missing field `units`"));
+        assert!(err(r#"{"type": "dense", "units": "3"}"#).starts_with("invalid type: string \"3\", expected usize"));
+        assert!(err(r#"{"type": "flatten", "units": 3}"#).starts_with("unknown field `units`"));
+    }
+);
+
+kernel_test!(
     fn mutated_specs_and_states_are_refused_or_accepted_never_a_panic() {
         // A property test of the Rust-side decoding: 3,000 random byte mutations of a valid
         // spec (JSON text) and 3,000 of a valid training state. Each must give Ok or Err; a

@@ -584,48 +584,117 @@ layers! {
 }
 
 /// Declares [`LayerSpec`], the spec's layers as TypeScript sends them, over the spec types.
+///
+/// Its parser is written out rather than derived (`#[serde(tag = "type")]`): the derived one
+/// inlines every layer's parser into one 68 KB wasm function, which V8 then optimises on every
+/// model built (150 ms of a compiler thread and a few MB of its memory, held by the process
+/// after; docs/performance.md). Here each layer's parser is its own function, called once per
+/// layer of its type. Same messages: serde's for an unknown or missing `type`, the layer's own
+/// otherwise.
 macro_rules! specs {
-    ($($variant:ident($ty:ty)),* $(,)?) => {
+    ($($variant:ident($name:literal, $ty:ty)),* $(,)?) => {
         /// One layer of the model spec: `{"type": "conv2d", …}`. Defaults are Keras's.
-        #[derive(Clone, Debug, PartialEq, Deserialize)]
-        #[serde(tag = "type", rename_all = "snake_case")]
+        #[derive(Clone, Debug, PartialEq)]
         pub enum LayerSpec {
             $($variant($ty),)*
         }
 
         impl LayerSpec {
+            const TYPES: &'static [&'static str] = &[$($name),*];
+
             pub fn build(&self, b: &mut Builder) -> Result<Built> {
                 match self { $(LayerSpec::$variant(s) => s.build(b),)* }
+            }
+        }
+
+        impl<'de> Deserialize<'de> for LayerSpec {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> core::result::Result<Self, D::Error> {
+                use serde::de::Error;
+                let mut fields = d.deserialize_map(LayerFields)?;
+                let Some(tag) = fields.remove("type") else { return Err(D::Error::missing_field("type")) };
+                let Some(tag) = tag.as_str() else {
+                    return Err(D::Error::invalid_type(unexpected(&tag), &"a layer type"));
+                };
+                match tag {
+                    $($name => layer_spec(fields).map(LayerSpec::$variant),)*
+                    other => return Err(D::Error::unknown_variant(other, Self::TYPES)),
+                }
+                .map_err(D::Error::custom)
             }
         }
     };
 }
 
+/// A layer's JSON object, refusing a field given twice (as the derived parsers do).
+struct LayerFields;
+
+impl<'de> serde::de::Visitor<'de> for LayerFields {
+    type Value = serde_json::Map<String, serde_json::Value>;
+
+    fn expecting(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("a layer (an object with its type)")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> core::result::Result<Self::Value, A::Error> {
+        use serde::de::Error;
+        let mut fields = serde_json::Map::new();
+        while let Some((key, value)) = map.next_entry::<String, serde_json::Value>()? {
+            if fields.contains_key(&key) {
+                return Err(A::Error::custom(format_args!("duplicate field `{key}`")));
+            }
+            fields.insert(key, value);
+        }
+        Ok(fields)
+    }
+}
+
+/// One layer's fields (the `type` taken out) as its spec: a function per spec type, kept out of
+/// [`LayerSpec`]'s parser.
+#[inline(never)]
+fn layer_spec<T: serde::de::DeserializeOwned>(
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> serde_json::Result<T> {
+    serde_json::from_value(serde_json::Value::Object(fields))
+}
+
+/// A JSON value as serde names what it found instead of what it expected.
+fn unexpected(v: &serde_json::Value) -> serde::de::Unexpected<'_> {
+    use serde::de::Unexpected;
+    match v {
+        serde_json::Value::Null => Unexpected::Unit,
+        serde_json::Value::Bool(b) => Unexpected::Bool(*b),
+        serde_json::Value::Number(_) => Unexpected::Other("number"),
+        serde_json::Value::String(s) => Unexpected::Str(s),
+        serde_json::Value::Array(_) => Unexpected::Seq,
+        serde_json::Value::Object(_) => Unexpected::Map,
+    }
+}
+
 specs! {
-    Conv2d(conv2d::Conv2dSpec),
-    ZeroPadding2d(zero_padding2d::ZeroPadding2dSpec),
-    Subsampling2d(subsampling2d::Subsampling2dSpec),
-    Rbf(rbf::RbfSpec),
-    MaxPool2d(max_pool2d::MaxPool2dSpec),
-    AveragePool2d(average_pool2d::AveragePool2dSpec),
-    Flatten(flatten::FlattenSpec),
-    Dense(dense::DenseSpec),
-    Dropout(dropout::DropoutSpec),
-    Activation(activation::ActivationLayerSpec),
-    LeakyRelu(activation::LeakyReluSpec),
-    Elu(activation::EluSpec),
-    Softmax(softmax::SoftmaxSpec),
-    BatchNormalization(batch_normalization::BatchNormalizationSpec),
-    GlobalAveragePool2d(global_pool2d::GlobalAveragePool2dSpec),
-    GlobalMaxPool2d(global_pool2d::GlobalMaxPool2dSpec),
-    SpatialDropout2d(spatial_dropout2d::SpatialDropout2dSpec),
-    DepthwiseConv2d(depthwise_conv2d::DepthwiseConv2dSpec),
-    SeparableConv2d(separable_conv2d::SeparableConv2dSpec),
-    RandomTranslation(random_warp::RandomTranslationSpec),
-    RandomRotation(random_warp::RandomRotationSpec),
-    RandomZoom(random_warp::RandomZoomSpec),
-    RandomFlip(random_warp::RandomFlipSpec),
-    RandomAffine(random_warp::RandomAffineSpec),
-    RandomContrast(random_contrast::RandomContrastSpec),
-    RandomErasing(random_erasing::RandomErasingSpec),
+    Conv2d("conv2d", conv2d::Conv2dSpec),
+    ZeroPadding2d("zero_padding2d", zero_padding2d::ZeroPadding2dSpec),
+    Subsampling2d("subsampling2d", subsampling2d::Subsampling2dSpec),
+    Rbf("rbf", rbf::RbfSpec),
+    MaxPool2d("max_pool2d", max_pool2d::MaxPool2dSpec),
+    AveragePool2d("average_pool2d", average_pool2d::AveragePool2dSpec),
+    Flatten("flatten", flatten::FlattenSpec),
+    Dense("dense", dense::DenseSpec),
+    Dropout("dropout", dropout::DropoutSpec),
+    Activation("activation", activation::ActivationLayerSpec),
+    LeakyRelu("leaky_relu", activation::LeakyReluSpec),
+    Elu("elu", activation::EluSpec),
+    Softmax("softmax", softmax::SoftmaxSpec),
+    BatchNormalization("batch_normalization", batch_normalization::BatchNormalizationSpec),
+    GlobalAveragePool2d("global_average_pool2d", global_pool2d::GlobalAveragePool2dSpec),
+    GlobalMaxPool2d("global_max_pool2d", global_pool2d::GlobalMaxPool2dSpec),
+    SpatialDropout2d("spatial_dropout2d", spatial_dropout2d::SpatialDropout2dSpec),
+    DepthwiseConv2d("depthwise_conv2d", depthwise_conv2d::DepthwiseConv2dSpec),
+    SeparableConv2d("separable_conv2d", separable_conv2d::SeparableConv2dSpec),
+    RandomTranslation("random_translation", random_warp::RandomTranslationSpec),
+    RandomRotation("random_rotation", random_warp::RandomRotationSpec),
+    RandomZoom("random_zoom", random_warp::RandomZoomSpec),
+    RandomFlip("random_flip", random_warp::RandomFlipSpec),
+    RandomAffine("random_affine", random_warp::RandomAffineSpec),
+    RandomContrast("random_contrast", random_contrast::RandomContrastSpec),
+    RandomErasing("random_erasing", random_erasing::RandomErasingSpec),
 }
