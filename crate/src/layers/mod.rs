@@ -587,8 +587,8 @@ layers! {
 ///
 /// Its parser is written out rather than derived (`#[serde(tag = "type")]`): the derived one
 /// inlines every layer's parser into one 68 KB wasm function, which V8 then optimises on every
-/// model built (150 ms of a compiler thread and a few MB of its memory, held by the process
-/// after; docs/performance.md). Here each layer's parser is its own function, called once per
+/// model built (a compiler thread's time and memory, the memory held by the process after;
+/// docs/performance.md). Here each layer's parser is its own function, called once per
 /// layer of its type. Same messages: serde's for an unknown or missing `type`, the layer's own
 /// otherwise.
 macro_rules! specs {

@@ -475,8 +475,8 @@ fn pack_weights_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
     let b = product(1, ci, co);
     let slot = slot(ci, co);
     // Filters outer, channels inner: the packed operand's rows (channels) of one panel are
-    // adjacent, so each of the n² planes is written in order (the other order wrote a panel
-    // apart at every store: 3.5% of the Fashion ConvNet's training; docs/performance.md).
+    // adjacent, so each of the n² planes is written in order (the other order stored a panel
+    // apart every time, which made packing a visible share of training; docs/performance.md).
     for f in (0..co).step_by(4) {
         for c in 0..ci {
             let g: [F4; 9] = core::array::from_fn(|tap| F4::load(&w[(tap * ci + c) * co + f..]));
@@ -506,8 +506,8 @@ fn pack_weights_t_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32])
     let (ci, co) = (p.in_c, p.out_c);
     let b = product(1, co, ci);
     let slot = slot(co, ci);
-    // Channels outer, filters inner, for the same reason as in `pack_weights_on` (the other
-    // order: 10.8% of the Fashion ConvNet's training, as this runs every micro-batch).
+    // Channels outer, filters inner, for the same reason as in `pack_weights_on` (this one runs
+    // every micro-batch).
     for c in (0..ci).step_by(4) {
         for f in 0..co {
             // Four input channels of one filter: a strided gather into the lanes.
