@@ -92,6 +92,10 @@ describe('data-parallel training', () => {
     const { execFileSync } = await import('node:child_process');
     const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 30_000, encoding: 'utf8' });
     expect(out.trim()).toBe('80');
+    // Process-wide flags, which Node refuses in a worker's execArgv, do not stop the workers.
+    const flags = ['--max-old-space-size=2048', '--expose-gc', '--stack-trace-limit=20'];
+    const withFlags = execFileSync(process.execPath, [...flags, '--input-type=module', '-e', script], { cwd: process.cwd(), timeout: 30_000, encoding: 'utf8' });
+    expect(withFlags.trim()).toBe('80');
   }, 60_000);
 
   it('a worker that fails is reported with its index and message, and the pool shuts down', async () => {

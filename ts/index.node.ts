@@ -170,9 +170,30 @@ function workerExecArgv(): string[] {
   return out;
 }
 
+let execArgvForWorkers: string[] | undefined;
+
+/**
+ * A worker thread with the process's flags that a worker accepts. Process-wide flags (V8's, such
+ * as `--max-old-space-size` or `--experimental-wasm-relaxed-simd`, and `--expose-gc`) already
+ * hold in every thread, and Node refuses them in a worker's `execArgv`: the first refusal names
+ * them, and they are left out from then on.
+ */
+function spawnWorker(url: URL): import('node:worker_threads').Worker {
+  const Worker = threads().Worker;
+  const argv = (execArgvForWorkers ??= workerExecArgv());
+  try {
+    return new Worker(url, { execArgv: argv });
+  } catch (error) {
+    if ((error as { code?: string }).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw error;
+    const refused = /flags: (.*)$/.exec((error as Error).message)?.[1]?.split(', ') ?? [];
+    execArgvForWorkers = refused.length > 0 ? argv.filter((a) => !refused.includes(a)) : [];
+    return new Worker(url, { execArgv: execArgvForWorkers });
+  }
+}
+
 setWorkerPlatform({
   spawn() {
-    const worker = new (threads().Worker)(new URL('./worker.node.js', import.meta.url), { execArgv: workerExecArgv() });
+    const worker = spawnWorker(new URL('./worker.node.js', import.meta.url));
     let closing = false;
     return {
       post: (message, transfer) => worker.postMessage(message, (transfer ?? []) as never[]),
