@@ -5,7 +5,7 @@
 //     network: 'fashion' | 'lenet',
 //     metric: 'train' | 'infer' | 'latency' | 'cold',
 //     batch, steps, warmup, reps, workers and variant: 'faithful' (convnet-wasm LeNet-5),
-//     fixes (tfjs-wasm training: 1 or 2),
+//     fixes (tfjs-wasm training: 1 or 2), simd: 'relaxed' (convnet-wasm's relaxed-SIMD build),
 //     threads (ort-web) }
 // Prints one JSON line: { value, unit, maxRssMiB, ... }. Inputs are real images (Fashion-MNIST
 // for the Fashion ConvNet, MNIST for LeNet-5), the first ones of the training set.
@@ -33,7 +33,7 @@ if (cell.metric === 'cold') {
 }
 
 const cw = await import('convnet-wasm');
-await cw.init();
+await cw.init(cell.simd ? { simd: cell.simd } : {});
 const data = cell.network === 'fashion' ? await cw.datasets.fashionMnist() : await cw.datasets.mnist();
 const images = data.train.images;
 const labels = data.train.labels;

@@ -32,6 +32,17 @@ const kerasPython = join(here, '.venv-keras', 'bin', 'python');
 const KERAS = existsSync(kerasPython) && spawnSync(kerasPython, ['-c', 'import tensorflow'], { stdio: 'ignore' }).status === 0;
 if (!KERAS) console.log('bench: native Keras is not installed (bash bench/setup-keras); its column is left out');
 const keras = (threads) => ({ engine: 'keras', threads });
+// The opt-in relaxed-SIMD build (init({ simd: 'relaxed' })): in this Node, or with the V8 flag that
+// turns relaxed SIMD on where it has not shipped (Node 20), or left out.
+const { relaxedSimdSupported } = await import('convnet-wasm');
+const RELAXED_FLAG = '--experimental-wasm-relaxed-simd';
+const relaxedFlags = relaxedSimdSupported()
+  ? []
+  : spawnSync(process.execPath, [RELAXED_FLAG, '--input-type=module', '-e', "process.exit((await import('convnet-wasm')).relaxedSimdSupported() ? 0 : 1)"], { stdio: 'ignore' }).status === 0
+    ? [RELAXED_FLAG]
+    : undefined;
+if (relaxedFlags === undefined) console.log(`bench: this Node has no WebAssembly relaxed SIMD, even with ${RELAXED_FLAG}; the relaxed-SIMD row is left out`);
+const cwRelaxed = { engine: 'convnet-wasm', workers: 1, simd: 'relaxed' };
 const tf2 = { engine: 'tfjs-wasm', fixes: 2 };
 const cells = [];
 const add = (id, base, extra) => cells.push({ id, ...base, ...extra });
@@ -49,12 +60,14 @@ for (const network of ['fashion', 'lenet']) {
     add(N('train32.k1'), keras(1), train(32, f ? 8 : 200, f ? 2 : 5));
     add(N('train32.k2'), keras(2), train(32, f ? 8 : 200, f ? 2 : 5));
   }
+  if (relaxedFlags) add(N('train32.cwr'), cwRelaxed, train(32, f ? 8 : 200, f ? 2 : 5));
   add(N('train128.cw1'), cw(1), train(128, f ? 3 : 50, f ? 1 : 3));
   add(N('train128.cw2'), cw(2), train(128, f ? 3 : 50, f ? 1 : 3));
   add(N('train128.tf2'), tf2, train(128, f ? 3 : 25, f ? 1 : 3));
   const infer = { network, metric: 'infer', batch: 256, reps: f ? 3 : 20 };
   add(N('infer256.cw1'), cw(1), infer);
   add(N('infer256.cw2'), cw(2), infer);
+  if (relaxedFlags) add(N('infer256.cwr'), cwRelaxed, infer);
   add(N('infer256.tfjs'), { engine: 'tfjs-wasm' }, infer);
   add(N('infer256.ort1'), { engine: 'ort-web', threads: 1 }, infer);
   add(N('infer256.ort2'), { engine: 'ort-web', threads: 2 }, infer);
@@ -65,6 +78,7 @@ for (const network of ['fashion', 'lenet']) {
   if (!QUICK) add(N('infer256.cpu'), { engine: 'tfjs-cpu' }, { ...infer, batch: f ? 8 : 256, reps: 1, rounds: 1 });
   const latency = { network, metric: 'latency', reps: f ? 100 : 1000 };
   add(N('latency.cw1'), cw(1), latency);
+  if (relaxedFlags) add(N('latency.cwr'), cwRelaxed, latency);
   add(N('latency.tfjs'), { engine: 'tfjs-wasm' }, latency);
   add(N('latency.ort1'), { engine: 'ort-web', threads: 1 }, latency);
   add(N('latency.ort2'), { engine: 'ort-web', threads: 2 }, latency);
@@ -78,7 +92,8 @@ if (ONLY !== undefined) cells.splice(0, cells.length, ...cells.filter((c) => c.i
 
 function runCell(cell) {
   const [command, script] = cell.engine === 'keras' ? [kerasPython, 'keras_cell.py'] : [process.execPath, 'cell.mjs'];
-  const r = spawnSync(command, [join(here, script), JSON.stringify(cell)], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const flags = cell.simd === 'relaxed' ? relaxedFlags : [];
+  const r = spawnSync(command, [...flags, join(here, script), JSON.stringify(cell)], { encoding: 'utf8', maxBuffer: 1 << 24 });
   const last = r.stdout.trim().split('\n').at(-1) ?? '';
   if (r.status !== 0 || !last.startsWith('{')) throw new Error(`bench: cell ${cell.id} failed (exit ${r.status}):\n${r.stderr.slice(-2000)}`);
   return JSON.parse(last);
@@ -156,6 +171,7 @@ if (kernels) {
 const engines = {
   cw1: 'convnet-wasm, 1 thread',
   cw2: 'convnet-wasm, 2 workers',
+  cwr: 'convnet-wasm, relaxed SIMD (opt-in), 1 thread',
   tf2: 'TF.js wasm + both user fixes',
   tf1: 'TF.js wasm + filter-gradient fix only',
   tfjs: 'TF.js wasm (stock)',
@@ -204,6 +220,24 @@ const efficiency = [
   .filter(([, g]) => g !== undefined)
   .map(([what, g]) => `| ${what} | ${g.toFixed(1)} | ${peak ? `${((100 * g) / peak).toFixed(0)}%` : '—'} |`);
 
+/** One paragraph: the relaxed-SIMD build against the default build and native Keras (no targets: it is opt-in). */
+function relaxedSummary() {
+  const parts = [];
+  for (const [network, name] of [['fashion', 'Fashion ConvNet'], ['lenet', 'LeNet-5 (modern)']]) {
+    for (const [metric, what, unit] of [['train32', 'training at batch 32', 'img/s'], ['infer256', 'inference at batch 256', 'img/s'], ['latency', 'batch-1 latency', 'ms']]) {
+      const [r, d, k] = ['cwr', 'cw1', 'k1'].map((e) => get(`${network}.${metric}.${e}`));
+      if (r === undefined || d === undefined) continue;
+      const vs = (other) => (unit === 'ms' ? other / r : r / other).toFixed(2);
+      parts.push(`${name} ${what} ${fmt(r, unit)}${unit === 'ms' ? '' : ` ${unit}`}: ${vs(d)}× the default build${k === undefined ? '' : `, ${(unit === 'ms' ? r / k : r / k).toFixed(2)}× native Keras`}`);
+    }
+  }
+  if (parts.length === 0) return [];
+  return [
+    `The relaxed-SIMD build (\`init({ simd: 'relaxed' })\`, one thread; not bit-identical with the default build, docs/relaxed-simd.md${relaxedFlags?.length ? `; Node run with ${relaxedFlags.join(' ')}` : ''}), speed-ups as higher-is-faster ratios, Keras as ours over theirs (latency: lower is faster): ${parts.join('; ')}.`,
+    '',
+  ];
+}
+
 const date = new Date().toISOString();
 const minutes = ((Date.now() - started) / 60000).toFixed(1);
 const md = [
@@ -218,6 +252,7 @@ const md = [
   '',
   networkTable('lenet', 'LeNet-5, modern variant'),
   '',
+  ...relaxedSummary(),
   ...(get('lenet.train1.faithful') === undefined ? [] : [`The faithful LeNet-5 (connection table, trainable subsampling, RBF output, SDLM) trains at **${fmt(get('lenet.train1.faithful'))} img/s** at batch 1, as the paper trains it.`, '']),
   ...(peak
     ? [

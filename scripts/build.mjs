@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // npm run build: Rust → wasm (wasm-pack, simd128, release) → wasm-opt -O3 (npm binaryen) →
-// TypeScript → dist/ (ESM + .d.ts, with the one .wasm that serves Node and browsers).
+// TypeScript → dist/ (ESM + .d.ts, with the .wasm that serves Node and browsers). A second
+// wasm-pack build with relaxed-SIMD on gives dist/convnet_wasm_relaxed_bg.wasm, the opt-in
+// `init({ simd: 'relaxed' })` module (same exports, same glue; its own target directory, so
+// the two builds do not rebuild each other).
 // `node scripts/build.mjs --bench` instead builds the benchmark module (cargo feature `bench`)
 // into bench/wasm/, through the same wasm-pack and wasm-opt steps. With KEEP_NAMES=1 in the
 // environment, wasm-opt keeps the function names, so that `node --cpu-prof` names the kernels.
@@ -58,14 +61,15 @@ run(`wasm-pack (release, +simd128${benchBuild ? ', bench' : ''})`, 'wasm-pack', 
 // The features rustc enables for wasm32-unknown-unknown; wasm-opt must not add others, and it
 // never reorders float arithmetic without --fast-math, so results stay bit-identical.
 const features = ['simd', 'bulk-memory', 'sign-ext', 'nontrapping-float-to-int', 'mutable-globals', 'multivalue', 'reference-types'];
+const relaxedFeatures = [...features, 'relaxed-simd'];
 // `--one-caller-inline-max-function-size 0`: functions with one caller stay functions. -O3
 // otherwise merges them into their caller (the model constructor became one 23 KB function that
 // drew all 1.4M initial weights), and V8, which starts wasm in baseline code and swaps in
 // optimised code only between calls, then ran whole layers unoptimised at a cold start
 // (`npm run bench:cold`; docs/performance.md); the same speed once warm.
-const wasmOpt = (from, to) =>
-  run('wasm-opt -O3', bin('wasm-opt'), [
-    '-O3', '--one-caller-inline-max-function-size', '0', ...(process.env.KEEP_NAMES ? ['-g'] : []), ...features.map((f) => `--enable-${f}`), from, '-o', to,
+const wasmOpt = (from, to, enabled = features) =>
+  run(`wasm-opt -O3${enabled === features ? '' : ' (relaxed SIMD)'}`, bin('wasm-opt'), [
+    '-O3', '--one-caller-inline-max-function-size', '0', ...(process.env.KEEP_NAMES ? ['-g'] : []), ...enabled.map((f) => `--enable-${f}`), from, '-o', to,
   ]);
 
 if (benchBuild) {
@@ -75,9 +79,26 @@ if (benchBuild) {
   process.exit(0);
 }
 
+// The relaxed-SIMD module: the same crate with `relaxed-simd` enabled, which turns the products'
+// multiply-adds into `f32x4.relaxed_madd` (crate/src/kernels/gemm.rs, `madd`). Only its .wasm is
+// kept: its glue must be the default build's, byte for byte, since one glue loads either.
+const relaxedDir = join(root, 'target', 'relaxed-glue');
+run('wasm-pack (release, +simd128 +relaxed-simd)', 'wasm-pack', [
+  '--quiet', 'build', 'crate', '--target', 'web', '--release', '--no-pack',
+  '--out-dir', relaxedDir, '--out-name', 'convnet_wasm',
+], {
+  ...wasmEnv,
+  RUSTFLAGS: '-C target-feature=+simd128,+relaxed-simd',
+  CARGO_TARGET_DIR: join(root, 'target', 'relaxed'),
+});
+if (readFileSync(join(relaxedDir, 'convnet_wasm.js'), 'utf8') !== readFileSync(join(glueDir, 'convnet_wasm.js'), 'utf8')) {
+  throw new Error('build: the relaxed-SIMD build has a different wasm-bindgen glue from the default build; both .wasm files must load through one glue');
+}
+
 rmSync(dist, { recursive: true, force: true });
 mkdirSync(join(dist, 'wasm'), { recursive: true });
 wasmOpt(join(glueDir, 'convnet_wasm_bg.wasm'), join(dist, 'convnet_wasm_bg.wasm'));
+wasmOpt(join(relaxedDir, 'convnet_wasm_bg.wasm'), join(dist, 'convnet_wasm_relaxed_bg.wasm'), relaxedFeatures);
 
 run('tsc', bin('tsc'), ['-p', 'tsconfig.build.json']);
 // For the tests that reach into the glue (test/shared/internals.ts); no public declaration imports it.
@@ -105,5 +126,5 @@ run('esbuild (worker)', bin('esbuild'), [
 const kib = (path) => (statSync(path).size / 1024).toFixed(1);
 console.log(
   `build: dist/ ready; wasm ${kib(join(glueDir, 'convnet_wasm_bg.wasm'))} KiB before wasm-opt, ` +
-    `${kib(join(dist, 'convnet_wasm_bg.wasm'))} KiB after`,
+    `${kib(join(dist, 'convnet_wasm_bg.wasm'))} KiB after (relaxed SIMD: ${kib(join(dist, 'convnet_wasm_relaxed_bg.wasm'))} KiB)`,
 );

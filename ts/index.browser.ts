@@ -5,20 +5,29 @@
  * bundle, or pass `init({ wasm: url })`.
  * @module
  */
-import { checkWasmBytes, setWasmResolver, workerUrl, type GlueInput, type WasmSource } from './init.js';
+import { checkWasmBytes, setWasmResolver, workerUrl, WASM_FILES, type GlueInput, type SimdFlavour, type WasmSource } from './init.js';
 import { setWorkerPlatform } from './worker-pool.js';
 import { setGunzip } from './platform.js';
 import { gunzipSync } from 'fflate';
 import { WasmLoadError } from './errors.js';
 
-async function resolveBrowser(source: WasmSource | undefined): Promise<GlueInput> {
+/**
+ * The package's builds beside this module, each a literal `new URL(…, import.meta.url)`, the
+ * form bundlers (Vite, webpack) recognise and emit as an asset.
+ */
+const packagedWasm: Record<SimdFlavour, () => URL> = {
+  default: () => new URL('./convnet_wasm_bg.wasm', import.meta.url),
+  relaxed: () => new URL('./convnet_wasm_relaxed_bg.wasm', import.meta.url),
+};
+
+async function resolveBrowser(source: WasmSource | undefined, simd: SimdFlavour): Promise<GlueInput> {
   if (source instanceof WebAssembly.Module) return source;
   if (source !== undefined && typeof source !== 'string' && !(source instanceof URL)) {
     checkWasmBytes(source, 'the wasm bytes passed to init()');
     return source;
   }
   const base = typeof location === 'undefined' ? import.meta.url : location.href;
-  const url = source === undefined ? new URL('./convnet_wasm_bg.wasm', import.meta.url) : new URL(source, base);
+  const url = source === undefined ? packagedWasm[simd]() : new URL(source, base);
   let response: Response;
   try {
     response = await fetch(url);
@@ -28,7 +37,7 @@ async function resolveBrowser(source: WasmSource | undefined): Promise<GlueInput
   if (!response.ok) {
     throw new WasmLoadError(
       `fetching the wasm module from ${url.href} answered HTTP ${response.status}. ` +
-        'Serve convnet_wasm_bg.wasm beside the bundle, or pass init({ wasm: url }).',
+        `Serve ${WASM_FILES[simd]} beside the bundle, or pass init({ wasm: url }).`,
     );
   }
   // Streaming compilation needs the application/wasm type; otherwise compile from the bytes.

@@ -8,7 +8,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFileSystem, setGunzip } from './platform.js';
-import { checkWasmBytes, setWasmResolver, type GlueInput, type WasmSource } from './init.js';
+import { checkWasmBytes, setWasmResolver, WASM_FILES, type GlueInput, type SimdFlavour, type WasmSource } from './init.js';
 import { WasmLoadError } from './errors.js';
 import { setWorkerPlatform } from './worker-pool.js';
 
@@ -25,13 +25,13 @@ function toUrl(source: string | URL): URL {
   return /^[a-z][a-z0-9+.-]+:/i.test(source) && !/^[a-z]:[\\/]/i.test(source) ? new URL(source) : pathToFileURL(source);
 }
 
-async function resolveNode(source: WasmSource | undefined): Promise<GlueInput> {
+async function resolveNode(source: WasmSource | undefined, simd: SimdFlavour): Promise<GlueInput> {
   if (source instanceof WebAssembly.Module) return source;
   if (source !== undefined && typeof source !== 'string' && !(source instanceof URL)) {
     checkWasmBytes(source, 'the wasm bytes passed to init()');
     return source;
   }
-  const url = toUrl(source ?? new URL('./convnet_wasm_bg.wasm', import.meta.url));
+  const url = toUrl(source ?? new URL(`./${WASM_FILES[simd]}`, import.meta.url));
   if (url.protocol === 'file:') {
     const path = fileURLToPath(url);
     let bytes: Uint8Array<ArrayBuffer>;

@@ -5,8 +5,8 @@
  * points for Node and browsers install the right wasm loader and re-export everything here.
  * @module convnet-wasm
  */
-export { init, isInitialized, buildInfo, memory } from './init.js';
-export type { InitOptions, WasmSource, CompiledWasmModule } from './init.js';
+export { init, isInitialized, buildInfo, memory, relaxedSimdSupported } from './init.js';
+export type { InitOptions, SimdFlavour, WasmSource, CompiledWasmModule } from './init.js';
 export * as ops from './ops.js';
 export { layers, Layer } from './layers/index.js';
 export type { Shape3, ActivationName, InitializerName, PaddingName, Conv2DConfig, Pool2DConfig, DenseConfig, DropoutConfig, ActivationConfig, BaseLayerConfig, ZeroPad2DConfig, Subsampling2DConfig, RbfConfig, BatchNormalizationConfig, ELUConfig, LeakyReLUConfig, SpatialDropout2DConfig, DepthwiseConv2DConfig, SeparableConv2DConfig, RandomTranslationConfig, RandomRotationConfig, RandomZoomConfig, RandomFlipConfig, RandomAffineConfig, RandomContrastConfig, RandomErasingConfig, FillMode, Factor, FillConfig } from './layers/index.js';

@@ -3,7 +3,7 @@
  * @module
  */
 import initGlue, { initSync, build_info } from './wasm/convnet_wasm.js';
-import { NotInitializedError, WasmLoadError } from './errors.js';
+import { InvalidArgumentError, NotInitializedError, WasmLoadError } from './errors.js';
 
 /**
  * A compiled `WebAssembly.Module`. Typed as any object so that these declarations compile
@@ -17,14 +17,31 @@ export type CompiledWasmModule = object;
  */
 export type WasmSource = URL | string | ArrayBuffer | ArrayBufferView | CompiledWasmModule;
 
+/**
+ * Which build of the wasm module {@link init} loads: `'default'` (wasm SIMD, the same bits on
+ * every engine and CPU) or `'relaxed'` (also WebAssembly relaxed SIMD: the products'
+ * multiply-adds may run fused, which is faster where the CPU has FMA, and whose results differ
+ * from the default build's in the last bits and may differ between engines and CPUs).
+ */
+export type SimdFlavour = 'default' | 'relaxed';
+
 /** Options for {@link init}. */
 export interface InitOptions {
   /**
-   * The wasm module. By default Node reads `convnet_wasm_bg.wasm` from the installed package,
-   * and a browser fetches it relative to this module's URL. Pass a URL for a CDN, or the bytes
-   * when a bundler inlines them.
+   * The wasm module. By default Node reads `convnet_wasm_bg.wasm` (with `simd: 'relaxed'`,
+   * `convnet_wasm_relaxed_bg.wasm`) from the installed package, and a browser fetches it
+   * relative to this module's URL. Pass a URL for a CDN, or the bytes when a bundler inlines them.
    */
   wasm?: WasmSource;
+  /**
+   * `'relaxed'` loads the relaxed-SIMD build (opt-in; not bit-identical with the default build,
+   * see {@link SimdFlavour}). It needs an engine with relaxed SIMD (Chromium-based browsers
+   * since version 114, Node.js 22; Node.js 20 with `--experimental-wasm-relaxed-simd`);
+   * elsewhere `init` rejects with a {@link WasmLoadError}, and a later `init()` may load the
+   * default build. With `wasm`, the module given must be a relaxed-SIMD build. Default
+   * `'default'`.
+   */
+  simd?: SimdFlavour;
   /**
    * Browsers: where the gradient workers' script (`worker.browser.js` in the package's `dist/`)
    * is served, for `fit({ workers })`. By default it is fetched beside this module; bundlers
@@ -36,8 +53,24 @@ export interface InitOptions {
 /** @internal What the glue's initialiser accepts: bytes, a compiled module, or a fetch response. */
 export type GlueInput = BufferSource | WebAssembly.Module | Response;
 
-/** @internal How a platform (Node or browser) turns a {@link WasmSource} into something the glue loads. */
-export type WasmResolver = (source: WasmSource | undefined) => Promise<GlueInput>;
+/**
+ * @internal How a platform (Node or browser) turns a {@link WasmSource} into something the glue
+ * loads; without a source, it takes the package's build for `simd`.
+ */
+export type WasmResolver = (source: WasmSource | undefined, simd: SimdFlavour) => Promise<GlueInput>;
+
+/** @internal The package's two builds of the wasm module, beside the entry points in `dist/`. */
+export const WASM_FILES: Readonly<Record<SimdFlavour, string>> = { default: 'convnet_wasm_bg.wasm', relaxed: 'convnet_wasm_relaxed_bg.wasm' };
+
+/** A module of one function, `f32x4.relaxed_madd` of its argument: it validates where the engine has relaxed SIMD. */
+const RELAXED_SIMD_PROBE = new Uint8Array([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 6, 1, 96, 1, 123, 1, 123, 3, 2, 1, 0, 10, 13, 1, 11, 0, 32, 0, 32, 0, 32, 0, 253, 133, 2, 11,
+]);
+
+/** Whether this engine runs WebAssembly relaxed SIMD, which `init({ simd: 'relaxed' })` needs. */
+export function relaxedSimdSupported(): boolean {
+  return WebAssembly.validate(RELAXED_SIMD_PROBE);
+}
 
 let resolver: WasmResolver | undefined;
 let instantiateSync = false;
@@ -81,8 +114,19 @@ async function load(options: InitOptions): Promise<void> {
   if (resolver === undefined) {
     throw new WasmLoadError('no wasm loader for this platform: import convnet-wasm through its package entry');
   }
+  const simd = options.simd ?? 'default';
+  if (simd !== 'default' && simd !== 'relaxed') {
+    throw new InvalidArgumentError(`init({ simd }) must be 'default' or 'relaxed', got ${JSON.stringify(simd)}`);
+  }
+  if (simd === 'relaxed' && !relaxedSimdSupported()) {
+    throw new WasmLoadError(
+      "init({ simd: 'relaxed' }): this engine has no WebAssembly relaxed SIMD. It needs a Chromium-based browser " +
+        '(version 114 or later) or Node.js 22 or later; Node.js 20 needs the flag --experimental-wasm-relaxed-simd. ' +
+        'init() without the option loads the default build.',
+    );
+  }
   if (options.workerUrl !== undefined) workerScript = options.workerUrl;
-  const input = await resolver(options.wasm);
+  const input = await resolver(options.wasm, simd);
   try {
     // Compiled here rather than by the glue, so gradient workers can be handed the same module.
     // Bytes and modules are told apart before `Response` is touched (see setWasmResolver).
@@ -95,13 +139,24 @@ async function load(options: InitOptions): Promise<void> {
     const exports = instantiateSync ? initSync({ module }) : await initGlue({ module_or_path: module });
     wasmMemory = exports.memory;
     compiled = module;
+    glueLoaded = true;
   } catch (cause) {
     throw new WasmLoadError(`the wasm module failed to instantiate: ${String(cause)}`, { cause });
+  }
+  if (simd === 'relaxed' && !build_info().endsWith('+relaxed-simd')) {
+    // Only a module passed as `wasm` can get here. The glue keeps the instance it loaded, so
+    // this rejection is final for this realm (see init).
+    throw new WasmLoadError(
+      `init({ simd: 'relaxed' }) was given a wasm module built without relaxed SIMD (${build_info()}): ` +
+        `pass the package's ${WASM_FILES.relaxed} as \`wasm\`, or leave out \`simd\``,
+    );
   }
   initialised = true;
 }
 
 let compiled: WebAssembly.Module | undefined;
+/** Set once the glue holds an instance: it cannot load another, so init() failures after it are final. */
+let glueLoaded = false;
 let workerScript: string | URL | undefined;
 
 /** @internal The gradient workers' script URL given to init(), if any. */
@@ -117,11 +172,13 @@ export function moduleForWorkers(): WebAssembly.Module | undefined {
 /**
  * Loads and instantiates the wasm module. Call it once before anything else; further calls,
  * concurrent ones included, return the same promise. If loading fails, the promise rejects with
- * a {@link WasmLoadError} that says where it looked, and a later call tries again.
+ * a {@link WasmLoadError} that says where it looked, and a later call tries again (with other
+ * options, e.g. without `simd: 'relaxed'`), except after a module without relaxed SIMD was
+ * passed with `simd: 'relaxed'`: that one was instantiated, and the realm keeps the rejection.
  */
 export function init(options: InitOptions = {}): Promise<void> {
   ready ??= load(options).catch((error: unknown) => {
-    ready = undefined;
+    if (!glueLoaded) ready = undefined;
     throw error;
   });
   return ready;
@@ -149,7 +206,7 @@ export function assertInitialized(what: string): void {
   if (!initialised) throw new NotInitializedError(what);
 }
 
-/** The crate's version and SIMD flavour, e.g. `0.1.0+simd128`. */
+/** The crate's version and SIMD flavour: `0.1.0+simd128`, or `0.1.0+simd128+relaxed-simd` for the relaxed-SIMD build. */
 export function buildInfo(): string {
   assertInitialized('buildInfo()');
   return build_info();

@@ -73,11 +73,13 @@ pub fn panic_with_message(message: String) {
     panic!("{message}");
 }
 
-/// The crate version and the SIMD flavour it was built with, e.g. `0.1.0+simd128`.
+/// The crate version and the SIMD flavour it was built with: `0.1.0+simd128`, or
+/// `0.1.0+simd128+relaxed-simd` for the opt-in relaxed-SIMD build.
 #[wasm_bindgen]
 pub fn build_info() -> String {
     let simd = if cfg!(target_feature = "simd128") { "simd128" } else { "scalar" };
-    format!("{}+{simd}", env!("CARGO_PKG_VERSION"))
+    let relaxed = if cfg!(target_feature = "relaxed-simd") { "+relaxed-simd" } else { "" };
+    format!("{}+{simd}{relaxed}", env!("CARGO_PKG_VERSION"))
 }
 
 /// `count` values uniform in [low, high) from the library's generator seeded with `seed`.

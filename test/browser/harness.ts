@@ -38,7 +38,7 @@ export async function openBundledPage(entry: string): Promise<BrowserHarness> {
   });
   // esbuild does not copy assets named by `new URL(…, import.meta.url)`: the wasm goes beside
   // the bundle, which is where the browser entry looks for it.
-  await copyFile(join(root, 'dist', 'convnet_wasm_bg.wasm'), join(dir, 'convnet_wasm_bg.wasm'));
+  for (const wasm of ['convnet_wasm_bg.wasm', 'convnet_wasm_relaxed_bg.wasm']) await copyFile(join(root, 'dist', wasm), join(dir, wasm));
   await writeFile(join(dir, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><script type="module" src="page.js"></script>\n');
 
   return openServedDirectory(dir, { removeAfter: true });

@@ -38,6 +38,7 @@ interface TrainOptions {
   workers?: number;
   microBatchSize?: number;
   resume?: boolean;
+  simd: 'default' | 'relaxed';
 }
 
 export function trainCommand(): Command {
@@ -85,7 +86,15 @@ export function trainCommand(): Command {
       'examples per micro-batch (default: a quarter of the batch; half of it for fashion-bn, whose batch statistics are per micro-batch); the result depends on it',
       integer('--micro-batch-size'),
     )
-    .option('--resume', 'go on from <out>/checkpoint when a checkpoint is there (bit for bit the same result)')
+    .option('--resume', 'go on from <out>/checkpoint when a checkpoint is there (bit for bit the same result, with the same --simd)')
+    .addOption(
+      new Option(
+        '--simd <build>',
+        'relaxed: the relaxed-SIMD build, faster where the CPU has fused multiply-add, not bit-identical with the default build (Node 20: node --experimental-wasm-relaxed-simd examples/train.mjs …)',
+      )
+        .choices(['default', 'relaxed'])
+        .default('default'),
+    )
     .addHelpText('after', ({ command }) => {
       // `convnet-wasm train`, or `npm run train --` when examples/train.mjs runs this command alone.
       const run = command.parent ? `${command.parent.name()} ${command.name()}` : command.name();
@@ -121,7 +130,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   if (opts.resume && !checkpoint) command.error('error: --resume needs checkpoints (drop --no-checkpoint)');
 
   const started = performance.now();
-  await cw.init();
+  await cw.init({ simd: opts.simd });
   const data = await loadDataset(isLeNet ? 'mnist' : 'fashion', opts);
   // Fashion: the book's split, the first 55,000 for training and the last 5,000 for validation.
   // MNIST: the paper trains on all 60,000 and reports the test error after each pass.

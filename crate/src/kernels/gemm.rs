@@ -346,6 +346,23 @@ pub mod simd {
         });
     }
 
+    /// `c + a·b`, lane by lane: the products' accumulation step. The default build multiplies and
+    /// adds, rounding twice, exactly as the scalar reference does. The opt-in relaxed-SIMD build
+    /// (`init({ simd: 'relaxed' })`) uses `f32x4.relaxed_madd`, which an engine may run as a
+    /// fused multiply-add (one rounding) or as the two; its results then differ from the default
+    /// build's, and may differ between engines and CPUs (docs/relaxed-simd.md).
+    #[inline(always)]
+    pub fn madd(a: v128, b: v128, c: v128) -> v128 {
+        #[cfg(target_feature = "relaxed-simd")]
+        {
+            f32x4_relaxed_madd(a, b, c)
+        }
+        #[cfg(not(target_feature = "relaxed-simd"))]
+        {
+            f32x4_add(c, f32x4_mul(a, b))
+        }
+    }
+
     /// Rows `r` of a 4×4 block in, its columns out: `out[c][r] = rows[r][c]`.
     #[inline(always)]
     pub fn transpose4(rows: [v128; 4]) -> [v128; 4] {
@@ -773,8 +790,8 @@ pub mod simd {
                     let b1 = v128_load(bq.add(j * NR + 4) as *const v128);
                     for (row, p) in acc.iter_mut().zip(ap.iter()) {
                         let av = v128_load32_splat(p.add(j) as *const u32);
-                        row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
-                        row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
+                        row[0] = madd(av, b0, row[0]);
+                        row[1] = madd(av, b1, row[1]);
                     }
                 }
             }
@@ -867,8 +884,8 @@ pub mod simd {
                 let b1 = v128_load(bp.add(kk * NR + 4) as *const v128);
                 for (r, row) in acc.iter_mut().enumerate() {
                     let av = v128_load32_splat(ap.add(kk * MR + r) as *const u32);
-                    row[0] = f32x4_add(row[0], f32x4_mul(av, b0));
-                    row[1] = f32x4_add(row[1], f32x4_mul(av, b1));
+                    row[0] = madd(av, b0, row[0]);
+                    row[1] = madd(av, b1, row[1]);
                 }
             }
         }

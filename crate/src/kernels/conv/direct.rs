@@ -141,7 +141,7 @@ fn pad_image(p: &Conv2dParams, image: &[f32], pad: &mut [f32]) {
 #[cfg(all(target_arch = "wasm32", target_feature = "simd128"))]
 mod simd {
     use super::{padded_w, Conv2dParams, GradRows, FILTERS};
-    use crate::kernels::gemm::simd::transpose4;
+    use crate::kernels::gemm::simd::{madd, transpose4};
     use crate::kernels::lanes::F4;
     use core::arch::wasm32::*;
 
@@ -290,7 +290,7 @@ mod simd {
                                 let wv = v128_load32_splat(wt.add(f) as *const u32);
                                 for (a, x) in a.iter_mut().zip(&x) {
                                     for (a, x) in a.iter_mut().zip(x) {
-                                        *a = f32x4_add(*a, f32x4_mul(*x, wv));
+                                        *a = madd(*x, wv, *a);
                                     }
                                 }
                             }
@@ -410,7 +410,7 @@ mod simd {
                     for f in 0..FB {
                         let dv = v128_load32_splat(d.add(f) as *const u32);
                         for (a, xv) in acc.iter_mut().zip(&xs) {
-                            a[f] = f32x4_add(a[f], f32x4_mul(*xv, dv));
+                            a[f] = madd(*xv, dv, a[f]);
                         }
                     }
                     x = x.add(1);
@@ -469,8 +469,8 @@ mod simd {
                     let d1 = v128_load(d.add(4) as *const v128);
                     for (a, &off) in acc.iter_mut().zip(&offsets) {
                         let xv = v128_load32_splat(x.add(off) as *const u32);
-                        a[0] = f32x4_add(a[0], f32x4_mul(xv, d0));
-                        a[1] = f32x4_add(a[1], f32x4_mul(xv, d1));
+                        a[0] = madd(xv, d0, a[0]);
+                        a[1] = madd(xv, d1, a[1]);
                     }
                     x = x.add(1);
                     d = d.add(step);
@@ -596,8 +596,8 @@ mod simd {
                             2 => i32x4_shuffle::<2, 2, 2, 2>(xs, xs),
                             _ => i32x4_shuffle::<3, 3, 3, 3>(xs, xs),
                         };
-                        a[0] = f32x4_add(a[0], f32x4_mul(xv, d0));
-                        a[1] = f32x4_add(a[1], f32x4_mul(xv, d1));
+                        a[0] = madd(xv, d0, a[0]);
+                        a[1] = madd(xv, d1, a[1]);
                     }
                     x = x.add(1);
                     d = d.add(step);
@@ -683,7 +683,7 @@ mod tests {
                     let (len, oc8) = (p.positions() * out_c, out_c.div_ceil(FILTERS) * FILTERS);
                     let end_of_rows = |r: usize| (r * p.out_w()).checked_sub(1).map(|q| q * out_c + oc8);
                     let r = direct_rows(&p);
-                    assert!(end_of_rows(r).map_or(true, |end| end <= len), "{p:?}: {r} rows");
+                    assert!(end_of_rows(r).is_none_or(|end| end <= len), "{p:?}: {r} rows");
                     assert!(r == p.out_h() || end_of_rows(r + 1).is_some_and(|end| end > len), "{p:?}: {r} rows");
                     if out_c % FILTERS == 0 {
                         assert_eq!(r, p.out_h());
