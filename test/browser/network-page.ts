@@ -15,8 +15,10 @@ declare global {
   }
 }
 
-window.runNetworkCase = async (network, data, workers) => {
+/** Also the relaxed-SIMD page's runner (test/browser/relaxed-page.ts), which loads its build first. */
+export const runNetworkCase: Window['runNetworkCase'] = async (network, data, workers) => {
   await api.init();
   const r = await networkCase(api, network as 'fashion', { trainImages: toBytes(data.train), trainLabels: toBytes(data.labels), testImages: toBytes(data.test) }, workers);
   return { losses: r.losses, weights: toB64(r.weights), predictions: toB64(r.predictions) };
 };
+window.runNetworkCase = runNetworkCase;

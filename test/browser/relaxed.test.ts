@@ -1,6 +1,7 @@
 // The relaxed-SIMD build in Chromium (which has relaxed SIMD): init({ simd: 'relaxed' }) loads
 // it beside the bundle, its Web Worker runs the same module, and the Fashion ConvNet's first
-// training steps give the bytes that Node gives with the same build on the same machine (both are
+// training steps (the network identity test's case, test/shared/network-case.ts, on 2 workers)
+// give the bytes that Node gives with the same build on the same machine (both are
 // V8, which lowers f32x4.relaxed_madd the same way for a given CPU: a fused multiply-add where
 // the CPU has one). Across CPUs, the relaxed build promises no identity (docs/relaxed-simd.md).
 import { execFileSync } from 'node:child_process';
@@ -24,9 +25,10 @@ describe("init({ simd: 'relaxed' }) in Chromium", () => {
   it('trains the Fashion ConvNet on 2 workers to the bytes of the relaxed build in Node', async () => {
     const b64 = (a: Uint8Array) => Buffer.from(a.buffer, a.byteOffset, a.byteLength).toString('base64');
     const data = { train: b64(fashion.train.images.subarray(0, 96 * 784)), labels: b64(fashion.train.labels.subarray(0, 96)), test: b64(fashion.test.images.subarray(0, 100 * 784)) };
-    const page = await harness.page.evaluate((d) => window.runRelaxedCase(d), data);
-    expect(page.supported).toBe(true);
-    expect(page.buildInfo).toMatch(/\+simd128\+relaxed-simd$/);
+    const loaded = await harness.page.evaluate(() => window.initRelaxed());
+    expect(loaded.supported).toBe(true);
+    expect(loaded.buildInfo).toMatch(/\+simd128\+relaxed-simd$/);
+    const page = await harness.page.evaluate(([t, l, x]) => window.runNetworkCase('fashion', { train: t, labels: l, test: x }, 2), [data.train, data.labels, data.test] as const);
 
     const script = fileURLToPath(new URL('../shared/relaxed-run.mjs', import.meta.url));
     const flags = api.relaxedSimdSupported() ? [] : ['--experimental-wasm-relaxed-simd'];
