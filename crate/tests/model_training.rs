@@ -267,6 +267,48 @@ kernel_test!(
 );
 
 kernel_test!(
+    fn a_large_kernel_packed_in_the_scratch_for_training_leaves_inference_right() {
+        // A kernel of more than 65,536 weights (layers/conv2d.rs, PACK_T_MAX) is packed into the
+        // scratch at each training micro-batch, and its packed copy for inference is dropped:
+        // predictions after training must be those of a fresh model given the trained weights,
+        // and training must match a twin whose weights were set (which repacks everything).
+        let spec: ModelSpec = serde_json::from_value(json!({
+            "input_shape": [6, 6, 32], "loss": {"type": "sparse_categorical_crossentropy"},
+            "optimizer": {"type": "adam"}, "learning_rate": {"type": "constant", "value": 0.01},
+            "layers": [
+                {"type": "conv2d", "filters": 32, "kernel_size": [1, 1], "activation": "relu"},
+                {"type": "conv2d", "filters": 256, "kernel_size": [3, 3], "padding": "same", "activation": "relu"},
+                {"type": "flatten"},
+                {"type": "dense", "units": 3, "activation": "softmax"}],
+        }))
+        .unwrap();
+        let pixels: Vec<u8> = (0..4 * 6 * 6 * 32).map(|i| (i * 53 % 256) as u8).collect();
+        let labels = [0u32, 2, 1, 1];
+        let mut a = Model::new(&spec, 3).unwrap();
+        let first = a.predict_raw(Input::U8(&pixels)).unwrap();
+        let mut twin = Model::new(&spec, 5).unwrap();
+        twin.set_params(a.params()).unwrap();
+        for step in 0..2 {
+            a.train_step_micro(Input::U8(&pixels), &labels, 2).unwrap();
+            twin.train_step_micro(Input::U8(&pixels), &labels, 2).unwrap();
+            assert_eq!(a.params(), twin.params(), "step {step}");
+        }
+        // A training forward pass with no update after it (a worker's gradients), between a
+        // prediction of older weights and one of these: the second must not reuse the older
+        // packed copy. With no dropout, its loss (W packed in the scratch) is evaluate's (W
+        // packed in the layer), bit for bit.
+        let parts = a.micro_gradients(&[], Input::U8(&pixels), &labels, labels.len(), 0, 1).unwrap();
+        let evaluated = a.evaluate(Input::U8(&pixels), &labels).unwrap();
+        assert_eq!(parts[0].to_bits(), evaluated[0].to_bits(), "training's and inference's loss");
+        let trained = a.predict_raw(Input::U8(&pixels)).unwrap();
+        assert_ne!(trained, first);
+        let mut fresh = Model::new(&spec, 9).unwrap();
+        fresh.set_params(a.params()).unwrap();
+        assert_eq!(fresh.predict_raw(Input::U8(&pixels)).unwrap(), trained);
+    }
+);
+
+kernel_test!(
     fn the_input_gradients_packed_kernel_follows_every_weight_update() {
         // A conv after a trainable layer keeps its Wᵀ packed between a step's micro-batches;
         // each optimiser step must repack it. With plain SGD (no state), a model trained step

@@ -107,19 +107,21 @@ impl BuildLayer for Conv2dSpec {
     }
 }
 
-/// Kernels up to this many weights keep their packed Wᵀ between a step's micro-batches (LeNet-5's
-/// C3 and C5, where packing it each time costs several per cent of a step). Larger ones (the
-/// Fashion ConvNet's 74k–590k) repack it each micro-batch, a small share of their much larger
-/// products, and do not hold another copy of their weights. (Every kernel's packed W, for the
-/// forward pass, is kept: packing it each micro-batch too would save the Fashion ConvNet's
-/// training memory but cost more of its speed; docs/performance.md has the figures.)
+/// Kernels up to this many weights keep their packed W and Wᵀ between a step's micro-batches
+/// (LeNet-5's C3 and C5, where packing them each time costs several per cent of a step). In
+/// training, larger ones (the Fashion ConvNet's 74k–590k) pack both into the shared scratch at
+/// each micro-batch, a share of their much larger products too small to measure, and hold no
+/// copies of their weights: 17 MB less for the Fashion ConvNet's 3×3 layers (36 Winograd
+/// transforms of each kernel). Inference keeps the packed W in the layer, packed once per
+/// version of the weights. docs/performance.md has the figures.
 const PACK_T_MAX: usize = 65_536;
 
 /// The convolution's state: its plan, its packed kernels and its activation.
 pub struct ConvCore {
     pub(super) plan: ConvPlan,
     pub(super) activation: FusedActivation,
-    /// W packed for the forward pass.
+    /// W packed for the forward pass (in training, only for kernels of at most [`PACK_T_MAX`]
+    /// weights).
     pub(super) packed: Packed,
     /// Wᵀ packed for the input gradient, for kernels of at most [`PACK_T_MAX`] weights.
     pub(super) packed_t: Packed,
@@ -172,15 +174,24 @@ impl ConvCore {
     }
 
     /// `y = f(conv(x, w) + b)`, `w` being `f.kernel` (the dense kernel), packed again when the
-    /// packed copy is `stale`.
+    /// packed copy is `stale` (which the caller's check has marked current), or into the scratch
+    /// for a large kernel in training (see [`PACK_T_MAX`]).
     pub(super) fn forward(&mut self, f: Forward<'_>, stale: bool) {
         let plan = self.plan.with_batch(f.batch);
-        if stale {
-            self.packed.values.resize(plan.packed_w_len(), 0.0);
-            plan.pack_weights(f.kernel, &mut self.packed.values);
-        }
         let bias = self.no_bias.as_ref().map_or(f.bias, |n| &n.zeros[..]);
-        plan.forward_packed(f.x, &self.packed.values, bias, f.y, f.scratch);
+        if f.training && plan.p.w_len() > PACK_T_MAX {
+            // The layer's copy was not refreshed: the next inference packs it again.
+            self.packed.invalidate();
+            let (packed, scratch) = f.scratch.split_at_mut(plan.packed_w_len());
+            plan.pack_weights(f.kernel, packed);
+            plan.forward_packed(f.x, packed, bias, f.y, scratch);
+        } else {
+            if stale {
+                self.packed.values.resize(plan.packed_w_len(), 0.0);
+                plan.pack_weights(f.kernel, &mut self.packed.values);
+            }
+            plan.forward_packed(f.x, &self.packed.values, bias, f.y, f.scratch);
+        }
         self.activation.forward(f.y);
     }
 
