@@ -3,28 +3,9 @@
 // relaxed SIMD (Node 20: with --experimental-wasm-relaxed-simd), is refused with a typed error
 // where it has not, gives the same bits for any worker count, and stays close to the default
 // build (its multiply-adds may round once instead of twice).
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as api from 'convnet-wasm';
-
-const script = fileURLToPath(new URL('./shared/relaxed-run.mjs', import.meta.url));
-/** V8 flag that turns relaxed SIMD on where it has not shipped yet (Node 20). */
-const FLAG = '--experimental-wasm-relaxed-simd';
-
-interface Run {
-  buildInfo?: string;
-  losses?: number[];
-  weights?: string;
-  initial?: number[];
-  probabilities?: number[];
-  error?: { name: string; code: string; message: string };
-}
-
-function run(simd: 'default' | 'relaxed', workers: number, flags: string[] = []): Run {
-  const out = execFileSync(process.execPath, [...flags, script, simd, String(workers)], { encoding: 'utf8' });
-  return JSON.parse(out.trim().split('\n').at(-1)!) as Run;
-}
+import { RELAXED_FLAG as FLAG, runRelaxedChild as run, type RelaxedRun as Run } from './shared/relaxed-child.js';
 
 const shipped = api.relaxedSimdSupported();
 const flags = shipped ? [] : [FLAG];

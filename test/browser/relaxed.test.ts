@@ -4,11 +4,10 @@
 // give the bytes that Node gives with the same build on the same machine (both are
 // V8, which lowers f32x4.relaxed_madd the same way for a given CPU: a fused multiply-add where
 // the CPU has one). Across CPUs, the relaxed build promises no identity (docs/relaxed-simd.md).
-import { execFileSync } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as api from 'convnet-wasm';
 import { openBundledPage, type BrowserHarness } from './harness.js';
+import { RELAXED_FLAG, runRelaxedChild } from '../shared/relaxed-child.js';
 
 let harness: BrowserHarness;
 let fashion: api.Dataset;
@@ -30,9 +29,7 @@ describe("init({ simd: 'relaxed' }) in Chromium", () => {
     expect(loaded.buildInfo).toMatch(/\+simd128\+relaxed-simd$/);
     const page = await harness.page.evaluate(([t, l, x]) => window.runNetworkCase('fashion', { train: t, labels: l, test: x }, 2), [data.train, data.labels, data.test] as const);
 
-    const script = fileURLToPath(new URL('../shared/relaxed-run.mjs', import.meta.url));
-    const flags = api.relaxedSimdSupported() ? [] : ['--experimental-wasm-relaxed-simd'];
-    const node = JSON.parse(execFileSync(process.execPath, [...flags, script, 'relaxed', '1'], { encoding: 'utf8' }).trim().split('\n').at(-1)!);
+    const node = runRelaxedChild('relaxed', 1, api.relaxedSimdSupported() ? [] : [RELAXED_FLAG]);
     expect(page.losses).toEqual(node.losses);
     const weights = Buffer.from(page.weights, 'base64');
     const { createHash } = await import('node:crypto');

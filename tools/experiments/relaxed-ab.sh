@@ -6,7 +6,7 @@
 # Usage: npm run build && bash tools/experiments/relaxed-ab.sh
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-F=$(node -e "process.exit(WebAssembly.validate(new Uint8Array([0,97,115,109,1,0,0,0,1,6,1,96,1,123,1,123,3,2,1,0,10,13,1,11,0,32,0,32,0,32,0,253,133,2,11])) ? 0 : 1)" && echo "" || echo --experimental-wasm-relaxed-simd)
+F=$(node --input-type=module -e "process.exit((await import('convnet-wasm')).relaxedSimdSupported() ? 0 : 1)" && echo "" || echo --experimental-wasm-relaxed-simd)
 value() { node $F bench/cell.mjs "$1" | node -pe 'JSON.parse(require("fs").readFileSync(0)).value'; }
 for net in fashion lenet; do
   for rep in 1 2 3; do
