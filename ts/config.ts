@@ -4,13 +4,19 @@
  * @module
  */
 
-/** Optimisers, with Keras's semantics and defaults. */
+/**
+ * Optimisers, with Keras's semantics and defaults. `weightDecay` is Keras's decoupled weight
+ * decay (the base optimiser's `weight_decay`): before each update every trainable weight, biases
+ * and batch normalisation's γ and β included, becomes `w − w·weightDecay·learningRate`. Default 0
+ * (none), except for `'adamw'`, which is Adam with `weightDecay` 0.004 (Keras's `AdamW`).
+ */
 export type OptimizerConfig =
-  | { type: 'sgd'; momentum?: number; nesterov?: boolean }
+  | { type: 'sgd'; momentum?: number; nesterov?: boolean; weightDecay?: number }
   /** LeNet-5's stochastic diagonal Levenberg–Marquardt: step η/(μ + h) per parameter; μ default 0.02. */
   | { type: 'sdlm'; mu?: number }
-  | { type: 'adam'; beta1?: number; beta2?: number; epsilon?: number }
-  | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number };
+  | { type: 'adam'; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number }
+  | { type: 'adamw'; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number }
+  | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number };
 
 /** A loss: see {@link CompileConfig.loss}. */
 export type LossConfig =
@@ -27,8 +33,9 @@ export type LearningRate = number | { boundaries: number[]; values: number[] };
 /** Options of {@link Sequential.compile}. */
 export interface CompileConfig {
   /**
-   * `'sgd'`, `'adam'`, `'nadam'`, `'sdlm'`, or a config object `{ type, learningRate?, … }` with
-   * the optimiser's hyper-parameters. Default `'adam'`.
+   * `'sgd'`, `'adam'`, `'adamw'`, `'nadam'`, `'sdlm'`, or a config object
+   * `{ type, learningRate?, … }` with the optimiser's hyper-parameters (see
+   * {@link OptimizerConfig}). Default `'adam'`.
    */
   optimizer?: OptimizerConfig['type'] | (OptimizerConfig & { learningRate?: LearningRate });
   /**
@@ -42,7 +49,7 @@ export interface CompileConfig {
    * the paper's value of j is not known), or `'rbfCrossEntropy'` (softmax cross-entropy over −y).
    */
   loss?: LossConfig;
-  /** Default 0.001 (Keras's default for Adam and Nadam; use 0.01 for SGD). */
+  /** Default 0.001 (Keras's default for Adam, AdamW and Nadam; use 0.01 for SGD). */
   learningRate?: LearningRate;
   /** Seeds initialisation, shuffling and dropout. Default 0. */
   seed?: number;

@@ -165,14 +165,13 @@ export class Sequential implements CallbackModel {
   /** The spec the wasm runtime reads. */
   private spec(config: ResolvedCompileConfig): string {
     const lr = config.learningRate;
-    const { type, ...rest } = config.optimizer;
     return JSON.stringify({
       input_shape: this.inputShape,
       input_scale: this.preprocessing.scale,
       input_offset: this.preprocessing.offset,
       layers: this.stack.map((l) => l.spec()),
       loss: lossSpec(config.loss),
-      optimizer: { type, ...rest },
+      optimizer: optimizerSpec(config.optimizer),
       learning_rate: typeof lr === 'number' ? { type: 'constant', value: lr } : { type: 'piecewise', ...lr },
     });
   }
@@ -732,11 +731,23 @@ function argmax(values: Float32Array, start: number, count: number): number {
 }
 
 const OPTIMIZER_KEYS: Record<OptimizerConfig['type'], readonly string[]> = {
-  sgd: ['momentum', 'nesterov'],
-  adam: ['beta1', 'beta2', 'epsilon'],
-  nadam: ['beta1', 'beta2', 'epsilon'],
+  sgd: ['momentum', 'nesterov', 'weightDecay'],
+  adam: ['beta1', 'beta2', 'epsilon', 'weightDecay'],
+  adamw: ['beta1', 'beta2', 'epsilon', 'weightDecay'],
+  nadam: ['beta1', 'beta2', 'epsilon', 'weightDecay'],
   sdlm: ['mu'],
 };
+
+/** Keras's `AdamW` default. */
+const ADAMW_WEIGHT_DECAY = 0.004;
+
+/** The optimiser as the wasm's spec names it: AdamW is Adam with a weight decay. */
+function optimizerSpec(config: OptimizerConfig): Record<string, unknown> {
+  const { type, ...rest } = config;
+  const { weightDecay, ...others } = rest as { weightDecay?: number };
+  const decay = weightDecay ?? (type === 'adamw' ? ADAMW_WEIGHT_DECAY : undefined);
+  return { type: type === 'adamw' ? 'adam' : type, ...others, ...(decay === undefined ? {} : { weight_decay: decay }) };
+}
 
 /**
  * compile()'s optimizer: a name or `{ type, learningRate?, …its hyper-parameters }`. A learning
@@ -759,6 +770,10 @@ function parseOptimizer(what: string, given: CompileConfig['optimizer'], learnin
   }
   const type = o.type as OptimizerConfig['type'];
   checkKeys(`${what} optimizer ${JSON.stringify(type)}`, o, ['type', 'learningRate', ...OPTIMIZER_KEYS[type]]);
+  const decay = o.weightDecay;
+  if (decay !== undefined && !(typeof decay === 'number' && Number.isFinite(decay) && decay >= 0)) {
+    throw new InvalidArgumentError(`${what}: optimizer ${JSON.stringify(type)}'s weightDecay must be a finite number ≥ 0, got ${describe(decay)}`);
+  }
   const { learningRate: own, ...optimizer } = o;
   if (own !== undefined && learningRate !== undefined && JSON.stringify(own) !== JSON.stringify(learningRate)) {
     throw new InvalidArgumentError(`${what}: the optimizer's learningRate (${JSON.stringify(own)}) and learningRate (${JSON.stringify(learningRate)}) differ; give one`);

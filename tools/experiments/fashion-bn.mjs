@@ -8,13 +8,14 @@
 // of the image, 0.1), flips (--no-flip), random erasing (--erasing, its factor; 0: none), dropout (--dropout, 0.3), the three stages' filters
 // (--filters, 32,64,128), what follows the last stage (--head, globalAverage or flatten) and a dense
 // ReLU layer after it (--dense, units; 0: none) are options, and so is label smoothing
-// (--label-smoothing, Keras's label_smoothing; 0: none). With --test,
+// (--label-smoothing, Keras's label_smoothing; 0: none) and Keras's decoupled weight decay (--weight-decay,
+// which makes the optimiser AdamW; 0: plain Adam). With --test,
 // the 10,000 test images are then evaluated once (a run whose settings were chosen on
 // validation); without it they are not read. --train-all (with --test) trains on all 60,000
 // training images and validates on none.
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--weight-decay 0] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -35,6 +36,7 @@ const { values: opts, positionals } = parseArgs({
     head: { type: 'string', default: 'globalAverage' },
     dense: { type: 'string', default: '0' },
     'label-smoothing': { type: 'string', default: '0' },
+    'weight-decay': { type: 'string', default: '0' },
     test: { type: 'boolean', default: false },
     'train-all': { type: 'boolean', default: false },
     tag: { type: 'string' },
@@ -46,6 +48,7 @@ const workers = Number(positionals[2] ?? availableParallelism());
 const micro = Number(opts['micro-batch']);
 const lr = Number(opts.lr);
 const labelSmoothing = Number(opts['label-smoothing']);
+const weightDecay = Number(opts['weight-decay']);
 if (opts.schedule !== 'step' && opts.schedule !== 'cosine') throw new Error(`--schedule must be step or cosine, got ${opts.schedule}`);
 if (opts['train-all'] && !opts.test) throw new Error('--train-all leaves no validation data: use it with --test, for a run whose settings were chosen on validation');
 const network = {
@@ -65,7 +68,8 @@ const data = await cw.datasets.fashionMnist();
 const { train, validation } = opts['train-all'] ? { train: data.train, validation: undefined } : cw.trainValidationSplit(data.train, 55_000);
 const steps = Math.ceil(train.count / BATCH);
 const model = cw.models.fashionConvNetBN(network).compile({
-  optimizer: 'adam',
+  // The string form without a weight decay, so that runs without it keep their settings.
+  optimizer: weightDecay ? { type: 'adamw', weightDecay } : 'adam',
   learningRate:
     opts.schedule === 'step'
       ? { boundaries: [Math.round(steps * epochs * 0.5), Math.round(steps * epochs * 0.75)], values: [lr, 0.3 * lr, 0.1 * lr] }
@@ -76,7 +80,7 @@ const model = cw.models.fashionConvNetBN(network).compile({
 });
 console.log(model.summary());
 console.log(
-  `epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, Adam ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
+  `epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${weightDecay ? `AdamW (weight decay ${weightDecay})` : 'Adam'} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
     `${train.count} training images, test set ${opts.test ? 'evaluated once at the end' : 'not read'}`,
 );
 let epochStart = 0;

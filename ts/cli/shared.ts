@@ -23,6 +23,15 @@ export const positive =
     return n;
   };
 
+/** A commander parser for finite numbers ≥ 0. */
+export const nonNegative =
+  (name: string) =>
+  (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !(n >= 0) || !Number.isFinite(n)) throw new InvalidArgumentError(`${name} must be a number ≥ 0, got ${JSON.stringify(value)}`);
+    return n;
+  };
+
 /** A commander parser for numbers in [0, 1]. */
 export const fraction =
   (name: string) =>

@@ -28,11 +28,27 @@ mod tests {
     kernel_test!(
         fn adam_first_step_is_lr_times_sign() {
             // After one step m̂/√v̂ = g/|g|, so each parameter moves by lr (up to ε).
-            let mut o = Optimizer::new(OptimizerSpec::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-7 }, 2).unwrap();
+            let mut o =
+                Optimizer::new(OptimizerSpec::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0.0 }, 2)
+                    .unwrap();
             let mut p = [0.0f32, 0.0];
             o.step(0.01, &mut p, &[3.0, -0.5]);
             assert!((p[0] + 0.01).abs() < 1e-6 && (p[1] - 0.01).abs() < 1e-6, "{p:?}");
             assert_eq!(o.iterations(), 1);
+        }
+    );
+
+    kernel_test!(
+        fn weight_decay_shrinks_each_parameter_before_the_step() {
+            // Keras's AdamW: p ← p − p·wd·lr, then Adam's step, which moves p by lr·sign(g).
+            let spec = |weight_decay| OptimizerSpec::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay };
+            let mut o = Optimizer::new(spec(0.5), 2).unwrap();
+            let mut p = [2.0f32, -4.0];
+            o.step(0.1, &mut p, &[1.0, 0.0]);
+            assert!((p[0] - (2.0 - 0.1 - 0.1)).abs() < 1e-6, "{p:?}");
+            assert_eq!(p[1], -4.0 - -4.0 * 0.5 * 0.1);
+            assert!(Optimizer::new(spec(-0.1), 1).is_err());
+            assert!(Optimizer::new(spec(f32::NAN), 1).is_err());
         }
     );
 }

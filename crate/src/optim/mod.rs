@@ -25,7 +25,10 @@ pub enum OptimizerSpec {
         momentum: f32,
         #[serde(default)]
         nesterov: bool,
+        #[serde(default)]
+        weight_decay: f32,
     },
+    /// Adam; with a `weight_decay`, Keras's AdamW.
     Adam {
         #[serde(default = "default_beta1")]
         beta1: f32,
@@ -33,6 +36,8 @@ pub enum OptimizerSpec {
         beta2: f32,
         #[serde(default = "default_epsilon")]
         epsilon: f32,
+        #[serde(default)]
+        weight_decay: f32,
     },
     /// Stochastic diagonal Levenberg–Marquardt; `mu` is the paper's μ (0.02).
     Sdlm {
@@ -47,7 +52,21 @@ pub enum OptimizerSpec {
         beta2: f32,
         #[serde(default = "default_epsilon")]
         epsilon: f32,
+        #[serde(default)]
+        weight_decay: f32,
     },
+}
+
+impl OptimizerSpec {
+    /// Keras's decoupled weight decay (the base optimiser's `weight_decay`): 0 for none and for SDLM.
+    fn weight_decay(&self) -> f32 {
+        match *self {
+            OptimizerSpec::Sgd { weight_decay, .. }
+            | OptimizerSpec::Adam { weight_decay, .. }
+            | OptimizerSpec::Nadam { weight_decay, .. } => weight_decay,
+            OptimizerSpec::Sdlm { .. } => 0.0,
+        }
+    }
 }
 
 fn default_beta1() -> f32 {
@@ -86,12 +105,18 @@ impl Optimizer {
                 Err(ModelError::invalid(format!("optimizer {name} must be in [{lo}, {hi}), got {v}")))
             }
         };
+        if !(spec.weight_decay().is_finite() && spec.weight_decay() >= 0.0) {
+            return Err(ModelError::invalid(format!(
+                "optimizer weight_decay must be ≥ 0, got {}",
+                spec.weight_decay()
+            )));
+        }
         let (m_len, v_len) = match &spec {
             OptimizerSpec::Sgd { momentum, .. } => {
                 check("momentum", *momentum, 0.0, 1.0)?;
                 (if *momentum != 0.0 { params } else { 0 }, 0)
             }
-            OptimizerSpec::Adam { beta1, beta2, epsilon } | OptimizerSpec::Nadam { beta1, beta2, epsilon } => {
+            OptimizerSpec::Adam { beta1, beta2, epsilon, .. } | OptimizerSpec::Nadam { beta1, beta2, epsilon, .. } => {
                 check("beta1", *beta1, 0.0, 1.0)?;
                 check("beta2", *beta2, 0.0, 1.0)?;
                 if !(epsilon.is_finite() && *epsilon > 0.0) {
@@ -179,18 +204,29 @@ impl Optimizer {
         }
     }
 
-    /// One update of `params` from `grads` with learning rate `lr`.
+    /// One update of `params` from `grads` with learning rate `lr`. Every parameter is decayed
+    /// first when there is a weight decay, as Keras does for every trainable variable (the model
+    /// writes batch normalisation's moving statistics back over whatever this step did to them).
     pub fn step(&mut self, lr: f32, params: &mut [f32], grads: &[f32]) {
         assert_eq!(params.len(), grads.len(), "optimizer: params and grads lengths differ");
         self.allocate();
         let t = (self.iterations + 1) as f32;
+        let wd = self.spec.weight_decay();
+        if wd != 0.0 {
+            // Keras: variable − variable·wd·lr, in this order.
+            for p in params.iter_mut() {
+                *p -= *p * wd * lr;
+            }
+        }
         match self.spec {
-            OptimizerSpec::Sgd { momentum, nesterov } => sgd::step(lr, momentum, nesterov, params, grads, &mut self.m),
-            OptimizerSpec::Adam { beta1, beta2, epsilon } => {
+            OptimizerSpec::Sgd { momentum, nesterov, .. } => {
+                sgd::step(lr, momentum, nesterov, params, grads, &mut self.m)
+            }
+            OptimizerSpec::Adam { beta1, beta2, epsilon, .. } => {
                 adam::step(Moments { beta1, beta2, epsilon }, lr, t, params, grads, &mut self.m, &mut self.v)
             }
             OptimizerSpec::Sdlm { mu } => sdlm::step(lr, mu, params, grads, &self.m),
-            OptimizerSpec::Nadam { beta1, beta2, epsilon } => {
+            OptimizerSpec::Nadam { beta1, beta2, epsilon, .. } => {
                 let h = Moments { beta1, beta2, epsilon };
                 nadam::step(h, lr, t, &mut self.u_product, params, grads, &mut self.m, &mut self.v)
             }

@@ -24,14 +24,20 @@ mod tests {
         fn sgd_steps_by_hand() {
             // Plain: p -= lr·g. Momentum 0.5: m = 0.5m − lr·g; p += m. Nesterov: p += 0.5m − lr·g.
             let mut p = [1.0f32];
-            Optimizer::new(OptimizerSpec::Sgd { momentum: 0.0, nesterov: false }, 1).unwrap().step(0.1, &mut p, &[2.0]);
+            Optimizer::new(OptimizerSpec::Sgd { momentum: 0.0, nesterov: false, weight_decay: 0.0 }, 1).unwrap().step(
+                0.1,
+                &mut p,
+                &[2.0],
+            );
             assert_eq!(p, [0.8]);
-            let mut o = Optimizer::new(OptimizerSpec::Sgd { momentum: 0.5, nesterov: false }, 1).unwrap();
+            let mut o =
+                Optimizer::new(OptimizerSpec::Sgd { momentum: 0.5, nesterov: false, weight_decay: 0.0 }, 1).unwrap();
             let mut p = [1.0f32];
             o.step(0.1, &mut p, &[2.0]);
             o.step(0.1, &mut p, &[2.0]);
             assert_eq!(p, [1.0 - 0.2 - 0.3]);
-            let mut o = Optimizer::new(OptimizerSpec::Sgd { momentum: 0.5, nesterov: true }, 1).unwrap();
+            let mut o =
+                Optimizer::new(OptimizerSpec::Sgd { momentum: 0.5, nesterov: true, weight_decay: 0.0 }, 1).unwrap();
             let mut p = [1.0f32];
             o.step(0.1, &mut p, &[2.0]);
             assert_eq!(p, [1.0 - 0.1 - 0.2]);
