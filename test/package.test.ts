@@ -235,6 +235,13 @@ describe('the CLI of the packed package', () => {
     expect(saved.compileConfig.loss).toEqual({ type: 'sparseCategoricalCrossentropy', labelSmoothing: 0.1 });
   }, 120_000);
 
+  it('train --optimizer adamw --weight-decay trains with AdamW and saves the setting with the model', async () => {
+    const trained = await cli('train', '--model', 'fashion-bn', '--optimizer', 'adamw', '--weight-decay', '0.05', '--epochs', '1', '--train-limit', '128', '--test-limit', '100', '--out', 'out/adamw');
+    expect(trained.stdout).toContain('adamw, learning rate 0.001 decayed per epoch along a cosine to 0.00001, weight decay 0.05, seed 42');
+    const saved = JSON.parse(await readFile(join(app, 'out', 'adamw', 'model.json'), 'utf8'));
+    expect(saved.compileConfig.optimizer).toEqual({ type: 'adamw', weightDecay: 0.05 });
+  }, 120_000);
+
   it("train --model lenet5 --distortions --j 2 --eta …: the help's recipe, as the library trains it", async () => {
     const etas = [0.00002, 0.00005, 0.00005, 0.00002, 0.00001];
     const trained = await cli(
@@ -265,7 +272,9 @@ describe('the CLI of the packed package', () => {
     for (const [args, message] of [
       [['--distortions'], '--distortions applies to --model lenet5 (faithful) only'],
       [['--model', 'lenet5', '--distortions', '2,0.1'], "--distortions takes four bounds 'translation,scale,squeeze,shear' (numbers ≥ 0), got '2,0.1'"],
-      [['--model', 'lenet5', '--schedule', 'cosine'], "--schedule is for sgd, adam and nadam; sdlm follows the paper's stages (--eta)"],
+      [['--model', 'lenet5', '--schedule', 'cosine'], "--schedule is for sgd, adam, adamw and nadam; sdlm follows the paper's stages (--eta)"],
+      [['--model', 'lenet5', '--weight-decay', '0.1'], '--weight-decay is for sgd, adam, adamw and nadam, not sdlm'],
+      [['--weight-decay', '-1'], '--weight-decay must be a number ≥ 0, got "-1"'],
       [['--j', '2'], '--j applies to --model lenet5 (faithful) only'],
       [['--model', 'lenet5', '--j', '0'], '--j must be a positive number, got "0"'],
       [['--label-smoothing', '2'], '--label-smoothing must be a number in [0, 1], got "2"'],
