@@ -12,7 +12,7 @@ import { callWasm } from './wasm-call.js';
 import { FORMAT_VERSION } from './format.js';
 import type { CompileConfig, Evaluation, Inputs, Labels, LearningRate, LossConfig, OptimizerConfig, Preprocessing } from './config.js';
 import type { CallbackModel, History } from './callbacks/base.js';
-import { fit, type FitConfig, type FitHost } from './training.js';
+import { fit, type Batch, type FitConfig, type FitHost } from './training.js';
 import { checkKeys, describe } from './validate.js';
 import { modelArtifacts, writeArtifacts, type ModelDescription } from './io.js';
 
@@ -279,15 +279,29 @@ export class Sequential implements CallbackModel {
     return n;
   }
 
-  /** Copies examples `order[from..to]` of x (and y) into batch buffers. */
-  private gather(x: Inputs, y: Labels | undefined, order: Uint32Array | null, from: number, to: number) {
+  /**
+   * Examples `order[from..to]` of x (and y) as a batch: without an order, x's own slice; shuffled,
+   * a copy, into `reuse` when it is of x's type and big enough (the training loop hands back its
+   * last batch: a fresh buffer every step cost LeNet-5's training several per cent in allocation
+   * and page faults). The wasm copies its inputs, so nothing holds a batch past its step.
+   */
+  private gather(x: Inputs, y: Labels | undefined, order: Uint32Array | null, from: number, to: number, reuse?: Batch): Batch {
     const per = this.exampleLength;
-    const bx = x instanceof Uint8Array ? new Uint8Array((to - from) * per) : new Float32Array((to - from) * per);
-    const by = new Uint32Array(to - from);
+    const count = to - from;
+    const fits = reuse !== undefined && reuse.bx.constructor === x.constructor && reuse.bx.buffer.byteLength >= count * per * x.BYTES_PER_ELEMENT && reuse.by.buffer.byteLength >= count * 4;
+    const by = fits ? new Uint32Array(reuse.by.buffer, 0, count) : new Uint32Array(count);
+    if (y) for (let i = from; i < to; i++) by[i - from] = y[order ? order[i]! : i]!;
+    if (order === null) return { bx: x.subarray(from * per, to * per), by };
+    const bx = fits
+      ? x instanceof Uint8Array
+        ? new Uint8Array(reuse.bx.buffer, 0, count * per)
+        : new Float32Array(reuse.bx.buffer, 0, count * per)
+      : x instanceof Uint8Array
+        ? new Uint8Array(count * per)
+        : new Float32Array(count * per);
     for (let i = from; i < to; i++) {
-      const j = order ? order[i]! : i;
+      const j = order[i]!;
       bx.set(x.subarray(j * per, (j + 1) * per), (i - from) * per);
-      if (y) by[i - from] = y[j]!;
     }
     return { bx, by };
   }
@@ -324,7 +338,7 @@ export class Sequential implements CallbackModel {
       },
       call: (what, fn) => this.call(what, fn),
       checkData: (what, x, y) => this.checkData(what, x, y),
-      gather: (x, y, order, from, to) => this.gather(x, y, order, from, to),
+      gather: (x, y, order, from, to, reuse) => this.gather(x, y, order, from, to, reuse),
       // With workers, validation runs on them too, with the same numbers.
       evaluate: (x, y, workers) => (workers > 1 ? this.evaluateOnWorkers('fit() validation', x, y, { workers }) : Promise.resolve(this.evaluate(x, y))),
       describe: () => this.describe(),

@@ -87,6 +87,12 @@ export interface TrainingWasm extends ReducingModel {
 }
 
 /** @internal What the training loop needs of the model it trains. */
+/** @internal A batch's inputs and labels. */
+export interface Batch {
+  bx: Inputs;
+  by: Uint32Array;
+}
+
 export interface FitHost extends CheckpointedModel {
   readonly wasm: TrainingWasm;
   /** The spec the wasm was built from (workers build their models from it). */
@@ -105,8 +111,8 @@ export interface FitHost extends CheckpointedModel {
   call<T>(what: string, fn: () => T): T;
   /** Checks inputs and labels; returns the number of examples. */
   checkData(what: string, x: Inputs, y?: Labels): number;
-  /** Copies examples `order[from..to]` of x (and y) into batch buffers. */
-  gather(x: Inputs, y: Labels | undefined, order: Uint32Array | null, from: number, to: number): { bx: Inputs; by: Uint32Array };
+  /** Examples `order[from..to]` of x (and y) as a batch, copied into `reuse` where it can be. */
+  gather(x: Inputs, y: Labels | undefined, order: Uint32Array | null, from: number, to: number, reuse?: Batch): Batch;
   /** Loss, accuracy and confusion matrix, on `workers` threads when more than 1 (the same numbers). */
   evaluate(x: Inputs, y: Labels, workers: number): Promise<Evaluation>;
 }
@@ -257,6 +263,8 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
   try {
     host.clearStop();
     let lastYield = performance.now();
+    // Each step's batch is copied into the last one's buffers.
+    let batchData: Batch | undefined;
     await callbacks.trainBegin();
     // A resumed run's callbacks go on from their saved state (Keras's reset it in onTrainBegin).
     if (callbackStates) callbacks.restore(callbackStates);
@@ -277,8 +285,8 @@ export async function fit(host: FitHost, x: Inputs, y: Labels, config: FitConfig
           throw new ConvnetError('DISPOSED', `${host.name}.fit(): the model was disposed during training, before epoch ${epoch + 1}, batch ${batch + 1}`);
         }
         await callbacks.batchBegin(batch);
-        const { bx, by } = host.gather(p.trainX, p.trainY, order, from, to);
-        const loss = await step(bx, by);
+        batchData = host.gather(p.trainX, p.trainY, order, from, to, batchData);
+        const loss = await step(batchData.bx, batchData.by);
         if (!Number.isFinite(loss)) {
           // The wasm left the weights as they were before this step (or, when the update itself
           // overflowed, says so); no checkpoint is written after it.
