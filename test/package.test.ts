@@ -275,6 +275,8 @@ describe('the CLI of the packed package', () => {
       [['--model', 'lenet5', '--schedule', 'cosine'], "--schedule is for sgd, adam, adamw and nadam; sdlm follows the paper's stages (--eta)"],
       [['--model', 'lenet5', '--weight-decay', '0.1'], '--weight-decay is for sgd, adam, adamw and nadam, not sdlm'],
       [['--weight-decay', '-1'], '--weight-decay must be a number ≥ 0, got "-1"'],
+      // The CLI runs without Node's flags, so Node 20 refuses the relaxed build in its words.
+      ...(cw.relaxedSimdSupported() ? [] : ([[['--simd', 'relaxed'], 'error: --simd relaxed: this Node.js has no WebAssembly relaxed SIMD'] as const])),
       [['--j', '2'], '--j applies to --model lenet5 (faithful) only'],
       [['--model', 'lenet5', '--j', '0'], '--j must be a positive number, got "0"'],
       [['--label-smoothing', '2'], '--label-smoothing must be a number in [0, 1], got "2"'],

@@ -135,6 +135,12 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   const checkpoint = opts.checkpoint ? { dir: join(out, 'checkpoint'), every: checkpointEvery } : undefined;
   if (opts.resume && !checkpoint) command.error('error: --resume needs checkpoints (drop --no-checkpoint)');
 
+  if (opts.simd === 'relaxed' && !cw.relaxedSimdSupported()) {
+    command.error(
+      'error: --simd relaxed: this Node.js has no WebAssembly relaxed SIMD. Node.js 22 or later has it; Node.js 20 needs the flag ' +
+        '(node --experimental-wasm-relaxed-simd examples/train.mjs …). Without --simd relaxed the default build runs.',
+    );
+  }
   const started = performance.now();
   await cw.init({ simd: opts.simd });
   const data = await loadDataset(isLeNet ? 'mnist' : 'fashion', opts);
