@@ -272,8 +272,8 @@ describe('the CLI of the packed package', () => {
     for (const [args, message] of [
       [['--distortions'], '--distortions applies to --model lenet5 (faithful) only'],
       [['--model', 'lenet5', '--distortions', '2,0.1'], "--distortions takes four bounds 'translation,scale,squeeze,shear' (numbers ≥ 0), got '2,0.1'"],
-      [['--model', 'lenet5', '--schedule', 'cosine'], "--schedule is for sgd, adam, adamw and nadam; sdlm follows the paper's stages (--eta)"],
-      [['--model', 'lenet5', '--weight-decay', '0.1'], '--weight-decay is for sgd, adam, adamw and nadam, not sdlm'],
+      [['--model', 'lenet5', '--schedule', 'cosine'], "--schedule is for sgd, adam, adamw, nadam and rmsprop; sdlm follows the paper's stages (--eta)"],
+      [['--model', 'lenet5', '--weight-decay', '0.1'], '--weight-decay is for sgd, adam, adamw, nadam and rmsprop, not sdlm'],
       [['--weight-decay', '-1'], '--weight-decay must be a number ≥ 0, got "-1"'],
       // The CLI runs without Node's flags, so Node 20 refuses the relaxed build in its words.
       ...(cw.relaxedSimdSupported() ? [] : ([[['--simd', 'relaxed'], 'error: --simd relaxed: this Node.js has no WebAssembly relaxed SIMD'] as const])),

@@ -16,7 +16,9 @@ export type OptimizerConfig =
   | { type: 'sdlm'; mu?: number }
   | { type: 'adam'; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number }
   | { type: 'adamw'; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number }
-  | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number };
+  | { type: 'nadam'; beta1?: number; beta2?: number; epsilon?: number; weightDecay?: number }
+  /** Keras's RMSprop: rho 0.9, momentum 0, epsilon 1e-7, centered false by default. */
+  | { type: 'rmsprop'; rho?: number; momentum?: number; epsilon?: number; centered?: boolean; weightDecay?: number };
 
 /** A loss: see {@link CompileConfig.loss}. */
 export type LossConfig =
@@ -33,7 +35,7 @@ export type LearningRate = number | { boundaries: number[]; values: number[] };
 /** Options of {@link Sequential.compile}. */
 export interface CompileConfig {
   /**
-   * `'sgd'`, `'adam'`, `'adamw'`, `'nadam'`, `'sdlm'`, or a config object
+   * `'sgd'`, `'adam'`, `'adamw'`, `'nadam'`, `'rmsprop'`, `'sdlm'`, or a config object
    * `{ type, learningRate?, … }` with the optimiser's hyper-parameters (see
    * {@link OptimizerConfig}). Default `'adam'`.
    */
@@ -49,7 +51,7 @@ export interface CompileConfig {
    * the paper's value of j is not known), or `'rbfCrossEntropy'` (softmax cross-entropy over −y).
    */
   loss?: LossConfig;
-  /** Default 0.001 (Keras's default for Adam, AdamW and Nadam; use 0.01 for SGD). */
+  /** Default 0.001 (Keras's default for Adam, AdamW, Nadam and RMSprop; use 0.01 for SGD). */
   learningRate?: LearningRate;
   /** Seeds initialisation, shuffling and dropout. Default 0. */
   seed?: number;

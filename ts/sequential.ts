@@ -749,6 +749,7 @@ const OPTIMIZER_KEYS: Record<OptimizerConfig['type'], readonly string[]> = {
   adam: ['beta1', 'beta2', 'epsilon', 'weightDecay'],
   adamw: ['beta1', 'beta2', 'epsilon', 'weightDecay'],
   nadam: ['beta1', 'beta2', 'epsilon', 'weightDecay'],
+  rmsprop: ['rho', 'momentum', 'epsilon', 'centered', 'weightDecay'],
   sdlm: ['mu'],
 };
 
@@ -784,9 +785,16 @@ function parseOptimizer(what: string, given: CompileConfig['optimizer'], learnin
   }
   const type = o.type as OptimizerConfig['type'];
   checkKeys(`${what} optimizer ${JSON.stringify(type)}`, o, ['type', 'learningRate', ...OPTIMIZER_KEYS[type]]);
-  const decay = o.weightDecay;
-  if (decay !== undefined && !(typeof decay === 'number' && Number.isFinite(decay) && decay >= 0)) {
-    throw new InvalidArgumentError(`${what}: optimizer ${JSON.stringify(type)}'s weightDecay must be a finite number ≥ 0, got ${describe(decay)}`);
+  // The forms here; the ranges (beta1 in [0, 1), …) the wasm checks, naming the option.
+  for (const key of OPTIMIZER_KEYS[type]) {
+    const value = o[key];
+    if (value === undefined) continue;
+    const flag = key === 'nesterov' || key === 'centered';
+    const ok = flag ? typeof value === 'boolean' : typeof value === 'number' && Number.isFinite(value) && (key !== 'weightDecay' || value >= 0);
+    if (!ok) {
+      const wanted = flag ? 'true or false' : key === 'weightDecay' ? 'a finite number ≥ 0' : 'a finite number';
+      throw new InvalidArgumentError(`${what}: optimizer ${JSON.stringify(type)}'s ${key} must be ${wanted}, got ${describe(value)}`);
+    }
   }
   const { learningRate: own, ...optimizer } = o;
   if (own !== undefined && learningRate !== undefined && JSON.stringify(own) !== JSON.stringify(learningRate)) {

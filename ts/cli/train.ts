@@ -18,7 +18,7 @@ import { confusionTable, duration, fraction, integer, loadDataset, nonNegative, 
 interface TrainOptions {
   model: 'fashion' | 'fashion-bn' | 'lenet5';
   variant: 'faithful' | 'modern';
-  optimizer?: 'sgd' | 'adam' | 'adamw' | 'nadam' | 'sdlm';
+  optimizer?: 'sgd' | 'adam' | 'adamw' | 'nadam' | 'rmsprop' | 'sdlm';
   learningRate?: number;
   weightDecay?: number;
   schedule?: 'constant' | 'cosine';
@@ -47,17 +47,17 @@ export function trainCommand(): Command {
     .description("Train Géron's Fashion-MNIST ConvNet (Hands-On ML, ch. 14) or LeNet-5 (LeCun et al. 1998) on MNIST, and save it.")
     .addOption(new Option('--model <name>', 'network to train (fashion-bn: models.fashionConvNetBN())').choices(['fashion', 'fashion-bn', 'lenet5']).default('fashion'))
     .addOption(new Option('--variant <name>', 'lenet5: the 1998 network, or ReLU + max-pool + full C3 + softmax').choices(['faithful', 'modern']).default('faithful'))
-    .addOption(new Option('--optimizer <name>', 'default: nadam (fashion), adam (fashion-bn), sdlm (lenet5 faithful), adam (lenet5 modern)').choices(['sgd', 'adam', 'adamw', 'nadam', 'sdlm']))
-    .option('--learning-rate <x>', 'for sgd, adam, adamw and nadam (default: 0.01 for sgd, else 0.001)', positive('--learning-rate'))
+    .addOption(new Option('--optimizer <name>', 'default: nadam (fashion), adam (fashion-bn), sdlm (lenet5 faithful), adam (lenet5 modern)').choices(['sgd', 'adam', 'adamw', 'nadam', 'rmsprop', 'sdlm']))
+    .option('--learning-rate <x>', 'for sgd, adam, adamw, nadam and rmsprop (default: 0.01 for sgd, else 0.001)', positive('--learning-rate'))
     .option(
       '--weight-decay <x>',
-      "for sgd, adam, adamw and nadam: Keras's decoupled weight decay, w − w·x·learning rate before each update (default: 0.004 for adamw, else none)",
+      "for sgd, adam, adamw, nadam and rmsprop: Keras's decoupled weight decay, w − w·x·learning rate before each update (default: 0.004 for adamw, else none)",
       nonNegative('--weight-decay'),
     )
     .addOption(
       new Option(
         '--schedule <name>',
-        'for sgd, adam, adamw and nadam: the learning rate held, or decayed per epoch along a cosine to a hundredth of it (default: cosine for fashion-bn, else constant)',
+        'for sgd, adam, adamw, nadam and rmsprop: the learning rate held, or decayed per epoch along a cosine to a hundredth of it (default: cosine for fashion-bn, else constant)',
       ).choices(['constant', 'cosine']),
     )
     .option('--epochs <n>', 'passes over the training images', integer('--epochs'), 1)
@@ -180,8 +180,8 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   let learningRate: cw.LearningRate;
   let recipe: string;
   if (optimizer === 'sdlm') {
-    if (opts.schedule) command.error("error: --schedule is for sgd, adam, adamw and nadam; sdlm follows the paper's stages (--eta)");
-    if (opts.weightDecay !== undefined) command.error('error: --weight-decay is for sgd, adam, adamw and nadam, not sdlm');
+    if (opts.schedule) command.error("error: --schedule is for sgd, adam, adamw, nadam and rmsprop; sdlm follows the paper's stages (--eta)");
+    if (opts.weightDecay !== undefined) command.error('error: --weight-decay is for sgd, adam, adamw, nadam and rmsprop, not sdlm');
     const etas = opts.eta === 'paper' ? cw.PAPER_ETAS : opts.eta.split(',').map(Number);
     try {
       learningRate = cw.leNet5Schedule(Math.ceil(trainCount / batchSize), etas);

@@ -1,11 +1,12 @@
-//! Optimisers with Keras 3's update rules (keras/src/optimizers/{sgd,adam,nadam}.py), one file
-//! each, over the model's flat parameter vector, plus LeNet-5's SDLM and the learning-rate
+//! Optimisers with Keras 3's update rules (keras/src/optimizers/{sgd,adam,nadam,rmsprop}.py), one
+//! file each, over the model's flat parameter vector, plus LeNet-5's SDLM and the learning-rate
 //! schedules. This file holds what they share: the spec, the slots and the step count.
 //!
 //! Every update is element-wise and in a fixed order, so it is the same on every platform.
 
 mod adam;
 mod nadam;
+mod rmsprop;
 pub mod schedule;
 mod sdlm;
 mod sgd;
@@ -44,6 +45,19 @@ pub enum OptimizerSpec {
         #[serde(default = "default_mu")]
         mu: f32,
     },
+    /// RMSprop: plain, with momentum, or centered (the gradient's moving mean subtracted).
+    Rmsprop {
+        #[serde(default = "default_rho")]
+        rho: f32,
+        #[serde(default)]
+        momentum: f32,
+        #[serde(default = "default_epsilon")]
+        epsilon: f32,
+        #[serde(default)]
+        centered: bool,
+        #[serde(default)]
+        weight_decay: f32,
+    },
     /// Adam with Nesterov momentum and Keras's momentum schedule μ_t = β₁(1 − ½·0.96^t).
     Nadam {
         #[serde(default = "default_beta1")]
@@ -63,7 +77,8 @@ impl OptimizerSpec {
         match *self {
             OptimizerSpec::Sgd { weight_decay, .. }
             | OptimizerSpec::Adam { weight_decay, .. }
-            | OptimizerSpec::Nadam { weight_decay, .. } => weight_decay,
+            | OptimizerSpec::Nadam { weight_decay, .. }
+            | OptimizerSpec::Rmsprop { weight_decay, .. } => weight_decay,
             OptimizerSpec::Sdlm { .. } => 0.0,
         }
     }
@@ -77,6 +92,9 @@ fn default_beta2() -> f32 {
 }
 fn default_epsilon() -> f32 {
     1e-7
+}
+fn default_rho() -> f32 {
+    0.9
 }
 fn default_mu() -> f32 {
     0.02
@@ -123,6 +141,15 @@ impl Optimizer {
                     return Err(ModelError::invalid(format!("optimizer epsilon must be positive, got {epsilon}")));
                 }
                 (params, params)
+            }
+            OptimizerSpec::Rmsprop { rho, momentum, epsilon, centered, .. } => {
+                check("rho", *rho, 0.0, 1.0)?;
+                check("momentum", *momentum, 0.0, 1.0)?;
+                if !(epsilon.is_finite() && *epsilon > 0.0) {
+                    return Err(ModelError::invalid(format!("optimizer epsilon must be positive, got {epsilon}")));
+                }
+                // m: the momentum, if any; v: the velocity, then (centered) the mean gradient.
+                (if *momentum != 0.0 { params } else { 0 }, if *centered { 2 * params } else { params })
             }
             OptimizerSpec::Sdlm { mu } => {
                 if !(mu.is_finite() && *mu > 0.0) {
@@ -226,6 +253,10 @@ impl Optimizer {
                 adam::step(Moments { beta1, beta2, epsilon }, lr, t, params, grads, &mut self.m, &mut self.v)
             }
             OptimizerSpec::Sdlm { mu } => sdlm::step(lr, mu, params, grads, &self.m),
+            OptimizerSpec::Rmsprop { rho, momentum, epsilon, centered, .. } => {
+                let h = rmsprop::Hyper { rho, momentum, epsilon, centered };
+                rmsprop::step(h, lr, params, grads, &mut self.m, &mut self.v)
+            }
             OptimizerSpec::Nadam { beta1, beta2, epsilon, .. } => {
                 let h = Moments { beta1, beta2, epsilon };
                 nadam::step(h, lr, t, &mut self.u_product, params, grads, &mut self.m, &mut self.v)

@@ -1,8 +1,13 @@
-// Keras's decoupled weight decay (the base optimiser's `weight_decay`, and `AdamW`) through the
-// public API, on real Fashion-MNIST images: one SGD step shrinks every weight by w·wd·lr beside
-// the plain step, 'adamw' is Adam with 0.004, training is the same for any worker count, the
-// setting survives save/load, and misuse is refused. The update itself is checked against Keras
-// in crate/tests/model_training.rs (test/fixtures/golden/training.json).
+// The optimisers added after the reference networks, through the public API on real Fashion-MNIST
+// images. Keras's decoupled weight decay (the base optimiser's `weight_decay`, and `AdamW`): one
+// SGD step shrinks every weight by w·wd·lr beside the plain step, 'adamw' is Adam with 0.004,
+// training is the same for any worker count, the setting survives save/load. RMSprop: the same
+// for any worker count and after a resume from a checkpoint (its centered form keeps two slots in
+// one). Misuse is refused with the option's name. The updates themselves are checked against
+// Keras in crate/tests/model_training.rs (test/fixtures/golden/training.json).
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
 
@@ -100,5 +105,58 @@ describe("optimizers' weightDecay and 'adamw'", () => {
     expect(() => uncompiled().compile({ optimizer: { type: 'sdlm', weightDecay: 0.1 } as never })).toThrow(
       'sequential.compile() optimizer "sdlm": unknown option "weightDecay"',
     );
+  });
+});
+
+describe("'rmsprop'", () => {
+  it('trains the same for 1 and 2 workers, differently centered and with momentum, and resumes bit for bit', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'cw-rmsprop-'));
+    try {
+      const fit = async (optimizer: NonNullable<cw.CompileConfig['optimizer']>, workers: number, extra: cw.FitConfig = {}) => {
+        const m = network(optimizer, 0.001);
+        await m.fit(...train(1024), { epochs: 2, batchSize: 64, microBatchSize: 16, workers, ...extra });
+        const b = bits(m);
+        m.dispose();
+        return b;
+      };
+      const centered = { type: 'rmsprop', momentum: 0.9, centered: true } as const;
+      const one = await fit(centered, 1);
+      expect((await fit(centered, 2)).equals(one)).toBe(true);
+      expect((await fit('rmsprop', 1)).equals(one)).toBe(false);
+      // Stopped after 20 of its 32 steps (a checkpoint every 8), then resumed from step 16's.
+      const stopped = network(centered, 0.001);
+      let epoch = 0;
+      await stopped.fit(...train(1024), {
+        epochs: 2,
+        batchSize: 64,
+        microBatchSize: 16,
+        workers: 1,
+        checkpoint: { dir, every: 8 },
+        callbacks: {
+          onEpochBegin: (e) => void (epoch = e),
+          onBatchEnd: (b) => void (epoch === 1 && b === 3 && (stopped.stopTraining = true)),
+        },
+      });
+      const stoppedBits = bits(stopped);
+      stopped.dispose();
+      expect(stoppedBits.equals(one)).toBe(false);
+      expect((await readdir(dir)).length).toBeGreaterThan(0);
+      let steps = 0;
+      const resumed = await fit(centered, 1, { checkpoint: { dir, every: 8 }, resume: true, callbacks: { onBatchEnd: () => void steps++ } });
+      expect(steps).toBe(16);
+      expect(resumed.equals(one)).toBe(true);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses options of the wrong form or range, naming them', () => {
+    const uncompiled = () => new Sequential({ inputShape: [28, 28, 1], layers: [layers.flatten(), layers.dense({ units: 10, activation: 'softmax' })] });
+    expect(() => uncompiled().compile({ optimizer: { type: 'rmsprop', centered: 'yes' as never } })).toThrow(
+      `sequential.compile(): optimizer "rmsprop"'s centered must be true or false, got "yes"`,
+    );
+    expect(() => uncompiled().compile({ optimizer: { type: 'rmsprop', rho: Number.NaN } })).toThrow(`sequential.compile(): optimizer "rmsprop"'s rho must be a finite number, got NaN`);
+    expect(() => uncompiled().compile({ optimizer: { type: 'rmsprop', rho: 1 } })).toThrow('sequential.compile(): optimizer rho must be in [0, 1), got 1');
+    expect(() => uncompiled().compile({ optimizer: { type: 'sgd', nesterov: 1 as never } })).toThrow(`sequential.compile(): optimizer "sgd"'s nesterov must be true or false, got 1`);
   });
 });
