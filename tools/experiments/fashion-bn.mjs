@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Trains models.fashionConvNetBN() (Conv–BN–ReLU blocks, global average pooling, random shifts
 // and flips in training) on the first 55,000 Fashion-MNIST training images, validating on the last
-// 5,000 after every epoch. Adam, batch 64 in micro-batches (the batch normalisation's statistics;
+// 5,000 after every epoch. Adam (or --optimizer sgd, SGD with Nesterov momentum 0.9), batch 64 in micro-batches (the batch normalisation's statistics;
 // 16 unless --micro-batch), the rate --lr (0.001) either dropped to 0.3 and 0.1 of it after half
 // and three quarters of the epochs (--schedule step, the default) or decayed per epoch along a
 // cosine to a hundredth of it (--schedule cosine). The network's shifts (--translation, a fraction
@@ -9,13 +9,13 @@
 // (--filters, 32,64,128), what follows the last stage (--head, globalAverage or flatten) and a dense
 // ReLU layer after it (--dense, units; 0: none) are options, and so is label smoothing
 // (--label-smoothing, Keras's label_smoothing; 0: none) and Keras's decoupled weight decay (--weight-decay,
-// which makes the optimiser AdamW; 0: plain Adam). With --test,
+// which makes Adam AdamW; 0: none). With --test,
 // the 10,000 test images are then evaluated once (a run whose settings were chosen on
 // validation); without it they are not read. --train-all (with --test) trains on all 60,000
 // training images and validates on none.
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--weight-decay 0] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -37,6 +37,7 @@ const { values: opts, positionals } = parseArgs({
     dense: { type: 'string', default: '0' },
     'label-smoothing': { type: 'string', default: '0' },
     'weight-decay': { type: 'string', default: '0' },
+    optimizer: { type: 'string', default: 'adam' },
     test: { type: 'boolean', default: false },
     'train-all': { type: 'boolean', default: false },
     tag: { type: 'string' },
@@ -49,6 +50,12 @@ const micro = Number(opts['micro-batch']);
 const lr = Number(opts.lr);
 const labelSmoothing = Number(opts['label-smoothing']);
 const weightDecay = Number(opts['weight-decay']);
+if (opts.optimizer !== 'adam' && opts.optimizer !== 'sgd') throw new Error(`--optimizer must be adam or sgd, got ${opts.optimizer}`);
+const sgd = opts.optimizer === 'sgd';
+const decay = weightDecay ? { weightDecay } : {};
+// Adam's runs name it as a string without a weight decay, so that they keep their settings.
+const optimizer = sgd ? { type: 'sgd', momentum: 0.9, nesterov: true, ...decay } : weightDecay ? { type: 'adamw', weightDecay } : 'adam';
+const optimizerName = `${sgd ? 'SGD (Nesterov momentum 0.9)' : weightDecay ? 'AdamW' : 'Adam'}${weightDecay ? ` (weight decay ${weightDecay})` : ''}`;
 if (opts.schedule !== 'step' && opts.schedule !== 'cosine') throw new Error(`--schedule must be step or cosine, got ${opts.schedule}`);
 if (opts['train-all'] && !opts.test) throw new Error('--train-all leaves no validation data: use it with --test, for a run whose settings were chosen on validation');
 const network = {
@@ -68,8 +75,7 @@ const data = await cw.datasets.fashionMnist();
 const { train, validation } = opts['train-all'] ? { train: data.train, validation: undefined } : cw.trainValidationSplit(data.train, 55_000);
 const steps = Math.ceil(train.count / BATCH);
 const model = cw.models.fashionConvNetBN(network).compile({
-  // The string form without a weight decay, so that runs without it keep their settings.
-  optimizer: weightDecay ? { type: 'adamw', weightDecay } : 'adam',
+  optimizer,
   learningRate:
     opts.schedule === 'step'
       ? { boundaries: [Math.round(steps * epochs * 0.5), Math.round(steps * epochs * 0.75)], values: [lr, 0.3 * lr, 0.1 * lr] }
@@ -80,7 +86,7 @@ const model = cw.models.fashionConvNetBN(network).compile({
 });
 console.log(model.summary());
 console.log(
-  `epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${weightDecay ? `AdamW (weight decay ${weightDecay})` : 'Adam'} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
+  `epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
     `${train.count} training images, test set ${opts.test ? 'evaluated once at the end' : 'not read'}`,
 );
 let epochStart = 0;
@@ -106,7 +112,7 @@ if (test) console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.lo
 else console.log(`${trainMinutes.toFixed(1)} min; the test set was not read`);
 mkdirSync(outDir, { recursive: true });
 const h = history.history;
-const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...(labelSmoothing ? { labelSmoothing } : {}), ...network, trainImages: train.count };
+const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...(optimizer !== 'adam' ? { optimizer } : {}), ...(labelSmoothing ? { labelSmoothing } : {}), ...network, trainImages: train.count };
 writeFileSync(
   `${outDir}/history.json`,
   `${JSON.stringify({ ...settings, minutes, trainMinutes, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}), history: h }, null, 1)}\n`,
