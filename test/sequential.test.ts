@@ -69,7 +69,7 @@ describe('Sequential: building and validation', () => {
     const noSoftmax = new Sequential({ inputShape: [2, 2, 1], layers: [layers.flatten(), layers.dense({ units: 2 })] });
     expect(() => noSoftmax.compile()).toThrow('layer 1 (dense "dense"): sparseCategoricalCrossentropy needs a softmax on the last layer');
     const model = new Sequential({ inputShape: [2, 2, 1], layers: [layers.flatten(), layers.dense({ units: 2, activation: 'softmax' })] });
-    expect(() => model.compile({ optimizer: 'rmsprop' as never })).toThrow('unknown optimizer "rmsprop"');
+    expect(() => model.compile({ optimizer: 'adagrad' as never })).toThrow('unknown optimizer "adagrad"; the optimizers are sgd, adam, adamw, nadam, rmsprop, sdlm');
     expect(() => model.compile({ learningRate: -1 })).toThrow('learning rate must be a positive number, got -1');
     expect(() => model.compile({ learningRate: { boundaries: [10], values: [0.1] } })).toThrow('one more value than boundaries');
     model.compile();

@@ -86,13 +86,13 @@ export interface TrainingWasm extends ReducingModel {
   iterations(): number;
 }
 
-/** @internal What the training loop needs of the model it trains. */
 /** @internal A batch's inputs and labels. */
 export interface Batch {
   bx: Inputs;
   by: Uint32Array;
 }
 
+/** @internal What the training loop needs of the model it trains. */
 export interface FitHost extends CheckpointedModel {
   readonly wasm: TrainingWasm;
   /** The spec the wasm was built from (workers build their models from it). */

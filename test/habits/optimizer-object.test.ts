@@ -15,7 +15,7 @@ describe('optimizer-object', () => {
       learningRate = 0.001;
     }
     expect(() => modern().compile({ optimizer: new AdamOptimizer() } as never)).toThrow(
-      "lenet5_modern.compile(): optimizer must be one of sgd, adam, nadam, sdlm or { type: 'adam', learningRate: 0.001, … } (a AdamOptimizer: another library's optimizer cannot run here)",
+      "lenet5_modern.compile(): optimizer must be one of sgd, adam, adamw, nadam, rmsprop, sdlm or { type: 'adam', learningRate: 0.001, … } (a AdamOptimizer: another library's optimizer cannot run here)",
     );
     expect(() => modern().compile({ optimizer: { type: 'adam', momentum: 0.9 } } as never)).toThrow('optimizer "adam": unknown option "momentum"');
     expect(() => modern().compile({ optimizer: { type: 'adam', learningRate: 0.01 }, learningRate: 0.02 })).toThrow("the optimizer's learningRate (0.01) and learningRate (0.02) differ");
