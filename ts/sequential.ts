@@ -282,8 +282,8 @@ export class Sequential implements CallbackModel {
   /**
    * Examples `order[from..to]` of x (and y) as a batch: without an order, x's own slice; shuffled,
    * a copy, into `reuse` when it is of x's type and big enough (the training loop hands back its
-   * last batch: a fresh buffer every step cost LeNet-5's training several per cent in allocation
-   * and page faults). The wasm copies its inputs, so nothing holds a batch past its step.
+   * last batch, sparing an allocation and its page faults each step: docs/performance.md). The
+   * wasm copies its inputs, so nothing holds a batch past its step.
    */
   private gather(x: Inputs, y: Labels | undefined, order: Uint32Array | null, from: number, to: number, reuse?: Batch): Batch {
     const per = this.exampleLength;
