@@ -288,17 +288,13 @@ export class Sequential implements CallbackModel {
   private gather(x: Inputs, y: Labels | undefined, order: Uint32Array | null, from: number, to: number, reuse?: Batch): Batch {
     const per = this.exampleLength;
     const count = to - from;
-    const fits = reuse !== undefined && reuse.bx.constructor === x.constructor && reuse.bx.buffer.byteLength >= count * per * x.BYTES_PER_ELEMENT && reuse.by.buffer.byteLength >= count * 4;
+    const Typed = x instanceof Uint8Array ? Uint8Array : Float32Array;
+    // An ordered batch is a view of x: never a buffer to copy into.
+    const fits = reuse !== undefined && reuse.bx instanceof Typed && reuse.bx.buffer !== x.buffer && reuse.bx.buffer.byteLength >= count * per * x.BYTES_PER_ELEMENT && reuse.by.buffer.byteLength >= count * 4;
     const by = fits ? new Uint32Array(reuse.by.buffer, 0, count) : new Uint32Array(count);
     if (y) for (let i = from; i < to; i++) by[i - from] = y[order ? order[i]! : i]!;
     if (order === null) return { bx: x.subarray(from * per, to * per), by };
-    const bx = fits
-      ? x instanceof Uint8Array
-        ? new Uint8Array(reuse.bx.buffer, 0, count * per)
-        : new Float32Array(reuse.bx.buffer, 0, count * per)
-      : x instanceof Uint8Array
-        ? new Uint8Array(count * per)
-        : new Float32Array(count * per);
+    const bx = fits ? new Typed(reuse.bx.buffer as ArrayBuffer, 0, count * per) : new Typed(count * per);
     for (let i = from; i < to; i++) {
       const j = order[i]!;
       bx.set(x.subarray(j * per, (j + 1) * per), (i - from) * per);

@@ -123,11 +123,16 @@ impl Optimizer {
                 Err(ModelError::invalid(format!("optimizer {name} must be in [{lo}, {hi}), got {v}")))
             }
         };
-        if !(spec.weight_decay().is_finite() && spec.weight_decay() >= 0.0) {
-            return Err(ModelError::invalid(format!(
-                "optimizer weight_decay must be ≥ 0, got {}",
-                spec.weight_decay()
-            )));
+        let positive = |name: &str, v: f32| {
+            if v.is_finite() && v > 0.0 {
+                Ok(())
+            } else {
+                Err(ModelError::invalid(format!("optimizer {name} must be positive, got {v}")))
+            }
+        };
+        let wd = spec.weight_decay();
+        if !(wd.is_finite() && wd >= 0.0) {
+            return Err(ModelError::invalid(format!("optimizer weight_decay must be ≥ 0, got {wd}")));
         }
         let (m_len, v_len) = match &spec {
             OptimizerSpec::Sgd { momentum, .. } => {
@@ -137,24 +142,18 @@ impl Optimizer {
             OptimizerSpec::Adam { beta1, beta2, epsilon, .. } | OptimizerSpec::Nadam { beta1, beta2, epsilon, .. } => {
                 check("beta1", *beta1, 0.0, 1.0)?;
                 check("beta2", *beta2, 0.0, 1.0)?;
-                if !(epsilon.is_finite() && *epsilon > 0.0) {
-                    return Err(ModelError::invalid(format!("optimizer epsilon must be positive, got {epsilon}")));
-                }
+                positive("epsilon", *epsilon)?;
                 (params, params)
             }
             OptimizerSpec::Rmsprop { rho, momentum, epsilon, centered, .. } => {
                 check("rho", *rho, 0.0, 1.0)?;
                 check("momentum", *momentum, 0.0, 1.0)?;
-                if !(epsilon.is_finite() && *epsilon > 0.0) {
-                    return Err(ModelError::invalid(format!("optimizer epsilon must be positive, got {epsilon}")));
-                }
+                positive("epsilon", *epsilon)?;
                 // m: the momentum, if any; v: the velocity, then (centered) the mean gradient.
                 (if *momentum != 0.0 { params } else { 0 }, if *centered { 2 * params } else { params })
             }
             OptimizerSpec::Sdlm { mu } => {
-                if !(mu.is_finite() && *mu > 0.0) {
-                    return Err(ModelError::invalid(format!("optimizer mu must be positive, got {mu}")));
-                }
+                positive("mu", *mu)?;
                 // m holds the curvature h, zero until the first estimate.
                 (params, 0)
             }
