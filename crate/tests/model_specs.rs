@@ -153,6 +153,91 @@ kernel_test!(
 );
 
 kernel_test!(
+    fn graph_specs_are_checked_and_a_residual_sum_is_the_branches() {
+        let spec = |layers: Value, inputs: Value, optimizer: Value| -> ModelSpec {
+            serde_json::from_value(json!({
+                "input_shape": [4, 4, 2], "layers": layers, "inputs": inputs,
+                "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": optimizer, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap()
+        };
+        let adam = json!({"type": "adam"});
+        let err = |layers: Value, inputs: Value| {
+            Model::new(&spec(layers, inputs, adam.clone()), 1).err().unwrap().to_string()
+        };
+        let conv = json!({"type": "conv2d", "filters": 2, "kernel_size": [3, 3], "padding": "same"});
+        let head = json!([{"type": "flatten"}, {"type": "dense", "units": 2, "activation": "softmax"}]);
+        let with_head = |mut l: Vec<Value>| {
+            l.extend(head.as_array().unwrap().iter().cloned());
+            Value::Array(l)
+        };
+        let residual = with_head(vec![conv.clone(), json!({"type": "add"})]);
+        assert_eq!(
+            err(residual.clone(), json!([[0], [1, 0]])),
+            "inputs: 2 lists for 4 layers; a graph lists each layer's inputs"
+        );
+        assert_eq!(err(residual.clone(), json!([[0], [], [2], [3]])), "inputs[1]: layer 1 reads no tensor");
+        assert_eq!(
+            err(residual.clone(), json!([[0], [1, 2], [2], [3]])),
+            "inputs[1]: layer 1 reads tensor 2, which is not earlier than it (0 is the input, j + 1 layer j's output)"
+        );
+        assert_eq!(
+            err(residual.clone(), json!([[0], [1], [2], [3]])),
+            "layer 1 (add): it needs at least 2 inputs, got 1"
+        );
+        assert_eq!(
+            err(
+                with_head(vec![json!({"type": "max_pool2d", "pool_size": [2, 2]}), json!({"type": "add"})]),
+                json!([[0], [1, 0], [2], [3]])
+            ),
+            "layer 1 (add): its inputs must have one shape: input 0 is 2×2×2, input 1 is 4×4×2"
+        );
+        assert_eq!(
+            err(with_head(vec![conv.clone(), conv.clone()]), json!([[0], [1, 0], [2], [3]])),
+            "layer 1 (conv2d): it takes one input, given 2"
+        );
+        assert_eq!(
+            err(
+                with_head(vec![conv.clone(), conv.clone(), json!({"type": "add"})]),
+                json!([[0], [0], [2, 0], [3], [4]])
+            ),
+            "layer 0 (conv2d): its output is read by no layer; a model's output is its last layer's"
+        );
+        let sdlm = json!({"type": "sdlm", "mu": 0.02});
+        let tanh = json!({"type": "subsampling2d", "pool_size": [1, 1], "activation": "tanh"});
+        assert_eq!(
+            Model::new(&spec(with_head(vec![tanh, json!({"type": "add"})]), json!([[0], [1, 0], [2], [3]]), sdlm), 1)
+                .err()
+                .unwrap()
+                .to_string(),
+            "the sdlm optimizer needs a stack of layers (each reading the one before); this model is a graph"
+        );
+        // A stack written out as a graph is the stack, bit for bit.
+        let stack = with_head(vec![conv.clone(), json!({"type": "activation", "activation": "relu"})]);
+        let mut a = Model::new(&spec(stack.clone(), json!([]), adam.clone()), 5).unwrap();
+        let mut b = Model::new(&spec(stack, json!([[0], [1], [2], [3]]), adam.clone()), 5).unwrap();
+        let x: Vec<u8> = (0..3 * 32).map(|i| (i * 37 % 256) as u8).collect();
+        for _ in 0..3 {
+            let (la, lb) =
+                (a.train_step(Input::U8(&x), &[0, 1, 1]).unwrap(), b.train_step(Input::U8(&x), &[0, 1, 1]).unwrap());
+            assert_eq!(la.to_bits(), lb.to_bits());
+        }
+        assert!(a.params().iter().zip(b.params()).all(|(p, q)| p.to_bits() == q.to_bits()));
+        // conv(x) + x, then conv(x) + x + x: each add's output is its inputs' sum, in order.
+        let layers = with_head(vec![conv.clone(), json!({"type": "add"}), json!({"type": "add"})]);
+        let mut m = Model::new(&spec(layers, json!([[0], [1, 0], [2, 0, 0], [3], [4]]), adam), 2).unwrap();
+        let x: Vec<f32> = (0..32).map(|i| (i as f32 * 0.37).sin()).collect();
+        let out = m.layer_outputs(Input::F32(&x), &[0, 1, 2]).unwrap();
+        let (c, s1, s2) = (&out[..32], &out[32..64], &out[64..]);
+        for i in 0..32 {
+            assert_eq!(s1[i].to_bits(), (c[i] + x[i]).to_bits());
+            assert_eq!(s2[i].to_bits(), ((s1[i] + x[i]) + x[i]).to_bits());
+        }
+    }
+);
+
+kernel_test!(
     fn hostile_sizes_are_refused_before_anything_is_allocated() {
         let spec = |input: Value, layers: Value| -> ModelSpec {
             serde_json::from_value(json!({

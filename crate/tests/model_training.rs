@@ -135,8 +135,31 @@ kernel_test!(
             "optimizer": {"type": "nadam"}, "learning_rate": {"type": "constant", "value": 0.01},
         }))
         .unwrap();
+        // A graph: a residual block (conv–BN–ReLU–conv–BN, added to its input, ReLU) with
+        // dropout on the branch.
+        let residual: ModelSpec = serde_json::from_value(json!({
+            "input_shape": [6, 6, 1], "input_scale": 0.004, "input_offset": 0.0,
+            "layers": [
+                {"type": "conv2d", "filters": 4, "kernel_size": [3, 3], "padding": "same", "activation": "relu"},
+                {"type": "conv2d", "filters": 4, "kernel_size": [3, 3], "padding": "same", "use_bias": false},
+                {"type": "batch_normalization"},
+                {"type": "activation", "activation": "relu"},
+                {"type": "dropout", "rate": 0.3},
+                {"type": "conv2d", "filters": 4, "kernel_size": [3, 3], "padding": "same", "use_bias": false},
+                {"type": "batch_normalization"},
+                {"type": "add"},
+                {"type": "activation", "activation": "relu"},
+                {"type": "flatten"},
+                {"type": "dense", "units": 60, "activation": "relu"},
+                {"type": "dense", "units": 3, "activation": "softmax"}],
+            "inputs": [[0], [1], [2], [3], [4], [5], [6], [7, 1], [8], [9], [10], [11]],
+            "loss": {"type": "sparse_categorical_crossentropy"},
+            "optimizer": {"type": "nadam"}, "learning_rate": {"type": "constant", "value": 0.01},
+        }))
+        .unwrap();
         check_data_parallel(&dropout, true);
         check_data_parallel(&batch_norm, false);
+        check_data_parallel(&residual, true);
     }
 );
 

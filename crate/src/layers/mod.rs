@@ -9,6 +9,7 @@
 //! [`LayerSpec`] and one line in [`AnyLayer`].
 
 pub mod activation;
+pub mod add;
 pub mod average_pool2d;
 pub mod batch_normalization;
 pub mod conv2d;
@@ -149,8 +150,10 @@ pub struct Builder {
     /// The layer's index and whether it is the last one.
     pub index: usize,
     pub last: bool,
-    /// The input shape, (H, W, C).
+    /// The input shape, (H, W, C); for a merge layer, its first input's.
     pub shape: [usize; 3],
+    /// A merge layer's other inputs' shapes, in order (empty for every other layer).
+    pub more_shapes: Vec<[usize; 3]>,
     params: usize,
     inits: Vec<(Initializer, usize, usize, Range<usize>)>,
     softmax: bool,
@@ -158,7 +161,15 @@ pub struct Builder {
 
 impl Builder {
     pub(crate) fn new() -> Self {
-        Builder { index: 0, last: false, shape: [0; 3], params: 0, inits: Vec::new(), softmax: false }
+        Builder {
+            index: 0,
+            last: false,
+            shape: [0; 3],
+            more_shapes: Vec::new(),
+            params: 0,
+            inits: Vec::new(),
+            softmax: false,
+        }
     }
 
     /// Values per example in the input.
@@ -495,6 +506,24 @@ pub trait Layer {
 
     fn backward(&mut self, b: Backward<'_>);
 
+    /// Whether it takes several inputs (a merge layer: `add`). Its [`Layer::forward`] and
+    /// [`Layer::backward`] see the first input; the others go through the two methods below.
+    fn merges(&self) -> bool {
+        false
+    }
+
+    /// Folds input `k` ≥ 1 into the output, after [`Layer::forward`] has run on input 0 and
+    /// [`Layer::merge_forward`] on inputs 1 … k − 1.
+    fn merge_forward(&mut self, _k: usize, _x: &[f32], _y: &mut [f32]) {
+        unreachable!("{} takes one input", self.kind())
+    }
+
+    /// Input `k`'s gradient (k ≥ 1) from `dy`, before [`Layer::backward`] (which may overwrite
+    /// `dy`): written into `dx`, or added to what it holds when `accumulate`.
+    fn merge_backward(&mut self, _k: usize, _dy: &[f32], _dx: &mut [f32], _accumulate: bool) {
+        unreachable!("{} takes one input", self.kind())
+    }
+
     /// Whether [`Layer::curvature`] has a rule for this layer.
     fn has_curvature(&self) -> bool {
         false
@@ -550,6 +579,15 @@ macro_rules! layers {
             fn backward(&mut self, b: Backward<'_>) {
                 match self { $(AnyLayer::$variant(l) => l.backward(b),)* }
             }
+            fn merges(&self) -> bool {
+                match self { $(AnyLayer::$variant(l) => l.merges(),)* }
+            }
+            fn merge_forward(&mut self, k: usize, x: &[f32], y: &mut [f32]) {
+                match self { $(AnyLayer::$variant(l) => l.merge_forward(k, x, y),)* }
+            }
+            fn merge_backward(&mut self, k: usize, dy: &[f32], dx: &mut [f32], accumulate: bool) {
+                match self { $(AnyLayer::$variant(l) => l.merge_backward(k, dy, dx, accumulate),)* }
+            }
             fn has_curvature(&self) -> bool {
                 match self { $(AnyLayer::$variant(l) => l.has_curvature(),)* }
             }
@@ -581,6 +619,7 @@ layers! {
     RandomWarp(random_warp::RandomWarp),
     RandomContrast(random_contrast::RandomContrast),
     RandomErasing(random_erasing::RandomErasing),
+    Add(add::Add),
 }
 
 /// Declares [`LayerSpec`], the spec's layers as TypeScript sends them, over the spec types.
@@ -697,4 +736,5 @@ specs! {
     RandomAffine("random_affine", random_warp::RandomAffineSpec),
     RandomContrast("random_contrast", random_contrast::RandomContrastSpec),
     RandomErasing("random_erasing", random_erasing::RandomErasingSpec),
+    Add("add", add::AddSpec),
 }

@@ -43,6 +43,13 @@ static GEMM_WARMED: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicB
 /// the flat parameter vector.
 struct Slot {
     layer: AnyLayer,
+    /// The tensors it reads (0 the model's input, `j + 1` layer `j`'s output); one but for a
+    /// merge layer.
+    inputs: Vec<usize>,
+    /// For each input, whether backward's gradient for it is the first to reach it (so written,
+    /// not added): backward visits the layers last to first, and a merge layer's inputs 1, 2, …
+    /// before its input 0.
+    first_grad: Vec<bool>,
     in_len: usize,
     out_len: usize,
     kernel: Range<usize>,
@@ -102,6 +109,12 @@ pub struct Model {
     widest: usize,
     acts: Vec<Vec<f32>>,
     delta: [Vec<f32>; 2],
+    /// For each tensor (as [`Slot::inputs`] numbers them), whether backward gives its gradient a
+    /// buffer of its own in `tensor_grads`: every tensor but those read once, as input 0 of the
+    /// layer right after the one that makes them (a stack's all are), whose gradient passes
+    /// through `delta` from one layer to the next.
+    shared: Vec<bool>,
+    tensor_grads: Vec<Vec<f32>>,
     scratch: Vec<f32>,
     loss_scratch: Vec<f32>,
     /// SDLM's curvature estimate: squared inputs and parameters, and the running sum.
@@ -127,7 +140,7 @@ impl Model {
     pub fn new(spec: &ModelSpec, seed: u64) -> Result<Model> {
         let mut rng = Rng::new(seed);
         spec.learning_rate.validate()?;
-        let mut shape = spec.input_shape;
+        let shape = spec.input_shape;
         for (k, &d) in shape.iter().enumerate() {
             if d > MAX_DIM {
                 return Err(ModelError::limit(format!("input_shape[{k}] is {d}, above the limit of {MAX_DIM}")));
@@ -146,17 +159,25 @@ impl Model {
         let mut layers = Vec::with_capacity(spec.layers.len());
         let mut b = Builder::new();
         let n = spec.layers.len();
+        let wiring = Self::wiring(spec)?;
+        // Each tensor's shape: the input's, then each layer's output's.
+        let mut shapes = vec![shape];
         for (i, l) in spec.layers.iter().enumerate() {
-            (b.index, b.last, b.shape) = (i, i + 1 == n, shape);
+            let inputs = &wiring[i];
+            (b.index, b.last, b.shape) = (i, i + 1 == n, shapes[inputs[0]]);
+            b.more_shapes = inputs[1..].iter().map(|&t| shapes[t]).collect();
             let in_len = b.in_len();
             let built = l.build(&mut b)?;
+            if inputs.len() > 1 && !built.layer.merges() {
+                return Err(b.error(built.layer.kind(), format!("it takes one input, given {}", inputs.len())));
+            }
             let out = built.out_shape;
             if values(out) > MAX_VALUES {
                 return Err(ModelError::limit(format!(
                     "layer {i}: its output {out:?} has more than {MAX_VALUES} values per example"
                 )));
             }
-            shape = out;
+            shapes.push(out);
             let out_len = out.iter().product();
             debug_assert_eq!(
                 built.layer.param_shapes().iter().map(|s| s.iter().product::<usize>()).sum::<usize>(),
@@ -165,6 +186,8 @@ impl Model {
             );
             layers.push(Slot {
                 layer: built.layer,
+                inputs: inputs.clone(),
+                first_grad: Vec::new(),
                 in_len,
                 out_len,
                 kernel: built.kernel,
@@ -172,6 +195,9 @@ impl Model {
                 penalties: built.penalties,
             });
         }
+        let shared = Self::plan_gradients(&mut layers)?;
+        // A stack: each layer reads the one before it.
+        let stack = layers.iter().enumerate().all(|(i, s)| s.inputs == [i]);
         let last = layers.last().ok_or_else(|| ModelError::invalid("a model needs at least one layer"))?;
         let is_rbf = |s: &Slot| matches!(s.layer, AnyLayer::Rbf(_));
         let rbf_output = is_rbf(last);
@@ -179,6 +205,11 @@ impl Model {
             return Err(ModelError::invalid("an rbf layer must be the last layer").at(i, "rbf"));
         }
         if matches!(spec.optimizer, OptimizerSpec::Sdlm { .. }) {
+            if !stack {
+                return Err(ModelError::invalid(
+                    "the sdlm optimizer needs a stack of layers (each reading the one before); this model is a graph",
+                ));
+            }
             // The curvature pass starts below an RBF output, at the top otherwise.
             let top = if rbf_output { n - 1 } else { n };
             if let Some((i, s)) = layers[..top].iter().enumerate().find(|(_, s)| !s.layer.has_curvature()) {
@@ -218,6 +249,8 @@ impl Model {
             widest,
             acts: vec![Vec::new(); count + 1],
             delta: [Vec::new(), Vec::new()],
+            tensor_grads: vec![Vec::new(); count + 1],
+            shared,
             scratch: Vec::new(),
             loss_scratch: Vec::new(),
             squares: Vec::new(),
@@ -228,6 +261,69 @@ impl Model {
             moving_next: Vec::new(),
             params_version: 1,
         })
+    }
+
+    /// Each layer's inputs from the spec, checked (count, order), or the stack's when it has none.
+    fn wiring(spec: &ModelSpec) -> Result<Vec<Vec<usize>>> {
+        let n = spec.layers.len();
+        if spec.inputs.is_empty() {
+            return Ok((0..n).map(|i| vec![i]).collect());
+        }
+        if spec.inputs.len() != n {
+            return Err(ModelError::invalid(format!(
+                "inputs: {} lists for {n} layers; a graph lists each layer's inputs",
+                spec.inputs.len()
+            )));
+        }
+        for (i, inputs) in spec.inputs.iter().enumerate() {
+            if inputs.is_empty() {
+                return Err(ModelError::invalid(format!("inputs[{i}]: layer {i} reads no tensor")));
+            }
+            if let Some(&t) = inputs.iter().find(|&&t| t > i) {
+                return Err(ModelError::invalid(format!(
+                    "inputs[{i}]: layer {i} reads tensor {t}, which is not earlier than it (0 is the input, j + 1 layer j's output)"
+                )));
+            }
+        }
+        Ok(spec.inputs.clone())
+    }
+
+    /// Which tensors backward gives a gradient buffer of their own (see [`Model::shared`]), and
+    /// each input's [`Slot::first_grad`]; refuses a layer whose output no layer reads (the last
+    /// one's is the model's).
+    fn plan_gradients(layers: &mut [Slot]) -> Result<Vec<bool>> {
+        let n = layers.len();
+        let mut reads = vec![0usize; n + 1];
+        for s in layers.iter() {
+            for &t in &s.inputs {
+                reads[t] += 1;
+            }
+        }
+        if let Some(t) = (1..n).find(|&t| reads[t] == 0) {
+            let kind = layers[t - 1].layer.kind();
+            return Err(ModelError::invalid("its output is read by no layer; a model's output is its last layer's")
+                .at(t - 1, kind));
+        }
+        // The input's gradient is never needed, nor the output's buffer (the loss's goes in `delta`).
+        let shared = (0..=n).map(|t| t != 0 && t != n && !(reads[t] == 1 && layers[t].inputs[0] == t)).collect();
+        let mut reached = vec![false; n + 1];
+        for s in layers.iter_mut().rev() {
+            s.first_grad = vec![false; s.inputs.len()];
+            for k in (1..s.inputs.len()).chain([0]) {
+                let t = s.inputs[k];
+                s.first_grad[k] = !core::mem::replace(&mut reached[t], true);
+            }
+        }
+        Ok(shared)
+    }
+
+    /// Values per example in tensor `t`.
+    fn tensor_len(&self, t: usize) -> usize {
+        if t == 0 {
+            self.input_len
+        } else {
+            self.layers[t - 1].out_len
+        }
     }
 
     pub fn param_count(&self) -> usize {
@@ -324,7 +420,7 @@ impl Model {
     fn reserve(&mut self, batch: usize, training: bool) -> Result<()> {
         let delta_len = batch * if training { self.widest } else { self.classes };
         if batch <= self.capacity {
-            self.reserve_deltas(batch, delta_len);
+            self.reserve_deltas(batch, delta_len, training);
             self.reserve_scratch(batch, training);
             return Ok(());
         }
@@ -335,6 +431,12 @@ impl Model {
             total += b * s.out_len as u128 + s.layer.working_values(b);
         }
         total += 2 * delta_len as u128;
+        if training {
+            total += (0..self.shared.len())
+                .filter(|&t| self.shared[t])
+                .map(|t| b * self.tensor_len(t) as u128)
+                .sum::<u128>();
+        }
         if total > MAX_WORK {
             return Err(ModelError::limit(format!(
                 "a batch of {batch} needs about {} MiB of working memory, above the limit of {} MiB; use smaller batches",
@@ -348,7 +450,7 @@ impl Model {
             self.acts[i + 1].resize(batch * s.out_len, 0.0);
             s.layer.reserve(batch);
         }
-        self.reserve_deltas(batch, delta_len);
+        self.reserve_deltas(batch, delta_len, training);
         self.reserve_scratch(batch, training);
         Ok(())
     }
@@ -368,10 +470,18 @@ impl Model {
         }
     }
 
-    fn reserve_deltas(&mut self, batch: usize, delta_len: usize) {
+    fn reserve_deltas(&mut self, batch: usize, delta_len: usize, training: bool) {
         for d in &mut self.delta {
             if d.len() < delta_len {
                 d.resize(delta_len, 0.0);
+            }
+        }
+        if training {
+            for t in 0..self.shared.len() {
+                let len = batch * self.tensor_len(t);
+                if self.shared[t] && self.tensor_grads[t].len() < len {
+                    self.tensor_grads[t].resize(len, 0.0);
+                }
             }
         }
         let loss = self.head.scratch_len(batch, self.classes);
@@ -468,10 +578,11 @@ impl Model {
     fn forward(&mut self, batch: usize, training: bool) {
         for (i, s) in self.layers.iter_mut().enumerate() {
             let (before, after) = self.acts.split_at_mut(i + 1);
+            let y = &mut after[0][..batch * s.out_len];
             s.layer.forward(Forward {
                 batch,
-                x: &before[i][..batch * s.in_len],
-                y: &mut after[0][..batch * s.out_len],
+                x: &before[s.inputs[0]][..batch * s.in_len],
+                y: &mut *y,
                 kernel: &self.params[s.kernel.clone()],
                 bias: &self.params[s.bias.clone()],
                 scratch: &mut self.scratch,
@@ -479,6 +590,9 @@ impl Model {
                 training,
                 version: self.params_version,
             });
+            for (k, &t) in s.inputs.iter().enumerate().skip(1) {
+                s.layer.merge_forward(k, &before[t][..batch * s.in_len], y);
+            }
         }
     }
 

@@ -20,6 +20,12 @@ pub struct ModelSpec {
     #[serde(default)]
     pub input_offset: f32,
     pub layers: Vec<LayerSpec>,
+    /// A graph's wiring: for each layer, the tensors it reads, in order — 0 is the model's
+    /// input, `j + 1` layer `j`'s output — each earlier than the layer itself. Empty (the
+    /// default) for a stack, where each layer reads the one before. The last layer's output is
+    /// the model's, and every other layer's output must be read by some layer.
+    #[serde(default)]
+    pub inputs: Vec<Vec<usize>>,
     pub loss: LossSpec,
     pub optimizer: OptimizerSpec,
     pub learning_rate: Schedule,

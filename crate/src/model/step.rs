@@ -38,7 +38,27 @@ impl Model {
         for i in (first..self.layers.len()).rev() {
             let s = &mut self.layers[i];
             let [d0, d1] = &mut self.delta;
-            let (dy, dx) = if cur == 0 { (d0, d1) } else { (d1, d0) };
+            let (here, other) = if cur == 0 { (d0, d1) } else { (d1, d0) };
+            // Tensors up to `first` are made by layers without parameters, or are the input.
+            let needed = |t: usize| t > first;
+            let (lower, upper) = self.tensor_grads.split_at_mut(i + 1);
+            // This layer's output gradient: passed on from the layer after it, or gathered in
+            // the output's own buffer from every layer that reads it (all visited already).
+            let dy = if self.shared[i + 1] { &mut upper[0][..] } else { &mut here[..] };
+            let dy = &mut dy[..batch * s.out_len];
+            // A merge layer's other inputs first: its backward below may overwrite dy.
+            for k in 1..s.inputs.len() {
+                let t = s.inputs[k];
+                if needed(t) {
+                    s.layer.merge_backward(k, dy, &mut lower[t][..batch * s.in_len], !s.first_grad[k]);
+                }
+            }
+            let t = s.inputs[0];
+            // Input 0's gradient goes to the next layer through `other`, unless the tensor has a
+            // buffer of its own: written there if it is the first to reach it, else added to it.
+            let own = self.shared[t] && needed(t);
+            let into_own = own && s.first_grad[0];
+            let dx = if into_own { &mut lower[t][..] } else { &mut other[..] };
             let (dkernel, dbias) = if add.is_some() {
                 let (k, rest) = self.layer_grad.split_at_mut(s.kernel.len());
                 (k, &mut rest[..s.bias.len()])
@@ -48,17 +68,20 @@ impl Model {
             };
             s.layer.backward(Backward {
                 batch,
-                x: &self.acts[i][..batch * s.in_len],
+                x: &self.acts[t][..batch * s.in_len],
                 y: &self.acts[i + 1][..batch * s.out_len],
-                dy: &mut dy[..batch * s.out_len],
+                dy,
                 dx: &mut dx[..batch * s.in_len],
-                need_dx: i > first,
+                need_dx: needed(t),
                 kernel: &self.params[s.kernel.clone()],
                 dkernel,
                 dbias,
                 scratch: &mut self.scratch,
                 version: self.params_version,
             });
+            if own && !into_own {
+                Self::accumulate(&mut lower[t][..batch * s.in_len], 1.0, &other[..batch * s.in_len]);
+            }
             for p in &s.penalties {
                 let w = &self.params[s.kernel.clone()];
                 let g = if add.is_some() { &mut self.layer_grad[..w.len()] } else { &mut self.grads[s.kernel.clone()] };
@@ -69,7 +92,9 @@ impl Model {
                 Self::accumulate(&mut self.grads[s.kernel.clone()], weight, &self.layer_grad[..k]);
                 Self::accumulate(&mut self.grads[s.bias.clone()], weight, &self.layer_grad[k..k + s.bias.len()]);
             }
-            cur ^= 1;
+            if !self.shared[t] {
+                cur ^= 1;
+            }
         }
     }
 
@@ -217,6 +242,77 @@ mod tests {
     use serde_json::json;
 
     use super::test_common::lenet_like;
+
+    kernel_test!(
+        fn a_graphs_gradients_match_finite_differences() {
+            // Tensor 1 is read by three layers (two at input 0, one as a merge's second input),
+            // tensor 2 by two; layer 5 adds three inputs, its first made two layers before it.
+            // Every way backward routes a gradient: passed on, written to a tensor's own buffer,
+            // added to it, through a merge's other inputs.
+            let spec = serde_json::from_value(json!({
+                "input_shape": [5, 5, 2],
+                "layers": [
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same"},
+                    {"type": "batch_normalization"},
+                    {"type": "add"},
+                    {"type": "activation", "activation": "tanh"},
+                    {"type": "add"},
+                    {"type": "global_average_pool2d"},
+                    {"type": "dense", "units": 4, "activation": "softmax"}],
+                "inputs": [[0], [1], [2], [3, 1], [1], [4, 2, 5], [6], [7]],
+                "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap();
+            let mut model = Model::new(&spec, 3).unwrap();
+            assert_eq!(model.shared, [false, true, true, false, true, true, false, false, false]);
+            let mut rng = Rng::new(4);
+            let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
+            let labels = [0u32, 3, 1];
+            // Moving statistics away from (0, 1), so inference's normalisation is not the identity.
+            let mut params = model.params().to_vec();
+            let (_, moving) = model.layer_params(2).unwrap();
+            for (k, p) in params[moving].iter_mut().enumerate() {
+                *p = if k < 3 { 0.1 * k as f32 } else { 0.5 + 0.25 * k as f32 };
+            }
+            model.set_params(&params).unwrap();
+            let batch = model.load_input(Input::F32(&x)).unwrap();
+            model.forward(batch, false);
+            model.loss(batch, &labels);
+            model.grads.fill(f32::NAN);
+            model.backward(batch, None);
+            let mut analytic = model.grads.clone();
+            // The moving statistics' slots hold the batch's statistics, not a gradient.
+            let (_, moving) = model.layer_params(2).unwrap();
+            analytic[moving.clone()].fill(0.0);
+            assert!(analytic.iter().all(|g| g.is_finite()), "every parameter gets a gradient");
+            let base: Vec<f32> = (0..analytic.len()).map(|i| i as f32 * 0.125 - 3.0).collect();
+            model.grads.copy_from_slice(&base);
+            model.forward(batch, false);
+            model.loss(batch, &labels);
+            model.backward(batch, Some(0.375));
+            let added: Vec<f32> = base
+                .iter()
+                .zip(&analytic)
+                .enumerate()
+                .map(|(i, (b, g))| if moving.contains(&i) { 0.0 } else { b + 0.375 * g })
+                .collect();
+            let got: Vec<f32> =
+                model.grads.iter().enumerate().map(|(i, &g)| if moving.contains(&i) { 0.0 } else { g }).collect();
+            let differs = got.iter().zip(&added).position(|(a, b)| a.to_bits() != b.to_bits());
+            assert_eq!(differs, None, "backward adding 0.375 × the gradient, first differing index");
+            check_gradient("graph", &mut params, &analytic, 200, |p| {
+                let mut p = p.to_vec();
+                // The moving statistics stay put: they are not differentiated.
+                p[moving.clone()].copy_from_slice(&model.params()[moving.clone()]);
+                model.set_params(&p).unwrap();
+                let batch = model.load_input(Input::F32(&x)).unwrap();
+                model.forward(batch, false);
+                model.loss(batch, &labels) as f64
+            });
+        }
+    );
 
     kernel_test!(
         fn lenet_layers_gradients_match_finite_differences_for_every_loss() {
