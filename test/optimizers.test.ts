@@ -35,7 +35,7 @@ function network(optimizer: NonNullable<cw.CompileConfig['optimizer']>, learning
 }
 
 const train = (n: number) => [data.train.images.subarray(0, n * 784), data.train.labels.subarray(0, n)] as const;
-const bits = (m: cw.Sequential) => Buffer.from(m.getWeightsFlat().buffer);
+const bits = (m: cw.LayersModel) => Buffer.from(m.getWeightsFlat().buffer);
 
 describe("optimizers' weightDecay and 'adamw'", () => {
   it('one SGD step: every trainable weight moves by w·weightDecay·learningRate more than without; the moving statistics do not', async () => {

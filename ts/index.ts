@@ -8,9 +8,11 @@
 export { init, isInitialized, buildInfo, memory, relaxedSimdSupported } from './init.js';
 export type { InitOptions, SimdFlavour, WasmSource, CompiledWasmModule } from './init.js';
 export * as ops from './ops.js';
-export { layers, Layer } from './layers/index.js';
+export { layers, Layer, SymbolicTensor } from './layers/index.js';
 export type { Shape3, ActivationName, InitializerName, PaddingName, Conv2DConfig, Pool2DConfig, DenseConfig, DropoutConfig, ActivationConfig, BaseLayerConfig, ZeroPad2DConfig, Subsampling2DConfig, RbfConfig, BatchNormalizationConfig, ELUConfig, LeakyReLUConfig, SpatialDropout2DConfig, DepthwiseConv2DConfig, SeparableConv2DConfig, RandomTranslationConfig, RandomRotationConfig, RandomZoomConfig, RandomFlipConfig, RandomAffineConfig, RandomContrastConfig, RandomErasingConfig, FillMode, Factor, FillConfig } from './layers/index.js';
-export { Sequential } from './sequential.js';
+export { Sequential, LayersModel } from './sequential.js';
+export { input, model } from './functional.js';
+export type { InputConfig, ModelConfig } from './functional.js';
 export type { SequentialConfig, WeightTensor, ResolvedCompileConfig } from './sequential.js';
 export type { CompileConfig, Evaluation, Inputs, Labels, LossConfig, OptimizerConfig, LearningRate, Preprocessing } from './config.js';
 export type { FitConfig } from './training.js';

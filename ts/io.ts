@@ -29,15 +29,27 @@ export interface ModelJson {
   format: string;
   formatVersion: number;
   generatedBy: string;
-  modelTopology: {
-    className: 'Sequential';
-    config: {
-      name: string;
-      inputShape: Shape3;
-      preprocessing: Preprocessing;
-      layers: { className: string; name: string; config: Record<string, unknown> }[];
-    };
-  };
+  /** A stack (`Sequential`), or a graph (`Model`: each layer lists the tensors it reads by name, the input's or layers'). */
+  modelTopology:
+    | {
+        className: 'Sequential';
+        config: {
+          name: string;
+          inputShape: Shape3;
+          preprocessing: Preprocessing;
+          layers: { className: string; name: string; config: Record<string, unknown> }[];
+        };
+      }
+    | {
+        className: 'Model';
+        config: {
+          name: string;
+          inputShape: Shape3;
+          preprocessing: Preprocessing;
+          inputName: string;
+          layers: { className: string; name: string; config: Record<string, unknown>; inbound: string[] }[];
+        };
+      };
   compileConfig: CompileConfig | null;
   weightsManifest: { paths: string[]; weights: { name: string; shape: number[]; dtype: 'float32' }[] }[];
 }
@@ -82,6 +94,8 @@ export interface ParsedTopology {
   inputShape: Shape3;
   preprocessing: Preprocessing;
   layers: { className: string; name: string; config: Record<string, unknown> }[];
+  /** A graph's wiring: its input's name and what each layer reads (names); undefined for a stack. */
+  graph?: { inputName: string; inbound: string[][] };
   compileConfig: CompileConfig;
 }
 
@@ -89,22 +103,32 @@ export interface ParsedTopology {
 export function parseTopology(json: unknown, where: string): ParsedTopology {
   checkHeader(json, where);
   const topology = json.modelTopology;
-  if (!isObject(topology) || topology.className !== 'Sequential' || !isObject(topology.config)) {
-    throw new ModelFormatError(`${where}: modelTopology must be a Sequential`);
+  if (!isObject(topology) || (topology.className !== 'Sequential' && topology.className !== 'Model') || !isObject(topology.config)) {
+    throw new ModelFormatError(`${where}: modelTopology must be a Sequential or a Model`);
   }
+  const graph = topology.className === 'Model';
   const config = topology.config;
   if (!Array.isArray(config.layers)) throw new ModelFormatError(`${where}: modelTopology.config.layers must be a list`);
+  const inbound: string[][] = [];
   const layers = config.layers.map((l: unknown, i: number) => {
     if (!isObject(l) || typeof l.className !== 'string' || typeof l.name !== 'string' || !isObject(l.config)) {
       throw new ModelFormatError(`${where}: layer ${i} must have a className, a name and a config`);
     }
+    if (graph) {
+      if (!Array.isArray(l.inbound) || l.inbound.length === 0 || !l.inbound.every((n) => typeof n === 'string')) {
+        throw new ModelFormatError(`${where}: layer ${i} (${JSON.stringify(l.name)}) of a Model must list its inbound tensors' names`);
+      }
+      inbound.push(l.inbound as string[]);
+    }
     return { className: l.className, name: l.name, config: l.config };
   });
+  if (graph && typeof config.inputName !== 'string') throw new ModelFormatError(`${where}: a Model's config must name its input (inputName)`);
   return {
-    name: typeof config.name === 'string' ? config.name : 'sequential',
+    name: typeof config.name === 'string' ? config.name : graph ? 'model' : 'sequential',
     inputShape: config.inputShape as Shape3,
     preprocessing: config.preprocessing as Preprocessing,
     layers,
+    ...(graph ? { graph: { inputName: config.inputName as string, inbound } } : {}),
     compileConfig: isObject(json.compileConfig) ? (json.compileConfig as CompileConfig) : {},
   };
 }

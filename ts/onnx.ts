@@ -14,7 +14,7 @@
  */
 import type { PbfWriter as Pbf } from 'pbf';
 import type { Layer, Shape3 } from './layers/index.js';
-import type { Sequential } from './sequential.js';
+import type { LayersModel } from './sequential.js';
 
 // The parts of onnx.proto (onnx/onnx, IR version 8) that the export writes, encoded with pbf's
 // low-level writer: pbf is 0.1 MB where a schema-driven library (protobufjs) is 22 MB, and the
@@ -221,7 +221,7 @@ function oihw(w: Float32Array, kh: number, kw: number, ci: number, co: number): 
  * The model as an ONNX file (opset 17). Inputs are NHWC and raw (the preprocessing is in the
  * graph); the output is the class probabilities.
  */
-export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
+export async function exportOnnx(model: LayersModel): Promise<Uint8Array> {
   const g = new Graph();
   const weights = model.getWeightsFlat();
   const summaries = model.layerSummaries();
@@ -232,8 +232,13 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
   let at = 0;
   const take = (n: number) => weights.subarray(at, (at += n));
   const layers = model.layers;
+  // Each tensor's node output and layout (NCHW maps, or vectors after a flatten or global
+  // pooling), by name: a graph's layers read any earlier one.
+  const tensors = new Map<string, { x: string; nchw: boolean; shape: Shape3 }>([[model.inputName ?? 'input', { x, nchw, shape: [h0, w0, c0] }]]);
   layers.forEach((layer: Layer, i: number) => {
-    const input: Shape3 = i === 0 ? [h0, w0, c0] : summaries[i - 1]!.outputShape;
+    const inbound = model.inboundNames(i).map((name) => tensors.get(name)!);
+    ({ x, nchw } = inbound[0]!);
+    const input: Shape3 = inbound[0]!.shape;
     const [ih, iw, ic] = input;
     const c = layer.config() as Record<string, unknown> & { activation: string };
     const last = i === layers.length - 1;
@@ -368,6 +373,14 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
         case 'Activation':
           x = activation(g, x, c.activation, last);
           break;
+        case 'Add': {
+          // Vectors and 1×1 maps hold their values in the same order; make them all vectors.
+          const flat = inbound.some((t) => !t.nchw);
+          const xs = inbound.map((t) => (flat && t.nchw ? g.op('Flatten', [t.x], { axis: 1 }) : t.x));
+          x = xs.slice(1).reduce((sum, t) => g.op('Add', [sum, t]), xs[0]!);
+          nchw = !flat;
+          break;
+        }
         case 'RBF': {
           const units = c.units as number;
           const diff = g.op('Sub', [g.op('Unsqueeze', [x, g.ints('axis', [1])]), g.floats('prototypes', [units, ic], c.prototypes as number[])]);
@@ -382,6 +395,7 @@ export async function exportOnnx(model: Sequential): Promise<Uint8Array> {
     } catch (error) {
       throw new Error(`${where}: ${(error as Error).message}`, { cause: error });
     }
+    tensors.set(layer.name!, { x, nchw, shape: summaries[i]!.outputShape });
   });
   const classes = summaries[summaries.length - 1]!.outputShape[2];
   g.nodes.push({ opType: 'Identity', input: [x], output: ['probabilities'], name: 'probabilities', attribute: [] });

@@ -1,7 +1,8 @@
 /**
- * `Sequential`: a stack of layers, compiled into one wasm model. TypeScript owns the
- * description, validation, the fit loop and callbacks; every number is computed in the wasm,
- * one call per training step and one per prediction batch.
+ * The models: `LayersModel`, layers compiled into one wasm model, and `Sequential`, a stack of
+ * them; graph models (TF.js's `tf.model({ inputs, outputs })`) are built in functional.ts.
+ * TypeScript owns the description, validation, the fit loop and callbacks; every number is
+ * computed in the wasm, one call per training step and one per prediction batch.
  * @module
  */
 import { WorkerPool, defaultWorkers } from './worker-pool.js';
@@ -13,10 +14,10 @@ import { FORMAT_VERSION } from './format.js';
 import type { CompileConfig, Evaluation, Inputs, Labels, LearningRate, LossConfig, OptimizerConfig, Preprocessing } from './config.js';
 import type { CallbackModel, History } from './callbacks/base.js';
 import { fit, type Batch, type FitConfig, type FitHost } from './training.js';
-import { checkKeys, describe } from './validate.js';
+import { checkKeys, describe, isObject } from './validate.js';
 import { modelArtifacts, writeArtifacts, type ModelDescription } from './io.js';
 
-/** One weight tensor, as {@link Sequential.getWeights} gives it. */
+/** One weight tensor, as {@link LayersModel.getWeights} gives it. */
 export interface WeightTensor {
   /** `<layer>/<kernel|bias|…>`. */
   name: string;
@@ -38,7 +39,7 @@ export interface SequentialConfig {
   preprocessing?: Preprocessing | 'none';
 }
 
-/** The compile settings with every default filled in, as {@link Sequential.compileConfig} gives them. */
+/** The compile settings with every default filled in, as {@link LayersModel.compileConfig} gives them. */
 export interface ResolvedCompileConfig {
   optimizer: OptimizerConfig;
   loss: LossConfig;
@@ -62,14 +63,31 @@ function lossSpec(loss: LossConfig): Record<string, unknown> {
   return { type: { sparseCategoricalCrossentropy: 'sparse_categorical_crossentropy', rbfMaxLikelihood: 'rbf_max_likelihood', rbfCrossEntropy: 'rbf_cross_entropy' }[loss] };
 }
 
-/** A linear stack of layers. */
-export class Sequential implements CallbackModel {
+/** What every model's constructor sets: the name, the input shape if known, the preprocessing. */
+interface ModelBase {
+  name: string;
+  inputShape: Shape3 | undefined;
+  preprocessing: Preprocessing | 'none' | undefined;
+  /** A graph model's input's name (a layer may not take it). */
+  inputName?: string;
+}
+
+/**
+ * A model of layers compiled into one wasm model: a {@link Sequential} stack, or a graph made by
+ * {@link model} (whose layers may read any earlier layer's output, and merge branches with
+ * {@link layers.add}). Everything but building it is the same for both.
+ */
+export class LayersModel implements CallbackModel {
   readonly name: string;
   readonly preprocessing: Preprocessing;
-  /** Set to true in a callback to stop {@link Sequential.fit} after the current batch. */
+  /** Set to true in a callback to stop {@link LayersModel.fit} after the current batch. */
   stopTraining = false;
   private readonly stack: Layer[] = [];
   private readonly shapes: Shape3[] = [];
+  /** For each layer, the tensors it reads: 0 the input, `j + 1` layer j's output. */
+  private readonly wiring: number[][] = [];
+  /** A graph model's input's name (the model.json's and the summary's); undefined for a stack. */
+  readonly inputName: string | undefined;
   private modelInputShape: Shape3 | undefined;
   private compiled: Compiled | undefined;
   private disposed = false;
@@ -84,21 +102,26 @@ export class Sequential implements CallbackModel {
   /** Whether 8-bit inputs without a preprocessing still deserve the warning. */
   private warnRawPixels: boolean;
 
-  constructor(config: SequentialConfig = {}) {
-    checkKeys('Sequential', config, ['layers', 'inputShape', 'name', 'preprocessing']);
-    this.name = config.name ?? 'sequential';
+  /** Models are made by `new Sequential()` and {@link model}. */
+  protected constructor(config: ModelBase) {
+    this.name = config.name;
     this.warnRawPixels = config.preprocessing === undefined;
     this.preprocessing = config.preprocessing === undefined || config.preprocessing === 'none' ? { scale: 1, offset: 0 } : config.preprocessing;
-    if (!Number.isFinite(this.preprocessing.scale) || !Number.isFinite(this.preprocessing.offset)) {
+    if (!isObject(this.preprocessing) || !Number.isFinite(this.preprocessing.scale) || !Number.isFinite(this.preprocessing.offset)) {
       throw new InvalidArgumentError('preprocessing: scale and offset must be finite numbers');
     }
     this.modelInputShape = config.inputShape;
-    for (const layer of config.layers ?? []) this.add(layer);
+    this.inputName = config.inputName;
   }
 
-  /** The layers, in order. */
+  /** The layers, in order (a graph's in the order they were applied, each after the layers it reads). */
   get layers(): readonly Layer[] {
     return this.stack;
+  }
+
+  /** Whether some layer reads other than the layer before it. */
+  get isGraph(): boolean {
+    return this.wiring.some((inputs, i) => inputs.length !== 1 || inputs[0] !== i);
   }
 
   /** [height, width, channels] of one example. */
@@ -134,32 +157,39 @@ export class Sequential implements CallbackModel {
     }
   }
 
-  /** Appends a layer, inferring its output shape; errors name the layer's index, type and shapes. */
-  add(layer: Layer): this {
+  /**
+   * Appends a layer that reads the tensors `inputs` (0 the input, `j + 1` layer j's output),
+   * inferring its output shape; errors name the layer's index, type and shapes.
+   */
+  protected addNode(layer: Layer, inputs: readonly number[]): void {
     this.check('add()');
     if (this.compiled) throw new ConvnetError('ALREADY_COMPILED', `${this.name}.add(): layers cannot be added after compile()`);
     const index = this.stack.length;
     if (index === 0) this.modelInputShape ??= layer.inputShape;
-    const input = index === 0 ? this.modelInputShape : this.shapes[index - 1];
-    if (input === undefined) {
+    const shapes = inputs.map((t) => (t === 0 ? this.modelInputShape : this.shapes[t - 1]));
+    if (shapes[0] === undefined) {
       throw new InvalidArgumentError(`layer 0 (${layer.type}) needs an inputShape, e.g. ${layer.type}({ ..., inputShape: [28, 28, 1] })`);
     }
     const same = this.stack.filter((l) => l.type === layer.type).length;
     layer.name ??= same === 0 ? layer.type : `${layer.type}_${same}`;
-    if (this.stack.some((l) => l.name === layer.name)) {
+    if (this.stack.some((l) => l.name === layer.name) || layer.name === this.inputName) {
       throw new InvalidArgumentError(`layer ${index} (${layer.type}): the name ${JSON.stringify(layer.name)} is already used`);
     }
     let output: Shape3;
     try {
-      output = layer.outputShape(input);
+      output = layer.mergedShape(shapes as Shape3[]);
     } catch (error) {
-      throw new ShapeMismatchError(
-        `layer ${index} (${layer.type} ${JSON.stringify(layer.name)}): input [${input.join(', ')}]: ${(error as Error).message}`,
-      );
+      const given = shapes.map((s) => `[${s!.join(', ')}]`).join(', ');
+      throw new ShapeMismatchError(`layer ${index} (${layer.type} ${JSON.stringify(layer.name)}): input${shapes.length > 1 ? 's' : ''} ${given}: ${(error as Error).message}`);
     }
     this.stack.push(layer);
     this.shapes.push(output);
-    return this;
+    this.wiring.push([...inputs]);
+  }
+
+  /** The names of the tensors layer `i` reads: the input's, or the layers'. */
+  inboundNames(i: number): string[] {
+    return (this.wiring[i] ?? []).map((t) => (t === 0 ? (this.inputName ?? 'input') : this.stack[t - 1]!.name!));
   }
 
   /** The spec the wasm runtime reads. */
@@ -170,6 +200,7 @@ export class Sequential implements CallbackModel {
       input_scale: this.preprocessing.scale,
       input_offset: this.preprocessing.offset,
       layers: this.stack.map((l) => l.spec()),
+      ...(this.isGraph ? { inputs: this.wiring } : {}),
       loss: lossSpec(config.loss),
       optimizer: optimizerSpec(config.optimizer),
       learning_rate: typeof lr === 'number' ? { type: 'constant', value: lr } : { type: 'piecewise', ...lr },
@@ -246,7 +277,7 @@ export class Sequential implements CallbackModel {
       this.warnRawPixels = false;
       console.warn(
         `${this.name}.${what}: Uint8Array pixels go in as 0–255, since the model has no preprocessing; ` +
-          `give new Sequential({ preprocessing: { scale: 1 / 255, offset: 0 } }) to scale them, or preprocessing: 'none' if 0–255 is meant`,
+          `give ${this.isGraph ? 'model({ inputs, outputs, preprocessing: { scale: 1 / 255, offset: 0 } })' : 'new Sequential({ preprocessing: { scale: 1 / 255, offset: 0 } })'} to scale them, or preprocessing: 'none' if 0–255 is meant`,
       );
     }
     const per = this.exampleLength;
@@ -304,7 +335,7 @@ export class Sequential implements CallbackModel {
 
   /**
    * Trains the model. Resolves to the per-epoch history once done (or once a callback sets
-   * {@link Sequential.stopTraining}). A loss that becomes NaN or infinite stops training with an
+   * {@link LayersModel.stopTraining}). A loss that becomes NaN or infinite stops training with an
    * error naming the step. See {@link FitConfig} for the options.
    */
   async fit(x: Inputs, y: Labels, config: FitConfig = {}): Promise<History> {
@@ -364,10 +395,10 @@ export class Sequential implements CallbackModel {
   }
 
   /**
-   * {@link Sequential.evaluate} spread over `workers` (default: the cores in Node, 1 in browsers),
+   * {@link LayersModel.evaluate} spread over `workers` (default: the cores in Node, 1 in browsers),
    * whole batches to each, with the current weights; the numbers are `evaluate`'s, since each
    * batch is the same computation wherever it runs and the sums are taken here in batch order.
-   * The workers stay up for later calls, like {@link Sequential.predictAsync}'s.
+   * The workers stay up for later calls, like {@link LayersModel.predictAsync}'s.
    */
   async evaluateAsync(x: Inputs, y: Labels, config: { batchSize?: number; workers?: number } = {}): Promise<Evaluation> {
     this.model('evaluateAsync()');
@@ -512,12 +543,12 @@ export class Sequential implements CallbackModel {
     this.call('learningRateScale', () => model.set_learning_rate_scale(scale));
   }
 
-  /** The learning rate the next training step uses: the compiled rate (or the schedule's, at this step) times {@link Sequential.learningRateScale}. */
+  /** The learning rate the next training step uses: the compiled rate (or the schedule's, at this step) times {@link LayersModel.learningRateScale}. */
   currentLearningRate(): number {
     return this.model('currentLearningRate()').learning_rate();
   }
 
-  /** All parameters, trainable or not, as Keras's `count_params()` counts them: the length of {@link Sequential.getWeightsFlat}. */
+  /** All parameters, trainable or not, as Keras's `count_params()` counts them: the length of {@link LayersModel.getWeightsFlat}. */
   countParams(): number {
     return this.stack.reduce((sum, layer, i) => sum + layer.paramCount(this.layerInput(i)), 0);
   }
@@ -527,8 +558,10 @@ export class Sequential implements CallbackModel {
     return this.stack.reduce((sum, layer, i) => sum + layer.nonTrainableCount(this.layerInput(i)), 0);
   }
 
+  /** Layer i's (first) input shape. */
   private layerInput(i: number): Shape3 {
-    return i === 0 ? this.inputShape : this.shapes[i - 1]!;
+    const t = this.wiring[i]![0]!;
+    return t === 0 ? this.inputShape : this.shapes[t - 1]!;
   }
 
   /** Per layer: name, class, output shape, parameters and connections. */
@@ -542,17 +575,22 @@ export class Sequential implements CallbackModel {
     }));
   }
 
-  /** A table of the layers with output shapes, parameters and connections, and the totals. */
+  /**
+   * A table of the layers with output shapes, parameters and connections, and the totals; for a
+   * graph, also what each layer reads (Keras's "Connected to").
+   */
   summary(): string {
-    const rows = this.layerSummaries().map((l) => [
+    const graph = this.isGraph;
+    const rows = this.layerSummaries().map((l, i) => [
       `${l.name} (${l.className})`,
       `[${l.outputShape.join(', ')}]`,
       l.params.toLocaleString('en-US'),
       l.connections.toLocaleString('en-US'),
+      ...(graph ? [this.inboundNames(i).join(', ')] : []),
     ]);
-    const header = ['Layer (type)', 'Output shape', 'Params', 'Connections'];
+    const header = ['Layer (type)', 'Output shape', 'Params', 'Connections', ...(graph ? ['Connected to'] : [])];
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-    const line = (cells: string[]) => cells.map((cell, c) => (c < 2 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ');
+    const line = (cells: string[]) => cells.map((cell, c) => (c < 2 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ').trimEnd();
     const rule = '─'.repeat(line(header).length);
     const connections = this.layerSummaries().reduce((s, l) => s + l.connections, 0);
     const frozen = this.countNonTrainableParams();
@@ -584,15 +622,15 @@ export class Sequential implements CallbackModel {
     });
   }
 
-  /** Every parameter in one array: the tensors of {@link Sequential.getWeights}, one after another. */
+  /** Every parameter in one array: the tensors of {@link LayersModel.getWeights}, one after another. */
   getWeightsFlat(): Float32Array {
     return this.call('getWeightsFlat()', () => this.model('getWeightsFlat()').weights());
   }
 
   /**
-   * Replaces every parameter: from the tensors {@link Sequential.getWeights} gives (each with
+   * Replaces every parameter: from the tensors {@link LayersModel.getWeights} gives (each with
    * its shape, or as bare `Float32Array`s in that order, as Keras's `set_weights` takes them), or
-   * from one array in the layout of {@link Sequential.getWeightsFlat}.
+   * from one array in the layout of {@link LayersModel.getWeightsFlat}.
    */
   setWeights(weights: Float32Array | readonly (WeightTensor | Float32Array)[]): void {
     const model = this.model('setWeights()');
@@ -628,7 +666,7 @@ export class Sequential implements CallbackModel {
     return out;
   }
 
-  /** The weight tensors' names and shapes, in the order of {@link Sequential.getWeights}. */
+  /** The weight tensors' names and shapes, in the order of {@link LayersModel.getWeights}. */
   weightSpecs(): { name: string; shape: number[] }[] {
     return this.stack.flatMap((layer, i) => layer.weightShapes(this.layerInput(i)).map((w) => ({ name: `${layer.name}/${w.name}`, shape: w.shape })));
   }
@@ -650,16 +688,12 @@ export class Sequential implements CallbackModel {
   /** The model's topology and compile settings, as `model.json` and checkpoints record them. */
   describe(): ModelDescription {
     const compile = this.compileConfig;
+    const layers = this.stack.map((l) => ({ className: l.className, name: l.name!, config: l.config() }));
+    const base = { name: this.name, inputShape: this.inputShape, preprocessing: this.preprocessing };
     return {
-      modelTopology: {
-        className: 'Sequential',
-        config: {
-          name: this.name,
-          inputShape: this.inputShape,
-          preprocessing: this.preprocessing,
-          layers: this.stack.map((l) => ({ className: l.className, name: l.name!, config: l.config() })),
-        },
-      },
+      modelTopology: this.isGraph
+        ? { className: 'Model', config: { ...base, inputName: this.inputName ?? 'input', layers: layers.map((l, i) => ({ ...l, inbound: this.inboundNames(i) })) } }
+        : { className: 'Sequential', config: { ...base, layers } },
       compileConfig: compile ? { optimizer: compile.optimizer, loss: compile.loss, learningRate: compile.learningRate, seed: compile.seed } : null,
     };
   }
@@ -731,6 +765,21 @@ export class Sequential implements CallbackModel {
       if (this.broken === undefined) throw error;
     }
     this.compiled = undefined;
+  }
+}
+
+/** A linear stack of layers: each reads the one before. */
+export class Sequential extends LayersModel {
+  constructor(config: SequentialConfig = {}) {
+    checkKeys('Sequential', config, ['layers', 'inputShape', 'name', 'preprocessing']);
+    super({ name: config.name ?? 'sequential', inputShape: config.inputShape, preprocessing: config.preprocessing });
+    for (const layer of config.layers ?? []) this.add(layer);
+  }
+
+  /** Appends a layer, inferring its output shape; errors name the layer's index, type and shapes. */
+  add(layer: Layer): this {
+    this.addNode(layer, [this.layers.length]);
+    return this;
   }
 }
 

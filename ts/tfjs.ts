@@ -14,7 +14,7 @@ import { layers as make, type Layer, type Shape3 } from './layers/index.js';
 import { fileSystem } from './platform.js';
 import { directoryOf } from './io.js';
 import { isObject, isPlainFileName } from './validate.js';
-import { Sequential } from './sequential.js';
+import { Sequential, type LayersModel } from './sequential.js';
 
 /** A model in TF.js's Layers format, in memory: what `tf.io.fromMemory` takes. */
 export interface TfjsArtifacts {
@@ -58,7 +58,10 @@ function initializer(name: string, fanIn: number) {
 }
 
 /** The model in TF.js's Layers format; errors name the first layer TF.js cannot express. */
-export function toTfjsLayers(model: Sequential): TfjsArtifacts {
+export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
+  if (model.isGraph) {
+    throw new TfjsFormatError(`toTfjsLayers(): ${model.name} is a graph model (model()); only Sequential models are written in TF.js's Layers format so far; save() keeps it, exportOnnx() exports it`);
+  }
   const refuse = (i: number, layer: Layer, why: string) =>
     new TfjsFormatError(`toTfjsLayers(): layer ${i} (${layer.className} ${JSON.stringify(layer.name)}) ${why}; export it with exportOnnx() instead`);
   const activation = (i: number, layer: Layer, a: string) => {
@@ -224,7 +227,7 @@ export function toTfjsLayers(model: Sequential): TfjsArtifacts {
 }
 
 /** Saves the model in TF.js's Layers format to `file://<dir>` (Node): `model.json` and one shard. */
-export async function saveTfjsLayers(model: Sequential, url: string): Promise<{ modelJson: string }> {
+export async function saveTfjsLayers(model: LayersModel, url: string): Promise<{ modelJson: string }> {
   const dir = directoryOf(url, 'file://<directory>');
   const fs = fileSystem('saveTfjsLayers(file://…)');
   const a = toTfjsLayers(model);

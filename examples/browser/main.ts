@@ -1,7 +1,7 @@
 // The demo page. Three views: draw a digit for LeNet-5, browse Fashion-MNIST test images with the
 // Fashion ConvNet, and train the modern LeNet-5 in a Web Worker. Everything numeric is the
 // library's (`predict`, `layerOutputs`, `evaluate`, `fit`); this file only draws.
-import { init, loadModel, parseIdx, type Sequential } from 'convnet-wasm';
+import { init, loadModel, parseIdx, type LayersModel } from 'convnet-wasm';
 import { bars, confusionTable, curve, featureMaps, paintGray, type Series } from './charts.js';
 import { drawingPad } from './draw.js';
 import type { FromWorker, ToWorker } from './messages.js';
@@ -81,7 +81,7 @@ const argmax = (v: ArrayLike<number>) => {
 };
 
 // ---- draw a digit ---------------------------------------------------------------------------
-function setUpDraw(pretrained: Sequential): void {
+function setUpDraw(pretrained: LayersModel): void {
   let model = pretrained;
   let modelName = 'faithful LeNet-5, pre-trained';
   const input = $<HTMLCanvasElement>('input32');
@@ -118,7 +118,7 @@ function setUpDraw(pretrained: Sequential): void {
     }
   });
   $('pad-clear').addEventListener('click', () => pad.clear());
-  const use = (m: Sequential, name: string) => {
+  const use = (m: LayersModel, name: string) => {
     if (model !== pretrained) model.dispose();
     model = m;
     modelName = name;
@@ -135,10 +135,10 @@ function setUpDraw(pretrained: Sequential): void {
   useTrained = (m) => use(m, 'modern LeNet-5 trained in this page');
   classify();
 }
-let useTrained: (model: Sequential) => void = () => {};
+let useTrained: (model: LayersModel) => void = () => {};
 
 // ---- Fashion-MNIST --------------------------------------------------------------------------
-function setUpFashion(model: Sequential, images: Uint8Array, labels: Uint8Array, names: string[]): void {
+function setUpFashion(model: LayersModel, images: Uint8Array, labels: Uint8Array, names: string[]): void {
   const count = labels.length;
   const big = $<HTMLCanvasElement>('fashion-image');
   const indexInput = $<HTMLInputElement>('fashion-index');

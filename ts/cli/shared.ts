@@ -3,7 +3,7 @@
  * @module
  */
 import { InvalidArgumentError } from 'commander';
-import { datasets, loadModel, type Dataset, type Evaluation, type Sequential, type Split } from '../index.node.js';
+import { datasets, loadModel, type Dataset, type Evaluation, type LayersModel, type Split } from '../index.node.js';
 
 /** A commander parser for integers ≥ `min`. */
 export const integer =
@@ -55,7 +55,7 @@ export function loadDataset(name: DatasetName, options: DataOptions): Promise<Da
 }
 
 /** Loads a saved model (a directory, its model.json, or a file:// URL) that reads 28×28×1 images. */
-export async function loadImageModel(path: string): Promise<Sequential> {
+export async function loadImageModel(path: string): Promise<LayersModel> {
   const model = await loadModel(/^[a-z]+:\/\//i.test(path) ? path : `file://${path}`);
   const [h, w, c] = model.inputShape;
   if (h !== 28 || w !== 28 || c !== 1) {

@@ -4,7 +4,7 @@
  * the numbers live in the wasm once a model holding it is compiled.
  * @module
  */
-import { InvalidArgumentError } from '../errors.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { checkKeys } from '../validate.js';
 
 /** Height, width, channels (NHWC without the batch). */
@@ -37,6 +37,34 @@ export interface BaseLayerConfig {
   inputShape?: Shape3;
 }
 
+/**
+ * A tensor of a graph model being built (TF.js's `SymbolicTensor`): its shape per example, and the
+ * layer and input tensors that make it. {@link input} makes the first; {@link Layer.apply} the
+ * rest; {@link model} turns them into a model.
+ */
+export class SymbolicTensor {
+  /** Made by {@link input} and {@link Layer.apply}, not directly. */
+  constructor(
+    /** [height, width, channels] of one example. */
+    readonly shape: Shape3,
+    /** The layer that makes it; undefined for a model's input. */
+    readonly sourceLayer: Layer | undefined,
+    /** The tensors that layer reads. */
+    readonly inputs: readonly SymbolicTensor[],
+    /** The input's name, for an input; the layer's otherwise (once the model names it). */
+    readonly inputName: string | undefined,
+    /** Creation order: layers applied later come later in the model. */
+    readonly id: number,
+  ) {}
+}
+
+let tensorIds = 0;
+
+/** A new tensor's creation number (not exported from the package). */
+export function nextTensorId(): number {
+  return ++tensorIds;
+}
+
 /** A layer: its configuration and how it transforms shapes. Create layers with the `layers` factories. */
 export abstract class Layer {
   /** Keras's class name, e.g. `Conv2D`. */
@@ -53,8 +81,42 @@ export abstract class Layer {
     this.inputShape = config.inputShape === undefined ? undefined : checkShape('inputShape', config.inputShape);
   }
 
+  /** The tensor this layer made when it was applied in a graph; a layer is applied once. */
+  private applied: SymbolicTensor | undefined;
+
   /** The output shape for an input shape; throws a message naming the sizes when it cannot work. */
   abstract outputShape(input: Shape3): Shape3;
+
+  /** The output shape for its inputs' shapes: one input but for a merge layer ({@link layers.add}). */
+  mergedShape(inputs: readonly Shape3[]): Shape3 {
+    if (inputs.length !== 1) throw new Error(`${this.type} takes one input, given ${inputs.length}`);
+    return this.outputShape(inputs[0]!);
+  }
+
+  /**
+   * Applies the layer to a tensor (a list of them for a merge layer) of a graph model being
+   * built, as TF.js's `layer.apply(symbolicTensor)`: returns its output tensor, whose shape is
+   * inferred now (a mismatch throws `SHAPE_MISMATCH`, naming the layer and the shapes). A layer is
+   * applied once: shared layers (one layer's weights used twice) are not supported.
+   */
+  apply(inputs: SymbolicTensor | readonly SymbolicTensor[]): SymbolicTensor {
+    const list = Array.isArray(inputs) ? (inputs as readonly SymbolicTensor[]) : [inputs as SymbolicTensor];
+    const what = `${this.type}${this.name === undefined ? '' : ` ${JSON.stringify(this.name)}`}.apply()`;
+    if (list.length === 0 || !list.every((t) => t instanceof SymbolicTensor)) {
+      throw new InvalidArgumentError(`${what}: needs a tensor from input() or another layer's apply(), or a list of them`);
+    }
+    if (this.applied !== undefined) {
+      throw new InvalidArgumentError(`${what}: the layer was applied already; make a new layer (shared layers are not supported)`);
+    }
+    let shape: Shape3;
+    try {
+      shape = this.mergedShape(list.map((t) => t.shape));
+    } catch (error) {
+      throw new ShapeMismatchError(`${what}: input${list.length > 1 ? 's' : ''} ${list.map((t) => `[${t.shape.join(', ')}]`).join(', ')}: ${(error as Error).message}`);
+    }
+    this.applied = new SymbolicTensor(shape, this, list, undefined, nextTensorId());
+    return this.applied;
+  }
   /** Parameters, trainable or not (Keras's `count_params()`). */
   paramCount(_input: Shape3): number {
     return 0;

@@ -7,6 +7,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { BaseLayerConfig, Layer } from './base.js';
 import { ActivationLayer, type ActivationConfig } from './activation.js';
+import { Add } from './add.js';
 import { BatchNormalization, type BatchNormalizationConfig } from './batch-normalization.js';
 import { Conv2D, type Conv2DConfig } from './conv2d.js';
 import { Dense, type DenseConfig } from './dense.js';
@@ -27,7 +28,7 @@ import { SpatialDropout2D, type SpatialDropout2DConfig } from './spatial-dropout
 import { Subsampling2D, type Subsampling2DConfig } from './subsampling2d.js';
 import { ZeroPadding2D, type ZeroPad2DConfig } from './zero-pad2d.js';
 
-export { Layer } from './base.js';
+export { Layer, SymbolicTensor } from './base.js';
 export type { Shape3, ActivationName, InitializerName, PaddingName, BaseLayerConfig } from './base.js';
 export type { FillMode, Factor, FillConfig } from './random-warp.js';
 export type {
@@ -68,6 +69,11 @@ export const layers = {
   averagePool2d: (config: Pool2DConfig = {}): Layer => new Pool2D('averagePool2d', config),
   /** Flattens [h, w, c] to [h·w·c]. */
   flatten: (config: BaseLayerConfig = {}): Layer => new Flatten(config),
+  /**
+   * The element-wise sum of two or more inputs of one shape (Keras's Add): a graph model's merge,
+   * `layers.add().apply([a, b])`, e.g. a residual connection. See {@link model}.
+   */
+  add: (config: BaseLayerConfig = {}): Layer => new Add(config),
   /** Fully connected layer, kernel [inputs, units] (Keras's Dense). */
   dense: (config: DenseConfig): Layer => new Dense(config),
   /** Dropout in training, identity in inference (Keras's Dropout, seeded inside the wasm). */
@@ -118,6 +124,7 @@ const BY_CLASS_NAME: Record<string, (config: never) => Layer> = {
   MaxPooling2D: layers.maxPool2d,
   AveragePooling2D: layers.averagePool2d,
   Flatten: layers.flatten,
+  Add: layers.add,
   Dense: layers.dense,
   Dropout: layers.dropout,
   RandomTranslation: layers.randomTranslation,
