@@ -12,10 +12,12 @@
 // which makes Adam AdamW; 0: none). With --test,
 // the 10,000 test images are then evaluated once (a run whose settings were chosen on
 // validation); without it they are not read. --train-all (with --test) trains on all 60,000
-// training images and validates on none.
+// training images and validates on none. --arch skip builds the same network as a graph with
+// identity shortcuts around the second conv of the first two stages (relu(bn(conv(x)) + x), the
+// same arithmetic plus two adds), through input(), apply() and model().
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--arch plain|skip] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -38,6 +40,7 @@ const { values: opts, positionals } = parseArgs({
     'label-smoothing': { type: 'string', default: '0' },
     'weight-decay': { type: 'string', default: '0' },
     optimizer: { type: 'string', default: 'adam' },
+    arch: { type: 'string', default: 'plain' },
     test: { type: 'boolean', default: false },
     'train-all': { type: 'boolean', default: false },
     tag: { type: 'string' },
@@ -67,6 +70,29 @@ const network = {
   head: opts.head,
   denseUnits: Number(opts.dense),
 };
+if (opts.arch !== 'plain' && opts.arch !== 'skip') throw new Error(`--arch must be plain or skip, got ${opts.arch}`);
+
+/** fashionConvNetBN's layers as a graph, with identity shortcuts around the 2nd and 4th convs. */
+function withShortcuts(n) {
+  const { layers } = cw;
+  if (n.head !== 'globalAverage' || n.erasing) throw new Error('--arch skip: only the default head, without erasing');
+  const conv = (filters) => layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: 'heNormal' });
+  const relu = (t) => layers.activation({ activation: 'relu' }).apply(t);
+  const block = (t, filters) => relu(layers.batchNormalization().apply(conv(filters).apply(t)));
+  const shortcut = (t, filters) => relu(layers.add().apply([layers.batchNormalization().apply(conv(filters).apply(t)), t]));
+  const x = cw.input({ shape: [28, 28, 1] });
+  let t = x;
+  if (n.translation > 0) t = layers.randomTranslation({ heightFactor: n.translation, widthFactor: n.translation, fillMode: 'constant' }).apply(t);
+  if (n.flip) t = layers.randomFlip({ mode: 'horizontal' }).apply(t);
+  const [f1, f2, f3] = n.filters;
+  t = layers.maxPool2d({ poolSize: 2 }).apply(shortcut(block(t, f1), f1));
+  t = layers.maxPool2d({ poolSize: 2 }).apply(shortcut(block(t, f2), f2));
+  t = layers.globalAveragePooling2d().apply(block(t, f3));
+  if (n.denseUnits > 0) t = layers.dense({ units: n.denseUnits, activation: 'relu', kernelInitializer: 'heNormal' }).apply(t);
+  t = layers.dense({ units: 10, activation: 'softmax' }).apply(layers.dropout({ rate: n.dropout }).apply(t));
+  return cw.model({ inputs: x, outputs: t, name: 'fashion_convnet_bn_skip', preprocessing: { scale: 1 / 255, offset: 0 } });
+}
+
 const outDir = opts.tag ? `out/fashion-bn-${opts.tag}` : 'out/fashion-bn';
 const BATCH = 64;
 const started = performance.now();
@@ -74,7 +100,7 @@ await cw.init();
 const data = await cw.datasets.fashionMnist();
 const { train, validation } = opts['train-all'] ? { train: data.train, validation: undefined } : cw.trainValidationSplit(data.train, 55_000);
 const steps = Math.ceil(train.count / BATCH);
-const model = cw.models.fashionConvNetBN(network).compile({
+const model = (opts.arch === 'skip' ? withShortcuts(network) : cw.models.fashionConvNetBN(network)).compile({
   optimizer,
   learningRate:
     opts.schedule === 'step'
@@ -86,7 +112,7 @@ const model = cw.models.fashionConvNetBN(network).compile({
 });
 console.log(model.summary());
 console.log(
-  `epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
+  `${opts.arch === 'skip' ? 'shortcuts around the 2nd and 4th convs, ' : ''}epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
     `${train.count} training images, test set ${opts.test ? 'evaluated once at the end' : 'not read'}`,
 );
 let epochStart = 0;
@@ -112,7 +138,7 @@ if (test) console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.lo
 else console.log(`${trainMinutes.toFixed(1)} min; the test set was not read`);
 mkdirSync(outDir, { recursive: true });
 const h = history.history;
-const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...(optimizer !== 'adam' ? { optimizer } : {}), ...(labelSmoothing ? { labelSmoothing } : {}), ...network, trainImages: train.count };
+const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...(optimizer !== 'adam' ? { optimizer } : {}), ...(labelSmoothing ? { labelSmoothing } : {}), ...(opts.arch !== 'plain' ? { arch: opts.arch } : {}), ...network, trainImages: train.count };
 writeFileSync(
   `${outDir}/history.json`,
   `${JSON.stringify({ ...settings, minutes, trainMinutes, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}), history: h }, null, 1)}\n`,
@@ -121,7 +147,7 @@ const series = [
   { name: 'train (augmented)', values: h.accuracy.map((a) => 100 * (1 - a)) },
   ...(validation ? [{ name: 'validation', values: h.val_accuracy.map((a) => 100 * (1 - a)) }] : []),
 ];
-const title = `fashionConvNetBN, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
+const title = `fashionConvNetBN${opts.arch === 'skip' ? ' with shortcuts' : ''}, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
 writeFileSync(`${outDir}/curve.svg`, errorCurveSvg({ title, series }));
 await model.save(`file://${outDir}/model`);
 model.dispose();
