@@ -1,23 +1,43 @@
 // Graph models (TF.js's functional API): input(), layer.apply(), layers.add() and model(), on real
 // Fashion-MNIST images. A residual network trains to the same bits on 1 and 2 workers and after a
 // resume from a checkpoint, learns, saves and loads (model.json's `Model` topology) to the same
-// predictions, exports to ONNX (checked by native ONNX Runtime), and misuse is refused with the
-// layer, the shapes or the names. The gradients through branches and merges are checked by finite
-// differences in crate/src/model/step.rs.
+// predictions, exports to ONNX (checked by native ONNX Runtime) and to TF.js's Layers format
+// (checked by @tensorflow/tfjs), and misuse is refused with the layer, the shapes or the names.
+// Graphs come in too: one built in TF.js, and one trained in Keras 3 (its own topology JSON,
+// tools/fixtures/make-keras-residual-fixture.py) gives Keras's probabilities. The gradients through
+// branches and merges are checked by finite differences in crate/src/model/step.rs.
+import * as tf from '@tensorflow/tfjs';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
+import { halfs } from './shared/halfs.js';
 
 const { layers, input, model } = cw;
 let data: Awaited<ReturnType<typeof cw.datasets.fashionMnist>>;
 
 beforeAll(async () => {
   await cw.init();
+  await tf.setBackend('cpu');
   data = await cw.datasets.fashionMnist();
 });
+
+/** The largest difference between two sets of probabilities, and how many rows' classes differ. */
+function compare(ours: Float32Array, theirs: ArrayLike<number>): { worst: number; otherClass: number } {
+  expect(theirs.length).toBe(ours.length);
+  let worst = 0;
+  let otherClass = 0;
+  for (let i = 0; i < ours.length; i += 10) {
+    const o = Array.from(ours.subarray(i, i + 10));
+    const t = Array.from({ length: 10 }, (_, j) => theirs[i + j]!);
+    worst = Math.max(worst, ...o.map((v, j) => Math.abs(v - t[j]!)));
+    otherClass += o.indexOf(Math.max(...o)) === t.indexOf(Math.max(...t)) ? 0 : 1;
+  }
+  return { worst, otherClass };
+}
 
 /** conv–BN–ReLU, then a residual block (conv–BN–ReLU–conv–BN + its input, ReLU), pooling, a dense head. */
 function residual(name = 'residual') {
@@ -133,8 +153,20 @@ describe('graph models', () => {
     for (let i = 0; i < ours.length; i++) worst = Math.max(worst, Math.abs(ours[i]! - theirs[i]!));
     expect(worst).toBeLessThan(1e-5);
     await session.release();
-    // TF.js's Layers format is written for stacks only, so far.
-    expect(() => cw.toTfjsLayers(m)).toThrow(/is a graph model \(model\(\)\); only Sequential models are written/);
+    // TF.js's Layers format: @tensorflow/tfjs loads it (a functional `Model`) and agrees with
+    // predict; read back, it is the same model, bit for bit.
+    const a = cw.toTfjsLayers(m);
+    expect(a.modelTopology.class_name).toBe('Model');
+    const t = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: a.modelTopology, weightSpecs: a.weightSpecs, weightData: a.weightData }));
+    const tfjs = compare(ours, (t.predict(tf.tensor4d(Float32Array.from(x), [100, 28, 28, 1])) as tf.Tensor).dataSync() as Float32Array);
+    t.dispose();
+    expect(tfjs.worst).toBeLessThan(1e-5);
+    expect(tfjs.otherClass).toBe(0);
+    const back = cw.fromTfjsLayers(a);
+    expect(back.isGraph).toBe(true);
+    expect(back.summary().replace(/^Model: \S+/, '')).toBe(m.summary().replace(/^Model: \S+/, ''));
+    expect(Buffer.from(back.predict(x).buffer).equals(want)).toBe(true);
+    back.dispose();
     m.dispose();
     loaded.dispose();
   });
@@ -182,6 +214,51 @@ describe('graph models', () => {
     expect(err(() => model({ inputs: y, outputs: layers.dense({ units: 2, activation: 'softmax' }).apply(flat) })).message).toBe(
       'layer 0 (flatten): the name "flatten" is already used',
     );
+  });
+
+  it('come in from TF.js (a functional model built there) and from Keras 3 (its own topology JSON) with their probabilities', async () => {
+    // Built and initialised in TF.js: a residual block and two merged poolings.
+    const x = tf.input({ shape: [28, 28, 1] });
+    const stem = tf.layers.maxPooling2d({ poolSize: 2 }).apply(tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x)) as tf.SymbolicTensor;
+    const branch = tf.layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same' }).apply(tf.layers.batchNormalization().apply(stem)) as tf.SymbolicTensor;
+    const block = tf.layers.activation({ activation: 'relu' }).apply(tf.layers.add().apply([branch, stem])) as tf.SymbolicTensor;
+    const pool = (l: tf.layers.Layer) => l.apply(block) as tf.SymbolicTensor;
+    const pooled = tf.layers.add().apply([pool(tf.layers.globalAveragePooling2d({})), pool(tf.layers.globalMaxPooling2d({}))]) as tf.SymbolicTensor;
+    const t = tf.model({ inputs: x, outputs: tf.layers.dense({ units: 10, activation: 'softmax' }).apply(pooled) as tf.SymbolicTensor });
+    let saved: tf.io.ModelArtifacts | undefined;
+    await t.save(tf.io.withSaveHandler(async (a) => ((saved = a), { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } })));
+    const pixels = data.test.images.subarray(0, 100 * 784);
+    const floats = Float32Array.from(pixels, (v) => v / 255);
+    const theirs = (t.predict(tf.tensor4d(floats, [100, 28, 28, 1])) as tf.Tensor).dataSync() as Float32Array;
+    t.dispose();
+    const fromTfjs = cw.fromTfjsLayers({
+      modelTopology: saved!.modelTopology as cw.TfjsArtifacts['modelTopology'],
+      weightSpecs: saved!.weightSpecs as cw.TfjsArtifacts['weightSpecs'],
+      weightData: saved!.weightData as ArrayBuffer,
+    });
+    expect(fromTfjs.isGraph).toBe(true);
+    const tfjs = compare(fromTfjs.predict(floats), theirs);
+    expect(tfjs.worst).toBeLessThan(1e-5);
+    expect(tfjs.otherClass).toBe(0);
+    fromTfjs.dispose();
+    // Trained in Keras 3: its Functional topology, weights in get_weights() order.
+    const dir = new URL('./fixtures/keras/', import.meta.url);
+    const doc = JSON.parse(readFileSync(new URL('residual.json', dir), 'utf8')) as { topology: unknown; shapes: number[][]; params: number; trainable: number; probabilities: number[][] };
+    const weights = halfs(new Uint8Array(readFileSync(new URL('residual.f16.bin', dir))));
+    const keras = cw.fromTfjsLayers({
+      modelTopology: doc.topology as cw.TfjsArtifacts['modelTopology'],
+      weightSpecs: doc.shapes.map((shape, k) => ({ name: `w${k}`, shape, dtype: 'float32' as const })),
+      weightData: weights.slice().buffer,
+    });
+    expect(keras.isGraph).toBe(true);
+    expect(keras.countParams()).toBe(doc.params);
+    expect(keras.countParams() - keras.countNonTrainableParams()).toBe(doc.trainable);
+    expect(keras.layers.filter((l) => l.className === 'Add').length).toBe(2);
+    const fromKeras = compare(keras.predict(floats), doc.probabilities.flat());
+    console.log(`Keras residual import: largest probability difference ${fromKeras.worst.toExponential(2)} on 100 images`);
+    expect(fromKeras.worst).toBeLessThan(1e-4);
+    expect(fromKeras.otherClass).toBe(0);
+    keras.dispose();
   });
 
   it('refuse a model.json whose layers read unknown tensors', async () => {

@@ -56,7 +56,7 @@ function ours(): cw.Sequential {
 }
 
 /** The largest difference from Keras's probabilities over the 100 images, with the classes checked. */
-function againstKeras(model: cw.Sequential): number {
+function againstKeras(model: cw.LayersModel): number {
   const probs = model.predict(fashion.test.images.subarray(0, 100 * 784));
   let worst = 0;
   for (let i = 0; i < 100; i++) {

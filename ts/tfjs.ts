@@ -1,6 +1,7 @@
 /**
  * The TensorFlow.js Layers format: `model.json` (`format: 'layers-model'`, a Keras-style
- * Sequential topology) plus one weights shard, which `tf.loadLayersModel` reads, and back.
+ * Sequential topology, or a functional `Model` for a graph) plus one weights shard, which
+ * `tf.loadLayersModel` reads, and back; Keras 3's own `Functional` topology JSON is read too.
  *
  * Our preprocessing becomes a leading `Rescaling` layer, so the TF.js model takes the raw values
  * (pixels 0–255 as floats) and computes exactly what `predict` on 8-bit pixels computes here.
@@ -15,18 +16,31 @@ import { fileSystem } from './platform.js';
 import { directoryOf } from './io.js';
 import { isObject, isPlainFileName } from './validate.js';
 import { Sequential, type LayersModel } from './sequential.js';
+import { graphModel } from './functional.js';
 
 /** A model in TF.js's Layers format, in memory: what `tf.io.fromMemory` takes. */
 export interface TfjsArtifacts {
-  modelTopology: { class_name: 'Sequential'; config: { name: string; layers: KerasLayer[] }; keras_version: string; backend: string };
+  /**
+   * A `Sequential`'s layers in order, or a graph's (`Model`, TF.js's functional models): each
+   * layer with its `name` and `inbound_nodes`, and the `input_layers` and `output_layers`.
+   */
+  modelTopology: {
+    class_name: 'Sequential' | 'Model';
+    config: { name: string; layers: KerasLayer[]; input_layers?: [string, number, number][]; output_layers?: [string, number, number][] };
+    keras_version: string;
+    backend: string;
+  };
   weightSpecs: { name: string; shape: number[]; dtype: 'float32' }[];
   weightData: ArrayBuffer;
 }
 
-/** One layer of a TF.js Layers topology: its Keras class name and config. */
+/** One layer of a TF.js Layers topology: its Keras class name and config (and in a graph its name and inbound tensors). */
 export interface KerasLayer {
   class_name: string;
   config: Record<string, unknown>;
+  name?: string;
+  /** Keras 2's and TF.js's form: one node, the list of `[layer name, node index, tensor index, kwargs]` it reads. */
+  inbound_nodes?: unknown[];
 }
 
 
@@ -59,9 +73,6 @@ function initializer(name: string, fanIn: number) {
 
 /** The model in TF.js's Layers format; errors name the first layer TF.js cannot express. */
 export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
-  if (model.isGraph) {
-    throw new TfjsFormatError(`toTfjsLayers(): ${model.name} is a graph model (model()); only Sequential models are written in TF.js's Layers format so far; save() keeps it, exportOnnx() exports it`);
-  }
   const refuse = (i: number, layer: Layer, why: string) =>
     new TfjsFormatError(`toTfjsLayers(): layer ${i} (${layer.className} ${JSON.stringify(layer.name)}) ${why}; export it with exportOnnx() instead`);
   const activation = (i: number, layer: Layer, a: string) => {
@@ -74,9 +85,19 @@ export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
   const keras: KerasLayer[] = [
     { class_name: 'Rescaling', config: { ...base('rescaling'), batch_input_shape: [null, ...model.inputShape], scale, offset } },
   ];
+  // Each tensor's shape, and the layer TF.js reads it from (layers left out in inference, the
+  // augmentation, stand for their input; the input is the Rescaling's output).
+  const inputName = model.inputName ?? 'input';
+  const shapes = new Map<string, Shape3>([[inputName, model.inputShape]]);
+  const source = new Map<string, string>([[inputName, 'rescaling']]);
+  const inbound: string[][] = [[inputName]];
+  const summaries = model.layerSummaries();
   model.layers.forEach((layer, i) => {
     const c = layer.config() as { [key: string]: unknown; kernelSize: number[]; activation: string; kernelInitializer: string; biasInitializer: string };
-    const input = i === 0 ? model.inputShape : (model.layerSummaries()[i - 1]!.outputShape as Shape3);
+    const reads = model.inboundNames(i);
+    const input = shapes.get(reads[0]!)!;
+    shapes.set(layer.name!, summaries[i]!.outputShape);
+    const emitted = keras.length;
     const common = { ...base(layer.name!), data_format: 'channels_last' };
     switch (layer.className) {
       case 'Conv2D': {
@@ -165,6 +186,9 @@ export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
       case 'RandomErasing':
         // Augmentation is the identity in inference, which is what a TF.js model is for.
         break;
+      case 'Add':
+        keras.push({ class_name: 'Add', config: base(layer.name!) });
+        break;
       case 'SpatialDropout2D':
         // TF.js has no SpatialDropout2D; its Dropout with Keras's noise shape for it is the same layer.
         keras.push({ class_name: 'Dropout', config: { ...base(layer.name!), rate: c.rate, noise_shape: [null, 1, 1, input[2]], seed: null } });
@@ -214,13 +238,30 @@ export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
       default:
         throw refuse(i, layer, 'has no TF.js Layers equivalent');
     }
+    if (keras.length > emitted) inbound.push(reads.map((name) => source.get(name)!));
+    source.set(layer.name!, keras.length > emitted ? layer.name! : source.get(reads[0]!)!);
   });
   const weights = model.getWeightsFlat();
   const bytes = new Uint8Array(weights.length * 4);
   const view = new DataView(bytes.buffer);
   weights.forEach((v, i) => view.setFloat32(4 * i, v, true));
+  const versions = { keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' };
+  let modelTopology: TfjsArtifacts['modelTopology'] = { class_name: 'Sequential', config: { name: model.name, layers: keras }, ...versions };
+  if (model.isGraph) {
+    // TF.js's functional form: an InputLayer, then each layer with its name and inbound node.
+    const { batch_input_shape, ...rescaling } = keras[0]!.config;
+    const nodes = (names: string[]) => [names.map((name) => [name, 0, 0, {}])];
+    const input: KerasLayer = { class_name: 'InputLayer', name: inputName, config: { batch_input_shape, dtype: 'float32', sparse: false, name: inputName }, inbound_nodes: [] };
+    const graph = [{ ...keras[0]!, config: rescaling }, ...keras.slice(1)].map((l, k) => ({ ...l, name: String(l.config.name), inbound_nodes: nodes(inbound[k]!) }));
+    const output = source.get(model.layers[model.layers.length - 1]!.name!)!;
+    modelTopology = {
+      class_name: 'Model',
+      config: { name: model.name, layers: [input, ...graph], input_layers: [[inputName, 0, 0]], output_layers: [[output, 0, 0]] },
+      ...versions,
+    };
+  }
   return {
-    modelTopology: { class_name: 'Sequential', config: { name: model.name, layers: keras }, keras_version: 'tfjs-layers 4.22.0', backend: 'tensor_flow.js' },
+    modelTopology,
     weightSpecs: model.weightSpecs().map((w) => ({ ...w, dtype: 'float32' as const })),
     weightData: bytes.buffer,
   };
@@ -246,21 +287,73 @@ export async function saveTfjsLayers(model: LayersModel, url: string): Promise<{
 }
 
 
-/** Builds a compiled {@link Sequential} from a TF.js Layers model (topology and weights). */
-export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'): Sequential {
+/**
+ * The names of the layers a graph's layer reads, from its `inbound_nodes`: Keras 2's and TF.js's
+ * form (`[[[name, 0, 0, {}], …]]`) or Keras 3's (`[{ args: [tensor or [tensors]] }]`, each tensor's
+ * `keras_history` naming its layer). One node: a layer used twice (shared) is refused.
+ */
+function inboundOf(l: Record<string, unknown>, fail: (why: string) => Error, what: string): string[] {
+  const nodes = l.inbound_nodes;
+  if (!Array.isArray(nodes) || nodes.length !== 1) throw fail(`${what} has ${Array.isArray(nodes) ? nodes.length : 'no'} inbound nodes; a layer applied once has 1 (shared layers are not read)`);
+  const node = nodes[0] as unknown;
+  if (Array.isArray(node)) {
+    return node.map((t) => {
+      if (!Array.isArray(t) || typeof t[0] !== 'string' || (t[1] ?? 0) !== 0 || (t[2] ?? 0) !== 0) throw fail(`${what} reads ${JSON.stringify(t)}; only [layer name, 0, 0] is read`);
+      return t[0];
+    });
+  }
+  const args = isObject(node) && Array.isArray(node.args) ? (node.args as unknown[]) : undefined;
+  const tensors = args?.length === 1 && Array.isArray(args[0]) ? (args[0] as unknown[]) : args;
+  const names = tensors?.map((t) => {
+    const history = isObject(t) && isObject(t.config) ? t.config.keras_history : undefined;
+    return Array.isArray(history) && typeof history[0] === 'string' && history[1] === 0 && history[2] === 0 ? history[0] : undefined;
+  });
+  if (names === undefined || names.length === 0 || names.some((n) => n === undefined)) throw fail(`${what} has an inbound node convnet-wasm does not read: ${JSON.stringify(node)}`);
+  return names as string[];
+}
+
+/**
+ * Builds a compiled model from a TF.js Layers model (topology and weights): a {@link Sequential}
+ * from a `Sequential`, a graph model from a `Model` or Keras 3's `Functional` (one input, one
+ * output, the output the last layer; a leading `Rescaling` on the input becomes the
+ * preprocessing).
+ */
+export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'): LayersModel {
   const fail = (why: string) => new TfjsFormatError(`${where}: ${why}`);
   const topology = artifacts.modelTopology as unknown;
-  if (!isObject(topology) || topology.class_name !== 'Sequential' || !isObject(topology.config) || !Array.isArray(topology.config.layers)) {
-    throw fail('only Sequential models are read');
+  const kinds = ['Sequential', 'Model', 'Functional'];
+  if (!isObject(topology) || !kinds.includes(String(topology.class_name)) || !isObject(topology.config) || !Array.isArray(topology.config.layers)) {
+    throw fail('only Sequential and functional (Model) topologies are read');
   }
+  const graph = topology.class_name !== 'Sequential';
   let inputShape: Shape3 | undefined;
   let preprocessing = { scale: 1, offset: 0 };
   const built: Layer[] = [];
+  // A graph's wiring: what each built layer reads, by name; the input's name and what stands for it.
+  const inbound: string[][] = [];
+  let inputName: string | undefined;
+  const alias = new Map<string, string>();
   topology.config.layers.forEach((l: unknown, i: number) => {
     if (!isObject(l) || typeof l.class_name !== 'string' || !isObject(l.config)) throw fail(`layer ${i} has no class_name and config`);
     const c = l.config;
-    const shape = c.batch_input_shape ?? c.batchInputShape;
+    const shape = c.batch_input_shape ?? c.batchInputShape ?? (l.class_name === 'InputLayer' ? c.batch_shape : undefined);
     if (Array.isArray(shape) && inputShape === undefined) inputShape = shape.slice(1) as Shape3;
+    if (graph) {
+      const name = typeof l.name === 'string' ? l.name : c.name;
+      if (typeof name !== 'string') throw fail(`layer ${i} (${l.class_name}) has no name`);
+      if (l.class_name === 'InputLayer') {
+        if (inputName !== undefined) throw fail(`layer ${i} (InputLayer): a model has one input`);
+        inputName = name;
+        return;
+      }
+      const reads = inboundOf(l, fail, `layer ${i} (${l.class_name} ${JSON.stringify(name)})`).map((n) => alias.get(n) ?? n);
+      if (l.class_name === 'Rescaling') {
+        if (reads.length !== 1 || reads[0] !== inputName) throw fail(`layer ${i} (Rescaling) is only read on the input`);
+        alias.set(name, inputName!);
+      } else {
+        inbound.push(reads);
+      }
+    }
     const named = typeof c.name === 'string' ? { name: c.name } : {};
     const act = (a: unknown) => {
       const known = typeof a === 'string' ? ACTIVATIONS[a] : undefined;
@@ -286,6 +379,9 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
       case 'Rescaling':
         if (built.length > 0) throw fail(`layer ${i} (Rescaling) is only read as the first layer`);
         preprocessing = { scale: Number(c.scale), offset: Number(c.offset ?? 0) };
+        return;
+      case 'Add':
+        built.push(make.add(named));
         return;
       case 'Conv2D':
         channelsLast();
@@ -395,10 +491,25 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
     }
   });
   if (inputShape === undefined) throw fail('the first layer has no batch_input_shape');
-  let model: Sequential;
+  let model: LayersModel;
   try {
-    model = new Sequential({ name: String(topology.config.name ?? 'sequential'), inputShape, preprocessing, layers: built });
+    if (graph) {
+      const ends = (key: string) => {
+        // Keras 3 writes one end as [name, 0, 0], TF.js and Keras 2 a list of them.
+        const list = (topology.config as Record<string, unknown>)[key];
+        const all = Array.isArray(list) && typeof list[0] === 'string' ? [list] : list;
+        return Array.isArray(all) ? all.map((e) => (Array.isArray(e) ? e[0] : e)) : [];
+      };
+      const outputs = ends('output_layers');
+      const last = built[built.length - 1]?.name;
+      if (inputName === undefined || ends('input_layers').length !== 1) throw fail('a functional model is read with one input (an InputLayer)');
+      if (outputs.length !== 1 || outputs[0] !== last) throw fail(`a functional model is read with one output, its last layer's (${JSON.stringify(last)}); output_layers names ${JSON.stringify(outputs)}`);
+      model = graphModel({ name: String(topology.config.name ?? 'model'), inputShape, preprocessing, inputName }, built, inbound);
+    } else {
+      model = new Sequential({ name: String(topology.config.name ?? 'sequential'), inputShape, preprocessing, layers: built });
+    }
   } catch (error) {
+    if (error instanceof TfjsFormatError) throw error;
     throw fail((error as Error).message);
   }
   const expected = model.weightSpecs();
@@ -433,7 +544,7 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
 }
 
 /** Loads a TF.js Layers model from `file://<dir>` (Node): `model.json` and its shards, in order. */
-export async function loadTfjsLayers(url: string): Promise<Sequential> {
+export async function loadTfjsLayers(url: string): Promise<LayersModel> {
   const dir = directoryOf(url, 'file://<directory>');
   const fs = fileSystem('loadTfjsLayers(file://…)');
   const path = fs.join(dir, 'model.json');
