@@ -15,6 +15,7 @@ import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
 import { halfs } from './shared/halfs.js';
+import { residualNet } from './shared/residual-net.js';
 
 const { layers, input, model } = cw;
 let data: Awaited<ReturnType<typeof cw.datasets.fashionMnist>>;
@@ -39,21 +40,7 @@ function compare(ours: Float32Array, theirs: ArrayLike<number>): { worst: number
   return { worst, otherClass };
 }
 
-/** conv–BN–ReLU, then a residual block (conv–BN–ReLU–conv–BN + its input, ReLU), pooling, a dense head. */
-function residual(name = 'residual') {
-  const x = input({ shape: [28, 28, 1], name: 'pixels' });
-  const conv = (t: cw.SymbolicTensor) => layers.conv2d({ filters: 8, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: 'heNormal' }).apply(t);
-  // Momentum 0.9: the moving statistics catch up within the few steps these tests train.
-  const bn = (t: cw.SymbolicTensor) => layers.batchNormalization({ momentum: 0.9 }).apply(t);
-  const relu = (t: cw.SymbolicTensor) => layers.activation({ activation: 'relu' }).apply(t);
-  const stem = layers.maxPool2d({ poolSize: 2 }).apply(relu(bn(conv(x))));
-  const branch = bn(conv(relu(bn(conv(stem)))));
-  const block = relu(layers.add().apply([branch, stem]));
-  // A second merge, of vectors: global average and global max pooling of the block.
-  const pooled = layers.add().apply([layers.globalAveragePooling2d().apply(block), layers.globalMaxPooling2d().apply(block)]);
-  const out = layers.dense({ units: 10, activation: 'softmax' }).apply(layers.dropout({ rate: 0.2 }).apply(pooled));
-  return model({ inputs: x, outputs: out, name, preprocessing: { scale: 1 / 255, offset: 0 } });
-}
+const residual = (name?: string) => residualNet(cw, name);
 
 const train = (n: number) => [data.train.images.subarray(0, n * 784), data.train.labels.subarray(0, n)] as const;
 const bits = (m: cw.LayersModel) => Buffer.from(m.getWeightsFlat().buffer);
