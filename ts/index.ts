@@ -9,7 +9,7 @@ export { init, isInitialized, buildInfo, memory, relaxedSimdSupported } from './
 export type { InitOptions, SimdFlavour, WasmSource, CompiledWasmModule } from './init.js';
 export * as ops from './ops.js';
 export { layers, Layer, SymbolicTensor } from './layers/index.js';
-export type { Shape3, ActivationName, InitializerName, PaddingName, Conv2DConfig, Pool2DConfig, DenseConfig, DropoutConfig, ActivationConfig, BaseLayerConfig, ZeroPad2DConfig, Subsampling2DConfig, RbfConfig, BatchNormalizationConfig, ELUConfig, LeakyReLUConfig, SpatialDropout2DConfig, DepthwiseConv2DConfig, SeparableConv2DConfig, RandomTranslationConfig, RandomRotationConfig, RandomZoomConfig, RandomFlipConfig, RandomAffineConfig, RandomContrastConfig, RandomErasingConfig, FillMode, Factor, FillConfig } from './layers/index.js';
+export type { Shape3, ActivationName, InitializerName, PaddingName, Conv2DConfig, Pool2DConfig, DenseConfig, DropoutConfig, ActivationConfig, BaseLayerConfig, ZeroPad2DConfig, Subsampling2DConfig, RbfConfig, BatchNormalizationConfig, ELUConfig, LeakyReLUConfig, SpatialDropout2DConfig, DepthwiseConv2DConfig, SeparableConv2DConfig, RandomTranslationConfig, RandomRotationConfig, RandomZoomConfig, RandomFlipConfig, RandomAffineConfig, RandomContrastConfig, RandomErasingConfig, ConcatenateConfig, FillMode, Factor, FillConfig } from './layers/index.js';
 export { Sequential, LayersModel } from './sequential.js';
 export { input, model } from './functional.js';
 export type { InputConfig, ModelConfig } from './functional.js';

@@ -373,11 +373,13 @@ export async function exportOnnx(model: LayersModel): Promise<Uint8Array> {
         case 'Activation':
           x = activation(g, x, c.activation, last);
           break;
-        case 'Add': {
+        case 'Add':
+        case 'Concatenate': {
           // Vectors and 1×1 maps hold their values in the same order; make them all vectors.
+          // Either way the channels are axis 1.
           const flat = inbound.some((t) => !t.nchw);
           const xs = inbound.map((t) => (flat && t.nchw ? g.op('Flatten', [t.x], { axis: 1 }) : t.x));
-          x = xs.slice(1).reduce((sum, t) => g.op('Add', [sum, t]), xs[0]!);
+          x = layer.className === 'Add' ? xs.slice(1).reduce((sum, t) => g.op('Add', [sum, t]), xs[0]!) : g.op('Concat', xs, { axis: 1 });
           nchw = !flat;
           break;
         }

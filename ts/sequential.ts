@@ -591,7 +591,7 @@ export class LayersModel implements CallbackModel {
     const header = ['Layer (type)', 'Output shape', 'Params', 'Connections', ...(graph ? ['Connected to'] : [])];
     const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
     const line = (cells: string[]) => cells.map((cell, c) => (c < 2 || c === 4 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('   ').trimEnd();
-    const rule = '─'.repeat(line(header).length);
+    const rule = '─'.repeat(widths.reduce((sum, w) => sum + w, 0) + 3 * (widths.length - 1));
     const connections = this.layerSummaries().reduce((s, l) => s + l.connections, 0);
     const frozen = this.countNonTrainableParams();
     return [

@@ -189,6 +189,9 @@ export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
       case 'Add':
         keras.push({ class_name: 'Add', config: base(layer.name!) });
         break;
+      case 'Concatenate':
+        keras.push({ class_name: 'Concatenate', config: { ...base(layer.name!), axis: -1 } });
+        break;
       case 'SpatialDropout2D':
         // TF.js has no SpatialDropout2D; its Dropout with Keras's noise shape for it is the same layer.
         keras.push({ class_name: 'Dropout', config: { ...base(layer.name!), rate: c.rate, noise_shape: [null, 1, 1, input[2]], seed: null } });
@@ -383,6 +386,12 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
       case 'Add':
         built.push(make.add(named));
         return;
+      case 'Concatenate': {
+        const axis = c.axis ?? -1;
+        if (axis !== -1 && axis !== 3) throw fail(`layer ${i} (Concatenate) joins axis ${JSON.stringify(c.axis)}; only the channels (-1) are read`);
+        built.push(make.concatenate({ ...named, axis: axis as number }));
+        return;
+      }
       case 'Conv2D':
         channelsLast();
         if (pairOf(c.dilation_rate)?.some((d) => d !== 1)) throw fail(`layer ${i} (Conv2D) is dilated`);

@@ -197,6 +197,15 @@ kernel_test!(
             err(with_head(vec![conv.clone(), conv.clone()]), json!([[0], [1, 0], [2], [3]])),
             "layer 1 (conv2d): it takes one input, given 2"
         );
+        let pool = json!({"type": "max_pool2d", "pool_size": [2, 2]});
+        assert_eq!(
+            err(with_head(vec![pool.clone(), json!({"type": "concatenate"})]), json!([[0], [1, 0], [2], [3]])),
+            "layer 1 (concatenate): its inputs must have one height and width: input 0 is 2×2×2, input 1 is 4×4×2"
+        );
+        assert_eq!(
+            err(with_head(vec![pool, json!({"type": "concatenate", "axis": 1})]), json!([[0], [1, 1], [2], [3]])),
+            "layer 1 (concatenate): axis 1 is not read; only the channels (-1) are concatenated"
+        );
         assert_eq!(
             err(
                 with_head(vec![conv.clone(), conv.clone(), json!({"type": "add"})]),

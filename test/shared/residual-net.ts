@@ -4,7 +4,8 @@ import type * as Api from 'convnet-wasm';
 
 /**
  * conv–BN–ReLU and max pooling, a residual block (conv–BN–ReLU–conv–BN added to its input, ReLU),
- * global average and global max pooling added together, dropout, a softmax; 8 filters.
+ * its channels concatenated with a 1×1 conv's of the stem, global average and global max pooling
+ * added together, dropout, a softmax; 8 filters (12 after the concatenation).
  */
 export function residualNet(api: typeof Api, name = 'residual'): Api.LayersModel {
   const { layers, input, model } = api;
@@ -16,8 +17,11 @@ export function residualNet(api: typeof Api, name = 'residual'): Api.LayersModel
   const stem = layers.maxPool2d({ poolSize: 2 }).apply(relu(bn(conv(x))));
   const branch = bn(conv(relu(bn(conv(stem)))));
   const block = relu(layers.add().apply([branch, stem]));
-  // A second merge, of vectors.
-  const pooled = layers.add().apply([layers.globalAveragePooling2d().apply(block), layers.globalMaxPooling2d().apply(block)]);
+  // The block's channels beside 4 more from a 1×1 conv of the stem.
+  const side = layers.conv2d({ filters: 4, kernelSize: 1, activation: 'relu' }).apply(stem);
+  const joined = layers.concatenate().apply([block, side]);
+  // A merge of vectors.
+  const pooled = layers.add().apply([layers.globalAveragePooling2d().apply(joined), layers.globalMaxPooling2d().apply(joined)]);
   const out = layers.dense({ units: 10, activation: 'softmax' }).apply(layers.dropout({ rate: 0.2 }).apply(pooled));
   return model({ inputs: x, outputs: out, name, preprocessing: { scale: 1 / 255, offset: 0 } });
 }

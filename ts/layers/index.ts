@@ -8,6 +8,7 @@ import { InvalidArgumentError } from '../errors.js';
 import type { BaseLayerConfig, Layer } from './base.js';
 import { ActivationLayer, type ActivationConfig } from './activation.js';
 import { Add } from './add.js';
+import { Concatenate, type ConcatenateConfig } from './concatenate.js';
 import { BatchNormalization, type BatchNormalizationConfig } from './batch-normalization.js';
 import { Conv2D, type Conv2DConfig } from './conv2d.js';
 import { Dense, type DenseConfig } from './dense.js';
@@ -34,6 +35,7 @@ export type { FillMode, Factor, FillConfig } from './random-warp.js';
 export type {
   ActivationConfig,
   BatchNormalizationConfig,
+  ConcatenateConfig,
   Conv2DConfig,
   DenseConfig,
   DepthwiseConv2DConfig,
@@ -74,6 +76,11 @@ export const layers = {
    * `layers.add().apply([a, b])`, e.g. a residual connection. See {@link model}.
    */
   add: (config: BaseLayerConfig = {}): Layer => new Add(config),
+  /**
+   * The channels of two or more inputs of one height and width, one after another (Keras's
+   * Concatenate on the last axis): a graph model's merge, `layers.concatenate().apply([a, b])`.
+   */
+  concatenate: (config: ConcatenateConfig = {}): Layer => new Concatenate(config),
   /** Fully connected layer, kernel [inputs, units] (Keras's Dense). */
   dense: (config: DenseConfig): Layer => new Dense(config),
   /** Dropout in training, identity in inference (Keras's Dropout, seeded inside the wasm). */
@@ -125,6 +132,7 @@ const BY_CLASS_NAME: Record<string, (config: never) => Layer> = {
   AveragePooling2D: layers.averagePool2d,
   Flatten: layers.flatten,
   Add: layers.add,
+  Concatenate: layers.concatenate,
   Dense: layers.dense,
   Dropout: layers.dropout,
   RandomTranslation: layers.randomTranslation,

@@ -1,7 +1,7 @@
 //! Add (Keras's): the element-wise sum of two or more inputs of one shape, in their order
 //! (`((x₀ + x₁) + x₂) …`, as Keras's `Add` folds them). Its gradient is the output's, for every
-//! input. The one merge layer: a model whose spec lists `inputs` is a graph, and this is where
-//! its branches meet (a residual connection).
+//! input. A merge layer (as is [`concatenate`](super::concatenate)): a model whose spec lists
+//! `inputs` is a graph, and merges are where its branches meet (a residual connection).
 
 use super::{Backward, BuildLayer, Builder, Built, Forward, Layer};
 use crate::error::Result;

@@ -12,6 +12,7 @@ pub mod activation;
 pub mod add;
 pub mod average_pool2d;
 pub mod batch_normalization;
+pub mod concatenate;
 pub mod conv2d;
 pub mod conv2d_table;
 pub mod dense;
@@ -620,6 +621,7 @@ layers! {
     RandomContrast(random_contrast::RandomContrast),
     RandomErasing(random_erasing::RandomErasing),
     Add(add::Add),
+    Concatenate(concatenate::Concatenate),
 }
 
 /// Declares [`LayerSpec`], the spec's layers as TypeScript sends them, over the spec types.
@@ -737,4 +739,5 @@ specs! {
     RandomContrast("random_contrast", random_contrast::RandomContrastSpec),
     RandomErasing("random_erasing", random_erasing::RandomErasingSpec),
     Add("add", add::AddSpec),
+    Concatenate("concatenate", concatenate::ConcatenateSpec),
 }

@@ -50,7 +50,9 @@ struct Slot {
     /// not added): backward visits the layers last to first, and a merge layer's inputs 1, 2, …
     /// before its input 0.
     first_grad: Vec<bool>,
+    /// Values per example in its first input, and in its others (a merge layer's).
     in_len: usize,
+    more_lens: Vec<usize>,
     out_len: usize,
     kernel: Range<usize>,
     bias: Range<usize>,
@@ -189,6 +191,7 @@ impl Model {
                 inputs: inputs.clone(),
                 first_grad: Vec::new(),
                 in_len,
+                more_lens: b.more_shapes.iter().map(|s| s.iter().product()).collect(),
                 out_len,
                 kernel: built.kernel,
                 bias: built.bias,
@@ -591,7 +594,7 @@ impl Model {
                 version: self.params_version,
             });
             for (k, &t) in s.inputs.iter().enumerate().skip(1) {
-                s.layer.merge_forward(k, &before[t][..batch * s.in_len], y);
+                s.layer.merge_forward(k, &before[t][..batch * s.more_lens[k - 1]], y);
             }
         }
     }

@@ -50,7 +50,7 @@ impl Model {
             for k in 1..s.inputs.len() {
                 let t = s.inputs[k];
                 if needed(t) {
-                    s.layer.merge_backward(k, dy, &mut lower[t][..batch * s.in_len], !s.first_grad[k]);
+                    s.layer.merge_backward(k, dy, &mut lower[t][..batch * s.more_lens[k - 1]], !s.first_grad[k]);
                 }
             }
             let t = s.inputs[0];
@@ -245,10 +245,11 @@ mod tests {
 
     kernel_test!(
         fn a_graphs_gradients_match_finite_differences() {
-            // Tensor 1 is read by three layers (two at input 0, one as a merge's second input),
-            // tensor 2 by two; layer 5 adds three inputs, its first made two layers before it.
-            // Every way backward routes a gradient: passed on, written to a tensor's own buffer,
-            // added to it, through a merge's other inputs.
+            // Tensor 1 is read by four layers (two at input 0, two as a merge's later input),
+            // tensor 2 by two; layer 5 adds three inputs, its first made two layers before it;
+            // layer 6 concatenates channels of 3, 3 and 2 (the input's). Every way backward routes
+            // a gradient: passed on, written to a tensor's own buffer, added to it, through a
+            // merge's other inputs.
             let spec = serde_json::from_value(json!({
                 "input_shape": [5, 5, 2],
                 "layers": [
@@ -258,15 +259,16 @@ mod tests {
                     {"type": "add"},
                     {"type": "activation", "activation": "tanh"},
                     {"type": "add"},
+                    {"type": "concatenate"},
                     {"type": "global_average_pool2d"},
                     {"type": "dense", "units": 4, "activation": "softmax"}],
-                "inputs": [[0], [1], [2], [3, 1], [1], [4, 2, 5], [6], [7]],
+                "inputs": [[0], [1], [2], [3, 1], [1], [4, 2, 5], [6, 1, 0], [7], [8]],
                 "loss": {"type": "sparse_categorical_crossentropy"},
                 "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
             }))
             .unwrap();
             let mut model = Model::new(&spec, 3).unwrap();
-            assert_eq!(model.shared, [false, true, true, false, true, true, false, false, false]);
+            assert_eq!(model.shared, [false, true, true, false, true, true, false, false, false, false]);
             let mut rng = Rng::new(4);
             let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
             let labels = [0u32, 3, 1];
