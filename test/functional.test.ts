@@ -1,4 +1,4 @@
-// Graph models (TF.js's functional API): input(), layer.apply(), layers.add() and model(), on real
+// Graph models (TF.js's functional API): input(), layer.apply(), the merge layers and model(), on real
 // Fashion-MNIST images. A residual network trains to the same bits on 1 and 2 workers and after a
 // resume from a checkpoint, learns, saves and loads (model.json's `Model` topology) to the same
 // predictions, exports to ONNX (checked by native ONNX Runtime) and to TF.js's Layers format
@@ -160,6 +160,52 @@ describe('graph models', () => {
     loaded.dispose();
   });
 
+  it("every merge (subtract, multiply, average, maximum, minimum): saved, loaded, exported to ONNX and TF.js with predict's probabilities", async () => {
+    const x = input({ shape: [28, 28, 1] });
+    const a = layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(x);
+    const b = layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' }).apply(x);
+    const difference = layers.subtract().apply([a, b]);
+    const product = layers.multiply().apply([a, b, difference]);
+    const mean = layers.average().apply([a, b, product]);
+    const top = layers.maximum().apply([mean, a]);
+    const bottom = layers.minimum().apply([top, b, a]);
+    const out = layers.dense({ units: 10, activation: 'softmax' }).apply(layers.globalAveragePooling2d().apply(bottom));
+    const make = () => model({ inputs: x, outputs: out, preprocessing: { scale: 1 / 255, offset: 0 } });
+    const m = make().compile({ optimizer: 'adam', learningRate: 0.01, seed: 9 });
+    expect(m.layers.map((l) => l.className).slice(2, 7)).toEqual(['Subtract', 'Multiply', 'Average', 'Maximum', 'Minimum']);
+    await m.fit(...train(256), { epochs: 1, batchSize: 32 });
+    const pixels = data.test.images.subarray(0, 100 * 784);
+    const ours = m.predict(pixels);
+    const loaded = cw.fromArtifacts(cw.toArtifacts(m));
+    expect(Buffer.from(loaded.predict(pixels).buffer).equals(Buffer.from(ours.buffer))).toBe(true);
+    loaded.dispose();
+    const session = await ort.InferenceSession.create(await cw.exportOnnx(m));
+    const result = await session.run({ input: new ort.Tensor('float32', Float32Array.from(pixels), [100, 28, 28, 1]) });
+    const onnx = compare(ours, result.probabilities!.data as Float32Array);
+    await session.release();
+    expect(onnx.worst).toBeLessThan(1e-5);
+    expect(onnx.otherClass).toBe(0);
+    // TF.js has every one of them but Subtract.
+    expect(() => cw.toTfjsLayers(m)).toThrow("toTfjsLayers(): layer 2 (Subtract \"subtract\") is a Subtract, which TF.js does not have; export it with exportOnnx() instead");
+    m.dispose();
+    const y = input({ shape: [28, 28, 1] });
+    const c = layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu' }).apply(y);
+    const d = layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'tanh' }).apply(y);
+    const merged = layers.minimum().apply([layers.maximum().apply([layers.average().apply([c, d]), c]), layers.multiply().apply([c, d])]);
+    const n = model({ inputs: y, outputs: layers.dense({ units: 10, activation: 'softmax' }).apply(layers.globalMaxPooling2d().apply(merged)), preprocessing: { scale: 1 / 255, offset: 0 } }).compile({ seed: 2 });
+    const a2 = cw.toTfjsLayers(n);
+    const t = await tf.loadLayersModel(tf.io.fromMemory({ modelTopology: a2.modelTopology, weightSpecs: a2.weightSpecs, weightData: a2.weightData }));
+    const tfjs = compare(n.predict(pixels), (t.predict(tf.tensor4d(Float32Array.from(pixels), [100, 28, 28, 1])) as tf.Tensor).dataSync() as Float32Array);
+    t.dispose();
+    expect(tfjs.worst).toBeLessThan(1e-5);
+    expect(tfjs.otherClass).toBe(0);
+    const back = cw.fromTfjsLayers(a2);
+    expect(back.layers.map((l) => l.className).slice(2, 6)).toEqual(['Average', 'Maximum', 'Multiply', 'Minimum']);
+    expect(Buffer.from(back.predict(pixels).buffer).equals(Buffer.from(n.predict(pixels).buffer))).toBe(true);
+    back.dispose();
+    n.dispose();
+  });
+
   it('refuse misuse with the layer, the shapes or the names', () => {
     const x = input({ shape: [8, 8, 2] });
     const a = layers.conv2d({ filters: 2, kernelSize: 3 }).apply(x);
@@ -178,6 +224,9 @@ describe('graph models', () => {
       'add.apply(): input [6, 6, 2]: add merges two or more inputs, got 1; apply it to a list of tensors in a graph model (layers.add().apply([a, b]), see model())',
     );
     expect(err(() => layers.flatten().apply([a, a])).message).toBe('flatten.apply(): inputs [6, 6, 2], [6, 6, 2]: flatten takes one input, given 2');
+    expect(err(() => layers.subtract().apply([a, a, a])).message).toBe(
+      'subtract.apply(): inputs [6, 6, 2], [6, 6, 2], [6, 6, 2]: subtract merges exactly two inputs, got 3; apply it to a list of tensors in a graph model (layers.subtract().apply([a, b]), see model())',
+    );
     expect(err(() => layers.concatenate().apply([a, x])).message).toBe(
       'concatenate.apply(): inputs [6, 6, 2], [8, 8, 2]: its inputs must have one height and width: input 0 is [6, 6, 2], input 1 is [8, 8, 2]',
     );

@@ -374,12 +374,28 @@ export async function exportOnnx(model: LayersModel): Promise<Uint8Array> {
           x = activation(g, x, c.activation, last);
           break;
         case 'Add':
+        case 'Subtract':
+        case 'Multiply':
+        case 'Average':
+        case 'Maximum':
+        case 'Minimum':
         case 'Concatenate': {
           // Vectors and 1×1 maps hold their values in the same order; make them all vectors.
           // Either way the channels are axis 1.
           const flat = inbound.some((t) => !t.nchw);
           const xs = inbound.map((t) => (flat && t.nchw ? g.op('Flatten', [t.x], { axis: 1 }) : t.x));
-          x = layer.className === 'Add' ? xs.slice(1).reduce((sum, t) => g.op('Add', [sum, t]), xs[0]!) : g.op('Concat', xs, { axis: 1 });
+          // Folded pairwise in the inputs' order, as the wasm computes them.
+          const fold = (op: string) => xs.slice(1).reduce((acc, t) => g.op(op, [acc, t]), xs[0]!);
+          const ops: Record<string, () => string> = {
+            Add: () => fold('Add'),
+            Subtract: () => fold('Sub'),
+            Multiply: () => fold('Mul'),
+            Average: () => g.op('Div', [fold('Add'), g.floats('count', [], [xs.length])]),
+            Maximum: () => fold('Max'),
+            Minimum: () => fold('Min'),
+            Concatenate: () => g.op('Concat', xs, { axis: 1 }),
+          };
+          x = ops[layer.className]!();
           nchw = !flat;
           break;
         }

@@ -187,8 +187,14 @@ export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
         // Augmentation is the identity in inference, which is what a TF.js model is for.
         break;
       case 'Add':
-        keras.push({ class_name: 'Add', config: base(layer.name!) });
+      case 'Multiply':
+      case 'Average':
+      case 'Maximum':
+      case 'Minimum':
+        keras.push({ class_name: layer.className, config: base(layer.name!) });
         break;
+      case 'Subtract':
+        throw refuse(i, layer, 'is a Subtract, which TF.js does not have');
       case 'Concatenate':
         keras.push({ class_name: 'Concatenate', config: { ...base(layer.name!), axis: -1 } });
         break;
@@ -384,8 +390,15 @@ export function fromTfjsLayers(artifacts: TfjsArtifacts, where = 'TF.js model'):
         preprocessing = { scale: Number(c.scale), offset: Number(c.offset ?? 0) };
         return;
       case 'Add':
-        built.push(make.add(named));
+      case 'Subtract':
+      case 'Multiply':
+      case 'Average':
+      case 'Maximum':
+      case 'Minimum': {
+        const merge = { Add: make.add, Subtract: make.subtract, Multiply: make.multiply, Average: make.average, Maximum: make.maximum, Minimum: make.minimum }[l.class_name];
+        built.push(merge(named));
         return;
+      }
       case 'Concatenate': {
         const axis = c.axis ?? -1;
         if (axis !== -1 && axis !== 3) throw fail(`layer ${i} (Concatenate) joins axis ${JSON.stringify(c.axis)}; only the channels (-1) are read`);

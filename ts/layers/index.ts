@@ -7,7 +7,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { BaseLayerConfig, Layer } from './base.js';
 import { ActivationLayer, type ActivationConfig } from './activation.js';
-import { Add } from './add.js';
 import { Concatenate, type ConcatenateConfig } from './concatenate.js';
 import { BatchNormalization, type BatchNormalizationConfig } from './batch-normalization.js';
 import { Conv2D, type Conv2DConfig } from './conv2d.js';
@@ -18,6 +17,7 @@ import { ELU, type ELUConfig } from './elu.js';
 import { Flatten } from './flatten.js';
 import { GlobalPool2D } from './global-pool2d.js';
 import { LeakyReLU, type LeakyReLUConfig } from './leaky-relu.js';
+import { Merge } from './merge.js';
 import { Pool2D, type Pool2DConfig } from './pool2d.js';
 import { RandomContrast, type RandomContrastConfig } from './random-contrast.js';
 import { RandomErasing, type RandomErasingConfig } from './random-erasing.js';
@@ -75,7 +75,17 @@ export const layers = {
    * The element-wise sum of two or more inputs of one shape (Keras's Add): a graph model's merge,
    * `layers.add().apply([a, b])`, e.g. a residual connection. See {@link model}.
    */
-  add: (config: BaseLayerConfig = {}): Layer => new Add(config),
+  add: (config: BaseLayerConfig = {}): Layer => new Merge('add', config),
+  /** The first of two inputs of one shape minus the second (Keras's Subtract): a graph model's merge. */
+  subtract: (config: BaseLayerConfig = {}): Layer => new Merge('subtract', config),
+  /** The element-wise product of two or more inputs of one shape (Keras's Multiply): a graph model's merge. */
+  multiply: (config: BaseLayerConfig = {}): Layer => new Merge('multiply', config),
+  /** The element-wise mean of two or more inputs of one shape (Keras's Average: their sum divided by their count). */
+  average: (config: BaseLayerConfig = {}): Layer => new Merge('average', config),
+  /** The element-wise maximum of two or more inputs of one shape (Keras's Maximum): a graph model's merge. */
+  maximum: (config: BaseLayerConfig = {}): Layer => new Merge('maximum', config),
+  /** The element-wise minimum of two or more inputs of one shape (Keras's Minimum): a graph model's merge. */
+  minimum: (config: BaseLayerConfig = {}): Layer => new Merge('minimum', config),
   /**
    * The channels of two or more inputs of one height and width, one after another (Keras's
    * Concatenate on the last axis): a graph model's merge, `layers.concatenate().apply([a, b])`.
@@ -132,6 +142,11 @@ const BY_CLASS_NAME: Record<string, (config: never) => Layer> = {
   AveragePooling2D: layers.averagePool2d,
   Flatten: layers.flatten,
   Add: layers.add,
+  Subtract: layers.subtract,
+  Multiply: layers.multiply,
+  Average: layers.average,
+  Maximum: layers.maximum,
+  Minimum: layers.minimum,
   Concatenate: layers.concatenate,
   Dense: layers.dense,
   Dropout: layers.dropout,

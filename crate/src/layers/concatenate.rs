@@ -1,6 +1,6 @@
 //! Concatenate (Keras's) on the channel axis: inputs of one height and width, their channels one
 //! after another at every pixel (NHWC), in the inputs' order. A merge layer, like
-//! [`add`](super::add): it joins a graph's branches (Inception- and DenseNet-style). Its gradient
+//! [`add`](super::merge): it joins a graph's branches (Inception- and DenseNet-style). Its gradient
 //! is the output's, each input taking its own channels.
 
 use super::{Backward, BuildLayer, Builder, Built, Forward, Layer};

@@ -9,7 +9,6 @@
 //! [`LayerSpec`] and one line in [`AnyLayer`].
 
 pub mod activation;
-pub mod add;
 pub mod average_pool2d;
 pub mod batch_normalization;
 pub mod concatenate;
@@ -21,6 +20,7 @@ pub mod dropout;
 pub mod flatten;
 pub mod global_pool2d;
 pub mod max_pool2d;
+pub mod merge;
 pub mod random_contrast;
 pub mod random_erasing;
 pub mod random_warp;
@@ -507,7 +507,7 @@ pub trait Layer {
 
     fn backward(&mut self, b: Backward<'_>);
 
-    /// Whether it takes several inputs (a merge layer: `add`). Its [`Layer::forward`] and
+    /// Whether it takes several inputs (a merge layer: `add`, `concatenate`, …). Its [`Layer::forward`] and
     /// [`Layer::backward`] see the first input; the others go through the two methods below.
     fn merges(&self) -> bool {
         false
@@ -620,7 +620,7 @@ layers! {
     RandomWarp(random_warp::RandomWarp),
     RandomContrast(random_contrast::RandomContrast),
     RandomErasing(random_erasing::RandomErasing),
-    Add(add::Add),
+    Merge(merge::Merge),
     Concatenate(concatenate::Concatenate),
 }
 
@@ -738,6 +738,11 @@ specs! {
     RandomAffine("random_affine", random_warp::RandomAffineSpec),
     RandomContrast("random_contrast", random_contrast::RandomContrastSpec),
     RandomErasing("random_erasing", random_erasing::RandomErasingSpec),
-    Add("add", add::AddSpec),
+    Add("add", merge::AddSpec),
+    Subtract("subtract", merge::SubtractSpec),
+    Multiply("multiply", merge::MultiplySpec),
+    Average("average", merge::AverageSpec),
+    Maximum("maximum", merge::MaximumSpec),
+    Minimum("minimum", merge::MinimumSpec),
     Concatenate("concatenate", concatenate::ConcatenateSpec),
 }

@@ -244,6 +244,48 @@ mod tests {
     use super::test_common::lenet_like;
 
     kernel_test!(
+        fn the_smooth_merges_gradients_match_finite_differences() {
+            // Tensors 1 and 2 (tanh maps) through subtract, multiply (three inputs) and average,
+            // each reading earlier merges' outputs too. Maximum and minimum are left to their unit
+            // test (merge.rs): near-ties among these small values would put kinks within the
+            // finite differences' step.
+            let spec = serde_json::from_value(json!({
+                "input_shape": [4, 4, 2],
+                "layers": [
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
+                    {"type": "subtract"},
+                    {"type": "multiply"},
+                    {"type": "average"},
+                    {"type": "flatten"},
+                    {"type": "dense", "units": 3, "activation": "softmax"}],
+                "inputs": [[0], [1], [2, 1], [3, 2, 1], [4, 1, 2], [5], [6]],
+                "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap();
+            let mut model = Model::new(&spec, 5).unwrap();
+            let mut rng = Rng::new(6);
+            let x: Vec<f32> = (0..3 * 32).map(|_| rng.uniform(-1.0, 1.2)).collect();
+            let labels = [0u32, 2, 1];
+            let batch = model.load_input(Input::F32(&x)).unwrap();
+            model.forward(batch, false);
+            model.loss(batch, &labels);
+            model.grads.fill(f32::NAN);
+            model.backward(batch, None);
+            let analytic = model.grads.clone();
+            assert!(analytic.iter().all(|g| g.is_finite()), "every parameter gets a gradient");
+            let mut params = model.params().to_vec();
+            check_gradient("merges", &mut params, &analytic, 200, |p| {
+                model.set_params(p).unwrap();
+                let batch = model.load_input(Input::F32(&x)).unwrap();
+                model.forward(batch, false);
+                model.loss(batch, &labels) as f64
+            });
+        }
+    );
+
+    kernel_test!(
         fn a_graphs_gradients_match_finite_differences() {
             // Tensor 1 is read by four layers (two at input 0, two as a merge's later input),
             // tensor 2 by two; layer 5 adds three inputs, its first made two layers before it;

@@ -1,0 +1,308 @@
+//! Keras's element-wise merge layers — Add, Subtract, Multiply, Average, Maximum, Minimum — over
+//! two or more inputs of one shape (Subtract: exactly two), folded in the inputs' order as Keras
+//! folds them (`((x₀ ∘ x₁) ∘ x₂) …`; Average divides the sum by the count). Merges are where a graph
+//! model's branches meet (a residual connection); a model whose spec lists `inputs` is a graph.
+//! Multiply keeps its inputs for backward; Maximum and Minimum the input each output came from
+//! (ties to the earlier input, as TensorFlow's gradients of `maximum` and `minimum` go).
+
+use super::{Backward, BuildLayer, Builder, Built, Forward, Layer};
+use crate::error::Result;
+use serde::Deserialize;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MergeOp {
+    Add,
+    Subtract,
+    Multiply,
+    Average,
+    Maximum,
+    Minimum,
+}
+
+impl MergeOp {
+    fn kind(self) -> &'static str {
+        match self {
+            MergeOp::Add => "add",
+            MergeOp::Subtract => "subtract",
+            MergeOp::Multiply => "multiply",
+            MergeOp::Average => "average",
+            MergeOp::Maximum => "maximum",
+            MergeOp::Minimum => "minimum",
+        }
+    }
+
+    /// Checks the inputs' count and shapes; the output has their shape.
+    fn build(self, b: &Builder) -> Result<Built> {
+        let kind = self.kind();
+        let n = 1 + b.more_shapes.len();
+        if n < 2 || (self == MergeOp::Subtract && n != 2) {
+            let want = if self == MergeOp::Subtract { "exactly 2" } else { "at least 2" };
+            return Err(b.error(kind, format!("it needs {want} inputs, got {n}")));
+        }
+        if n > 256 {
+            return Err(b.error(kind, format!("it merges at most 256 inputs, got {n}")));
+        }
+        let dims = |s: &[usize; 3]| format!("{}×{}×{}", s[0], s[1], s[2]);
+        if let Some((k, s)) = b.more_shapes.iter().enumerate().find(|(_, s)| **s != b.shape) {
+            return Err(b.error(
+                kind,
+                format!(
+                    "its inputs must have one shape: input 0 is {}, input {} is {}",
+                    dims(&b.shape),
+                    k + 1,
+                    dims(s)
+                ),
+            ));
+        }
+        Ok(Built::plain(Merge { op: self, inputs: n, len: b.in_len(), kept: Vec::new(), from: Vec::new() }, b.shape))
+    }
+}
+
+macro_rules! merge_specs {
+    ($($spec:ident => $op:ident),* $(,)?) => {
+        $(
+            #[derive(Clone, Debug, PartialEq, Deserialize)]
+            #[serde(deny_unknown_fields)]
+            pub struct $spec {}
+
+            impl BuildLayer for $spec {
+                fn build(&self, b: &mut Builder) -> Result<Built> {
+                    MergeOp::$op.build(b)
+                }
+            }
+        )*
+    };
+}
+
+merge_specs! {
+    AddSpec => Add,
+    SubtractSpec => Subtract,
+    MultiplySpec => Multiply,
+    AverageSpec => Average,
+    MaximumSpec => Maximum,
+    MinimumSpec => Minimum,
+}
+
+pub struct Merge {
+    op: MergeOp,
+    inputs: usize,
+    /// Values per example in each input.
+    len: usize,
+    /// Multiply's inputs of the last forward pass, one after another.
+    kept: Vec<f32>,
+    /// Maximum's and Minimum's: which input each output value came from.
+    from: Vec<u8>,
+}
+
+impl Merge {
+    /// The product of every kept input but `k`, times `dy`, in the inputs' order.
+    fn product_but(&self, k: usize, dy: &[f32], i: usize) -> f32 {
+        let len = dy.len();
+        let mut p = dy[i];
+        for j in (0..self.inputs).filter(|&j| j != k) {
+            p *= self.kept[j * len + i];
+        }
+        p
+    }
+
+    /// Input `k`'s share of `dy` at value `i`.
+    fn share(&self, k: usize, dy: &[f32], i: usize) -> f32 {
+        match self.op {
+            MergeOp::Add => dy[i],
+            MergeOp::Subtract => {
+                if k == 0 {
+                    dy[i]
+                } else {
+                    -dy[i]
+                }
+            }
+            MergeOp::Average => dy[i] / self.inputs as f32,
+            MergeOp::Multiply => self.product_but(k, dy, i),
+            MergeOp::Maximum | MergeOp::Minimum => {
+                if self.from[i] as usize == k {
+                    dy[i]
+                } else {
+                    0.0
+                }
+            }
+        }
+    }
+}
+
+impl Layer for Merge {
+    fn kind(&self) -> &'static str {
+        self.op.kind()
+    }
+
+    fn merges(&self) -> bool {
+        true
+    }
+
+    fn reserve(&mut self, batch: usize) {
+        match self.op {
+            MergeOp::Multiply => self.kept.resize(self.inputs * batch * self.len, 0.0),
+            MergeOp::Maximum | MergeOp::Minimum => self.from.resize(batch * self.len, 0),
+            _ => {}
+        }
+    }
+
+    fn working_values(&self, batch: u128) -> u128 {
+        // Multiply's kept inputs; Maximum's and Minimum's sources are bytes, a quarter of a value.
+        let values = batch * self.len as u128;
+        match self.op {
+            MergeOp::Multiply => self.inputs as u128 * values,
+            MergeOp::Maximum | MergeOp::Minimum => values.div_ceil(4),
+            _ => 0,
+        }
+    }
+
+    fn forward(&mut self, f: Forward<'_>) {
+        f.y.copy_from_slice(f.x);
+        let len = f.y.len();
+        match self.op {
+            MergeOp::Multiply => {
+                self.kept.resize(self.kept.len().max(self.inputs * len), 0.0);
+                self.kept[..len].copy_from_slice(f.x);
+            }
+            MergeOp::Maximum | MergeOp::Minimum => {
+                self.from.resize(self.from.len().max(len), 0);
+                self.from[..len].fill(0);
+            }
+            _ => {}
+        }
+    }
+
+    fn merge_forward(&mut self, k: usize, x: &[f32], y: &mut [f32]) {
+        let last = k + 1 == self.inputs;
+        match self.op {
+            MergeOp::Add | MergeOp::Average => {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y += x;
+                }
+                if last && self.op == MergeOp::Average {
+                    let n = self.inputs as f32;
+                    for y in y.iter_mut() {
+                        *y /= n;
+                    }
+                }
+            }
+            MergeOp::Subtract => {
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y -= x;
+                }
+            }
+            MergeOp::Multiply => {
+                let len = y.len();
+                self.kept[k * len..(k + 1) * len].copy_from_slice(x);
+                for (y, &x) in y.iter_mut().zip(x) {
+                    *y *= x;
+                }
+            }
+            MergeOp::Maximum | MergeOp::Minimum => {
+                let max = self.op == MergeOp::Maximum;
+                for ((y, &x), from) in y.iter_mut().zip(x).zip(&mut self.from) {
+                    if (max && x > *y) || (!max && x < *y) {
+                        *y = x;
+                        *from = k as u8;
+                    }
+                }
+            }
+        }
+    }
+
+    fn backward(&mut self, b: Backward<'_>) {
+        if b.need_dx {
+            for i in 0..b.dx.len() {
+                b.dx[i] = self.share(0, b.dy, i);
+            }
+        }
+    }
+
+    fn merge_backward(&mut self, k: usize, dy: &[f32], dx: &mut [f32], accumulate: bool) {
+        for (i, d) in dx.iter_mut().enumerate() {
+            let g = self.share(k, dy, i);
+            *d = if accumulate { *d + g } else { g };
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel_test;
+    use crate::rng::Rng;
+
+    /// Forward over the inputs, then each input's gradient for `dy` (written, then added once more).
+    fn run(op: MergeOp, xs: &[&[f32]], dy: &[f32]) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let mut m = Merge { op, inputs: xs.len(), len: xs[0].len(), kept: Vec::new(), from: Vec::new() };
+        let mut y = vec![0.0f32; xs[0].len()];
+        let mut rng = Rng::new(1);
+        m.forward(Forward {
+            batch: 1,
+            x: xs[0],
+            y: &mut y,
+            kernel: &[],
+            bias: &[],
+            scratch: &mut [],
+            rng: &mut rng,
+            training: true,
+            version: 1,
+        });
+        for (k, x) in xs.iter().enumerate().skip(1) {
+            m.merge_forward(k, x, &mut y);
+        }
+        let mut grads = vec![];
+        for k in 1..xs.len() {
+            let mut dx = vec![f32::NAN; y.len()];
+            m.merge_backward(k, dy, &mut dx, false);
+            let once = dx.clone();
+            m.merge_backward(k, dy, &mut dx, true);
+            assert_eq!(dx, once.iter().map(|g| g + g).collect::<Vec<_>>(), "{op:?}: accumulating adds");
+            grads.push(once);
+        }
+        let (mut dx0, mut dy0) = (vec![f32::NAN; y.len()], dy.to_vec());
+        m.backward(Backward {
+            batch: 1,
+            x: xs[0],
+            y: &y,
+            dy: &mut dy0,
+            dx: &mut dx0,
+            need_dx: true,
+            kernel: &[],
+            dkernel: &mut [],
+            dbias: &mut [],
+            scratch: &mut [],
+            version: 1,
+        });
+        grads.insert(0, dx0);
+        (y, grads)
+    }
+
+    kernel_test!(
+        fn each_merge_folds_its_inputs_in_order_and_shares_the_gradient() {
+            let (a, b, c) = ([1.0f32, -2.0, 3.0, 0.5], [0.25f32, 4.0, 3.0, -1.0], [2.0f32, -3.0, 5.0, 0.5]);
+            let dy = [0.5f32, -1.5, 2.0, 1.0];
+            let (y, g) = run(MergeOp::Add, &[&a, &b, &c], &dy);
+            assert_eq!(y, (0..4).map(|i| (a[i] + b[i]) + c[i]).collect::<Vec<_>>());
+            assert!(g.iter().all(|g| g == &dy));
+            let (y, g) = run(MergeOp::Subtract, &[&a, &b], &dy);
+            assert_eq!(y, (0..4).map(|i| a[i] - b[i]).collect::<Vec<_>>());
+            assert_eq!(g, [dy.to_vec(), dy.iter().map(|d| -d).collect()]);
+            let (y, g) = run(MergeOp::Average, &[&a, &b, &c], &dy);
+            assert_eq!(y, (0..4).map(|i| ((a[i] + b[i]) + c[i]) / 3.0).collect::<Vec<_>>());
+            assert!(g.iter().all(|g| *g == dy.iter().map(|d| d / 3.0).collect::<Vec<_>>()));
+            let (y, g) = run(MergeOp::Multiply, &[&a, &b, &c], &dy);
+            assert_eq!(y, (0..4).map(|i| (a[i] * b[i]) * c[i]).collect::<Vec<_>>());
+            assert_eq!(g[0], (0..4).map(|i| (dy[i] * b[i]) * c[i]).collect::<Vec<_>>());
+            assert_eq!(g[1], (0..4).map(|i| (dy[i] * a[i]) * c[i]).collect::<Vec<_>>());
+            assert_eq!(g[2], (0..4).map(|i| (dy[i] * a[i]) * b[i]).collect::<Vec<_>>());
+            // Ties (3.0 at index 2, 0.5 at index 3) go to the earlier input.
+            let (y, g) = run(MergeOp::Maximum, &[&a, &b, &c], &dy);
+            assert_eq!(y, [2.0, 4.0, 5.0, 0.5]);
+            assert_eq!(g, [vec![0.0, 0.0, 0.0, 1.0], vec![0.0, -1.5, 0.0, 0.0], vec![0.5, 0.0, 2.0, 0.0]]);
+            let (y, g) = run(MergeOp::Minimum, &[&a, &b, &c], &dy);
+            assert_eq!(y, [0.25, -3.0, 3.0, -1.0]);
+            assert_eq!(g, [vec![0.0, 0.0, 2.0, 0.0], vec![0.5, 0.0, 0.0, 1.0], vec![0.0, -1.5, 0.0, 0.0]]);
+        }
+    );
+}
