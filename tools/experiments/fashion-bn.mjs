@@ -22,6 +22,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as cw from 'convnet-wasm';
+import { withShortcuts } from './fashion-bn-shortcuts.mjs';
 import { errorCurveSvg } from '../../dist/cli/curve-svg.js';
 
 const { values: opts, positionals } = parseArgs({
@@ -72,27 +73,6 @@ const network = {
 };
 if (opts.arch !== 'plain' && opts.arch !== 'skip') throw new Error(`--arch must be plain or skip, got ${opts.arch}`);
 
-/** fashionConvNetBN's layers as a graph, with identity shortcuts around the 2nd and 4th convs. */
-function withShortcuts(n) {
-  const { layers } = cw;
-  if (n.head !== 'globalAverage' || n.erasing) throw new Error('--arch skip: only the default head, without erasing');
-  const conv = (filters) => layers.conv2d({ filters, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: 'heNormal' });
-  const relu = (t) => layers.activation({ activation: 'relu' }).apply(t);
-  const block = (t, filters) => relu(layers.batchNormalization().apply(conv(filters).apply(t)));
-  const shortcut = (t, filters) => relu(layers.add().apply([layers.batchNormalization().apply(conv(filters).apply(t)), t]));
-  const x = cw.input({ shape: [28, 28, 1] });
-  let t = x;
-  if (n.translation > 0) t = layers.randomTranslation({ heightFactor: n.translation, widthFactor: n.translation, fillMode: 'constant' }).apply(t);
-  if (n.flip) t = layers.randomFlip({ mode: 'horizontal' }).apply(t);
-  const [f1, f2, f3] = n.filters;
-  t = layers.maxPool2d({ poolSize: 2 }).apply(shortcut(block(t, f1), f1));
-  t = layers.maxPool2d({ poolSize: 2 }).apply(shortcut(block(t, f2), f2));
-  t = layers.globalAveragePooling2d().apply(block(t, f3));
-  if (n.denseUnits > 0) t = layers.dense({ units: n.denseUnits, activation: 'relu', kernelInitializer: 'heNormal' }).apply(t);
-  t = layers.dense({ units: 10, activation: 'softmax' }).apply(layers.dropout({ rate: n.dropout }).apply(t));
-  return cw.model({ inputs: x, outputs: t, name: 'fashion_convnet_bn_skip', preprocessing: { scale: 1 / 255, offset: 0 } });
-}
-
 const outDir = opts.tag ? `out/fashion-bn-${opts.tag}` : 'out/fashion-bn';
 const BATCH = 64;
 const started = performance.now();
@@ -100,7 +80,7 @@ await cw.init();
 const data = await cw.datasets.fashionMnist();
 const { train, validation } = opts['train-all'] ? { train: data.train, validation: undefined } : cw.trainValidationSplit(data.train, 55_000);
 const steps = Math.ceil(train.count / BATCH);
-const model = (opts.arch === 'skip' ? withShortcuts(network) : cw.models.fashionConvNetBN(network)).compile({
+const model = (opts.arch === 'skip' ? withShortcuts(cw, network) : cw.models.fashionConvNetBN(network)).compile({
   optimizer,
   learningRate:
     opts.schedule === 'step'
