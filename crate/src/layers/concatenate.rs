@@ -114,50 +114,17 @@ impl Layer for Concatenate {
 mod tests {
     use super::*;
     use crate::kernel_test;
-    use crate::rng::Rng;
+    use crate::layers::merge_test;
 
     kernel_test!(
         fn places_each_inputs_channels_at_every_pixel_and_takes_them_back() {
             // Two pixels; inputs of 1, 2 and 1 channels.
             let (x0, x1, x2) = ([1.0f32, 2.0], [10.0f32, 11.0, 20.0, 21.0], [100.0f32, 200.0]);
             let mut layer = Concatenate { channels: vec![1, 2, 1], total: 4 };
-            let mut y = [0.0f32; 8];
-            let mut rng = Rng::new(1);
-            layer.forward(Forward {
-                batch: 2,
-                x: &x0,
-                y: &mut y,
-                kernel: &[],
-                bias: &[],
-                scratch: &mut [],
-                rng: &mut rng,
-                training: true,
-                version: 1,
-            });
-            layer.merge_forward(1, &x1, &mut y);
-            layer.merge_forward(2, &x2, &mut y);
-            assert_eq!(y, [1.0, 10.0, 11.0, 100.0, 2.0, 20.0, 21.0, 200.0]);
             let dy = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
-            let mut dx1 = [0.5f32; 4];
-            layer.merge_backward(1, &dy, &mut dx1, false);
-            assert_eq!(dx1, [2.0, 3.0, 6.0, 7.0]);
-            layer.merge_backward(1, &dy, &mut dx1, true);
-            assert_eq!(dx1, [4.0, 6.0, 12.0, 14.0]);
-            let (mut dx0, mut dy0) = ([0.0f32; 2], dy);
-            layer.backward(Backward {
-                batch: 2,
-                x: &x0,
-                y: &y,
-                dy: &mut dy0,
-                dx: &mut dx0,
-                need_dx: true,
-                kernel: &[],
-                dkernel: &mut [],
-                dbias: &mut [],
-                scratch: &mut [],
-                version: 1,
-            });
-            assert_eq!(dx0, [1.0, 5.0]);
+            let (y, g) = merge_test::run(&mut layer, &[&x0, &x1, &x2], 8, &dy);
+            assert_eq!(y, [1.0, 10.0, 11.0, 100.0, 2.0, 20.0, 21.0, 200.0]);
+            assert_eq!(g, [vec![1.0, 5.0], vec![2.0, 3.0, 6.0, 7.0], vec![4.0, 8.0]]);
         }
     );
 }

@@ -230,54 +230,12 @@ impl Layer for Merge {
 mod tests {
     use super::*;
     use crate::kernel_test;
-    use crate::rng::Rng;
+    use crate::layers::merge_test;
 
-    /// Forward over the inputs, then each input's gradient for `dy` (written, then added once more).
     fn run(op: MergeOp, xs: &[&[f32]], dy: &[f32]) -> (Vec<f32>, Vec<Vec<f32>>) {
         let mut m = Merge { op, inputs: xs.len(), len: xs[0].len(), kept: Vec::new(), from: Vec::new() };
-        let mut y = vec![0.0f32; xs[0].len()];
-        let mut rng = Rng::new(1);
-        m.forward(Forward {
-            batch: 1,
-            x: xs[0],
-            y: &mut y,
-            kernel: &[],
-            bias: &[],
-            scratch: &mut [],
-            rng: &mut rng,
-            training: true,
-            version: 1,
-        });
-        for (k, x) in xs.iter().enumerate().skip(1) {
-            m.merge_forward(k, x, &mut y);
-        }
-        let mut grads = vec![];
-        for k in 1..xs.len() {
-            let mut dx = vec![f32::NAN; y.len()];
-            m.merge_backward(k, dy, &mut dx, false);
-            let once = dx.clone();
-            m.merge_backward(k, dy, &mut dx, true);
-            assert_eq!(dx, once.iter().map(|g| g + g).collect::<Vec<_>>(), "{op:?}: accumulating adds");
-            grads.push(once);
-        }
-        let (mut dx0, mut dy0) = (vec![f32::NAN; y.len()], dy.to_vec());
-        m.backward(Backward {
-            batch: 1,
-            x: xs[0],
-            y: &y,
-            dy: &mut dy0,
-            dx: &mut dx0,
-            need_dx: true,
-            kernel: &[],
-            dkernel: &mut [],
-            dbias: &mut [],
-            scratch: &mut [],
-            version: 1,
-        });
-        grads.insert(0, dx0);
-        (y, grads)
+        merge_test::run(&mut m, xs, xs[0].len(), dy)
     }
-
     kernel_test!(
         fn each_merge_folds_its_inputs_in_order_and_shares_the_gradient() {
             let (a, b, c) = ([1.0f32, -2.0, 3.0, 0.5], [0.25f32, 4.0, 3.0, -1.0], [2.0f32, -3.0, 5.0, 0.5]);

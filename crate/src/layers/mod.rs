@@ -535,6 +535,66 @@ pub trait Layer {
     }
 }
 
+/// What the merge layers' tests share.
+#[cfg(test)]
+pub(crate) mod merge_test {
+    use super::{Backward, Forward, Layer};
+    use crate::rng::Rng;
+
+    /// Runs a merge layer on one example: forward over `xs` into `y_len` outputs, then each
+    /// input's gradient for `dy` — input 0's through `backward`, the others' through
+    /// `merge_backward`, written and then added once more, which must double them.
+    pub fn run<L: Layer>(layer: &mut L, xs: &[&[f32]], y_len: usize, dy: &[f32]) -> (Vec<f32>, Vec<Vec<f32>>) {
+        let mut y = vec![0.0f32; y_len];
+        let mut rng = Rng::new(1);
+        let f = Forward {
+            batch: 1,
+            x: xs[0],
+            y: &mut y,
+            kernel: &[],
+            bias: &[],
+            scratch: &mut [],
+            rng: &mut rng,
+            training: true,
+            version: 1,
+        };
+        layer.forward(f);
+        for (k, x) in xs.iter().enumerate().skip(1) {
+            layer.merge_forward(k, x, &mut y);
+        }
+        let mut grads = vec![];
+        for (k, x) in xs.iter().enumerate().skip(1) {
+            let mut dx = vec![f32::NAN; x.len()];
+            layer.merge_backward(k, dy, &mut dx, false);
+            let once = dx.clone();
+            layer.merge_backward(k, dy, &mut dx, true);
+            assert_eq!(
+                dx,
+                once.iter().map(|g| g + g).collect::<Vec<_>>(),
+                "{}: input {k}'s gradient added",
+                layer.kind()
+            );
+            grads.push(once);
+        }
+        let (mut dx0, mut dy0) = (vec![f32::NAN; xs[0].len()], dy.to_vec());
+        layer.backward(Backward {
+            batch: 1,
+            x: xs[0],
+            y: &y,
+            dy: &mut dy0,
+            dx: &mut dx0,
+            need_dx: true,
+            kernel: &[],
+            dkernel: &mut [],
+            dbias: &mut [],
+            scratch: &mut [],
+            version: 1,
+        });
+        grads.insert(0, dx0);
+        (y, grads)
+    }
+}
+
 /// Declares [`AnyLayer`] over the layer types, with [`Layer`] forwarded to each.
 macro_rules! layers {
     ($($variant:ident($ty:ty)),* $(,)?) => {

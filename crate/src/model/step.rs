@@ -239,9 +239,52 @@ mod tests {
     use crate::kernel_test;
     use crate::kernels::test_support::check_gradient;
     use crate::rng::Rng;
+    use core::ops::Range;
     use serde_json::json;
 
     use super::test_common::lenet_like;
+
+    /// Checks backward on `x` in inference mode: every parameter gets a finite gradient; adding
+    /// `0.375 ×` it layer by layer (a data-parallel step's sum) adds the same values, each layer's
+    /// fully written (its buffer starts as NaN); and finite differences agree. The `fixed` range
+    /// (moving statistics, whose slots hold the batch's statistics) is held and not compared.
+    fn check_backward(name: &str, model: &mut Model, x: &[f32], labels: &[u32], fixed: Range<usize>, checks: usize) {
+        let batch = model.load_input(Input::F32(x)).unwrap();
+        model.forward(batch, false);
+        model.loss(batch, labels);
+        model.grads.fill(f32::NAN);
+        model.backward(batch, None);
+        let mut analytic = model.grads.clone();
+        analytic[fixed.clone()].fill(0.0);
+        assert!(analytic.iter().all(|g| g.is_finite()), "{name}: every parameter gets a gradient");
+        let base: Vec<f32> = (0..analytic.len()).map(|i| i as f32 * 0.125 - 3.0).collect();
+        model.grads.copy_from_slice(&base);
+        model.layer_grad = vec![f32::NAN; model.param_count()];
+        model.forward(batch, false);
+        model.loss(batch, labels);
+        model.backward(batch, Some(0.375));
+        let held = |i: usize| fixed.contains(&i);
+        let want: Vec<f32> = base
+            .iter()
+            .zip(&analytic)
+            .enumerate()
+            .map(|(i, (b, g))| if held(i) { 0.0 } else { b + 0.375 * g })
+            .collect();
+        let got: Vec<f32> = model.grads.iter().enumerate().map(|(i, &g)| if held(i) { 0.0 } else { g }).collect();
+        let differs = got.iter().zip(&want).position(|(a, b)| a.to_bits() != b.to_bits());
+        assert_eq!(differs, None, "{name}: backward adding 0.375 × the gradient, first differing index");
+        let original = model.params().to_vec();
+        let mut params = original.clone();
+        check_gradient(name, &mut params, &analytic, checks, |p| {
+            let mut p = p.to_vec();
+            p[fixed.clone()].copy_from_slice(&original[fixed.clone()]);
+            model.set_params(&p).unwrap();
+            let batch = model.load_input(Input::F32(x)).unwrap();
+            model.forward(batch, false);
+            model.loss(batch, labels) as f64
+        });
+        model.set_params(&original).unwrap();
+    }
 
     kernel_test!(
         fn the_smooth_merges_gradients_match_finite_differences() {
@@ -267,21 +310,7 @@ mod tests {
             let mut model = Model::new(&spec, 5).unwrap();
             let mut rng = Rng::new(6);
             let x: Vec<f32> = (0..3 * 32).map(|_| rng.uniform(-1.0, 1.2)).collect();
-            let labels = [0u32, 2, 1];
-            let batch = model.load_input(Input::F32(&x)).unwrap();
-            model.forward(batch, false);
-            model.loss(batch, &labels);
-            model.grads.fill(f32::NAN);
-            model.backward(batch, None);
-            let analytic = model.grads.clone();
-            assert!(analytic.iter().all(|g| g.is_finite()), "every parameter gets a gradient");
-            let mut params = model.params().to_vec();
-            check_gradient("merges", &mut params, &analytic, 200, |p| {
-                model.set_params(p).unwrap();
-                let batch = model.load_input(Input::F32(&x)).unwrap();
-                model.forward(batch, false);
-                model.loss(batch, &labels) as f64
-            });
+            check_backward("merges", &mut model, &x, &[0, 2, 1], 0..0, 200);
         }
     );
 
@@ -313,48 +342,14 @@ mod tests {
             assert_eq!(model.shared, [false, true, true, false, true, true, false, false, false, false]);
             let mut rng = Rng::new(4);
             let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
-            let labels = [0u32, 3, 1];
             // Moving statistics away from (0, 1), so inference's normalisation is not the identity.
             let mut params = model.params().to_vec();
             let (_, moving) = model.layer_params(2).unwrap();
-            for (k, p) in params[moving].iter_mut().enumerate() {
+            for (k, p) in params[moving.clone()].iter_mut().enumerate() {
                 *p = if k < 3 { 0.1 * k as f32 } else { 0.5 + 0.25 * k as f32 };
             }
             model.set_params(&params).unwrap();
-            let batch = model.load_input(Input::F32(&x)).unwrap();
-            model.forward(batch, false);
-            model.loss(batch, &labels);
-            model.grads.fill(f32::NAN);
-            model.backward(batch, None);
-            let mut analytic = model.grads.clone();
-            // The moving statistics' slots hold the batch's statistics, not a gradient.
-            let (_, moving) = model.layer_params(2).unwrap();
-            analytic[moving.clone()].fill(0.0);
-            assert!(analytic.iter().all(|g| g.is_finite()), "every parameter gets a gradient");
-            let base: Vec<f32> = (0..analytic.len()).map(|i| i as f32 * 0.125 - 3.0).collect();
-            model.grads.copy_from_slice(&base);
-            model.forward(batch, false);
-            model.loss(batch, &labels);
-            model.backward(batch, Some(0.375));
-            let added: Vec<f32> = base
-                .iter()
-                .zip(&analytic)
-                .enumerate()
-                .map(|(i, (b, g))| if moving.contains(&i) { 0.0 } else { b + 0.375 * g })
-                .collect();
-            let got: Vec<f32> =
-                model.grads.iter().enumerate().map(|(i, &g)| if moving.contains(&i) { 0.0 } else { g }).collect();
-            let differs = got.iter().zip(&added).position(|(a, b)| a.to_bits() != b.to_bits());
-            assert_eq!(differs, None, "backward adding 0.375 × the gradient, first differing index");
-            check_gradient("graph", &mut params, &analytic, 200, |p| {
-                let mut p = p.to_vec();
-                // The moving statistics stay put: they are not differentiated.
-                p[moving.clone()].copy_from_slice(&model.params()[moving.clone()]);
-                model.set_params(&p).unwrap();
-                let batch = model.load_input(Input::F32(&x)).unwrap();
-                model.forward(batch, false);
-                model.loss(batch, &labels) as f64
-            });
+            check_backward("graph", &mut model, &x, &[0, 3, 1], moving, 200);
         }
     );
 
@@ -370,32 +365,7 @@ mod tests {
                 assert_eq!(model.param_count(), 36 + 3 + 6 + 65, "{loss}");
                 let mut rng = Rng::new(4);
                 let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
-                let labels = [0u32, 2, 1];
-                let batch = model.load_input(Input::F32(&x)).unwrap();
-                model.forward(batch, false);
-                model.loss(batch, &labels);
-                model.grads.fill(f32::NAN);
-                model.backward(batch, None);
-                let analytic = model.grads.clone();
-                assert!(analytic.iter().all(|g| g.is_finite()), "{loss}: every parameter gets a gradient");
-                // Adding the gradient layer by layer (a data-parallel step's sum) adds the same
-                // values, each layer's fully written (its buffer starts as NaN).
-                let base: Vec<f32> = (0..analytic.len()).map(|i| i as f32 * 0.125 - 3.0).collect();
-                model.grads.copy_from_slice(&base);
-                model.layer_grad = vec![f32::NAN; 70];
-                model.forward(batch, false);
-                model.loss(batch, &labels);
-                model.backward(batch, Some(0.375));
-                let want: Vec<f32> = base.iter().zip(&analytic).map(|(b, g)| b + 0.375 * g).collect();
-                let differs = model.grads.iter().zip(&want).position(|(a, b)| a.to_bits() != b.to_bits());
-                assert_eq!(differs, None, "{loss}: backward adding 0.375 × the gradient, first differing index");
-                let mut params = model.params().to_vec();
-                check_gradient(&format!("{loss}"), &mut params, &analytic, 110, |p| {
-                    model.set_params(p).unwrap();
-                    let batch = model.load_input(Input::F32(&x)).unwrap();
-                    model.forward(batch, false);
-                    model.loss(batch, &labels) as f64
-                });
+                check_backward(&format!("{loss}"), &mut model, &x, &[0, 2, 1], 0..0, 110);
             }
         }
     );
