@@ -234,7 +234,7 @@ export async function exportOnnx(model: LayersModel): Promise<Uint8Array> {
   const layers = model.layers;
   // Each tensor's node output and layout (NCHW maps, or vectors after a flatten or global
   // pooling), by name: a graph's layers read any earlier one.
-  const tensors = new Map<string, { x: string; nchw: boolean; shape: Shape3 }>([[model.inputName ?? 'input', { x, nchw, shape: [h0, w0, c0] }]]);
+  const tensors = new Map<string, { x: string; nchw: boolean; shape: Shape3 }>([[model.inputName, { x, nchw, shape: [h0, w0, c0] }]]);
   layers.forEach((layer: Layer, i: number) => {
     const inbound = model.inboundNames(i).map((name) => tensors.get(name)!);
     ({ x, nchw } = inbound[0]!);

@@ -86,8 +86,8 @@ export class LayersModel implements CallbackModel {
   private readonly shapes: Shape3[] = [];
   /** For each layer, the tensors it reads: 0 the input, `j + 1` layer j's output. */
   private readonly wiring: number[][] = [];
-  /** A graph model's input's name (the model.json's and the summary's); undefined for a stack. */
-  readonly inputName: string | undefined;
+  /** A graph model's input's name, which its layers may not take; undefined for a stack. */
+  private readonly graphInputName: string | undefined;
   private modelInputShape: Shape3 | undefined;
   private compiled: Compiled | undefined;
   private disposed = false;
@@ -111,12 +111,17 @@ export class LayersModel implements CallbackModel {
       throw new InvalidArgumentError('preprocessing: scale and offset must be finite numbers');
     }
     this.modelInputShape = config.inputShape;
-    this.inputName = config.inputName;
+    this.graphInputName = config.inputName;
   }
 
   /** The layers, in order (a graph's in the order they were applied, each after the layers it reads). */
   get layers(): readonly Layer[] {
     return this.stack;
+  }
+
+  /** The input's name, as model.json, the summary and the exports name it: `'input'` but for a graph given another. */
+  get inputName(): string {
+    return this.graphInputName ?? 'input';
   }
 
   /** Whether some layer reads other than the layer before it. */
@@ -172,7 +177,7 @@ export class LayersModel implements CallbackModel {
     }
     const same = this.stack.filter((l) => l.type === layer.type).length;
     layer.name ??= same === 0 ? layer.type : `${layer.type}_${same}`;
-    if (this.stack.some((l) => l.name === layer.name) || layer.name === this.inputName) {
+    if (this.stack.some((l) => l.name === layer.name) || layer.name === this.graphInputName) {
       throw new InvalidArgumentError(`layer ${index} (${layer.type}): the name ${JSON.stringify(layer.name)} is already used`);
     }
     let output: Shape3;
@@ -189,7 +194,7 @@ export class LayersModel implements CallbackModel {
 
   /** The names of the tensors layer `i` reads: the input's, or the layers'. */
   inboundNames(i: number): string[] {
-    return (this.wiring[i] ?? []).map((t) => (t === 0 ? (this.inputName ?? 'input') : this.stack[t - 1]!.name!));
+    return (this.wiring[i] ?? []).map((t) => (t === 0 ? this.inputName : this.stack[t - 1]!.name!));
   }
 
   /** The spec the wasm runtime reads. */
@@ -692,7 +697,7 @@ export class LayersModel implements CallbackModel {
     const base = { name: this.name, inputShape: this.inputShape, preprocessing: this.preprocessing };
     return {
       modelTopology: this.isGraph
-        ? { className: 'Model', config: { ...base, inputName: this.inputName ?? 'input', layers: layers.map((l, i) => ({ ...l, inbound: this.inboundNames(i) })) } }
+        ? { className: 'Model', config: { ...base, inputName: this.inputName, layers: layers.map((l, i) => ({ ...l, inbound: this.inboundNames(i) })) } }
         : { className: 'Sequential', config: { ...base, layers } },
       compileConfig: compile ? { optimizer: compile.optimizer, loss: compile.loss, learningRate: compile.learningRate, seed: compile.seed } : null,
     };

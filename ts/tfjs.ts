@@ -87,7 +87,7 @@ export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
   ];
   // Each tensor's shape, and the layer TF.js reads it from (layers left out in inference, the
   // augmentation, stand for their input; the input is the Rescaling's output).
-  const inputName = model.inputName ?? 'input';
+  const { inputName } = model;
   const shapes = new Map<string, Shape3>([[inputName, model.inputShape]]);
   const source = new Map<string, string>([[inputName, 'rescaling']]);
   const inbound: string[][] = [[inputName]];

@@ -160,14 +160,9 @@ impl Layer for Merge {
         f.y.copy_from_slice(f.x);
         let len = f.y.len();
         match self.op {
-            MergeOp::Multiply => {
-                self.kept.resize(self.kept.len().max(self.inputs * len), 0.0);
-                self.kept[..len].copy_from_slice(f.x);
-            }
-            MergeOp::Maximum | MergeOp::Minimum => {
-                self.from.resize(self.from.len().max(len), 0);
-                self.from[..len].fill(0);
-            }
+            // `reserve` sized what it keeps.
+            MergeOp::Multiply => self.kept[..len].copy_from_slice(f.x),
+            MergeOp::Maximum | MergeOp::Minimum => self.from[..len].fill(0),
             _ => {}
         }
     }

@@ -545,6 +545,8 @@ pub(crate) mod merge_test {
     /// input's gradient for `dy` — input 0's through `backward`, the others' through
     /// `merge_backward`, written and then added once more, which must double them.
     pub fn run<L: Layer>(layer: &mut L, xs: &[&[f32]], y_len: usize, dy: &[f32]) -> (Vec<f32>, Vec<Vec<f32>>) {
+        // As the model does before every pass.
+        layer.reserve(1);
         let mut y = vec![0.0f32; y_len];
         let mut rng = Rng::new(1);
         let f = Forward {
