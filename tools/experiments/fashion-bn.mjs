@@ -14,15 +14,17 @@
 // validation); without it they are not read. --train-all (with --test) trains on all 60,000
 // training images and validates on none. --arch skip builds the same network as a graph with
 // identity shortcuts around the second conv of the first two stages (relu(bn(conv(x)) + x), the
-// same arithmetic plus two adds), through input(), apply() and model().
+// same arithmetic plus two adds), through input(), apply() and model(). --convs sets the Conv–BN–ReLU
+// blocks per stage (2,2,1; fashion-bn-stages.mjs).
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--arch plain|skip] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--arch plain|skip] [--convs 2,2,1] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as cw from 'convnet-wasm';
 import { withShortcuts } from './fashion-bn-shortcuts.mjs';
+import { withStages } from './fashion-bn-stages.mjs';
 import { errorCurveSvg } from '../../dist/cli/curve-svg.js';
 
 const { values: opts, positionals } = parseArgs({
@@ -42,6 +44,7 @@ const { values: opts, positionals } = parseArgs({
     'weight-decay': { type: 'string', default: '0' },
     optimizer: { type: 'string', default: 'adam' },
     arch: { type: 'string', default: 'plain' },
+    convs: { type: 'string', default: '2,2,1' },
     test: { type: 'boolean', default: false },
     'train-all': { type: 'boolean', default: false },
     tag: { type: 'string' },
@@ -72,6 +75,10 @@ const network = {
   denseUnits: Number(opts.dense),
 };
 if (opts.arch !== 'plain' && opts.arch !== 'skip') throw new Error(`--arch must be plain or skip, got ${opts.arch}`);
+const convs = opts.convs.split(',').map(Number);
+// The library's network unless the blocks per stage differ, so that runs without --convs keep their bits.
+const stages = convs.join(',') !== '2,2,1';
+if (stages && opts.arch !== 'plain') throw new Error('--convs and --arch skip do not combine');
 
 const outDir = opts.tag ? `out/fashion-bn-${opts.tag}` : 'out/fashion-bn';
 const BATCH = 64;
@@ -80,7 +87,7 @@ await cw.init();
 const data = await cw.datasets.fashionMnist();
 const { train, validation } = opts['train-all'] ? { train: data.train, validation: undefined } : cw.trainValidationSplit(data.train, 55_000);
 const steps = Math.ceil(train.count / BATCH);
-const model = (opts.arch === 'skip' ? withShortcuts(cw, network) : cw.models.fashionConvNetBN(network)).compile({
+const model = (opts.arch === 'skip' ? withShortcuts(cw, network) : stages ? withStages(cw, network, convs) : cw.models.fashionConvNetBN(network)).compile({
   optimizer,
   learningRate:
     opts.schedule === 'step'
@@ -92,7 +99,7 @@ const model = (opts.arch === 'skip' ? withShortcuts(cw, network) : cw.models.fas
 });
 console.log(model.summary());
 console.log(
-  `${opts.arch === 'skip' ? 'shortcuts around the 2nd and 4th convs, ' : ''}epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
+  `${opts.arch === 'skip' ? 'shortcuts around the 2nd and 4th convs, ' : ''}${stages ? `blocks per stage ${convs.join(', ')}, ` : ''}epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
     `${train.count} training images, test set ${opts.test ? 'evaluated once at the end' : 'not read'}`,
 );
 let epochStart = 0;
@@ -118,7 +125,7 @@ if (test) console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.lo
 else console.log(`${trainMinutes.toFixed(1)} min; the test set was not read`);
 mkdirSync(outDir, { recursive: true });
 const h = history.history;
-const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...(optimizer !== 'adam' ? { optimizer } : {}), ...(labelSmoothing ? { labelSmoothing } : {}), ...(opts.arch !== 'plain' ? { arch: opts.arch } : {}), ...network, trainImages: train.count };
+const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...(optimizer !== 'adam' ? { optimizer } : {}), ...(labelSmoothing ? { labelSmoothing } : {}), ...(opts.arch !== 'plain' ? { arch: opts.arch } : {}), ...(stages ? { convs } : {}), ...network, trainImages: train.count };
 writeFileSync(
   `${outDir}/history.json`,
   `${JSON.stringify({ ...settings, minutes, trainMinutes, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}), history: h }, null, 1)}\n`,
@@ -127,7 +134,7 @@ const series = [
   { name: 'train (augmented)', values: h.accuracy.map((a) => 100 * (1 - a)) },
   ...(validation ? [{ name: 'validation', values: h.val_accuracy.map((a) => 100 * (1 - a)) }] : []),
 ];
-const title = `fashionConvNetBN${opts.arch === 'skip' ? ' with shortcuts' : ''}, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
+const title = `fashionConvNetBN${opts.arch === 'skip' ? ' with shortcuts' : ''}${stages ? ` (blocks ${convs.join('/')})` : ''}, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
 writeFileSync(`${outDir}/curve.svg`, errorCurveSvg({ title, series }));
 await model.save(`file://${outDir}/model`);
 model.dispose();
