@@ -106,7 +106,12 @@ pub struct Model {
     /// schedule's value exactly, so runs that never change it keep their bits.
     lr_scale: f32,
     rng: Rng,
+    /// The largest batch the activations are sized for.
     capacity: usize,
+    /// The largest training batch the gradient buffers are sized for (0 before training).
+    trained_capacity: usize,
+    /// The working-memory limit, [`MAX_WORK`] (lowered by tests).
+    max_work: u128,
     /// The widest activation (input or a layer's output), per example: training's gradient buffers' width.
     widest: usize,
     acts: Vec<Vec<f32>>,
@@ -249,6 +254,8 @@ impl Model {
             lr_scale: 1.0,
             rng,
             capacity: 0,
+            trained_capacity: 0,
+            max_work: MAX_WORK,
             widest,
             acts: vec![Vec::new(); count + 1],
             delta: [Vec::new(), Vec::new()],
@@ -419,43 +426,48 @@ impl Model {
 
     /// Sizes every buffer for `batch` examples (growing only). Inference (`training` false) needs
     /// the backward pass's two gradient buffers only as wide as the outputs (loss, probabilities),
-    /// where training needs them as wide as the widest layer.
+    /// where training needs them as wide as the widest layer, and a graph's shared gradients.
+    /// Whatever grows, what the buffers will then hold is checked against [`MAX_WORK`] first: a
+    /// training batch no larger than an earlier inference batch still grows training's buffers.
     fn reserve(&mut self, batch: usize, training: bool) -> Result<()> {
         let delta_len = batch * if training { self.widest } else { self.classes };
-        if batch <= self.capacity {
-            self.reserve_deltas(batch, delta_len, training);
-            self.reserve_scratch(batch, training);
-            return Ok(());
+        let trained = if training { batch.max(self.trained_capacity) } else { self.trained_capacity };
+        if batch > self.capacity || trained > self.trained_capacity {
+            let total = self.working_values(batch.max(self.capacity), delta_len.max(self.delta[0].len()), trained);
+            if total > self.max_work {
+                return Err(ModelError::limit(format!(
+                    "{} batch of {batch} needs about {} MiB of working memory, above the limit of {} MiB; use smaller batches",
+                    if training { "a training" } else { "an inference" },
+                    (total * 4) >> 20,
+                    (self.max_work * 4) >> 20
+                )));
+            }
         }
-        // What the buffers below will hold, counted in u128 before anything is allocated.
-        let b = batch as u128;
-        let mut total = b * self.input_len as u128;
-        for s in &self.layers {
-            total += b * s.out_len as u128 + s.layer.working_values(b);
+        if batch > self.capacity {
+            self.capacity = batch;
+            self.acts[0].resize(batch * self.input_len, 0.0);
+            for (i, s) in self.layers.iter_mut().enumerate() {
+                self.acts[i + 1].resize(batch * s.out_len, 0.0);
+                s.layer.reserve(batch);
+            }
         }
-        total += 2 * delta_len as u128;
-        if training {
-            total += (0..self.shared.len())
-                .filter(|&t| self.shared[t])
-                .map(|t| b * self.tensor_len(t) as u128)
-                .sum::<u128>();
-        }
-        if total > MAX_WORK {
-            return Err(ModelError::limit(format!(
-                "a batch of {batch} needs about {} MiB of working memory, above the limit of {} MiB; use smaller batches",
-                (total * 4) >> 20,
-                (MAX_WORK * 4) >> 20
-            )));
-        }
-        self.capacity = batch;
-        self.acts[0].resize(batch * self.input_len, 0.0);
-        for (i, s) in self.layers.iter_mut().enumerate() {
-            self.acts[i + 1].resize(batch * s.out_len, 0.0);
-            s.layer.reserve(batch);
-        }
+        self.trained_capacity = trained;
         self.reserve_deltas(batch, delta_len, training);
         self.reserve_scratch(batch, training);
         Ok(())
+    }
+
+    /// What the buffers hold, in values, with the activations sized for `batch` examples, each
+    /// backward buffer `delta_len` values, and a graph's shared gradients for `trained` examples.
+    /// Counted in u128, before anything is allocated.
+    fn working_values(&self, batch: usize, delta_len: usize, trained: usize) -> u128 {
+        let b = batch as u128;
+        let activations: u128 = self.layers.iter().map(|s| b * s.out_len as u128 + s.layer.working_values(b)).sum();
+        let shared: u128 = (0..self.shared.len())
+            .filter(|&t| self.shared[t])
+            .map(|t| trained as u128 * self.tensor_len(t) as u128)
+            .sum();
+        b * self.input_len as u128 + activations + 2 * delta_len as u128 + shared
     }
 
     /// Grows the shared scratch to what `batch` examples need: the forward passes' alone for

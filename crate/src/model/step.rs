@@ -287,6 +287,47 @@ mod tests {
     }
 
     kernel_test!(
+        fn a_training_batch_no_larger_than_an_inference_batch_is_still_checked() {
+            // Inference sizes the activations for 8 examples and the loss's buffers as wide as
+            // the outputs; training the same 8 also needs the gradient buffers as wide as the
+            // widest layer and a graph's shared gradients, which the limit here leaves no room for.
+            let spec = serde_json::from_value(json!({
+                "input_shape": [8, 8, 1],
+                "layers": [
+                    {"type": "conv2d", "filters": 8, "kernel_size": [3, 3], "padding": "same", "activation": "relu"},
+                    {"type": "conv2d", "filters": 8, "kernel_size": [3, 3], "padding": "same"},
+                    {"type": "add"},
+                    {"type": "global_average_pool2d"},
+                    {"type": "dense", "units": 3, "activation": "softmax"}],
+                "inputs": [[0], [1], [2, 1], [3], [4]],
+                "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap();
+            let mut model = Model::new(&spec, 1).unwrap();
+            let x = vec![0.5f32; 8 * 64];
+            let labels = [0u32, 1, 2, 0, 1, 2, 0, 1];
+            let inference = model.working_values(8, 8 * 3, 0);
+            let training = model.working_values(8, 8 * 64 * 8, 8);
+            assert!(training > inference + 2 * 8 * 64 * 8);
+            model.max_work = inference;
+            let ok = model.evaluate(Input::F32(&x), &labels).unwrap();
+            assert_eq!(ok.len(), 2 + 8 * 3);
+            let err = model.train_step(Input::F32(&x), &labels).unwrap_err().to_string();
+            assert!(
+                err.contains("a training batch of 8 needs about") && err.contains("MiB of working memory"),
+                "{err}"
+            );
+            // Nothing grew: inference still works, and training fits once the limit allows it.
+            assert_eq!(model.trained_capacity, 0);
+            assert_eq!(model.evaluate(Input::F32(&x), &labels).unwrap(), ok);
+            model.max_work = training;
+            assert!(model.train_step(Input::F32(&x), &labels).unwrap().is_finite());
+            assert_eq!(model.trained_capacity, 8);
+        }
+    );
+
+    kernel_test!(
         fn the_smooth_merges_gradients_match_finite_differences() {
             // Tensors 1 and 2 (tanh maps) through subtract, multiply (three inputs) and average,
             // each reading earlier merges' outputs too. Maximum and minimum are left to their unit
