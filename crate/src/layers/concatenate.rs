@@ -64,6 +64,14 @@ impl Concatenate {
     fn offset(&self, k: usize) -> usize {
         self.channels[..k].iter().sum()
     }
+
+    /// Copies input `k` into its channels of every output pixel.
+    fn place(&self, k: usize, x: &[f32], y: &mut [f32]) {
+        let (c, at) = (self.channels[k], self.offset(k));
+        for (src, dst) in x.chunks_exact(c).zip(y.chunks_exact_mut(self.total)) {
+            dst[at..at + c].copy_from_slice(src);
+        }
+    }
 }
 
 impl Layer for Concatenate {
@@ -76,14 +84,11 @@ impl Layer for Concatenate {
     }
 
     fn forward(&mut self, f: Forward<'_>) {
-        self.merge_forward(0, f.x, f.y);
+        self.place(0, f.x, f.y);
     }
 
-    fn merge_forward(&mut self, k: usize, x: &[f32], y: &mut [f32]) {
-        let (c, at) = (self.channels[k], self.offset(k));
-        for (src, dst) in x.chunks_exact(c).zip(y.chunks_exact_mut(self.total)) {
-            dst[at..at + c].copy_from_slice(src);
-        }
+    fn merge_forward(&mut self, k: usize, _first: &[f32], x: &[f32], y: &mut [f32]) {
+        self.place(k, x, y);
     }
 
     fn backward(&mut self, b: Backward<'_>) {

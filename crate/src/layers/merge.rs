@@ -105,26 +105,54 @@ impl Merge {
         p
     }
 
-    /// Input `k`'s share of `dy` at value `i`.
-    fn share(&self, k: usize, dy: &[f32], i: usize) -> f32 {
+    /// Input `k`'s share of `dy` into `dx`: written, or added to what is there. One loop per
+    /// operation (the match outside it), so that the common ones vectorise.
+    fn shares(&self, k: usize, dy: &[f32], dx: &mut [f32], accumulate: bool) {
+        let dx = &mut dx[..dy.len()];
         match self.op {
-            MergeOp::Add => dy[i],
-            MergeOp::Subtract => {
-                if k == 0 {
-                    dy[i]
-                } else {
-                    -dy[i]
-                }
+            MergeOp::Add => put(dx, accumulate, |i| dy[i]),
+            MergeOp::Subtract if k == 0 => put(dx, accumulate, |i| dy[i]),
+            MergeOp::Subtract => put(dx, accumulate, |i| -dy[i]),
+            MergeOp::Average => {
+                let n = self.inputs as f32;
+                put(dx, accumulate, |i| dy[i] / n)
             }
-            MergeOp::Average => dy[i] / self.inputs as f32,
-            MergeOp::Multiply => self.product_but(k, dy, i),
+            MergeOp::Multiply => put(dx, accumulate, |i| self.product_but(k, dy, i)),
             MergeOp::Maximum | MergeOp::Minimum => {
-                if self.from[i] as usize == k {
-                    dy[i]
-                } else {
-                    0.0
-                }
+                let from = &self.from[..dy.len()];
+                put(dx, accumulate, |i| if from[i] as usize == k { dy[i] } else { 0.0 })
             }
+        }
+    }
+}
+
+/// `y[i] = f(start[i], x[i])` when the fold starts (input 1), else `y[i] = f(y[i], x[i])`.
+#[inline(always)]
+fn fold(y: &mut [f32], start: Option<&[f32]>, x: &[f32], f: impl Fn(f32, f32) -> f32) {
+    match start {
+        Some(a) => {
+            for ((y, &a), &x) in y.iter_mut().zip(a).zip(x) {
+                *y = f(a, x);
+            }
+        }
+        None => {
+            for (y, &x) in y.iter_mut().zip(x) {
+                *y = f(*y, x);
+            }
+        }
+    }
+}
+
+/// `dx[i] = g(i)`, or `dx[i] += g(i)`, for every `i`.
+#[inline(always)]
+fn put(dx: &mut [f32], accumulate: bool, g: impl Fn(usize) -> f32) {
+    if accumulate {
+        for (i, d) in dx.iter_mut().enumerate() {
+            *d += g(i);
+        }
+    } else {
+        for (i, d) in dx.iter_mut().enumerate() {
+            *d = g(i);
         }
     }
 }
@@ -136,6 +164,10 @@ impl Layer for Merge {
 
     fn merges(&self) -> bool {
         true
+    }
+
+    fn passes_gradient(&self) -> bool {
+        matches!(self.op, MergeOp::Add | MergeOp::Subtract)
     }
 
     fn reserve(&mut self, batch: usize) {
@@ -157,45 +189,37 @@ impl Layer for Merge {
     }
 
     fn forward(&mut self, f: Forward<'_>) {
-        f.y.copy_from_slice(f.x);
-        let len = f.y.len();
-        match self.op {
-            // `reserve` sized what it keeps.
-            MergeOp::Multiply => self.kept[..len].copy_from_slice(f.x),
-            MergeOp::Maximum | MergeOp::Minimum => self.from[..len].fill(0),
-            _ => {}
+        // The fold starts in merge_forward, from input 0 and input 1 together (one pass, not a
+        // copy and a pass); Multiply keeps input 0 for backward. `reserve` sized what it keeps.
+        if self.op == MergeOp::Multiply {
+            self.kept[..f.x.len()].copy_from_slice(f.x);
         }
     }
 
-    fn merge_forward(&mut self, k: usize, x: &[f32], y: &mut [f32]) {
+    fn merge_forward(&mut self, k: usize, first: &[f32], x: &[f32], y: &mut [f32]) {
+        let start = (k == 1).then_some(first);
         let last = k + 1 == self.inputs;
         match self.op {
-            MergeOp::Add | MergeOp::Average => {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y += x;
-                }
-                if last && self.op == MergeOp::Average {
-                    let n = self.inputs as f32;
-                    for y in y.iter_mut() {
-                        *y /= n;
-                    }
-                }
+            MergeOp::Add => fold(y, start, x, |a, b| a + b),
+            MergeOp::Average if last => {
+                let n = self.inputs as f32;
+                fold(y, start, x, |a, b| (a + b) / n)
             }
-            MergeOp::Subtract => {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y -= x;
-                }
-            }
+            MergeOp::Average => fold(y, start, x, |a, b| a + b),
+            MergeOp::Subtract => fold(y, start, x, |a, b| a - b),
             MergeOp::Multiply => {
                 let len = y.len();
                 self.kept[k * len..(k + 1) * len].copy_from_slice(x);
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y *= x;
-                }
+                fold(y, start, x, |a, b| a * b)
             }
             MergeOp::Maximum | MergeOp::Minimum => {
                 let max = self.op == MergeOp::Maximum;
-                for ((y, &x), from) in y.iter_mut().zip(x).zip(&mut self.from) {
+                let from = &mut self.from[..y.len()];
+                if let Some(a) = start {
+                    y.copy_from_slice(a);
+                    from.fill(0);
+                }
+                for ((y, &x), from) in y.iter_mut().zip(x).zip(from) {
                     if (max && x > *y) || (!max && x < *y) {
                         *y = x;
                         *from = k as u8;
@@ -207,17 +231,12 @@ impl Layer for Merge {
 
     fn backward(&mut self, b: Backward<'_>) {
         if b.need_dx {
-            for i in 0..b.dx.len() {
-                b.dx[i] = self.share(0, b.dy, i);
-            }
+            self.shares(0, b.dy, b.dx, false);
         }
     }
 
     fn merge_backward(&mut self, k: usize, dy: &[f32], dx: &mut [f32], accumulate: bool) {
-        for (i, d) in dx.iter_mut().enumerate() {
-            let g = self.share(k, dy, i);
-            *d = if accumulate { *d + g } else { g };
-        }
+        self.shares(k, dy, dx, accumulate);
     }
 }
 

@@ -513,9 +513,16 @@ pub trait Layer {
         false
     }
 
-    /// Folds input `k` ≥ 1 into the output, after [`Layer::forward`] has run on input 0 and
-    /// [`Layer::merge_forward`] on inputs 1 … k − 1.
-    fn merge_forward(&mut self, _k: usize, _x: &[f32], _y: &mut [f32]) {
+    /// Whether input 0's gradient is the output's, value for value (Add, Subtract): backward then
+    /// passes it on without calling [`Layer::backward`].
+    fn passes_gradient(&self) -> bool {
+        false
+    }
+
+    /// Folds input `k` ≥ 1 into the output, after [`Layer::forward`] has run on input 0 (`first`,
+    /// passed again: a fold may start here from inputs 0 and 1 together, `forward` leaving the
+    /// output unwritten) and [`Layer::merge_forward`] on inputs 1 … k − 1.
+    fn merge_forward(&mut self, _k: usize, _first: &[f32], _x: &[f32], _y: &mut [f32]) {
         unreachable!("{} takes one input", self.kind())
     }
 
@@ -562,7 +569,7 @@ pub(crate) mod merge_test {
         };
         layer.forward(f);
         for (k, x) in xs.iter().enumerate().skip(1) {
-            layer.merge_forward(k, x, &mut y);
+            layer.merge_forward(k, xs[0], x, &mut y);
         }
         let mut grads = vec![];
         for (k, x) in xs.iter().enumerate().skip(1) {
@@ -645,8 +652,11 @@ macro_rules! layers {
             fn merges(&self) -> bool {
                 match self { $(AnyLayer::$variant(l) => l.merges(),)* }
             }
-            fn merge_forward(&mut self, k: usize, x: &[f32], y: &mut [f32]) {
-                match self { $(AnyLayer::$variant(l) => l.merge_forward(k, x, y),)* }
+            fn passes_gradient(&self) -> bool {
+                match self { $(AnyLayer::$variant(l) => l.passes_gradient(),)* }
+            }
+            fn merge_forward(&mut self, k: usize, first: &[f32], x: &[f32], y: &mut [f32]) {
+                match self { $(AnyLayer::$variant(l) => l.merge_forward(k, first, x, y),)* }
             }
             fn merge_backward(&mut self, k: usize, dy: &[f32], dx: &mut [f32], accumulate: bool) {
                 match self { $(AnyLayer::$variant(l) => l.merge_backward(k, dy, dx, accumulate),)* }

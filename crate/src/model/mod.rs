@@ -606,7 +606,8 @@ impl Model {
                 version: self.params_version,
             });
             for (k, &t) in s.inputs.iter().enumerate().skip(1) {
-                s.layer.merge_forward(k, &before[t][..batch * s.more_lens[k - 1]], y);
+                let first = &before[s.inputs[0]][..batch * s.in_len];
+                s.layer.merge_forward(k, first, &before[t][..batch * s.more_lens[k - 1]], y);
             }
         }
     }

@@ -54,9 +54,20 @@ impl Model {
                 }
             }
             let t = s.inputs[0];
+            let own = self.shared[t] && needed(t);
+            // Add's (and Subtract's) input 0 gradient is dy itself: left where it is, in `here`,
+            // for the layer before (no copy, `cur` unchanged), or written or added into the
+            // tensor's own buffer from dy directly.
+            if s.layer.passes_gradient() && !self.shared[i + 1] {
+                if own && s.first_grad[0] {
+                    lower[t][..dy.len()].copy_from_slice(dy);
+                } else if own {
+                    Self::accumulate(&mut lower[t][..dy.len()], 1.0, dy);
+                }
+                continue;
+            }
             // Input 0's gradient goes to the next layer through `other`, unless the tensor has a
             // buffer of its own: written there if it is the first to reach it, else added to it.
-            let own = self.shared[t] && needed(t);
             let into_own = own && s.first_grad[0];
             let dx = if into_own { &mut lower[t][..] } else { &mut other[..] };
             let (dkernel, dbias) = if add.is_some() {
@@ -352,6 +363,43 @@ mod tests {
             let mut rng = Rng::new(6);
             let x: Vec<f32> = (0..3 * 32).map(|_| rng.uniform(-1.0, 1.2)).collect();
             check_backward("merges", &mut model, &x, &[0, 2, 1], 0..0, 200);
+        }
+    );
+
+    kernel_test!(
+        fn residual_blocks_gradients_match_finite_differences() {
+            // Two residual blocks as TF.js users write them, an add and a subtract each reading
+            // a tensor read by nothing else (input 0) and read by the next layer alone: backward
+            // leaves their input 0's gradient where it is, in the delta buffer, for the layer
+            // before. Tensors 1 and 5 are the shortcuts, each with a buffer of its own.
+            let spec = serde_json::from_value(json!({
+                "input_shape": [5, 5, 2],
+                "layers": [
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same"},
+                    {"type": "batch_normalization"},
+                    {"type": "add"},
+                    {"type": "activation", "activation": "tanh"},
+                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
+                    {"type": "subtract"},
+                    {"type": "global_average_pool2d"},
+                    {"type": "dense", "units": 4, "activation": "softmax"}],
+                "inputs": [[0], [1], [2], [3, 1], [4], [5], [6, 5], [7], [8]],
+                "loss": {"type": "sparse_categorical_crossentropy"},
+                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
+            }))
+            .unwrap();
+            let mut model = Model::new(&spec, 3).unwrap();
+            assert_eq!(model.shared, [false, true, false, false, false, true, false, false, false, false]);
+            let mut rng = Rng::new(5);
+            let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
+            let mut params = model.params().to_vec();
+            let (_, moving) = model.layer_params(2).unwrap();
+            for (k, p) in params[moving.clone()].iter_mut().enumerate() {
+                *p = if k < 3 { 0.1 * k as f32 } else { 0.5 + 0.25 * k as f32 };
+            }
+            model.set_params(&params).unwrap();
+            check_backward("residual blocks", &mut model, &x, &[0, 3, 1], moving, 200);
         }
     );
 
