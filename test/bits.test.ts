@@ -1,5 +1,5 @@
 // The same bits, release after release: each network (the reference ones, two of the newer
-// layers, a graph model with residual and merge layers) is trained a few steps on the
+// layers, two graph models with residual and every merge layer) is trained a few steps on the
 // first real training images, with 1 and with 2 workers, and the SHA-256 of its weights and of
 // its probabilities on the first 100 test images must equal the hashes committed in
 // test/fixtures/bits.json. A change that alters them must say so in its own commit and update
@@ -9,7 +9,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as cw from 'convnet-wasm';
 import { keras3Net, normalisedNet } from './shared/newer-layers.js';
-import { residualNet } from './shared/residual-net.js';
+import { mergesNet, residualNet } from './shared/residual-net.js';
 
 const FIXTURE = new URL('./fixtures/bits.json', import.meta.url);
 type Hashes = Record<string, { weights: string; predict: string }>;
@@ -73,6 +73,13 @@ const cases: Case[] = [
     name: 'residual',
     data: () => fashion,
     build: () => residualNet(cw).compile({ optimizer: 'adam', seed: 42 }),
+    examples: 6 * 32,
+    batchSize: 32,
+  },
+  {
+    name: 'merges',
+    data: () => fashion,
+    build: () => mergesNet(cw).compile({ optimizer: 'adam', learningRate: 0.003, seed: 42 }),
     examples: 6 * 32,
     batchSize: 32,
   },

@@ -1,5 +1,6 @@
-// A small residual network built as a graph (input(), apply(), layers.add(), model()): the
-// functional tests and the Node/Chromium identity test train it.
+// Graph models (input(), apply(), the merge layers, model()): a small residual network, which the
+// functional tests, the Node/Chromium identity test and the committed hashes train, and one with
+// every merge layer (the committed hashes).
 import type * as Api from 'convnet-wasm';
 
 /**
@@ -23,5 +24,30 @@ export function residualNet(api: typeof Api, name = 'residual'): Api.LayersModel
   // A merge of vectors.
   const pooled = layers.add().apply([layers.globalAveragePooling2d().apply(joined), layers.globalMaxPooling2d().apply(joined)]);
   const out = layers.dense({ units: 10, activation: 'softmax' }).apply(layers.dropout({ rate: 0.2 }).apply(pooled));
+  return model({ inputs: x, outputs: out, name, preprocessing: { scale: 1 / 255, offset: 0 } });
+}
+
+/**
+ * Every merge layer in one graph, each reading tensors that others read too: tanh convs (6
+ * filters) after a max-pooled stem, then subtract, a three-way multiply, average, maximum,
+ * minimum, a three-way add, another subtract and a concatenation, global average pooling and a
+ * softmax.
+ */
+export function mergesNet(api: typeof Api, name = 'merges'): Api.LayersModel {
+  const { layers, input, model } = api;
+  const conv = () => layers.conv2d({ filters: 6, kernelSize: 3, padding: 'same', useBias: false, kernelInitializer: 'heNormal', activation: 'tanh' });
+  const x = input({ shape: [28, 28, 1] });
+  const s = layers.maxPool2d({ poolSize: 2 }).apply(conv().apply(x));
+  const a = conv().apply(s);
+  const b = conv().apply(s);
+  const c = conv().apply(a);
+  const d = layers.subtract().apply([a, b]);
+  const product = layers.multiply().apply([d, b, c]);
+  const mean = layers.average().apply([product, a, s]);
+  const top = layers.maximum().apply([mean, b, c]);
+  const bottom = layers.minimum().apply([top, a]);
+  const sum = layers.add().apply([bottom, d, s]);
+  const joined = layers.concatenate().apply([layers.subtract().apply([sum, c]), top, s]);
+  const out = layers.dense({ units: 10, activation: 'softmax' }).apply(layers.globalAveragePooling2d().apply(joined));
   return model({ inputs: x, outputs: out, name, preprocessing: { scale: 1 / 255, offset: 0 } });
 }
