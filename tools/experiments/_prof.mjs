@@ -1,0 +1,13 @@
+import * as cw from 'convnet-wasm';
+import { withShortcuts } from './fashion-bn-shortcuts.mjs';
+await cw.init();
+const data = await cw.datasets.fashionMnist();
+const n = 64 * 40;
+const x = data.train.images.subarray(0, n * 784);
+const y = data.train.labels.subarray(0, n);
+const network = { translation: 0.1, flip: true, erasing: 0, dropout: 0.3, filters: [32, 64, 128], head: 'globalAverage', denseUnits: 0 };
+const m = (process.argv[2] === 'graph' ? withShortcuts(cw, network) : cw.models.fashionConvNetBN(network)).compile({ optimizer: 'adam', learningRate: 0.001, seed: 1 });
+const start = performance.now();
+await m.fit(x, y, { epochs: 1, batchSize: 64, microBatchSize: 32, workers: 1, verbose: 0 });
+console.log(process.argv[2], ((performance.now() - start) / 1000).toFixed(2));
+process.exit(0);
