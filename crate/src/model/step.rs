@@ -366,40 +366,55 @@ mod tests {
         }
     );
 
+    /// Builds a graph of `layers` reading `inputs` (5×5×2 inputs, three examples; layer 2 a batch
+    /// normalisation of 3 channels, its moving statistics away from (0, 1), so that inference's
+    /// normalisation is not the identity), checks which tensors get a gradient buffer of their
+    /// own, then runs [`check_backward`].
+    fn check_graph_backward(
+        name: &str,
+        layers: serde_json::Value,
+        inputs: serde_json::Value,
+        shared: &[bool],
+        seed: u64,
+    ) {
+        let spec = serde_json::from_value(json!({
+            "input_shape": [5, 5, 2], "layers": layers, "inputs": inputs,
+            "loss": {"type": "sparse_categorical_crossentropy"},
+            "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
+        }))
+        .unwrap();
+        let mut model = Model::new(&spec, 3).unwrap();
+        assert_eq!(model.shared, shared, "{name}: tensors with a gradient buffer of their own");
+        let mut rng = Rng::new(seed);
+        let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
+        let mut params = model.params().to_vec();
+        let (_, moving) = model.layer_params(2).unwrap();
+        for (k, p) in params[moving.clone()].iter_mut().enumerate() {
+            *p = if k < 3 { 0.1 * k as f32 } else { 0.5 + 0.25 * k as f32 };
+        }
+        model.set_params(&params).unwrap();
+        check_backward(name, &mut model, &x, &[0, 3, 1], moving, 200);
+    }
+
     kernel_test!(
         fn residual_blocks_gradients_match_finite_differences() {
             // Two residual blocks as TF.js users write them, an add and a subtract each reading
             // a tensor read by nothing else (input 0) and read by the next layer alone: backward
             // leaves their input 0's gradient where it is, in the delta buffer, for the layer
             // before. Tensors 1 and 5 are the shortcuts, each with a buffer of its own.
-            let spec = serde_json::from_value(json!({
-                "input_shape": [5, 5, 2],
-                "layers": [
-                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
-                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same"},
-                    {"type": "batch_normalization"},
-                    {"type": "add"},
-                    {"type": "activation", "activation": "tanh"},
-                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
-                    {"type": "subtract"},
-                    {"type": "global_average_pool2d"},
-                    {"type": "dense", "units": 4, "activation": "softmax"}],
-                "inputs": [[0], [1], [2], [3, 1], [4], [5], [6, 5], [7], [8]],
-                "loss": {"type": "sparse_categorical_crossentropy"},
-                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
-            }))
-            .unwrap();
-            let mut model = Model::new(&spec, 3).unwrap();
-            assert_eq!(model.shared, [false, true, false, false, false, true, false, false, false, false]);
-            let mut rng = Rng::new(5);
-            let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
-            let mut params = model.params().to_vec();
-            let (_, moving) = model.layer_params(2).unwrap();
-            for (k, p) in params[moving.clone()].iter_mut().enumerate() {
-                *p = if k < 3 { 0.1 * k as f32 } else { 0.5 + 0.25 * k as f32 };
-            }
-            model.set_params(&params).unwrap();
-            check_backward("residual blocks", &mut model, &x, &[0, 3, 1], moving, 200);
+            let layers = json!([
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same"},
+                {"type": "batch_normalization"},
+                {"type": "add"},
+                {"type": "activation", "activation": "tanh"},
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
+                {"type": "subtract"},
+                {"type": "global_average_pool2d"},
+                {"type": "dense", "units": 4, "activation": "softmax"}]);
+            let inputs = json!([[0], [1], [2], [3, 1], [4], [5], [6, 5], [7], [8]]);
+            let shared = [false, true, false, false, false, true, false, false, false, false];
+            check_graph_backward("residual blocks", layers, inputs, &shared, 5);
         }
     );
 
@@ -410,35 +425,19 @@ mod tests {
             // layer 6 concatenates channels of 3, 3 and 2 (the input's). Every way backward routes
             // a gradient: passed on, written to a tensor's own buffer, added to it, through a
             // merge's other inputs.
-            let spec = serde_json::from_value(json!({
-                "input_shape": [5, 5, 2],
-                "layers": [
-                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
-                    {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same"},
-                    {"type": "batch_normalization"},
-                    {"type": "add"},
-                    {"type": "activation", "activation": "tanh"},
-                    {"type": "add"},
-                    {"type": "concatenate"},
-                    {"type": "global_average_pool2d"},
-                    {"type": "dense", "units": 4, "activation": "softmax"}],
-                "inputs": [[0], [1], [2], [3, 1], [1], [4, 2, 5], [6, 1, 0], [7], [8]],
-                "loss": {"type": "sparse_categorical_crossentropy"},
-                "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.01},
-            }))
-            .unwrap();
-            let mut model = Model::new(&spec, 3).unwrap();
-            assert_eq!(model.shared, [false, true, true, false, true, true, false, false, false, false]);
-            let mut rng = Rng::new(4);
-            let x: Vec<f32> = (0..3 * 50).map(|_| rng.uniform(-1.0, 1.2)).collect();
-            // Moving statistics away from (0, 1), so inference's normalisation is not the identity.
-            let mut params = model.params().to_vec();
-            let (_, moving) = model.layer_params(2).unwrap();
-            for (k, p) in params[moving.clone()].iter_mut().enumerate() {
-                *p = if k < 3 { 0.1 * k as f32 } else { 0.5 + 0.25 * k as f32 };
-            }
-            model.set_params(&params).unwrap();
-            check_backward("graph", &mut model, &x, &[0, 3, 1], moving, 200);
+            let layers = json!([
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "tanh"},
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same"},
+                {"type": "batch_normalization"},
+                {"type": "add"},
+                {"type": "activation", "activation": "tanh"},
+                {"type": "add"},
+                {"type": "concatenate"},
+                {"type": "global_average_pool2d"},
+                {"type": "dense", "units": 4, "activation": "softmax"}]);
+            let inputs = json!([[0], [1], [2], [3, 1], [1], [4, 2, 5], [6, 1, 0], [7], [8]]);
+            let shared = [false, true, true, false, true, true, false, false, false, false];
+            check_graph_backward("graph", layers, inputs, &shared, 4);
         }
     );
 
