@@ -15,16 +15,18 @@
 // training images and validates on none. --arch skip builds the same network as a graph with
 // identity shortcuts around the second conv of the first two stages (relu(bn(conv(x)) + x), the
 // same arithmetic plus two adds), through input(), apply() and model(). --convs sets the Conv–BN–ReLU
-// blocks per stage (2,2,1; fashion-bn-stages.mjs).
+// blocks per stage (2,2,1; fashion-bn-stages.mjs). --arch resnet trains a deeper residual network
+// of about the same arithmetic instead (fashion-bn-resnet.mjs).
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--arch plain|skip] [--convs 2,2,1] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--arch plain|skip|resnet] [--convs 2,2,1] [--test [--train-all]] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as cw from 'convnet-wasm';
 import { withShortcuts } from './fashion-bn-shortcuts.mjs';
 import { withStages } from './fashion-bn-stages.mjs';
+import { resNet } from './fashion-bn-resnet.mjs';
 import { errorCurveSvg } from '../../dist/cli/curve-svg.js';
 
 const { values: opts, positionals } = parseArgs({
@@ -74,11 +76,11 @@ const network = {
   head: opts.head,
   denseUnits: Number(opts.dense),
 };
-if (opts.arch !== 'plain' && opts.arch !== 'skip') throw new Error(`--arch must be plain or skip, got ${opts.arch}`);
+if (!['plain', 'skip', 'resnet'].includes(opts.arch)) throw new Error(`--arch must be plain, skip or resnet, got ${opts.arch}`);
 const convs = opts.convs.split(',').map(Number);
 // The library's network unless the blocks per stage differ, so that runs without --convs keep their bits.
 const stages = convs.join(',') !== '2,2,1';
-if (stages && opts.arch !== 'plain') throw new Error('--convs and --arch skip do not combine');
+if (stages && opts.arch !== 'plain') throw new Error(`--convs and --arch ${opts.arch} do not combine`);
 
 const outDir = opts.tag ? `out/fashion-bn-${opts.tag}` : 'out/fashion-bn';
 const BATCH = 64;
@@ -87,7 +89,7 @@ await cw.init();
 const data = await cw.datasets.fashionMnist();
 const { train, validation } = opts['train-all'] ? { train: data.train, validation: undefined } : cw.trainValidationSplit(data.train, 55_000);
 const steps = Math.ceil(train.count / BATCH);
-const model = (opts.arch === 'skip' ? withShortcuts(cw, network) : stages ? withStages(cw, network, convs) : cw.models.fashionConvNetBN(network)).compile({
+const model = (opts.arch === 'skip' ? withShortcuts(cw, network) : opts.arch === 'resnet' ? resNet(cw, network) : stages ? withStages(cw, network, convs) : cw.models.fashionConvNetBN(network)).compile({
   optimizer,
   learningRate:
     opts.schedule === 'step'
@@ -99,7 +101,7 @@ const model = (opts.arch === 'skip' ? withShortcuts(cw, network) : stages ? with
 });
 console.log(model.summary());
 console.log(
-  `${opts.arch === 'skip' ? 'shortcuts around the 2nd and 4th convs, ' : ''}${stages ? `blocks per stage ${convs.join(', ')}, ` : ''}epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
+  `${opts.arch === 'skip' ? 'shortcuts around the 2nd and 4th convs, ' : opts.arch === 'resnet' ? 'residual network (fashion-bn-resnet.mjs), ' : ''}${stages ? `blocks per stage ${convs.join(', ')}, ` : ''}epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
     `${train.count} training images, test set ${opts.test ? 'evaluated once at the end' : 'not read'}`,
 );
 let epochStart = 0;
@@ -134,7 +136,7 @@ const series = [
   { name: 'train (augmented)', values: h.accuracy.map((a) => 100 * (1 - a)) },
   ...(validation ? [{ name: 'validation', values: h.val_accuracy.map((a) => 100 * (1 - a)) }] : []),
 ];
-const title = `fashionConvNetBN${opts.arch === 'skip' ? ' with shortcuts' : ''}${stages ? ` (blocks ${convs.join('/')})` : ''}, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
+const title = `${opts.arch === 'resnet' ? 'residual network' : 'fashionConvNetBN'}${opts.arch === 'skip' ? ' with shortcuts' : ''}${stages ? ` (blocks ${convs.join('/')})` : ''}, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
 writeFileSync(`${outDir}/curve.svg`, errorCurveSvg({ title, series }));
 await model.save(`file://${outDir}/model`);
 model.dispose();
