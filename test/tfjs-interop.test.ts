@@ -22,7 +22,7 @@ beforeAll(async () => {
 afterAll(() => rm(tmp, { recursive: true, force: true }));
 
 /** Our probabilities against TF.js's for the first 100 test images (raw pixels as floats). */
-async function compare(model: cw.Sequential, data: Dataset) {
+async function compare(model: cw.LayersModel, data: Dataset) {
   const n = 100;
   const pixels = data.test.images.subarray(0, n * 784);
   const ours = model.predict(pixels);
@@ -111,6 +111,28 @@ describe('TF.js Layers format', () => {
     ours.dispose();
     t.dispose();
   });
+
+  it("names the input's Rescaling so that it does not collide with a layer called rescaling, in a stack and a graph", async () => {
+    const conv = (name: string) => cw.layers.conv2d({ filters: 4, kernelSize: 3, padding: 'same', activation: 'relu', name });
+    const head = () => [cw.layers.globalAveragePooling2d({ name: 'pool' }), cw.layers.dense({ units: 10, activation: 'softmax', name: 'out' })] as const;
+    const stack = new cw.Sequential({ inputShape: [28, 28, 1], preprocessing: { scale: 1 / 255, offset: 0 }, layers: [conv('rescaling'), conv('rescaling_1'), ...head()] });
+    const x = cw.input({ shape: [28, 28, 1], name: 'rescaling_2' });
+    const a = conv('rescaling').apply(x);
+    const [pool, out] = head();
+    const sum = cw.layers.add({ name: 'sum' }).apply([a, conv('rescaling_1').apply(a)]);
+    const graph = cw.model({ inputs: x, outputs: out.apply(pool.apply(sum)), preprocessing: { scale: 1 / 255, offset: 0 } });
+    for (const m of [stack, graph]) {
+      m.compile({ optimizer: 'adam', seed: 5 });
+      await m.fit(fashion.train.images.subarray(0, 64 * 784), fashion.train.labels.subarray(0, 64), { batchSize: 32 });
+      const names = cw.toTfjsLayers(m).modelTopology.config.layers.map((l) => String(l.config.name));
+      expect(names).toContain(m === stack ? 'rescaling_2' : 'rescaling_3');
+      expect(new Set(names).size).toBe(names.length);
+      const { worst, sameClass } = await compare(m, fashion);
+      expect(sameClass).toBe(100);
+      expect(worst).toBeLessThan(1e-5);
+      m.dispose();
+    }
+  }, 120_000);
 
   it('refuses layers TF.js has no equivalent for, naming the layer', () => {
     expect(() => cw.toTfjsLayers(cw.models.leNet5().compile({ optimizer: 'sdlm' }))).toThrow(

@@ -82,14 +82,19 @@ export function toTfjsLayers(model: LayersModel): TfjsArtifacts {
   };
   const base = (name: string) => ({ name, trainable: true, dtype: 'float32' });
   const { scale, offset } = model.preprocessing;
+  const { inputName } = model;
+  // TF.js refuses two layers of one name: the Rescaling takes the first free of rescaling,
+  // rescaling_1, … (a user's layer may be called rescaling).
+  const taken = new Set([inputName, ...model.layers.map((l) => l.name!)]);
+  let rescalingName = 'rescaling';
+  for (let k = 1; taken.has(rescalingName); k++) rescalingName = `rescaling_${k}`;
   const keras: KerasLayer[] = [
-    { class_name: 'Rescaling', config: { ...base('rescaling'), batch_input_shape: [null, ...model.inputShape], scale, offset } },
+    { class_name: 'Rescaling', config: { ...base(rescalingName), batch_input_shape: [null, ...model.inputShape], scale, offset } },
   ];
   // Each tensor's shape, and the layer TF.js reads it from (layers left out in inference, the
   // augmentation, stand for their input; the input is the Rescaling's output).
-  const { inputName } = model;
   const shapes = new Map<string, Shape3>([[inputName, model.inputShape]]);
-  const source = new Map<string, string>([[inputName, 'rescaling']]);
+  const source = new Map<string, string>([[inputName, rescalingName]]);
   const inbound: string[][] = [[inputName]];
   const summaries = model.layerSummaries();
   model.layers.forEach((layer, i) => {
