@@ -1,5 +1,5 @@
-// A deeper residual network of about fashionConvNetBN's arithmetic (19.9 million multiply-adds
-// per image against 22.0): Conv–BN–ReLU stems and residual blocks (conv–BN–ReLU–conv–BN added to
+// A deeper residual network of about fashionConvNetBN's arithmetic (20.2 million connections per
+// image in summary()'s count, against 22.0): Conv–BN–ReLU stems and residual blocks (conv–BN–ReLU–conv–BN added to
 // the block's input, ReLU) at 28×28×16 (one block), 14×14×32 (two) and 7×7×64 (two), max-pooling
 // between the stages, each stage widened by a Conv–BN–ReLU of its own; global average pooling,
 // dropout and a softmax. Twelve convs deep against the recipe's five.
