@@ -605,8 +605,8 @@ impl Model {
                 training,
                 version: self.params_version,
             });
+            let first = &before[s.inputs[0]][..batch * s.in_len];
             for (k, &t) in s.inputs.iter().enumerate().skip(1) {
-                let first = &before[s.inputs[0]][..batch * s.in_len];
                 s.layer.merge_forward(k, first, &before[t][..batch * s.more_lens[k - 1]], y);
             }
         }
