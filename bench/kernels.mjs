@@ -101,6 +101,8 @@ const layers = [
   ['fashionConvNetBN', 'batch norm, 14×14×64', () => bench.KernelBench.batch_norm(B, 14, 14, 64)],
   ['fashionConvNetBN', 'conv5 3×3, 64→128, 7×7 same', () => bench.KernelBench.conv2d(B, 7, 7, 64, 128, 3, 1, true, false)],
   ['fashionConvNetBN', 'batch norm, 7×7×128', () => bench.KernelBench.batch_norm(B, 7, 7, 128)],
+  ['residual network (tools/experiments)', 'conv 3×3, 16→16, 28×28 same', () => bench.KernelBench.conv2d(B, 28, 28, 16, 16, 3, 1, true, false)],
+  ['residual network (tools/experiments)', 'conv 3×3, 16→32, 14×14 same', () => bench.KernelBench.conv2d(B, 14, 14, 16, 32, 3, 1, true, false)],
 ];
 
 // `--only S`: just the layers whose name or network contains S, printed, not written (for trying a kernel).

@@ -10,7 +10,7 @@ use super::{direct, im2col, winograd};
 /// alone, so a layer always runs the same one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ConvAlgo {
-    /// Winograd F(2×2, 3×3) or F(4×4, 3×3) ([`winograd`]): 3×3, stride 1, 'same', ≥ 32
+    /// Winograd F(2×2, 3×3) or F(4×4, 3×3) ([`winograd`]): 3×3, stride 1, 'same', ≥ 16
     /// channels in and out; the tile is the one with fewer products for the map's size.
     Winograd(winograd::Tile),
     /// Direct kernels for one input channel under simd128 ([`direct`]); the input gradient runs

@@ -56,8 +56,10 @@ fn plane(t: usize, ch: usize) -> usize {
 }
 
 /// Fewest input and output channels for the transform: with few channels the transforms, not
-/// the products, would dominate. The Fashion ConvNets' layers have 32–256.
-const MIN_CHANNELS: usize = 32;
+/// the products, would dominate. At 16 channels (28×28, batch 32) Winograd still takes about 0.7×
+/// the GEMM path's forward time and 0.6× its backward; at 8 its forward is slower
+/// (docs/performance.md).
+const MIN_CHANNELS: usize = 16;
 
 /// F(2×2)'s input gradient: its kernel is turned by 180°: `G·J = P·G` with `J` the 3×3 flip and
 /// `P` the permutation of `G`'s rows that swaps the first and last, so its transform is `U` with
@@ -1028,7 +1030,12 @@ mod tests {
         fn gradients_match_direct_convolution_to_rounding() {
             let mut rng = test_rng(44);
             for tile in TILES {
-                for p in [params(2, 5, 4, 32, 32), params(2, 7, 6, 32, 40), params(1, 14, 14, 64, 32)] {
+                for p in [
+                    params(2, 5, 4, 32, 32),
+                    params(2, 7, 6, 32, 40),
+                    params(1, 14, 14, 64, 32),
+                    params(2, 9, 10, 16, 24),
+                ] {
                     let (x, w) = (random_vec(&mut rng, p.x_len()), random_vec(&mut rng, p.w_len()));
                     let dy = random_vec(&mut rng, p.y_len());
                     let [gx, gw, _] = fast_backward(tile, &p, &x, &w, &dy, false);
@@ -1051,12 +1058,14 @@ mod tests {
     );
 
     kernel_test!(
-        fn applies_to_the_fashion_layers_only() {
-            for (h, ci, co) in [(14, 64, 128), (14, 128, 128), (7, 128, 256), (7, 256, 256)] {
+        fn applies_to_3x3_same_layers_of_16_channels_or_more() {
+            for (h, ci, co) in [(14, 64, 128), (14, 128, 128), (7, 128, 256), (7, 256, 256), (28, 16, 16), (14, 16, 32)]
+            {
                 assert!(applies(&params(32, h, h, ci, co)), "{h}×{h}, {ci} → {co}");
             }
             assert!(!applies(&params(1, 28, 28, 1, 64)), "one input channel");
-            assert!(!applies(&params(1, 8, 8, 16, 32)), "16 channels");
+            assert!(!applies(&params(1, 8, 8, 8, 32)), "8 channels in");
+            assert!(!applies(&params(1, 8, 8, 32, 8)), "8 channels out");
             assert!(!applies(&params(1, 8, 8, 36, 32)), "36 channels: not whole panels");
             let strided = Conv2dParams { stride_h: 2, stride_w: 2, ..params(1, 8, 8, 32, 32) };
             let valid = Conv2dParams { padding: Padding::Valid, ..params(1, 8, 8, 32, 32) };
@@ -1091,6 +1100,8 @@ mod tests {
                 params(5, 3, 3, 32, 32),
                 params(1, 5, 8, 64, 40),
                 params(2, 10, 9, 32, 32),
+                params(2, 9, 10, 16, 24),
+                params(1, 12, 11, 24, 16),
             ] {
                 let (x, w, b) =
                     (random_vec(&mut rng, p.x_len()), random_vec(&mut rng, p.w_len()), random_vec(&mut rng, p.out_c));
