@@ -25,6 +25,8 @@ export { models, fashionConvNet, fashionConvNetBN, trainValidationSplit } from '
 export type { FashionConvNetOptions, FashionConvNetBNOptions } from './models.js';
 export { leNet5, leNet5Schedule, PAPER_ETAS, CONVNET_ETAS, C3_CONNECTIONS, DIGIT_BITMAPS, rbfPrototypes } from './lenet.js';
 export type { LeNet5Options } from './lenet.js';
+export { testTimeViews, MAX_VIEWS } from './views.js';
+export type { View, ViewFlip } from './views.js';
 export { cosineDecayPerEpoch } from './schedules.js';
 export type { CosineDecayPerEpochOptions } from './schedules.js';
 export { datasets, fashionMnist, mnist, parseIdx, datasetFromBytes } from './datasets.js';

@@ -16,6 +16,7 @@ import type { CallbackModel, History } from './callbacks/base.js';
 import { fit, type Batch, type FitConfig, type FitHost } from './training.js';
 import { checkKeys, describe, isObject } from './validate.js';
 import { modelArtifacts, writeArtifacts, type ModelDescription } from './io.js';
+import { encodeViews, type View } from './views.js';
 
 /** One weight tensor, as {@link LayersModel.getWeights} gives it. */
 export interface WeightTensor {
@@ -384,17 +385,24 @@ export class LayersModel implements CallbackModel {
     return fit(host, x, y, config);
   }
 
-  /** Loss, accuracy and confusion matrix on labelled data, in batches of `batchSize` (default 256). */
-  evaluate(x: Inputs, y: Labels, config: { batchSize?: number } = {}): Evaluation {
+  /**
+   * Loss, accuracy and confusion matrix on labelled data, in batches of `batchSize` (default
+   * 256). With `views` (test-time augmentation, e.g. {@link testTimeViews}), on the class
+   * probabilities averaged over the views of each image: the loss is then the cross-entropy of
+   * those probabilities (label smoothing as compiled, clipped to [1e-7, 1 − 1e-7] as Keras clips
+   * probabilities) plus the weight penalties.
+   */
+  evaluate(x: Inputs, y: Labels, config: { batchSize?: number; views?: readonly View[] } = {}): Evaluation {
     const model = this.model('evaluate()');
-    checkKeys(`${this.name}.evaluate()`, config, ['batchSize']);
+    checkKeys(`${this.name}.evaluate()`, config, ['batchSize', 'views']);
     const n = this.checkData('evaluate()', x, y);
     const batchSize = this.evaluationBatch('evaluate()', config.batchSize);
+    const views = encodeViews(`${this.name}.evaluate()`, config.views, this.inputShape);
     const labels = Uint32Array.from(y);
     const outputs: Float32Array[] = [];
     for (let from = 0; from < n; from += batchSize) {
       const { bx, by } = this.gather(x, y, null, from, Math.min(from + batchSize, n));
-      outputs.push(this.call('evaluate()', () => model.evaluate(bx, by)));
+      outputs.push(this.call('evaluate()', () => (views ? model.evaluate_views(bx, by, views) : model.evaluate(bx, by))));
     }
     return this.evaluation(outputs, labels, batchSize);
   }
@@ -403,11 +411,12 @@ export class LayersModel implements CallbackModel {
    * {@link LayersModel.evaluate} spread over `workers` (default: the cores in Node, 1 in browsers),
    * whole batches to each, with the current weights; the numbers are `evaluate`'s, since each
    * batch is the same computation wherever it runs and the sums are taken here in batch order.
-   * The workers stay up for later calls, like {@link LayersModel.predictAsync}'s.
+   * The workers stay up for later calls, like {@link LayersModel.predictAsync}'s. `views` as
+   * for `evaluate`.
    */
-  async evaluateAsync(x: Inputs, y: Labels, config: { batchSize?: number; workers?: number } = {}): Promise<Evaluation> {
+  async evaluateAsync(x: Inputs, y: Labels, config: { batchSize?: number; workers?: number; views?: readonly View[] } = {}): Promise<Evaluation> {
     this.model('evaluateAsync()');
-    checkKeys(`${this.name}.evaluateAsync()`, config, ['batchSize', 'workers']);
+    checkKeys(`${this.name}.evaluateAsync()`, config, ['batchSize', 'workers', 'views']);
     this.begin('evaluateAsync()');
     try {
       return await this.evaluateOnWorkers('evaluateAsync()', x, y, config);
@@ -417,15 +426,16 @@ export class LayersModel implements CallbackModel {
   }
 
   /** Evaluation on the worker pool; also fit()'s validation when it trains on workers. */
-  private async evaluateOnWorkers(what: string, x: Inputs, y: Labels, config: { batchSize?: number; workers?: number }): Promise<Evaluation> {
+  private async evaluateOnWorkers(what: string, x: Inputs, y: Labels, config: { batchSize?: number; workers?: number; views?: readonly View[] }): Promise<Evaluation> {
     const model = this.model(what);
     const n = this.checkData(what, x, y);
     const batchSize = this.evaluationBatch(what, config.batchSize);
+    const views = encodeViews(`${this.name}.${what}`, config.views, this.inputShape);
     const workers = Math.min(this.workerCount(what, config.workers), Math.ceil(n / batchSize));
-    if (workers === 1) return this.evaluate(x, y, { batchSize });
+    if (workers === 1) return this.evaluate(x, y, { batchSize, ...(config.views ? { views: config.views } : {}) });
     const pool = await this.workerPool(workers);
     const labels = Uint32Array.from(y);
-    const parts = await pool.evaluate(this.call(what, () => model.weights()), x, labels, batchSize);
+    const parts = await pool.evaluate(this.call(what, () => model.weights()), x, labels, batchSize, views);
     // Each batch's [loss, correct, probabilities…], in batch order.
     const classes = this.outputShape[2];
     const outputs: Float32Array[] = [];
@@ -461,20 +471,25 @@ export class LayersModel implements CallbackModel {
     return { loss: lossSum / n, accuracy: correct / n, confusionMatrix };
   }
 
-  /** Class probabilities: N·classes values, in batches of `batchSize` (default 256). */
-  predict(x: Inputs, config: { batchSize?: number } = {}): Float32Array {
+  /**
+   * Class probabilities: N·classes values, in batches of `batchSize` (default 256). With `views`
+   * (test-time augmentation, e.g. {@link testTimeViews}), each image's probabilities averaged
+   * over its views, computed in the wasm.
+   */
+  predict(x: Inputs, config: { batchSize?: number; views?: readonly View[] } = {}): Float32Array {
     const model = this.model('predict()');
-    checkKeys(`${this.name}.predict()`, config, ['batchSize']);
+    checkKeys(`${this.name}.predict()`, config, ['batchSize', 'views']);
     const n = this.checkData('predict()', x);
     const batchSize = config.batchSize ?? 256;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.predict(): batchSize must be an integer ≥ 1, got ${batchSize}`);
+    const views = encodeViews(`${this.name}.predict()`, config.views, this.inputShape);
     const classes = this.outputShape[2];
     const out = new Float32Array(n * classes);
     const per = this.exampleLength;
     for (let from = 0; from < n; from += batchSize) {
       const to = Math.min(from + batchSize, n);
       const bx = x.subarray(from * per, to * per);
-      out.set(this.call('predict()', () => model.predict(bx)), from * classes);
+      out.set(this.call('predict()', () => (views ? model.predict_views(bx, views) : model.predict(bx))), from * classes);
     }
     return out;
   }
@@ -511,9 +526,9 @@ export class LayersModel implements CallbackModel {
    * `predict` spread over `workers` (default: the cores in Node, 1 in browsers) worker threads
    * or Web Workers, each with its own wasm instance and a copy of the current weights; the
    * results are `predict`'s, byte for byte. The workers stay up for later calls (without keeping
-   * Node running) until `dispose()`.
+   * Node running) until `dispose()`. `views` as for `predict`.
    */
-  async predictAsync(x: Inputs, config: { batchSize?: number; workers?: number } = {}): Promise<Float32Array> {
+  async predictAsync(x: Inputs, config: { batchSize?: number; workers?: number; views?: readonly View[] } = {}): Promise<Float32Array> {
     this.model('predictAsync()');
     this.begin('predictAsync()');
     try {
@@ -523,16 +538,17 @@ export class LayersModel implements CallbackModel {
     }
   }
 
-  private async predictOnWorkers(x: Inputs, config: { batchSize?: number; workers?: number }): Promise<Float32Array> {
+  private async predictOnWorkers(x: Inputs, config: { batchSize?: number; workers?: number; views?: readonly View[] }): Promise<Float32Array> {
     const model = this.model('predictAsync()');
-    checkKeys(`${this.name}.predictAsync()`, config, ['batchSize', 'workers']);
+    checkKeys(`${this.name}.predictAsync()`, config, ['batchSize', 'workers', 'views']);
     const n = this.checkData('predictAsync()', x);
     const batchSize = config.batchSize ?? 256;
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new InvalidArgumentError(`${this.name}.predictAsync(): batchSize must be an integer ≥ 1, got ${batchSize}`);
+    const views = encodeViews(`${this.name}.predictAsync()`, config.views, this.inputShape);
     const workers = Math.min(this.workerCount('predictAsync()', config.workers), n);
-    if (workers === 1) return this.predict(x, { batchSize });
+    if (workers === 1) return this.predict(x, { batchSize, ...(config.views ? { views: config.views } : {}) });
     const pool = await this.workerPool(workers);
-    return pool.predict(this.call('predictAsync()', () => model.weights()), x, n, batchSize);
+    return pool.predict(this.call('predictAsync()', () => model.weights()), x, n, batchSize, views);
   }
 
   /**

@@ -35,7 +35,13 @@ export function serveGradients(
           const bx = m.x.subarray(from * per, to * per);
           // An evaluation's batch gives [loss, correct, probabilities…], a prediction's the probabilities.
           const labels = m.type === 'evaluate' ? m.labels.subarray(from, to) : undefined;
-          chunks.push(callWasm('gradient worker', () => (labels ? built.evaluate(bx, labels) : built.predict(bx))));
+          const views = m.views;
+          chunks.push(
+            callWasm('gradient worker', () => {
+              if (labels) return views ? built.evaluate_views(bx, labels, views) : built.evaluate(bx, labels);
+              return views ? built.predict_views(bx, views) : built.predict(bx);
+            }),
+          );
         }
         const out = new Float32Array(chunks.reduce((s, c) => s + c.length, 0));
         chunks.reduce((at, c) => (out.set(c, at), at + c.length), 0);

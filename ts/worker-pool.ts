@@ -30,8 +30,8 @@ export type GradientRequest =
       /** An array the worker's last result came in, given back for it to fill again. */
       reuse?: Float32Array | undefined;
     }
-  | { type: 'predict'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; batchSize: number }
-  | { type: 'evaluate'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; labels: Uint32Array; batchSize: number };
+  | { type: 'predict'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; batchSize: number; views?: Int32Array | undefined }
+  | { type: 'evaluate'; id: number; weights: Float32Array; x: Uint8Array | Float32Array; labels: Uint32Array; batchSize: number; views?: Int32Array | undefined };
 /** A result: a step's gradient parts (and the step's weights array, given back) or predictions. */
 export type GradientResult = { parts: Float32Array; weights?: Float32Array };
 export type GradientReply = { type: 'ready' } | ({ type: 'result'; id: number } & GradientResult) | { type: 'error'; id?: number; message: string };
@@ -252,16 +252,16 @@ export class WorkerPool {
    * Inference split across the workers: each predicts a contiguous share of `x` (in batches of
    * `batchSize`) with `weights`, which the last worker takes over (detached here); the shares
    * are joined in order. Each example's result does not depend on the batch it is in, so this
-   * gives `predict`'s bytes.
+   * gives `predict`'s bytes. `views`: test-time views, packed (see views.ts).
    */
-  async predict(weights: Float32Array, x: Uint8Array | Float32Array, n: number, batchSize: number): Promise<Float32Array> {
+  async predict(weights: Float32Array, x: Uint8Array | Float32Array, n: number, batchSize: number, views?: Int32Array): Promise<Float32Array> {
     const per = x.length / n;
     const used = Math.min(this.workers.length, n);
     const jobs: Promise<GradientResult>[] = [];
     for (let w = 0, from = 0; w < used; w++) {
       const take = Math.floor(n / used) + (w < n % used ? 1 : 0);
       // `weights` is the caller's copy (`model.weights()`): the last worker takes it.
-      jobs.push(this.workers[w]!.run({ type: 'predict', id: this.nextId++, weights, x: x.slice(from * per, (from + take) * per), batchSize }, w === used - 1));
+      jobs.push(this.workers[w]!.run({ type: 'predict', id: this.nextId++, weights, x: x.slice(from * per, (from + take) * per), batchSize, views }, w === used - 1));
       from += take;
     }
     const results = (await Promise.all(jobs)).map((r) => r.parts);
@@ -275,7 +275,7 @@ export class WorkerPool {
    * contiguous run of batches with `weights` (which the last worker takes over) and returns each
    * batch's `[loss, correct, probabilities…]`; the runs are joined in batch order.
    */
-  async evaluate(weights: Float32Array, x: Uint8Array | Float32Array, labels: Uint32Array, batchSize: number): Promise<Float32Array> {
+  async evaluate(weights: Float32Array, x: Uint8Array | Float32Array, labels: Uint32Array, batchSize: number, views?: Int32Array): Promise<Float32Array> {
     const n = labels.length;
     const per = x.length / n;
     const batches = Math.ceil(n / batchSize);
@@ -285,7 +285,7 @@ export class WorkerPool {
       const take = Math.floor(batches / used) + (w < batches % used ? 1 : 0);
       const from = first * batchSize;
       const to = Math.min(n, (first + take) * batchSize);
-      const request = { type: 'evaluate' as const, id: this.nextId++, weights, x: x.slice(from * per, to * per), labels: labels.slice(from, to), batchSize };
+      const request = { type: 'evaluate' as const, id: this.nextId++, weights, x: x.slice(from * per, to * per), labels: labels.slice(from, to), batchSize, views };
       jobs.push(this.workers[w]!.run(request, w === used - 1));
       first += take;
     }

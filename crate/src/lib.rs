@@ -283,6 +283,19 @@ impl WasmModel {
         Batch::from_js(x)?.with(|x| self.inner.evaluate(x, labels)).map_err(js_error)
     }
 
+    /// Class probabilities averaged over views of each example: `views` holds `[dx, dy,
+    /// horizontal flip, vertical flip]` per view (see `model::views`).
+    pub fn predict_views(&mut self, x: &JsValue, views: &[i32]) -> Result<Vec<f32>, JsValue> {
+        let views = self.inner.parse_views(views).map_err(js_error)?;
+        Batch::from_js(x)?.with(|x| self.inner.predict_views(x, &views)).map_err(js_error)
+    }
+
+    /// `[loss, correct, probabilities…]` on the probabilities averaged over views.
+    pub fn evaluate_views(&mut self, x: &JsValue, labels: &[u32], views: &[i32]) -> Result<Vec<f32>, JsValue> {
+        let views = self.inner.parse_views(views).map_err(js_error)?;
+        Batch::from_js(x)?.with(|x| self.inner.evaluate_views(x, labels, &views)).map_err(js_error)
+    }
+
     /// A random permutation of `0..n` from the model's seeded generator.
     pub fn permutation(&mut self, n: usize) -> Vec<u32> {
         self.inner.permutation(n)

@@ -527,3 +527,84 @@ kernel_test!(
         }
     }
 );
+
+kernel_test!(
+    fn views_average_the_probabilities_of_moved_and_flipped_inputs() {
+        use convnet_wasm::kernels::views::view_images;
+        use convnet_wasm::kernels::warp::ImageParams;
+        let spec: ModelSpec = serde_json::from_value(json!({
+            "input_shape": [6, 5, 2], "input_scale": 0.01, "input_offset": -0.5,
+            "layers": [
+                {"type": "conv2d", "filters": 3, "kernel_size": [3, 3], "padding": "same", "activation": "relu"},
+                {"type": "flatten"}, {"type": "dense", "units": 4, "activation": "softmax"}],
+            "loss": {"type": "sparse_categorical_crossentropy", "label_smoothing": 0.1},
+            "optimizer": {"type": "sgd"}, "learning_rate": {"type": "constant", "value": 0.1},
+        }))
+        .unwrap();
+        let mut m = Model::new(&spec, 7).unwrap();
+        let per = m.input_len();
+        // More than two of inference's chunks, the last one short.
+        let n = 37;
+        let pixels: Vec<u8> = (0..n * per).map(|i| (i * 53 % 256) as u8).collect();
+        let floats: Vec<f32> = pixels.iter().map(|&p| -0.5 + 0.01 * p as f32).collect();
+        let bits = |v: &[f32]| v.iter().map(|f| f.to_bits()).collect::<Vec<_>>();
+
+        // The identity alone is predict.
+        let identity = m.parse_views(&[0, 0, 0, 0]).unwrap();
+        let plain = m.predict(Input::U8(&pixels)).unwrap();
+        assert_eq!(bits(&m.predict_views(Input::U8(&pixels), &identity).unwrap()), bits(&plain));
+
+        // Several views: the mean of predict on each view of the model's input (zeros, not the
+        // pixels' offset, where a move leaves the image), summed in the order given.
+        let views = m.parse_views(&[0, 0, 0, 0, 1, 0, 0, 0, 0, -2, 1, 0, -1, 1, 1, 1]).unwrap();
+        let p = ImageParams { batch: n, h: 6, w: 5, c: 2 };
+        let mut want: Vec<f32> = Vec::new();
+        for &v in &views {
+            let mut y = vec![0.0; floats.len()];
+            view_images(&p, v, &floats, &mut y);
+            let q = m.predict(Input::F32(&y)).unwrap();
+            if want.is_empty() {
+                want = q;
+            } else {
+                want.iter_mut().zip(&q).for_each(|(a, b)| *a += b);
+            }
+        }
+        want.iter_mut().for_each(|a| *a /= views.len() as f32);
+        let got = m.predict_views(Input::U8(&pixels), &views).unwrap();
+        assert_eq!(bits(&got), bits(&want));
+        assert_ne!(bits(&got), bits(&plain));
+        // Each example alone gets the same bits.
+        for e in [0, 16, 36] {
+            let one = m.predict_views(Input::U8(&pixels[e * per..(e + 1) * per]), &views).unwrap();
+            assert_eq!(bits(&one), bits(&got[e * 4..e * 4 + 4]), "example {e}");
+        }
+
+        // Evaluation on the averaged probabilities: the smoothed cross-entropy, the argmax hits.
+        let labels: Vec<u32> = (0..n as u32).map(|i| i * 3 % 4).collect();
+        let e = m.evaluate_views(Input::U8(&pixels), &labels, &views).unwrap();
+        assert_eq!(bits(&e[2..]), bits(&got));
+        let (mut loss, mut correct) = (0.0f64, 0);
+        for (row, &label) in got.chunks_exact(4).zip(&labels) {
+            for (k, &q) in row.iter().enumerate() {
+                let t = 0.1 / 4.0 + if k == label as usize { 0.9 } else { 0.0 };
+                loss -= t * (q.clamp(1e-7, 1.0 - 1e-7) as f64).ln();
+            }
+            let best = (0..4).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            correct += usize::from(best == label as usize);
+        }
+        assert!((e[0] as f64 - loss / n as f64).abs() < 1e-6, "loss {} against {}", e[0], loss / n as f64);
+        assert_eq!(e[1], correct as f32);
+
+        // Views that cannot be run are refused, naming the view.
+        let err = |flat: &[i32]| m.parse_views(flat).err().unwrap().to_string();
+        assert!(err(&[]).contains("not a whole number of views of 4"), "{}", err(&[]));
+        assert!(err(&[0, 0, 0]).contains("3 values"), "{}", err(&[0, 0, 0]));
+        assert_eq!(
+            err(&[0, 0, 0, 0, 5, 0, 0, 0]),
+            "views[1]: a move of dx 5 and dy 0 leaves nothing of a 6×5 input (|dx| < 5 and |dy| < 6)"
+        );
+        assert_eq!(err(&[0, 0, 2, 0]), "views[0]: the horizontal flip must be 0 or 1, got 2");
+        assert!(err(&vec![0; 4 * 257]).contains("257 views, above the limit of 256"));
+        assert!(m.evaluate_views(Input::U8(&pixels), &labels[1..], &views).is_err());
+    }
+);

@@ -1,5 +1,5 @@
 // Trains the reference networks for a few steps from fixed seeds on given real images, and
-// returns every loss, every weight byte and the predict bytes: the identity test runs this in
+// returns every loss, every weight byte and the predict bytes (plain and over test-time views): the identity test runs this in
 // Node and in Chromium and compares the results byte for byte.
 import type * as Api from 'convnet-wasm';
 import { keras3Net, normalisedNet } from './newer-layers.js';
@@ -46,7 +46,9 @@ export async function networkCase(api: typeof Api, network: 'fashion' | 'lenet5'
     curvatureSamples: 20,
     callbacks: { onBatchEnd: (_b, logs) => void losses.push(logs.loss) },
   });
-  const result = { losses, weights: bytesOf(model.getWeightsFlat()), predictions: bytesOf(model.predict(data.testImages)) };
+  // predict's bytes, then those of the probabilities averaged over the ten test-time views.
+  const predictions = new Uint8Array([...bytesOf(model.predict(data.testImages)), ...bytesOf(model.predict(data.testImages, { views: api.testTimeViews() }))]);
+  const result = { losses, weights: bytesOf(model.getWeightsFlat()), predictions };
   model.dispose();
   return result;
 }

@@ -16,10 +16,12 @@
 // identity shortcuts around the second conv of the first two stages (relu(bn(conv(x)) + x), the
 // same arithmetic plus two adds), through input(), apply() and model(). --convs sets the Conv–BN–ReLU
 // blocks per stage (2,2,1; fashion-bn-stages.mjs). --arch resnet trains a deeper residual network
-// of about the same arithmetic instead (fashion-bn-resnet.mjs).
+// of about the same arithmetic instead (fashion-bn-resnet.mjs). --views also reports the accuracies
+// (validation, and test with --test) with the probabilities averaged over testTimeViews() (the
+// image, moved one pixel each way, and those mirrored: ten views), the library's `views` option.
 // Writes out/fashion-bn[-<tag>]/history.json and curve.svg (training and validation error per
 // epoch), and the model.
-// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--arch plain|skip|resnet] [--convs 2,2,1] [--test [--train-all]] [--tag name]
+// Usage: npm run build && node tools/experiments/fashion-bn.mjs [epochs=16] [seed=1] [workers=cores] [--micro-batch 16] [--lr 0.001] [--schedule step|cosine] [--translation 0.1] [--no-flip] [--erasing 0] [--dropout 0.3] [--filters 32,64,128] [--head globalAverage|flatten] [--dense 0] [--label-smoothing 0] [--optimizer adam|sgd] [--weight-decay 0] [--arch plain|skip|resnet] [--convs 2,2,1] [--test [--train-all]] [--views] [--tag name]
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
@@ -49,6 +51,7 @@ const { values: opts, positionals } = parseArgs({
     convs: { type: 'string', default: '2,2,1' },
     test: { type: 'boolean', default: false },
     'train-all': { type: 'boolean', default: false },
+    views: { type: 'boolean', default: false },
     tag: { type: 'string' },
   },
 });
@@ -122,21 +125,25 @@ const history = await model.fit(train.images, train.labels, {
 });
 const trainMinutes = (performance.now() - started) / 60000;
 const test = opts.test ? await model.evaluateAsync(data.test.images, data.test.labels, { workers }) : undefined;
+const views = opts.views ? cw.testTimeViews() : undefined;
+const viewsValidation = views && validation ? await model.evaluateAsync(validation.images, validation.labels, { workers, views }) : undefined;
+const viewsTest = views && opts.test ? await model.evaluateAsync(data.test.images, data.test.labels, { workers, views }) : undefined;
 const minutes = (performance.now() - started) / 60000;
-if (test) console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.loss.toFixed(4)}); ${minutes.toFixed(1)} min in all (${trainMinutes.toFixed(1)} min to the end of training)`);
-else console.log(`${trainMinutes.toFixed(1)} min; the test set was not read`);
+if (viewsValidation) console.log(`validation accuracy averaged over ${views.length} views: ${viewsValidation.accuracy.toFixed(4)} (without: ${history.history.val_accuracy.at(-1).toFixed(4)})`);
+if (test) console.log(`test accuracy ${test.accuracy.toFixed(4)} (loss ${test.loss.toFixed(4)})${viewsTest ? `, averaged over ${views.length} views ${viewsTest.accuracy.toFixed(4)} (loss ${viewsTest.loss.toFixed(4)})` : ''}; ${minutes.toFixed(1)} min in all (${trainMinutes.toFixed(1)} min to the end of training)`);
+else console.log(`${trainMinutes.toFixed(1)} min to the end of training, ${minutes.toFixed(1)} min in all; the test set was not read`);
 mkdirSync(outDir, { recursive: true });
 const h = history.history;
 const settings = { epochs, seed, workers, batch: BATCH, microBatch: micro, lr, schedule: opts.schedule, ...(optimizer !== 'adam' ? { optimizer } : {}), ...(labelSmoothing ? { labelSmoothing } : {}), ...(opts.arch !== 'plain' ? { arch: opts.arch } : {}), ...(stages ? { convs } : {}), ...network, trainImages: train.count };
 writeFileSync(
   `${outDir}/history.json`,
-  `${JSON.stringify({ ...settings, minutes, trainMinutes, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss } } : {}), history: h }, null, 1)}\n`,
+  `${JSON.stringify({ ...settings, minutes, trainMinutes, ...(test ? { test: { accuracy: test.accuracy, loss: test.loss, ...(viewsTest ? { viewsAccuracy: viewsTest.accuracy, viewsLoss: viewsTest.loss } : {}) } } : {}), ...(viewsValidation ? { viewsValidation: { accuracy: viewsValidation.accuracy, loss: viewsValidation.loss } } : {}), history: h }, null, 1)}\n`,
 );
 const series = [
   { name: 'train (augmented)', values: h.accuracy.map((a) => 100 * (1 - a)) },
   ...(validation ? [{ name: 'validation', values: h.val_accuracy.map((a) => 100 * (1 - a)) }] : []),
 ];
-const title = `${opts.arch === 'resnet' ? 'residual network' : 'fashionConvNetBN'}${opts.arch === 'skip' ? ' with shortcuts' : ''}${stages ? ` (blocks ${convs.join('/')})` : ''}, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - test.accuracy)).toFixed(2)}%)` : ''}`;
+const title = `${opts.arch === 'resnet' ? 'residual network' : 'fashionConvNetBN'}${opts.arch === 'skip' ? ' with shortcuts' : ''}${stages ? ` (blocks ${convs.join('/')})` : ''}, seed ${seed}: error per epoch${test ? ` (test ${(100 * (1 - (viewsTest ?? test).accuracy)).toFixed(2)}%${viewsTest ? `, ${views.length} views` : ''})` : ''}`;
 writeFileSync(`${outDir}/curve.svg`, errorCurveSvg({ title, series }));
 await model.save(`file://${outDir}/model`);
 model.dispose();

@@ -20,6 +20,7 @@ pub mod pool;
 pub mod rbf;
 pub mod regularize;
 pub mod softmax;
+pub mod views;
 pub mod warp;
 
 #[cfg(test)]

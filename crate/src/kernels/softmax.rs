@@ -141,6 +141,39 @@ fn smoothed_loss(smoothing: f32, off: f32, on: f32, row: &[f32], label: usize, m
     sum.ln() - on * (row[label] - max) - off * shifted
 }
 
+/// Keras's `epsilon()`: how close to 0 and 1 [`cross_entropy_of_probabilities`] lets a probability go.
+pub const PROBABILITY_EPSILON: f32 = 1e-7;
+
+/// The batch-mean cross-entropy of probabilities (not logits) against sparse labels, smoothed as
+/// [`softmax_cross_entropy_smoothed`] smooths them: `−Σ_k t_k ln p_k` with each `p_k` clipped to
+/// `[ε, 1 − ε]` ([`PROBABILITY_EPSILON`]), as Keras's cross-entropy of probabilities clips them.
+/// For probabilities that no one row of logits gave (the mean over test-time views). Each row's
+/// terms in class order; rows summed in f64.
+pub fn cross_entropy_of_probabilities(p: &SoftmaxParams, smoothing: f32, probs: &[f32], labels: &[u32]) -> f32 {
+    p.check("cross_entropy_of_probabilities", probs.len(), probs.len());
+    assert_eq!(
+        labels.len(),
+        p.batch,
+        "cross_entropy_of_probabilities: {} labels for a batch of {}",
+        labels.len(),
+        p.batch
+    );
+    let (off, on) = targets(smoothing, p.classes);
+    let ln = |v: f32| v.clamp(PROBABILITY_EPSILON, 1.0 - PROBABILITY_EPSILON).ln();
+    let mut total = 0.0f64;
+    for (row, &label) in probs.chunks_exact(p.classes).zip(labels) {
+        let label = label as usize;
+        assert!(label < p.classes, "cross_entropy_of_probabilities: label {label} is not below {} classes", p.classes);
+        let loss = if smoothing == 0.0 {
+            -ln(row[label])
+        } else {
+            row.iter().enumerate().fold(0.0f32, |sum, (k, &v)| sum - (if k == label { on + off } else { off }) * ln(v))
+        };
+        total += loss as f64;
+    }
+    (total / p.batch as f64) as f32
+}
+
 /// The reference: one value at a time.
 pub mod scalar {
     use super::SoftmaxParams;
@@ -226,6 +259,27 @@ pub mod scalar {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    kernel_test!(
+        fn cross_entropy_of_probabilities_matches_the_logits_form_and_clips() {
+            let p = SoftmaxParams { batch: 3, classes: 4 };
+            let logits = [0.5f32, -1.0, 2.0, 0.25, 3.0, 3.0, -2.0, 0.0, -0.5, 0.1, 0.2, 1.5];
+            let labels = [2u32, 0, 1];
+            let mut probs = [0.0f32; 12];
+            softmax(&p, &logits, &mut probs);
+            for smoothing in [0.0f32, 0.1] {
+                let mut d = [0.0f32; 12];
+                let want = softmax_cross_entropy_smoothed(&p, smoothing, &logits, &labels, &mut d);
+                let got = cross_entropy_of_probabilities(&p, smoothing, &probs, &labels);
+                assert!((got - want).abs() <= 1e-6 * want.abs(), "smoothing {smoothing}: {got} against {want}");
+            }
+            // A zero probability at the label costs −ln 1e-7, not infinity; a one costs −ln(1 − 1e-7).
+            let one = SoftmaxParams { batch: 2, classes: 2 };
+            let got = cross_entropy_of_probabilities(&one, 0.0, &[1.0, 0.0, 0.0, 1.0], &[1, 1]);
+            let want = ((-(1e-7f32).ln()) as f64 + (-(1.0f32 - 1e-7).ln()) as f64) / 2.0;
+            assert_eq!(got, want as f32);
+        }
+    );
     use crate::kernel_test;
     use crate::kernels::test_support::{assert_bits_eq, check_gradient, random_vec, test_rng};
 

@@ -16,6 +16,7 @@ pub mod parallel;
 pub mod spec;
 pub mod state;
 pub mod step;
+pub mod views;
 
 pub use spec::ModelSpec;
 
@@ -90,6 +91,8 @@ impl Input<'_> {
 /// A compiled Sequential model.
 pub struct Model {
     layers: Vec<Slot>,
+    /// An example's height, width and channels, and their product.
+    input_shape: [usize; 3],
     input_len: usize,
     classes: usize,
     /// The last layer's softmax is fused with the loss; `predict` applies it.
@@ -240,6 +243,7 @@ impl Model {
         let widest = layers.iter().map(|s| s.out_len).fold(input_len, usize::max);
         Ok(Model {
             layers,
+            input_shape: shape,
             input_len,
             classes,
             head,
@@ -618,7 +622,11 @@ impl Model {
         let out = &self.acts[self.layers.len()][..batch * self.classes];
         let d = &mut self.delta[0][..batch * self.classes];
         let loss = self.head.loss(&sp, out, labels, d, &mut self.loss_scratch);
-        // Keras adds the weight penalties to the loss it reports and differentiates, layer by layer.
+        self.with_penalties(loss)
+    }
+
+    /// Keras adds the weight penalties to the loss it reports and differentiates, layer by layer.
+    fn with_penalties(&self, loss: f32) -> f32 {
         self.layers.iter().fold(loss, |sum, s| {
             let kernel = &self.params[s.kernel.clone()];
             s.penalties.iter().fold(sum, |sum, p| sum + penalty(p.l1l2, &kernel[p.at.clone()]))
