@@ -199,6 +199,13 @@ describe('the CLI of the packed package', () => {
     const evaluated = JSON.parse((await cli('evaluate', 'out/fashion', '--json')).stdout) as cw.Evaluation & { images: number };
     expect(evaluated.images).toBe(10_000);
     expect(evaluated.accuracy.toFixed(4)).toBe(accuracy.toFixed(4));
+    // --views: the library's evaluate over testTimeViews(), on the saved model.
+    const viewed = JSON.parse((await cli('evaluate', 'out/fashion', '--views', '--count', '300', '--json')).stdout) as cw.Evaluation & { images: number; views: number };
+    const saved = await cw.loadModel(`file://${join(app, 'out', 'fashion')}`);
+    const data = await cw.datasets.fashionMnist();
+    const want = saved.evaluate(data.test.images.subarray(0, 300 * 784), data.test.labels.subarray(0, 300), { views: cw.testTimeViews() });
+    saved.dispose();
+    expect(viewed).toEqual({ images: 300, views: 10, ...want });
 
     const predicted = (await cli('predict', 'out/fashion/model.json', '--count', '3', '--json')).stdout.trim().split('\n').map((l) => JSON.parse(l) as { index: number; predicted: number; probabilities: number[] });
     expect(predicted.map((p) => p.index)).toEqual([0, 1, 2]);
