@@ -1,5 +1,5 @@
 // The same bits, release after release: each network (the reference ones, two of the newer
-// layers, two graph models with residual and every merge layer) is trained a few steps on the
+// layers, two graph models with residual and every merge layer, the residual Fashion network) is trained a few steps on the
 // first real training images, with 1 and with 2 workers, and the SHA-256 of its weights and of
 // its probabilities on the first 100 test images must equal the hashes committed in
 // test/fixtures/bits.json. A change that alters them must say so in its own commit and update
@@ -80,6 +80,13 @@ const cases: Case[] = [
     name: 'merges',
     data: () => fashion,
     build: () => mergesNet(cw).compile({ optimizer: 'adam', learningRate: 0.003, seed: 42 }),
+    examples: 6 * 32,
+    batchSize: 32,
+  },
+  {
+    name: 'fashionResNet',
+    data: () => fashion,
+    build: () => cw.models.fashionResNet().compile({ optimizer: 'adam', seed: 42 }),
     examples: 6 * 32,
     batchSize: 32,
   },

@@ -324,3 +324,26 @@ describe('graph models', () => {
     expect(() => cw.fromArtifacts({ modelJson: json, weights: artifacts.weights })).toThrow('model: layer 9 ("add") of a Model must list its inbound tensors\' names');
   });
 });
+
+describe('models.fashionResNet', () => {
+  it('builds the residual network of docs/fashion-bn.md with Keras’s parameter count, and checks its options', () => {
+    const m = cw.models.fashionResNet();
+    // Keras's count: 3×3 convs without biases, four values per batch-norm channel (two trainable), the dense head.
+    const convs: [number, number][] = [[1, 16], [16, 16], [16, 16], [16, 32], ...Array<[number, number]>(4).fill([32, 32]), [32, 64], ...Array<[number, number]>(4).fill([64, 64])];
+    const weights = convs.reduce((s, [i, o]) => s + 9 * i * o, 0) + 64 * 10 + 10;
+    const norms = convs.reduce((s, [, o]) => s + 4 * o, 0);
+    expect(m.countParams()).toBe(weights + norms);
+    expect(m.countParams()).toBe(214_874);
+    expect(m.countNonTrainableParams()).toBe(norms / 2);
+    expect(m.summary()).toContain('Connections: 20,174,538');
+    expect(m.summary().match(/\(Add\)/g)).toHaveLength(5);
+    m.dispose();
+    const small = cw.models.fashionResNet({ filters: [8, 16, 16], blocks: [0, 1, 0], augment: false });
+    expect(small.summary().match(/\(Conv2D\)/g)).toHaveLength(5);
+    expect(small.summary()).not.toContain('RandomFlip');
+    small.dispose();
+    expect(() => cw.models.fashionResNet({ filters: [16, 32] as unknown as [number, number, number] })).toThrow(/fashionResNet: filters must be three integers ≥ 1, got \[16, 32\]/);
+    expect(() => cw.models.fashionResNet({ blocks: [1, -1, 2] })).toThrow(/blocks must be three integers ≥ 0/);
+    expect(() => cw.models.fashionResNet({ translation: 1 })).toThrow(/translation must be a fraction in \[0, 1\), got 1/);
+  });
+});

@@ -1,18 +1,12 @@
-// A deeper residual network of about fashionConvNetBN's arithmetic (20.2 million connections per
-// image in summary()'s count, against 22.0): Conv–BN–ReLU stems and residual blocks (conv–BN–ReLU–conv–BN added to
-// the block's input, ReLU) at 28×28×16 (one block), 14×14×32 (two) and 7×7×64 (two), max-pooling
-// between the stages, each stage widened by a Conv–BN–ReLU of its own; global average pooling,
-// dropout and a softmax. Twelve convs deep against the recipe's five.
+// The residual network of docs/fashion-bn.md, now the library's models.fashionResNet() (the same
+// layers in the same order as the graph this file built before: weights after a step hashed
+// both ways, identical): a Conv–BN–ReLU and one residual block at 28×28×16, two at 14×14×32, two
+// at 7×7×64, max-pooling between the stages; global average pooling, dropout and a softmax.
 // tools/experiments/fashion-bn.mjs --arch resnet trains it.
-import { graphParts } from './fashion-bn-shortcuts.mjs';
 
-/** `n`: fashionConvNetBN's options (translation, flip, dropout; the default head, no erasing, no dense layer). */
+/** `n`: fashionConvNetBN's options (translation, flip, dropout; the default head, no erasing, no dense layer; the filters are the network's own). */
 export function resNet(cw, n) {
   if (n.denseUnits) throw new Error('--arch resnet: without a dense layer');
-  const { layers, t: input, conv, bn, relu, pool, finish } = graphParts(cw, n, '--arch resnet');
-  const stem = (t, filters) => relu(bn(conv(t, filters)));
-  const block = (t, filters) => relu(layers.add().apply([bn(conv(stem(t, filters), filters)), t]));
-  let t = pool(block(stem(input, 16), 16));
-  t = pool(block(block(stem(t, 32), 32), 32));
-  return finish(block(block(stem(t, 64), 64), 64), 'fashion_resnet');
+  if (n.head !== 'globalAverage' || n.erasing) throw new Error('--arch resnet: only the default head, without erasing');
+  return cw.models.fashionResNet({ translation: n.translation, flip: n.flip, dropout: n.dropout });
 }

@@ -104,7 +104,7 @@ const model = (opts.arch === 'skip' ? withShortcuts(cw, network) : opts.arch ===
 });
 console.log(model.summary());
 console.log(
-  `${opts.arch === 'skip' ? 'shortcuts around the 2nd and 4th convs, ' : opts.arch === 'resnet' ? 'residual network (fashion-bn-resnet.mjs), ' : ''}${stages ? `blocks per stage ${convs.join(', ')}, ` : ''}epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(network)}, ` +
+  `${opts.arch === 'skip' ? 'shortcuts around the 2nd and 4th convs, ' : opts.arch === 'resnet' ? 'residual network (fashion-bn-resnet.mjs), ' : ''}${stages ? `blocks per stage ${convs.join(', ')}, ` : ''}epochs ${epochs}, seed ${seed}, workers ${workers}, batch ${BATCH} in micro-batches of ${micro}, ${optimizerName} ${lr} (${opts.schedule}), ${labelSmoothing ? `label smoothing ${labelSmoothing}, ` : ''}${JSON.stringify(opts.arch === 'resnet' ? { ...network, filters: [16, 32, 64] } : network)}, ` +
     `${train.count} training images, test set ${opts.test ? 'evaluated once at the end' : 'not read'}`,
 );
 let epochStart = 0;
