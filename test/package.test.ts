@@ -179,7 +179,7 @@ describe('the CLI of the packed package', () => {
   const cli = (...args: string[]) => run(join(app, 'node_modules', '.bin', 'convnet-wasm'), args, { cwd: app, maxBuffer: 1 << 24 });
   // The CLI's saved model against the library's model trained the same way: the same bytes out
   // for 8 test images. Disposes both.
-  const expectSavedPredictsAs = async (dir: string, model: cw.Sequential, images: Uint8Array) => {
+  const expectSavedPredictsAs = async (dir: string, model: cw.LayersModel, images: Uint8Array) => {
     const saved = await cw.loadModel(`file://${join(app, dir)}`);
     const some = images.subarray(0, 8 * 784);
     expect(Buffer.from(saved.predict(some).buffer).equals(Buffer.from(model.predict(some).buffer))).toBe(true);
@@ -233,6 +233,24 @@ describe('the CLI of the packed package', () => {
     });
     await model.fit(x, y, { epochs: 2, batchSize: 64, microBatchSize: 32, validationData: [validation.images, validation.labels] });
     await expectSavedPredictsAs('out/bn', model, data.test.images);
+  }, 120_000);
+
+  it('train --model fashion-resnet --views: the residual network by the same recipe, its test accuracy also over the ten views', async () => {
+    const trained = await cli('train', '--model', 'fashion-resnet', '--views', '--epochs', '1', '--train-limit', '128', '--test-limit', '100', '--seed', '2', '--out', 'out/resnet');
+    expect(trained.stdout).toContain('batch 64, adam, learning rate 0.001 decayed per epoch along a cosine to 0.00001');
+    const data = await cw.datasets.fashionMnist();
+    const { validation } = cw.trainValidationSplit(data.train);
+    const model = cw.models.fashionResNet().compile({
+      optimizer: 'adam',
+      learningRate: cw.cosineDecayPerEpoch({ initialLearningRate: 0.001, epochs: 1, stepsPerEpoch: 2, alpha: 0.01 }),
+      seed: 2,
+    });
+    await model.fit(data.train.images.subarray(0, 128 * 784), data.train.labels.subarray(0, 128), { epochs: 1, batchSize: 64, microBatchSize: 32, validationData: [validation.images, validation.labels] });
+    const [x, y] = [data.test.images.subarray(0, 100 * 784), data.test.labels.subarray(0, 100)];
+    const viewed = model.evaluate(x, y, { views: cw.testTimeViews() });
+    expect(trained.stdout).toContain(`test accuracy of the image alone ${model.evaluate(x, y).accuracy.toFixed(4)}`);
+    expect(trained.stdout).toContain(`test accuracy averaged over 10 views ${viewed.accuracy.toFixed(4)}, test loss ${viewed.loss.toFixed(4)}`);
+    await expectSavedPredictsAs('out/resnet', model, data.test.images);
   }, 120_000);
 
   it('train --label-smoothing trains against smoothed labels and saves the setting with the model', async () => {

@@ -16,7 +16,7 @@ import { errorCurveSvg } from './curve-svg.js';
 import { confusionTable, duration, fraction, integer, loadDataset, nonNegative, positive } from './shared.js';
 
 interface TrainOptions {
-  model: 'fashion' | 'fashion-bn' | 'lenet5';
+  model: 'fashion' | 'fashion-bn' | 'fashion-resnet' | 'lenet5';
   variant: 'faithful' | 'modern';
   optimizer?: 'sgd' | 'adam' | 'adamw' | 'nadam' | 'rmsprop' | 'sdlm';
   learningRate?: number;
@@ -40,14 +40,19 @@ interface TrainOptions {
   microBatchSize?: number;
   resume?: boolean;
   simd: 'default' | 'relaxed';
+  views?: boolean;
 }
 
 export function trainCommand(): Command {
   return new Command('train')
     .description("Train Géron's Fashion-MNIST ConvNet (Hands-On ML, ch. 14) or LeNet-5 (LeCun et al. 1998) on MNIST, and save it.")
-    .addOption(new Option('--model <name>', 'network to train (fashion-bn: models.fashionConvNetBN())').choices(['fashion', 'fashion-bn', 'lenet5']).default('fashion'))
+    .addOption(
+      new Option('--model <name>', 'network to train (fashion-bn: models.fashionConvNetBN(); fashion-resnet: models.fashionResNet(), trained by the same recipe)')
+        .choices(['fashion', 'fashion-bn', 'fashion-resnet', 'lenet5'])
+        .default('fashion'),
+    )
     .addOption(new Option('--variant <name>', 'lenet5: the 1998 network, or ReLU + max-pool + full C3 + softmax').choices(['faithful', 'modern']).default('faithful'))
-    .addOption(new Option('--optimizer <name>', 'default: nadam (fashion), adam (fashion-bn), sdlm (lenet5 faithful), adam (lenet5 modern)').choices(['sgd', 'adam', 'adamw', 'nadam', 'rmsprop', 'sdlm']))
+    .addOption(new Option('--optimizer <name>', 'default: nadam (fashion), adam (fashion-bn, fashion-resnet), sdlm (lenet5 faithful), adam (lenet5 modern)').choices(['sgd', 'adam', 'adamw', 'nadam', 'rmsprop', 'sdlm']))
     .option('--learning-rate <x>', 'for sgd, adam, adamw, nadam and rmsprop (default: 0.01 for sgd, else 0.001)', positive('--learning-rate'))
     .option(
       '--weight-decay <x>',
@@ -57,11 +62,11 @@ export function trainCommand(): Command {
     .addOption(
       new Option(
         '--schedule <name>',
-        'for sgd, adam, adamw, nadam and rmsprop: the learning rate held, or decayed per epoch along a cosine to a hundredth of it (default: cosine for fashion-bn, else constant)',
+        'for sgd, adam, adamw, nadam and rmsprop: the learning rate held, or decayed per epoch along a cosine to a hundredth of it (default: cosine for fashion-bn and fashion-resnet, else constant)',
       ).choices(['constant', 'cosine']),
     )
     .option('--epochs <n>', 'passes over the training images', integer('--epochs'), 1)
-    .option('--batch-size <n>', 'examples per step (default: 32; 64 for fashion-bn; 1 for sdlm, as in the paper)', integer('--batch-size'))
+    .option('--batch-size <n>', 'examples per step (default: 32; 64 for fashion-bn and fashion-resnet; 1 for sdlm, as in the paper)', integer('--batch-size'))
     .option('--train-limit <n>', 'use only the first n training images (default: all, 55,000 for Fashion, 60,000 for MNIST)', integer('--train-limit'))
     .option('--test-limit <n>', 'evaluate on the first n of the 10,000 test images', integer('--test-limit'), 10_000)
     .option('--seed <n>', 'seed for initialisation, shuffling and dropout', integer('--seed', 0), 42)
@@ -89,9 +94,10 @@ export function trainCommand(): Command {
     .option('--workers <n>', 'threads: this one and n − 1 worker threads (default: the cores; the result is the same for any number)', integer('--workers'))
     .option(
       '--micro-batch-size <n>',
-      'examples per micro-batch (default: a quarter of the batch; half of it for fashion-bn, whose batch statistics are per micro-batch); the result depends on it',
+      'examples per micro-batch (default: a quarter of the batch; half of it for fashion-bn and fashion-resnet, whose batch statistics are per micro-batch); the result depends on it',
       integer('--micro-batch-size'),
     )
+    .option('--views', 'also evaluate the test images with the class probabilities averaged over ten test-time views (the image, moved one pixel each way, and those mirrored)')
     .option('--resume', 'go on from <out>/checkpoint when a checkpoint is there (bit for bit the same result, with the same --simd)')
     .addOption(
       new Option(
@@ -121,7 +127,8 @@ export function trainCommand(): Command {
 
 async function train(command: Command, opts: TrainOptions): Promise<void> {
   const isLeNet = opts.model === 'lenet5';
-  const isBN = opts.model === 'fashion-bn';
+  // Both batch-normalised networks take the same recipe.
+  const isBN = opts.model === 'fashion-bn' || opts.model === 'fashion-resnet';
   const faithful = isLeNet && opts.variant === 'faithful';
   const name = isLeNet ? `lenet5-${opts.variant}` : opts.model;
   const optimizer = opts.optimizer ?? (faithful ? 'sdlm' : isLeNet || isBN ? 'adam' : 'nadam');
@@ -167,7 +174,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
       distortions = { translation, scale, squeeze, shear };
     }
   }
-  const model = isLeNet ? cw.models.leNet5({ variant: opts.variant, distortions }) : isBN ? cw.models.fashionConvNetBN() : cw.models.fashionConvNet();
+  const model = isLeNet ? cw.models.leNet5({ variant: opts.variant, distortions }) : opts.model === 'fashion-resnet' ? cw.models.fashionResNet() : isBN ? cw.models.fashionConvNetBN() : cw.models.fashionConvNet();
   // The faithful LeNet-5 ends in RBF units and takes the paper's eq. 9; the others a softmax.
   if (!faithful && opts.j !== undefined) command.error('error: --j applies to --model lenet5 (faithful) only');
   const j = opts.j ?? 1;
@@ -225,7 +232,7 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   );
   if (opts.model === 'fashion' && (trainCount < 55_000 || opts.epochs < 10)) console.log("The book's full recipe: --epochs 10 (see --help)\n");
   if (isLeNet && (trainCount < 60_000 || opts.epochs < 20)) console.log("The paper's recipe: --model lenet5 --epochs 20\n");
-  if (isBN && (trainCount < 55_000 || opts.epochs < 30)) console.log('Its recipe: --model fashion-bn --epochs 30 (see --help)\n');
+  if (opts.model === 'fashion-bn' && (trainCount < 55_000 || opts.epochs < 30)) console.log('Its recipe: --model fashion-bn --epochs 30 (see --help)\n');
   if (opts.resume && checkpoint) {
     const found = existsSync(join(checkpoint.dir, 'checkpoint.bin'));
     console.log(found ? `Resuming from ${checkpoint.dir}/checkpoint.bin.` : `No checkpoint in ${checkpoint.dir} yet: starting from the beginning.`);
@@ -279,9 +286,15 @@ async function train(command: Command, opts: TrainOptions): Promise<void> {
   });
 
   const evalStart = performance.now();
-  const test = await model.evaluateAsync(data.test.images.subarray(0, testCount * px), data.test.labels.subarray(0, testCount), { workers });
+  const testX = data.test.images.subarray(0, testCount * px);
+  const testY = data.test.labels.subarray(0, testCount);
+  const plain = await model.evaluateAsync(testX, testY, { workers });
+  const views = opts.views ? cw.testTimeViews() : undefined;
+  const test = views ? await model.evaluateAsync(testX, testY, { workers, views }) : plain;
   const evalSeconds = (performance.now() - evalStart) / 1000;
-  console.log(`\ntest accuracy ${test.accuracy.toFixed(4)}, test loss ${test.loss.toFixed(4)} (${testCount.toLocaleString('en-US')} images, ${duration(evalSeconds)})\n`);
+  if (views) console.log(`\ntest accuracy of the image alone ${plain.accuracy.toFixed(4)}, test loss ${plain.loss.toFixed(4)}`);
+  const averaged = views ? ` averaged over ${views.length} views` : '';
+  console.log(`${views ? '' : '\n'}test accuracy${averaged} ${test.accuracy.toFixed(4)}, test loss ${test.loss.toFixed(4)} (${testCount.toLocaleString('en-US')} images, ${duration(evalSeconds)})\n`);
   console.log(confusionTable(test, data.classNames));
 
   const saved = await model.save(`file://${out}`);
