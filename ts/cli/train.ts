@@ -118,7 +118,7 @@ export function trainCommand(): Command {
         `  ${run} --model lenet5 --epochs 70 --distortions --j 2 --eta 0.00002,0.00005,0.00005,0.00002,0.00001\n` +
         `Its modern variant:\n  ${run} --model lenet5 --variant modern --epochs 20\n` +
         `The batch-normalised network with its recipe (30 epochs, Adam with a cosine decay, batch 64 in micro-batches of 32; docs/fashion-bn.md):\n  ${run} --model fashion-bn --epochs 30\n` +
-        `The residual network, its recipe chosen on validation (40 epochs, the same schedule, test accuracy over ten views; docs/fashion-bn.md):\n  ${run} --model fashion-resnet --epochs 40 --views`
+        `The residual network, its recipe chosen on validation (40 epochs, the same schedule, test accuracy over ten views: 0.9440 over three seeds; docs/fashion-bn.md):\n  ${run} --model fashion-resnet --epochs 40 --views`
       );
     })
     .action(async function (this: Command, opts: TrainOptions) {
