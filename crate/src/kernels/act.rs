@@ -6,7 +6,7 @@
 //! the same bits, and so no platform's libm enters the results. Their accuracy against f64 is
 //! tested below.
 
-use super::lanes::{groups_of_4, load_upto, store_upto, Lanes, F4};
+use super::lanes::{load_upto, store_upto, Lanes, F4};
 
 const LOG2E: f32 = core::f32::consts::LOG2_E;
 /// ln 2 split in two (Cody–Waite), so `n·LN2_HI` is exact for the |n| ≤ 127 used here.
@@ -203,13 +203,94 @@ impl Activation {
     }
 }
 
+/// Runs `$body` with `$g` bound to `$f`, rebuilt from its own variant for the cheap
+/// activations, so that in their arms the compiler knows the activation and inlines it into the
+/// loop instead of choosing it again for every group of lanes (which made a relu pass several
+/// times slower than its memory traffic; docs/performance.md). The others spend far more on
+/// their arithmetic than on that choice and share one arm, which keeps the wasm small.
+macro_rules! with_variant {
+    ($f:expr, $g:ident => $body:expr) => {
+        match $f {
+            Activation::Linear => {
+                let $g = Activation::Linear;
+                $body
+            }
+            Activation::Relu => {
+                let $g = Activation::Relu;
+                $body
+            }
+            Activation::LeakyRelu(slope) => {
+                let $g = Activation::LeakyRelu(slope);
+                $body
+            }
+            other => {
+                let $g = other;
+                $body
+            }
+        }
+    };
+}
+
+// The passes below are written once, inlined into every arm of `with_variant!`.
+
+#[inline(always)]
+fn forward_with(g: Activation, x: &[f32], y: &mut [f32]) {
+    let full = x.len() - x.len() % 4;
+    for i in (0..full).step_by(4) {
+        let v: F4 = g.forward(F4::load(&x[i..i + 4]));
+        v.store(&mut y[i..i + 4]);
+    }
+    if full < x.len() {
+        let v: F4 = g.forward(load_upto(&x[full..], 0.0));
+        store_upto(v, &mut y[full..]);
+    }
+}
+
+#[inline(always)]
+fn forward_in_place_with(g: Activation, y: &mut [f32]) {
+    let full = y.len() - y.len() % 4;
+    for i in (0..full).step_by(4) {
+        let v: F4 = g.forward(F4::load(&y[i..i + 4]));
+        v.store(&mut y[i..i + 4]);
+    }
+    if full < y.len() {
+        let v: F4 = g.forward(load_upto(&y[full..], 0.0));
+        store_upto(v, &mut y[full..]);
+    }
+}
+
+#[inline(always)]
+fn backward_with(g: Activation, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let full = y.len() - y.len() % 4;
+    for i in (0..full).step_by(4) {
+        let r = i..i + 4;
+        let v: F4 = g.backward(F4::load(&x[r.clone()]), F4::load(&y[r.clone()]), F4::load(&dy[r.clone()]));
+        v.store(&mut dx[r]);
+    }
+    if full < y.len() {
+        let v: F4 = g.backward(load_upto(&x[full..], 0.0), load_upto(&y[full..], 0.0), load_upto(&dy[full..], 0.0));
+        store_upto(v, &mut dx[full..]);
+    }
+}
+
+#[inline(always)]
+fn backward_in_place_with(g: Activation, x: &[f32], y: &[f32], d: &mut [f32]) {
+    let full = y.len() - y.len() % 4;
+    for i in (0..full).step_by(4) {
+        let r = i..i + 4;
+        let v: F4 = g.backward(F4::load(&x[r.clone()]), F4::load(&y[r.clone()]), F4::load(&d[r.clone()]));
+        v.store(&mut d[r]);
+    }
+    if full < y.len() {
+        let v: F4 = g.backward(load_upto(&x[full..], 0.0), load_upto(&y[full..], 0.0), load_upto(&d[full..], 0.0));
+        store_upto(v, &mut d[full..]);
+    }
+}
+
 /// `y = f(x)`, element-wise.
 pub fn activation_forward(f: Activation, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "activation_forward: x has {} values, y {}", x.len(), y.len());
-    for r in groups_of_4(x.len()) {
-        let v: F4 = f.forward(load_upto(&x[r.clone()], 0.0));
-        store_upto(v, &mut y[r]);
-    }
+    with_variant!(f, g => forward_with(g, x, y))
 }
 
 /// `dx = dy · f′`, element-wise, from the forward input `x` and output `y` (`x` is read only
@@ -219,11 +300,7 @@ pub fn activation_backward(f: Activation, x: &[f32], y: &[f32], dy: &[f32], dx: 
         x.len() == y.len() && y.len() == dy.len() && dy.len() == dx.len(),
         "activation_backward: x, y, dy and dx lengths differ"
     );
-    for r in groups_of_4(y.len()) {
-        let v: F4 =
-            f.backward(load_upto(&x[r.clone()], 0.0), load_upto(&y[r.clone()], 0.0), load_upto(&dy[r.clone()], 0.0));
-        store_upto(v, &mut dx[r]);
-    }
+    with_variant!(f, g => backward_with(g, x, y, dy, dx))
 }
 
 /// `y = f(y)` in place.
@@ -231,10 +308,7 @@ pub fn activation_forward_in_place(f: Activation, y: &mut [f32]) {
     if f == Activation::Linear {
         return;
     }
-    for r in groups_of_4(y.len()) {
-        let v: F4 = f.forward(load_upto(&y[r.clone()], 0.0));
-        store_upto(v, &mut y[r]);
-    }
+    with_variant!(f, g => forward_in_place_with(g, y))
 }
 
 /// `d = d · f′` in place, from the forward input `x` and output `y` (`x` is read only when
@@ -244,11 +318,7 @@ pub fn activation_backward_in_place(f: Activation, x: &[f32], y: &[f32], d: &mut
     if f == Activation::Linear {
         return;
     }
-    for r in groups_of_4(y.len()) {
-        let v: F4 =
-            f.backward(load_upto(&x[r.clone()], 0.0), load_upto(&y[r.clone()], 0.0), load_upto(&d[r.clone()], 0.0));
-        store_upto(v, &mut d[r]);
-    }
+    with_variant!(f, g => backward_in_place_with(g, x, y, d))
 }
 
 /// The reference: one value at a time.
