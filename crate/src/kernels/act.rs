@@ -231,66 +231,33 @@ macro_rules! with_variant {
     };
 }
 
-// The passes below are written once, inlined into every arm of `with_variant!`.
-
-#[inline(always)]
-fn forward_with(g: Activation, x: &[f32], y: &mut [f32]) {
-    let full = x.len() - x.len() % 4;
-    for i in (0..full).step_by(4) {
-        let v: F4 = g.forward(F4::load(&x[i..i + 4]));
-        v.store(&mut y[i..i + 4]);
-    }
-    if full < x.len() {
-        let v: F4 = g.forward(load_upto(&x[full..], 0.0));
-        store_upto(v, &mut y[full..]);
-    }
-}
-
-#[inline(always)]
-fn forward_in_place_with(g: Activation, y: &mut [f32]) {
-    let full = y.len() - y.len() % 4;
-    for i in (0..full).step_by(4) {
-        let v: F4 = g.forward(F4::load(&y[i..i + 4]));
-        v.store(&mut y[i..i + 4]);
-    }
-    if full < y.len() {
-        let v: F4 = g.forward(load_upto(&y[full..], 0.0));
-        store_upto(v, &mut y[full..]);
-    }
-}
-
-#[inline(always)]
-fn backward_with(g: Activation, x: &[f32], y: &[f32], dy: &[f32], dx: &mut [f32]) {
-    let full = y.len() - y.len() % 4;
-    for i in (0..full).step_by(4) {
-        let r = i..i + 4;
-        let v: F4 = g.backward(F4::load(&x[r.clone()]), F4::load(&y[r.clone()]), F4::load(&dy[r.clone()]));
-        v.store(&mut dx[r]);
-    }
-    if full < y.len() {
-        let v: F4 = g.backward(load_upto(&x[full..], 0.0), load_upto(&y[full..], 0.0), load_upto(&dy[full..], 0.0));
-        store_upto(v, &mut dx[full..]);
-    }
-}
-
-#[inline(always)]
-fn backward_in_place_with(g: Activation, x: &[f32], y: &[f32], d: &mut [f32]) {
-    let full = y.len() - y.len() % 4;
-    for i in (0..full).step_by(4) {
-        let r = i..i + 4;
-        let v: F4 = g.backward(F4::load(&x[r.clone()]), F4::load(&y[r.clone()]), F4::load(&d[r.clone()]));
-        v.store(&mut d[r]);
-    }
-    if full < y.len() {
-        let v: F4 = g.backward(load_upto(&x[full..], 0.0), load_upto(&y[full..], 0.0), load_upto(&d[full..], 0.0));
-        store_upto(v, &mut d[full..]);
-    }
+/// Runs `$body` for each whole group of 4 values (`$r` its range, `$load` and `$store` plain
+/// vector moves), then once for the last 0–3 values (through padded lanes).
+macro_rules! each_group {
+    ($len:expr, |$r:ident, $load:ident, $store:ident| $body:block) => {{
+        let len = $len;
+        let full = len - len % 4;
+        for i in (0..full).step_by(4) {
+            let $r = i..i + 4;
+            let $load = |s: &[f32]| F4::load(s);
+            let $store = |v: F4, d: &mut [f32]| v.store(d);
+            $body
+        }
+        if full < len {
+            let $r = full..len;
+            let $load = |s: &[f32]| load_upto(s, 0.0);
+            let $store = |v: F4, d: &mut [f32]| store_upto(v, d);
+            $body
+        }
+    }};
 }
 
 /// `y = f(x)`, element-wise.
 pub fn activation_forward(f: Activation, x: &[f32], y: &mut [f32]) {
     assert_eq!(x.len(), y.len(), "activation_forward: x has {} values, y {}", x.len(), y.len());
-    with_variant!(f, g => forward_with(g, x, y))
+    with_variant!(f, g => each_group!(x.len(), |r, load, store| {
+        store(g.forward(load(&x[r.clone()])), &mut y[r]);
+    }))
 }
 
 /// `dx = dy · f′`, element-wise, from the forward input `x` and output `y` (`x` is read only
@@ -300,7 +267,9 @@ pub fn activation_backward(f: Activation, x: &[f32], y: &[f32], dy: &[f32], dx: 
         x.len() == y.len() && y.len() == dy.len() && dy.len() == dx.len(),
         "activation_backward: x, y, dy and dx lengths differ"
     );
-    with_variant!(f, g => backward_with(g, x, y, dy, dx))
+    with_variant!(f, g => each_group!(y.len(), |r, load, store| {
+        store(g.backward(load(&x[r.clone()]), load(&y[r.clone()]), load(&dy[r.clone()])), &mut dx[r]);
+    }))
 }
 
 /// `y = f(y)` in place.
@@ -308,7 +277,9 @@ pub fn activation_forward_in_place(f: Activation, y: &mut [f32]) {
     if f == Activation::Linear {
         return;
     }
-    with_variant!(f, g => forward_in_place_with(g, y))
+    with_variant!(f, g => each_group!(y.len(), |r, load, store| {
+        store(g.forward(load(&y[r.clone()])), &mut y[r]);
+    }))
 }
 
 /// `d = d · f′` in place, from the forward input `x` and output `y` (`x` is read only when
@@ -318,7 +289,9 @@ pub fn activation_backward_in_place(f: Activation, x: &[f32], y: &[f32], d: &mut
     if f == Activation::Linear {
         return;
     }
-    with_variant!(f, g => backward_in_place_with(g, x, y, d))
+    with_variant!(f, g => each_group!(y.len(), |r, load, store| {
+        store(g.backward(load(&x[r.clone()]), load(&y[r.clone()]), load(&d[r.clone()])), &mut d[r]);
+    }))
 }
 
 /// The reference: one value at a time.
