@@ -205,9 +205,9 @@ impl Activation {
 
 /// Runs `$body` with `$g` bound to `$f`, rebuilt from its own variant for the cheap
 /// activations, so that in their arms the compiler knows the activation and inlines it into the
-/// loop instead of choosing it again for every group of lanes (which made a relu pass several
-/// times slower than its memory traffic; docs/performance.md). The others spend far more on
-/// their arithmetic than on that choice and share one arm, which keeps the wasm small.
+/// loop instead of choosing it again for every group of lanes (docs/performance.md). The others
+/// spend far more on their arithmetic than on that choice and share one arm, which keeps the
+/// wasm small.
 macro_rules! with_variant {
     ($f:expr, $g:ident => $body:expr) => {
         match $f {

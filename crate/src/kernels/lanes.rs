@@ -274,8 +274,8 @@ pub fn store_upto(v: F4, d: &mut [f32]) {
 /// Whether every value is finite (no NaN, no ±Inf): `v − v` is 0 for a finite value and NaN
 /// otherwise, and a NaN survives any sum, so one pass of vector adds decides it without overflow.
 pub fn all_finite(xs: &[f32]) -> bool {
-    // Four sums side by side: one would wait for each add before the next (the check ran at
-    // a third of the memory's speed over a model's weights and gradients at every step).
+    // Four sums side by side: one would wait for each add before the next, and this runs over
+    // every weight and gradient at each step (docs/performance.md).
     let mut acc = [F4::splat(0.0); 4];
     let mut blocks = xs.chunks_exact(16);
     for block in &mut blocks {
