@@ -162,9 +162,7 @@ pub fn max_pool_forward(p: &Pool2dParams, x: &[f32], y: &mut [f32], argmax: &mut
                 let mut best = F4::load(&x[cells[0]..]);
                 let mut index = F4::indices(cells[0] as u32);
                 for &i in &cells[1..] {
-                    let v = F4::load(&x[i..]);
-                    index = v.gt_select(best, F4::indices(i as u32), index);
-                    best = v.gt_select(best, v, best);
+                    keep_max(x, i, &mut best, &mut index);
                 }
                 best.store(&mut y[out + ch..]);
                 index.store_bits(&mut argmax[out + ch..]);
@@ -176,10 +174,7 @@ pub fn max_pool_forward(p: &Pool2dParams, x: &[f32], y: &mut [f32], argmax: &mut
                 for h in win.h0..win.h1 {
                     let row = img + h * w * c + ch;
                     for ww in win.w0..win.w1 {
-                        let i = row + ww * c;
-                        let v = F4::load(&x[i..]);
-                        index = v.gt_select(best, F4::indices(i as u32), index);
-                        best = v.gt_select(best, v, best);
+                        keep_max(x, row + ww * c, &mut best, &mut index);
                     }
                 }
                 best.store(&mut y[out + ch..]);
@@ -201,6 +196,15 @@ pub fn max_pool_forward(p: &Pool2dParams, x: &[f32], y: &mut [f32], argmax: &mut
             argmax[out + ch] = index as u32;
         }
     });
+}
+
+/// One cell of a max-pooling window, four channels from `x[i]`: where it is greater than `best`,
+/// it becomes the best and `i` (as index bits) its index; ties keep the earlier cell.
+#[inline(always)]
+fn keep_max(x: &[f32], i: usize, best: &mut F4, index: &mut F4) {
+    let v = F4::load(&x[i..]);
+    *index = v.gt_select(*best, F4::indices(i as u32), *index);
+    *best = v.gt_select(*best, v, *best);
 }
 
 /// Routes each `dy[i]` to `dx[argmax[i]]`, overwriting `dx`.
