@@ -1,6 +1,8 @@
 //! Adam with Keras 3's update (keras/src/optimizers/adam.py): the bias corrections folded into
 //! the step size.
 
+use super::flushed;
+
 /// Hyper-parameters of Adam and Nadam.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Moments {
@@ -14,8 +16,8 @@ pub(super) fn step(h: Moments, lr: f32, t: f32, params: &mut [f32], grads: &[f32
     let Moments { beta1, beta2, epsilon } = h;
     let alpha = lr * (1.0 - beta2.powf(t)).sqrt() / (1.0 - beta1.powf(t));
     for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
-        *m += (g - *m) * (1.0 - beta1);
-        *v += (g * g - *v) * (1.0 - beta2);
+        *m = flushed(*m + (g - *m) * (1.0 - beta1));
+        *v = flushed(*v + (g * g - *v) * (1.0 - beta2));
         *p -= (*m * alpha) / (v.sqrt() + epsilon);
     }
 }

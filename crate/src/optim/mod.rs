@@ -13,6 +13,19 @@ mod sgd;
 
 pub use schedule::Schedule;
 
+/// A moving average's new value with subnormals set to zero. Moments that decay towards zero
+/// (a weight whose gradient stays near 0) pass through the subnormal range, where x86 runs every
+/// operation on them in microcode and wasm cannot set flush-to-zero; TensorFlow's CPU threads
+/// flush them in hardware.
+#[inline(always)]
+fn flushed(x: f32) -> f32 {
+    if x.abs() < f32::MIN_POSITIVE {
+        0.0
+    } else {
+        x
+    }
+}
+
 use crate::error::{ModelError, Result};
 use adam::Moments;
 
@@ -263,4 +276,41 @@ impl Optimizer {
         }
         self.iterations += 1;
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Optimizer, OptimizerSpec};
+    use crate::kernel_test;
+
+    kernel_test!(
+        fn moments_decaying_below_the_normal_range_become_zero() {
+            // Every slot starts just above f32::MIN_POSITIVE; one step with a zero gradient
+            // decays it (by β₂ = 0.999 at the least) into the subnormal range, where it must be
+            // stored as 0. The parameter does not move (every step is a multiple of g or of m).
+            let start = 1.176e-38f32;
+            assert!(start.is_normal() && (start * 0.999).abs() < f32::MIN_POSITIVE);
+            let specs = [
+                OptimizerSpec::Sgd { momentum: 0.9, nesterov: true, weight_decay: 0.0 },
+                OptimizerSpec::Adam { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0.0 },
+                OptimizerSpec::Nadam { beta1: 0.9, beta2: 0.999, epsilon: 1e-7, weight_decay: 0.0 },
+                OptimizerSpec::Rmsprop { rho: 0.9, momentum: 0.9, epsilon: 1e-7, centered: true, weight_decay: 0.0 },
+            ];
+            for spec in specs {
+                let mut o = Optimizer::new(spec.clone(), 3).unwrap();
+                let (m_len, v_len) = o.slot_lens();
+                o.set_state(5, 0.5, &vec![start; m_len], &vec![start; v_len]).unwrap();
+                let mut p = [1.0f32, -2.0, 0.5];
+                o.step(0.01, &mut p, &[0.0; 3]);
+                let (_, _, m, v) = o.state();
+                assert!(m.iter().chain(v).all(|&x| x.to_bits() == 0), "{spec:?}: {m:?} {v:?}");
+                assert_eq!(p, [1.0, -2.0, 0.5], "{spec:?}");
+                // Values that stay normal are kept as computed.
+                o.set_state(5, 0.5, &vec![1e-30; m_len], &vec![1e-30; v_len]).unwrap();
+                o.step(0.01, &mut p, &[0.0; 3]);
+                let (_, _, m, v) = o.state();
+                assert!(m.iter().chain(v).all(|&x| x.is_normal()), "{spec:?}: {m:?} {v:?}");
+            }
+        }
+    );
 }

@@ -2,6 +2,7 @@
 //! the momentum schedule μ_t = β₁(1 − ½·0.96^t), whose running product is part of the state.
 
 use super::adam::Moments;
+use super::flushed;
 
 /// Update `t` (counted from 1); `u_product` is the running product of the μ's.
 #[allow(clippy::too_many_arguments)]
@@ -24,8 +25,8 @@ pub(super) fn step(
     let u_product_t1 = u_product_t * u_t1;
     let beta2_power = beta2.powf(t);
     for (((p, &g), m), v) in params.iter_mut().zip(grads).zip(m.iter_mut()).zip(v.iter_mut()) {
-        *m += (g - *m) * (1.0 - beta1);
-        *v += (g * g - *v) * (1.0 - beta2);
+        *m = flushed(*m + (g - *m) * (1.0 - beta1));
+        *v = flushed(*v + (g * g - *v) * (1.0 - beta2));
         let m_hat = (u_t1 * *m) / (1.0 - u_product_t1) + ((1.0 - u_t) * g) / (1.0 - u_product_t);
         let v_hat = *v / (1.0 - beta2_power);
         *p -= (m_hat * lr) / (v_hat.sqrt() + epsilon);

@@ -2,6 +2,8 @@
 //! of g², optionally centered by a moving mean of g, and the step lr·g/√(…) is taken directly or
 //! through a momentum.
 
+use super::flushed;
+
 /// Hyper-parameters of RMSprop.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(super) struct Hyper {
@@ -19,16 +21,16 @@ pub(super) fn step(h: Hyper, lr: f32, params: &mut [f32], grads: &[f32], m: &mut
     let (velocity, mean) = v.split_at_mut(n);
     for i in 0..n {
         let g = grads[i];
-        velocity[i] = rho * velocity[i] + (1.0 - rho) * (g * g);
+        velocity[i] = flushed(rho * velocity[i] + (1.0 - rho) * (g * g));
         let denominator = if centered {
-            mean[i] = rho * mean[i] + (1.0 - rho) * g;
+            mean[i] = flushed(rho * mean[i] + (1.0 - rho) * g);
             velocity[i] - mean[i] * mean[i] + epsilon
         } else {
             velocity[i] + epsilon
         };
         let increment = (lr * g) / denominator.sqrt();
         if momentum > 0.0 {
-            m[i] = momentum * m[i] + increment;
+            m[i] = flushed(momentum * m[i] + increment);
             params[i] -= m[i];
         } else {
             params[i] -= increment;

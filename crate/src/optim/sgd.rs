@@ -1,5 +1,7 @@
 //! SGD with Keras's rule: plain, with momentum, or Nesterov.
 
+use super::flushed;
+
 /// One update: `p −= lr·g`, or with momentum `m = momentum·m − lr·g` and `p += m` (Nesterov:
 /// `p += momentum·m − lr·g`).
 pub(super) fn step(lr: f32, momentum: f32, nesterov: bool, params: &mut [f32], grads: &[f32], m: &mut [f32]) {
@@ -9,7 +11,7 @@ pub(super) fn step(lr: f32, momentum: f32, nesterov: bool, params: &mut [f32], g
         }
     } else {
         for ((p, &g), m) in params.iter_mut().zip(grads).zip(m.iter_mut()) {
-            *m = *m * momentum - g * lr;
+            *m = flushed(*m * momentum - g * lr);
             *p += if nesterov { *m * momentum - g * lr } else { *m };
         }
     }
