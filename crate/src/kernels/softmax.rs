@@ -7,9 +7,18 @@
 //!
 //! Per row: the maximum and the sum run over classes in order; exp and the division are
 //! element-wise over [`F4`] lanes, so the SIMD and scalar forms give the same bits.
+//!
+//! Gradients smaller than [`NEGLIGIBLE_GRADIENT`] are written as 0. A trained network is so sure
+//! of many training images that some classes' probabilities are 1e-30 or less; their gradients,
+//! multiplied by weights layer after layer in the backward pass, reach the subnormal range,
+//! which x86 runs in microcode (wasm cannot set flush-to-zero; TensorFlow's CPU threads do).
 
 use super::act::exp;
 use super::lanes::{groups_of_4, load_upto, store_upto, Lanes, F4};
+
+/// 2⁻⁶⁴: loss gradients below it are set to 0. Any update such a gradient adds to is far below
+/// the rounding of a weight (with Adam's ε = 1e-7 the step it makes is below lr·2⁻⁴¹).
+pub const NEGLIGIBLE_GRADIENT: f32 = 5.421_011e-20;
 
 /// The shape of a batch of logits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -119,9 +128,10 @@ pub fn softmax_cross_entropy_smoothed(
             d[label] = at_label - (on + off);
         }
         let s = F4::splat(inv_batch);
+        let (tiny, zero) = (F4::splat(NEGLIGIBLE_GRADIENT), F4::splat(0.0));
         for r in groups_of_4(d.len()) {
             let v = load_upto(&d[r.clone()], 0.0).mul(s);
-            store_upto(v, &mut d[r]);
+            store_upto(v.abs().lt_select(tiny, zero, v), &mut d[r]);
         }
     }
     (total / p.batch as f64) as f32
@@ -250,6 +260,9 @@ pub mod scalar {
             }
             for v in d.iter_mut() {
                 *v *= inv_batch;
+                if v.abs() < super::NEGLIGIBLE_GRADIENT {
+                    *v = 0.0;
+                }
             }
         }
         (total / p.batch as f64) as f32
@@ -387,6 +400,26 @@ mod tests {
             let mut probs = [0.0; 6];
             softmax(&p, &logits, &mut probs);
             assert_eq!(probs, [1.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+        }
+    );
+
+    kernel_test!(
+        fn negligible_gradients_are_zero() {
+            assert_eq!(NEGLIGIBLE_GRADIENT, 2f32.powi(-64));
+            // Logit gaps of 40, 45 and 60 give probabilities of about 4e-18, 3e-20 and 9e-27:
+            // over a batch of 2 the first stays, the others are 0 (and the label's own is 0 since
+            // its probability rounds to 1).
+            let p = SoftmaxParams { batch: 2, classes: 4 };
+            let logits = [60.0, 20.0, 15.0, 0.0, 0.0, 0.0, 1.0, 2.0];
+            let mut d = [1.0; 8];
+            softmax_cross_entropy(&p, &logits, &[0, 3], &mut d);
+            assert!(d[1] > NEGLIGIBLE_GRADIENT && d[1] < 1e-17, "{d:?}");
+            assert_eq!(d[0].to_bits() & 0x7fff_ffff, 0, "{d:?}");
+            assert_eq!([d[2], d[3]], [0.0, 0.0], "{d:?}");
+            assert!(d[4..].iter().all(|v| v.abs() > 0.01), "{d:?}");
+            let mut reference = [1.0; 8];
+            scalar::softmax_cross_entropy(&p, &logits, &[0, 3], &mut reference);
+            assert_eq!(d.map(f32::to_bits), reference.map(f32::to_bits));
         }
     );
 
