@@ -16,8 +16,9 @@
 use super::act::exp;
 use super::lanes::{groups_of_4, load_upto, store_upto, Lanes, F4};
 
-/// 2⁻⁶⁴: loss gradients below it are set to 0. Any update such a gradient adds to is far below
-/// the rounding of a weight (with Adam's ε = 1e-7 the step it makes is below lr·2⁻⁴¹).
+/// 2⁻⁶⁴: loss gradients below it are set to 0. What such a gradient adds to a weight's step is
+/// far below the rounding of any weight not already near 0 (with Adam's ε = 1e-7, a step of
+/// about lr·2⁻⁴¹ per unit of activation), so only long runs' weights change.
 pub const NEGLIGIBLE_GRADIENT: f32 = 5.421_011e-20;
 
 /// The shape of a batch of logits.
