@@ -45,6 +45,10 @@ const fn tile_rows(tile: Tile) -> usize {
     }
 }
 
+/// Input channels per block of [`pack_weights`]: the block's 9 kernel rows of 64 bytes each per
+/// channel stay in L1 while its filters are transformed.
+const PACK_CHANNELS: usize = 32;
+
 /// Floats between one position's tiles and the next's beyond their `tiles × channels`: the
 /// transforms write (and read) all n² planes at once, and planes a power of two apart (128
 /// tiles of 128 or 256 channels) would all fall in the same cache sets.
@@ -476,16 +480,20 @@ fn pack_weights_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32]) {
     let (ci, co) = (p.in_c, p.out_c);
     let b = product(1, ci, co);
     let slot = slot(ci, co);
-    // Filters outer, channels inner: the packed operand's rows (channels) of one panel are
-    // adjacent, so each of the n² planes is written in order (the other order stored a panel
-    // apart every time, which made packing a visible share of training; docs/performance.md).
-    for f in (0..co).step_by(4) {
-        for c in 0..ci {
-            let g: [F4; 9] = core::array::from_fn(|tap| F4::load(&w[(tap * ci + c) * co + f..]));
-            let u = T::filter_tile(&g);
-            let at = packed_index(&b, c, f);
-            for (xi, v) in u[..T::XI].iter().enumerate() {
-                v.store(&mut packed[xi * slot + at..]);
+    // Blocks of channels outer, filters, then the block's channels: each of the n² planes is
+    // written a panel's rows at a time (the order with channels outermost stored a panel apart
+    // every time), and the kernel's rows that a block reads stay in L1 across its filters
+    // (with filters outermost, the reads a row apart went through all of a large kernel
+    // before coming back; docs/performance.md).
+    for c0 in (0..ci).step_by(PACK_CHANNELS) {
+        for f in (0..co).step_by(4) {
+            for c in c0..(c0 + PACK_CHANNELS).min(ci) {
+                let g: [F4; 9] = core::array::from_fn(|tap| F4::load(&w[(tap * ci + c) * co + f..]));
+                let u = T::filter_tile(&g);
+                let at = packed_index(&b, c, f);
+                for (xi, v) in u[..T::XI].iter().enumerate() {
+                    v.store(&mut packed[xi * slot + at..]);
+                }
             }
         }
     }
@@ -508,19 +516,26 @@ fn pack_weights_t_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32])
     let (ci, co) = (p.in_c, p.out_c);
     let b = product(1, co, ci);
     let slot = slot(co, ci);
-    // Channels outer, filters inner, for the same reason as in `pack_weights_on` (this one runs
-    // every micro-batch).
+    // Channels outer, filters inner: each of the n² planes is written in order (this one runs
+    // every micro-batch). The kernel is read a row of filters at a time and turned in
+    // registers, not gathered value by value (docs/performance.md).
     for c in (0..ci).step_by(4) {
-        for f in 0..co {
-            // Four input channels of one filter: a strided gather into the lanes.
-            let g: [F4; 9] = core::array::from_fn(|tap| {
-                let at = (tap * ci + c) * co + f;
-                F4::load(&[w[at], w[at + co], w[at + 2 * co], w[at + 3 * co]])
-            });
-            let u = T::turned_filter_tile(&g);
-            let at = packed_index(&b, f, c);
-            for (xi, v) in u[..T::XI].iter().enumerate() {
-                v.store(&mut packed[xi * slot + at..]);
+        for f0 in (0..co).step_by(4) {
+            // Four input channels of four filters: the kernel's 4×4 blocks turned, so that
+            // each filter's lanes are its four channels.
+            let mut g = [[F4::splat(0.0); 9]; 4];
+            for tap in 0..9 {
+                let rows = core::array::from_fn(|j| F4::load(&w[(tap * ci + c + j) * co + f0..]));
+                for (k, v) in F4::transpose4(rows).into_iter().enumerate() {
+                    g[k][tap] = v;
+                }
+            }
+            for (k, g) in g.iter().enumerate() {
+                let u = T::turned_filter_tile(g);
+                let at = packed_index(&b, f0 + k, c);
+                for (xi, v) in u[..T::XI].iter().enumerate() {
+                    v.store(&mut packed[xi * slot + at..]);
+                }
             }
         }
     }
