@@ -108,11 +108,6 @@ mod imp {
             // SAFETY: at least 4 values are writable; v128_store has no alignment requirement.
             unsafe { v128_store(d.as_mut_ptr() as *mut v128, self.0) }
         }
-        /// The 4×4 transpose: lane `j` of result `k` is lane `k` of `r[j]`.
-        #[inline(always)]
-        pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
-            crate::kernels::gemm::simd::transpose4(r.map(|v| v.0)).map(F4)
-        }
     }
 
     impl Lanes for F4 {
@@ -193,10 +188,6 @@ mod imp {
             for (d, v) in d[..4].iter_mut().zip(self.0) {
                 *d = v.to_bits();
             }
-        }
-        /// The 4×4 transpose: lane `j` of result `k` is lane `k` of `r[j]`.
-        pub fn transpose4(r: [F4; 4]) -> [F4; 4] {
-            core::array::from_fn(|k| F4(core::array::from_fn(|j| r[j].0[k])))
         }
         fn zip(self, o: Self, f: impl Fn(f32, f32) -> f32) -> Self {
             F4(core::array::from_fn(|i| f(self.0[i], o.0[i])))

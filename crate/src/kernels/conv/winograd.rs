@@ -516,26 +516,19 @@ fn pack_weights_t_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32])
     let (ci, co) = (p.in_c, p.out_c);
     let b = product(1, co, ci);
     let slot = slot(co, ci);
-    // Channels outer, filters inner: each of the n² planes is written in order (this one runs
-    // every micro-batch). The kernel is read a row of filters at a time and turned in
-    // registers, not gathered value by value (docs/performance.md).
+    // Channels outer, filters inner, for the same reason as in `pack_weights_on` (this one runs
+    // every micro-batch).
     for c in (0..ci).step_by(4) {
-        for f0 in (0..co).step_by(4) {
-            // Four input channels of four filters: the kernel's 4×4 blocks turned, so that
-            // each filter's lanes are its four channels.
-            let mut g = [[F4::splat(0.0); 9]; 4];
-            for tap in 0..9 {
-                let rows = core::array::from_fn(|j| F4::load(&w[(tap * ci + c + j) * co + f0..]));
-                for (k, v) in F4::transpose4(rows).into_iter().enumerate() {
-                    g[k][tap] = v;
-                }
-            }
-            for (k, g) in g.iter().enumerate() {
-                let u = T::turned_filter_tile(g);
-                let at = packed_index(&b, f0 + k, c);
-                for (xi, v) in u[..T::XI].iter().enumerate() {
-                    v.store(&mut packed[xi * slot + at..]);
-                }
+        for f in 0..co {
+            // Four input channels of one filter: a strided gather into the lanes.
+            let g: [F4; 9] = core::array::from_fn(|tap| {
+                let at = (tap * ci + c) * co + f;
+                F4::load(&[w[at], w[at + co], w[at + 2 * co], w[at + 3 * co]])
+            });
+            let u = T::turned_filter_tile(&g);
+            let at = packed_index(&b, f, c);
+            for (xi, v) in u[..T::XI].iter().enumerate() {
+                v.store(&mut packed[xi * slot + at..]);
             }
         }
     }
