@@ -45,8 +45,9 @@ const fn tile_rows(tile: Tile) -> usize {
     }
 }
 
-/// Input channels per block of [`pack_weights`]: the block's 9 kernel rows of 64 bytes each per
-/// channel stay in L1 while its filters are transformed.
+/// Input channels per block of [`pack_weights`]: the lines of the kernel a block reads (9 taps ×
+/// 32 channels, 64 bytes for 16 filters each, 18 KiB) stay in L1 while its filters are
+/// transformed, each read once (docs/performance.md).
 const PACK_CHANNELS: usize = 32;
 
 /// Floats between one position's tiles and the next's beyond their `tiles × channels`: the
