@@ -1,15 +1,16 @@
 #!/usr/bin/env node
 // npm run build: Rust → wasm (wasm-pack, simd128, release) → wasm-opt -O3 (npm binaryen) →
-// TypeScript → dist/ (ESM + .d.ts, with the .wasm that serves Node and browsers). A second
-// wasm-pack build with relaxed-SIMD on gives dist/convnet_wasm_relaxed_bg.wasm, the opt-in
-// `init({ simd: 'relaxed' })` module (same exports, same glue; its own target directory, so
-// the two builds do not rebuild each other).
+// dist/: the .wasm that serves Node and browsers, the TypeScript's declarations (tsc) and its
+// ES module bundles for Node and for browsers (esbuild). A second wasm-pack build with
+// relaxed-SIMD on gives dist/convnet_wasm_relaxed_bg.wasm, the opt-in `init({ simd: 'relaxed' })`
+// module (same exports, same glue; its own target directory, so the two builds do not rebuild
+// each other).
 // `node scripts/build.mjs --bench` instead builds the benchmark module (cargo feature `bench`)
 // into bench/wasm/, through the same wasm-pack and wasm-opt steps. With KEEP_NAMES=1 in the
 // environment, wasm-opt keeps the function names, so that `node --cpu-prof` names the kernels.
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,6 +39,8 @@ for (const tool of ['wasm-opt', 'tsc', 'esbuild']) {
     process.exit(1);
   }
 }
+
+const { build } = await import('esbuild');
 
 // The toolchain that has the wasm32 target: rustup's, or Debian's rustc-web (scripts/lib.sh).
 let wasmPath;
@@ -100,28 +103,67 @@ mkdirSync(join(dist, 'wasm'), { recursive: true });
 wasmOpt(join(glueDir, 'convnet_wasm_bg.wasm'), join(dist, 'convnet_wasm_bg.wasm'));
 wasmOpt(join(relaxedDir, 'convnet_wasm_bg.wasm'), join(dist, 'convnet_wasm_relaxed_bg.wasm'), relaxedFeatures);
 
-run('tsc', bin('tsc'), ['-p', 'tsconfig.build.json']);
+// The glue's fallback `new URL('convnet_wasm_bg.wasm', import.meta.url)` names a file that is not
+// beside the bundles (the entry points always pass the module). Bundlers treat that expression as
+// an asset to copy: Vite warns and webpack fails. The fallback becomes a plain error.
+const glueFile = join(glueDir, 'convnet_wasm.js');
+const glueFallback = "module_or_path = new URL('convnet_wasm_bg.wasm', import.meta.url);";
+const glue = readFileSync(glueFile, 'utf8');
+if (!glue.includes(glueFallback)) throw new Error('build: the wasm-bindgen glue changed; update the fallback patch in scripts/build.mjs');
+writeFileSync(glueFile, glue.replace(glueFallback, "throw new Error('convnet-wasm: the wasm module must be passed to the glue (init() does this)');"));
+
+// Declarations only: the JavaScript is esbuild's bundles below.
+run('tsc (declarations)', bin('tsc'), ['-p', 'tsconfig.build.json']);
 // For the tests that reach into the glue (test/shared/internals.ts); no public declaration imports it.
 copyFileSync(join(glueDir, 'convnet_wasm.d.ts'), join(dist, 'wasm', 'convnet_wasm.d.ts'));
-// The glue's fallback `new URL('convnet_wasm_bg.wasm', import.meta.url)` names a file that is not
-// in dist/wasm/ (the entry points always pass the module). Bundlers treat that expression as an
-// asset to copy: Vite warns and webpack fails. The fallback becomes a plain error.
-const glueFallback = "module_or_path = new URL('convnet_wasm_bg.wasm', import.meta.url);";
-const glue = readFileSync(join(glueDir, 'convnet_wasm.js'), 'utf8');
-if (!glue.includes(glueFallback)) throw new Error('build: the wasm-bindgen glue changed; update the fallback patch in scripts/build.mjs');
-writeFileSync(
-  join(dist, 'wasm', 'convnet_wasm.js'),
-  glue.replace(glueFallback, "throw new Error('convnet-wasm: the wasm module must be passed to the glue (init() does this)');"),
-);
 
-// The browsers' gradient worker as one file with no bare imports (fflate, the glue), so that it can
-// be served as it is (`convnet-wasm/worker`) by bundlers that do not follow
-// `new Worker(new URL(…))` (esbuild).
-const workerFile = join(dist, 'worker.browser.js');
-run('esbuild (worker)', bin('esbuild'), [
-  workerFile, '--bundle', '--format=esm', '--platform=browser', '--target=es2022', '--sourcemap', '--sources-content=true',
-  '--allow-overwrite', `--outfile=${workerFile}`, '--log-level=warning',
-]);
+// Node: the entry points bundled, with what they share in chunks beside them. Node's ES module
+// loader spends most of a millisecond on each file, and the package is 58 of them: as separate
+// modules the import took ~32 ms of a cold start, bundled ~13 (docs/performance.md). Every file a
+// Node program imports is an entry point, so that each module has one instance: the package, its
+// worker and CLI, and what the tests and tools/ reach into (wasm-call, worker-pool, the glue, the
+// CLI's chart). The chunks sit in dist/ itself, so the `new URL(…, import.meta.url)` of the wasm
+// files and of worker.node.js resolve as they do in the sources. npm dependencies stay imports.
+const common = {
+  bundle: true, format: 'esm', target: 'es2022', sourcemap: true, sourcesContent: true, packages: 'external', logLevel: 'warning',
+  // Names stay what the sources say where a bundle renames a clash: error classes take theirs from
+  // `new.target.name` (errors.ts).
+  keepNames: true,
+  // The workers import their platform's entry point for what it sets up (`import './index.node.js'`);
+  // package.json's `sideEffects` names the built entry points, not these sources, and would drop it.
+  plugins: [{
+    name: 'entry-points-have-side-effects',
+    setup(build) {
+      // Also as an entry point: a module's first resolution decides.
+      build.onResolve({ filter: /(^|\/)index\.(node|browser)\.[jt]s$/ }, (args) => ({
+        path: resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts')),
+        sideEffects: true,
+      }));
+    },
+  }],
+};
+const ts = (file) => join(root, 'ts', file);
+await bundle('esbuild (Node)', {
+  ...common, platform: 'node', splitting: true, outbase: join(root, 'ts'), outdir: dist, chunkNames: '[name]-[hash]',
+  entryPoints: ['index.node.ts', 'worker.node.ts', 'cli/bin.ts', 'cli/main.ts', 'cli/curve-svg.ts', 'wasm-call.ts', 'worker-pool.ts', 'wasm/convnet_wasm.js'].map(ts),
+});
+// Browsers: the entry point as one module (bundlers take it as it is, and a page without one makes
+// one request), and the gradient worker as one file with no bare imports at all (fflate and the
+// glue inside), so that it can be served as it is (`convnet-wasm/worker`) by bundlers that do not
+// follow `new Worker(new URL(…))` (esbuild).
+await bundle('esbuild (browser)', { ...common, platform: 'browser', entryPoints: [ts('index.browser.ts')], outfile: join(dist, 'index.browser.js') });
+await bundle('esbuild (browser worker)', { ...common, platform: 'browser', packages: undefined, entryPoints: [ts('worker.browser.ts')], outfile: join(dist, 'worker.browser.js') });
+
+async function bundle(label, options) {
+  const start = performance.now();
+  try {
+    await build(options);
+  } catch {
+    console.error(`build: "${label}" failed (its errors are above).`);
+    process.exit(1);
+  }
+  console.log(`build: ${label} (${((performance.now() - start) / 1000).toFixed(1)} s)`);
+}
 
 const kib = (path) => (statSync(path).size / 1024).toFixed(1);
 console.log(
