@@ -2,8 +2,10 @@
 // package, so a map that pointed at it would lead nowhere), and there are no declaration maps.
 // And how its code ships: as bundles, so that Node's module loader reads a few files, not one per
 // source module (scripts/build.mjs).
-import { readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
+import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 
 const dist = new URL('../dist/', import.meta.url).pathname;
@@ -48,4 +50,31 @@ describe('dist/', () => {
     expect(staticGraph('index.browser.js')).toEqual(['index.browser.js']);
     expect(staticGraph('worker.browser.js')).toEqual(['worker.browser.js']);
   });
+
+  it("bundles into a Node program: the chunks' set-up is kept (package.json sideEffects) and it predicts", async () => {
+    // Inside this checkout, which is the package: its name resolves to itself.
+    mkdirSync(join(dist, '..', 'test-results'), { recursive: true });
+    const dir = mkdtempSync(join(dist, '..', 'test-results', 'node-bundle-'));
+    try {
+      const app = join(dir, 'app.mjs');
+      writeFileSync(
+        app,
+        `import { init, models } from 'convnet-wasm';
+await init();
+const model = models.leNet5({ variant: 'modern' }).compile({ optimizer: 'adam', seed: 1 });
+console.log(model.predict(new Uint8Array(784)).length);
+`,
+      );
+      const result = await build({
+        entryPoints: [app], bundle: true, platform: 'node', format: 'esm', outfile: join(dir, 'out', 'app.mjs'), logLevel: 'silent',
+      });
+      expect(result.warnings.map((w) => w.text)).toEqual([]);
+      // The bundle looks for the wasm beside itself, as the package's own files do.
+      copyFileSync(join(dist, 'convnet_wasm_bg.wasm'), join(dir, 'out', 'convnet_wasm_bg.wasm'));
+      expect(execFileSync(process.execPath, [join(dir, 'out', 'app.mjs')], { encoding: 'utf8' }).trim()).toBe('10');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
+
