@@ -77,4 +77,3 @@ console.log(model.predict(new Uint8Array(784)).length);
     }
   });
 });
-
