@@ -3,7 +3,7 @@
  * @module
  */
 import { parentPort } from 'node:worker_threads';
-import './index.node.js';
+import './node-platform.js';
 import { serveGradients } from './worker-core.js';
 
 const port = parentPort!;
