@@ -79,7 +79,7 @@ let initialised = false;
 
 /**
  * @internal
- * Installs the platform's resolver. Called once by the Node or browser entry point.
+ * Installs the platform's resolver. Called once, by node-platform.ts or the browser entry point.
  * `sync`: instantiate the compiled module synchronously (Node). The glue's asynchronous path
  * tests `instanceof Response`, and in Node the first use of that global loads undici, with http,
  * http2 and tls: about 8 ms of every cold start. Browsers keep the asynchronous path.

@@ -54,7 +54,7 @@ export interface Platform {
 
 let platform: Platform | undefined;
 
-/** Installs the platform's way of starting gradient workers (the package entry points do this). */
+/** Installs the platform's way of starting gradient workers (node-platform.ts and the browser entry point do this). */
 export function setWorkerPlatform(p: Platform): void {
   platform = p;
 }
@@ -64,7 +64,7 @@ export function workerPlatform(): Platform | undefined {
   return platform;
 }
 
-/** The default `workers` for fit(): the cores in Node, 1 in browsers (see the entry points). */
+/** The default `workers` for fit(): the cores in Node, 1 in browsers (see node-platform.ts and the browser entry point). */
 export function defaultWorkers(): number {
   return platform?.defaultWorkers() ?? 1;
 }
