@@ -1,5 +1,7 @@
 // Each case needs a module state where init() has not run yet, so each resets the module graph.
 import { readFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 
@@ -48,5 +50,29 @@ describe('init() sources and errors', () => {
     const again: Api = await import('convnet-wasm');
     await again.init({ wasm: await WebAssembly.compile(await readFile(wasmPath)) });
     expect(again.ops.randomUniform(3, 2)).toHaveLength(2);
+  });
+
+  it('loads over HTTP, and names the URL and the status or the network error when it cannot', async () => {
+    const bytes = await readFile(wasmPath);
+    const server = createServer((req, res) => {
+      if (req.url === '/convnet_wasm_bg.wasm') res.writeHead(200, { 'content-type': 'application/wasm' }).end(bytes);
+      else res.writeHead(404).end('not here');
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      await expect(api.init({ wasm: `${base}/missing.wasm` })).rejects.toThrowError(
+        expect.objectContaining({ name: 'WasmLoadError', message: `fetching the wasm module from ${base}/missing.wasm answered HTTP 404` }),
+      );
+      await api.init({ wasm: `${base}/convnet_wasm_bg.wasm` });
+      expect(api.buildInfo()).toContain('simd128');
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+    vi.resetModules();
+    const again: Api = await import('convnet-wasm');
+    await expect(again.init({ wasm: `${base}/convnet_wasm_bg.wasm` })).rejects.toThrow(
+      new RegExp(`^could not fetch the wasm module from ${base}/convnet_wasm_bg\\.wasm: `),
+    );
   });
 });

@@ -5,11 +5,10 @@
  * bundle, or pass `init({ wasm: url })`.
  * @module
  */
-import { checkWasmBytes, setWasmResolver, workerUrl, WASM_FILES, type GlueInput, type SimdFlavour, type WasmSource } from './init.js';
+import { checkWasmBytes, fetchWasmResponse, setWasmResolver, workerUrl, WASM_FILES, type GlueInput, type SimdFlavour, type WasmSource } from './init.js';
 import { setWorkerPlatform } from './worker-pool.js';
 import { setGunzip } from './platform.js';
 import { gunzipSync } from 'fflate';
-import { WasmLoadError } from './errors.js';
 
 /**
  * The package's builds beside this module, each a literal `new URL(…, import.meta.url)`, the
@@ -28,18 +27,7 @@ async function resolveBrowser(source: WasmSource | undefined, simd: SimdFlavour)
   }
   const base = typeof location === 'undefined' ? import.meta.url : location.href;
   const url = source === undefined ? packagedWasm[simd]() : new URL(source, base);
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (cause) {
-    throw new WasmLoadError(`could not fetch the wasm module from ${url.href}: ${String(cause)}`, { cause });
-  }
-  if (!response.ok) {
-    throw new WasmLoadError(
-      `fetching the wasm module from ${url.href} answered HTTP ${response.status}. ` +
-        `Serve ${WASM_FILES[simd]} beside the bundle, or pass init({ wasm: url }).`,
-    );
-  }
+  const response = await fetchWasmResponse(url, `. Serve ${WASM_FILES[simd]} beside the bundle, or pass init({ wasm: url }).`);
   // Streaming compilation needs the application/wasm type; otherwise compile from the bytes.
   if (response.headers.get('content-type')?.split(';')[0]?.trim() === 'application/wasm') return response;
   const bytes = await response.arrayBuffer();

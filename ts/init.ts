@@ -110,6 +110,21 @@ export function checkWasmBytes(bytes: unknown, where: string): asserts bytes is 
   }
 }
 
+/**
+ * @internal `fetch(url)` for a wasm module, failing with a {@link WasmLoadError} that names the
+ * URL (and the HTTP status, followed by `advice`).
+ */
+export async function fetchWasmResponse(url: URL, advice = ''): Promise<Response> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (cause) {
+    throw new WasmLoadError(`could not fetch the wasm module from ${url.href}: ${String(cause)}`, { cause });
+  }
+  if (!response.ok) throw new WasmLoadError(`fetching the wasm module from ${url.href} answered HTTP ${response.status}${advice}`);
+  return response;
+}
+
 async function load(options: InitOptions): Promise<void> {
   if (resolver === undefined) {
     throw new WasmLoadError('no wasm loader for this platform: import convnet-wasm through its package entry');

@@ -10,7 +10,7 @@ import { availableParallelism, homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFileSystem, setGunzip } from './platform.js';
-import { checkWasmBytes, setWasmResolver, WASM_FILES, type GlueInput, type SimdFlavour, type WasmSource } from './init.js';
+import { checkWasmBytes, fetchWasmResponse, setWasmResolver, WASM_FILES, type GlueInput, type SimdFlavour, type WasmSource } from './init.js';
 import { WasmLoadError } from './errors.js';
 import { setWorkerPlatform } from './worker-pool.js';
 
@@ -56,16 +56,7 @@ async function resolveNode(source: WasmSource | undefined, simd: SimdFlavour): P
 }
 
 async function fetchWasm(url: URL): Promise<GlueInput> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (cause) {
-    throw new WasmLoadError(`could not fetch the wasm module from ${url.href}: ${String(cause)}`, { cause });
-  }
-  if (!response.ok) {
-    throw new WasmLoadError(`fetching the wasm module from ${url.href} answered HTTP ${response.status}`);
-  }
-  const bytes = await response.arrayBuffer();
+  const bytes = await (await fetchWasmResponse(url)).arrayBuffer();
   checkWasmBytes(bytes, url.href);
   return bytes;
 }
