@@ -1,5 +1,6 @@
 /**
- * The Node entry point: reads the wasm module with `fs`, from the installed package by default.
+ * The Node entry point: the API, with Node's set-up (`node-platform.ts`: the wasm module read
+ * with `fs`, from the installed package by default).
  * @module
  */
 import './node-platform.js';
