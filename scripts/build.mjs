@@ -129,13 +129,14 @@ const common = {
   // Names stay what the sources say where a bundle renames a clash: error classes take theirs from
   // `new.target.name` (errors.ts).
   keepNames: true,
-  // The modules imported for what they set up (`import './node-platform.js'`): package.json's
-  // `sideEffects` names the built files, not these sources, and esbuild would drop the imports.
+  // The modules imported for what they set up (`import './node-platform.js'`, the browser
+  // worker's `import './index.browser.js'`): package.json's `sideEffects` names the built files,
+  // not these sources, and esbuild would drop the imports.
   plugins: [{
     name: 'set-up-modules-have-side-effects',
     setup(build) {
       // Also as an entry point: a module's first resolution decides.
-      build.onResolve({ filter: /(^|\/)(index\.(node|browser)|node-platform)\.[jt]s$/ }, (args) => ({
+      build.onResolve({ filter: /(^|\/)(index\.browser|node-platform)\.[jt]s$/ }, (args) => ({
         path: resolve(args.resolveDir, args.path.replace(/\.js$/, '.ts')),
         sideEffects: true,
       }));
