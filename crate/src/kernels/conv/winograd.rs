@@ -10,21 +10,26 @@
 //! - the outputs are `Aᵀ·M·A + b`.
 //!
 //! F(2×2) does 16 products per 4 outputs, F(4×4) 36 per 16, against direct convolution's 9 per
-//! output; F(4×4)'s transforms cost more and round more. [`Tile::of`] picks the one with fewer
-//! products for the map's size (a map's last tiles may reach past its edge), F(2×2) on ties.
-//! The gradients use the same identities: `∂L/∂U[ξ] = Σ_tiles V[ξ]ᵀ · (A·dY·Aᵀ)[ξ]` and
-//! `∂L/∂g = Gᵀ·(∂L/∂U)·G`; the input gradient is this same convolution of `dy` with the kernel
-//! turned by 180° and its channels swapped (for F(2×2) its transform is `U` with ξ's rows and
-//! columns permuted, [`SIGMA`]; for F(4×4), whose points are not closed under `x → 1/x`, the
-//! transform of the turned kernel).
+//! output; F(4×4)'s transforms cost more and round more. With F(4×4), a side of the map that is
+//! not a multiple of 4 ends in a tile of 3 outputs on the points 0, ±1, 2, ∞ (F(3, 3), 5 of the
+//! 6) or of 2 on 0, ±1, ∞ (F(2, 3)), with `G`'s rows for those points unchanged and the scaling
+//! moved into their `Bᵀ`: each tile's `U[ξ]` is one of the 36 packed, and a 7×7 map takes 11×11
+//! products instead of 12×12, a 14×14 one 22×22 instead of 24×24 ([`Side`]). The products of
+//! a position ξ have a row for each tile that has it. [`Tile::of`] picks the tiling with fewer
+//! products for the map's size, F(2×2) on ties.
+//! The gradients use the same identities: `∂L/∂U[ξ] = Σ_tiles V[ξ]ᵀ · (A·dY·Aᵀ)[ξ]` (over the
+//! tiles that have ξ) and `∂L/∂g = Gᵀ·(∂L/∂U)·G`; the input gradient is this same convolution of
+//! `dy` with the kernel turned by 180° and its channels swapped (for F(2×2) its transform is `U`
+//! with ξ's rows and columns permuted, [`SIGMA`]; for F(4×4), whose points are not closed under
+//! `x → 1/x`, the transform of the turned kernel).
 //!
 //! The sums differ from direct convolution's by rounding only (tested against it); the order of
 //! every sum is fixed and is the scalar reference's in [`scalar`]:
 //! - every transform is the same lane-wise sequence of adds, subtracts and multiplications by
 //!   constants (generic over [`Lanes`]: SIMD lanes are channels);
 //! - `M[t, ξ, f] = Σ_c V[t, ξ, c]·U[ξ, c, f]` from +0.0 in ascending `c`, then `Aᵀ·M·A`, then `+ b`;
-//! - `∂L/∂U[ξ, c, f]` is one sum over all tiles of the batch (image by image, tiles row by row),
-//!   whatever the grouping of images.
+//! - `∂L/∂U[ξ, c, f]` is one sum over the batch's tiles that have ξ (image by image, tiles row
+//!   by row), whatever the grouping of images.
 
 use super::params::{add_bias_grad, given_or_packed, Conv2dGrads, Conv2dParams, Padding};
 use crate::kernels::gemm::{gemm_packed, gemm_transposed_a_accumulate, packed_index, GemmParams};
@@ -94,18 +99,18 @@ pub enum Tile {
 }
 
 impl Tile {
-    /// The tile with fewer products per image for this geometry (it depends on the map's size
-    /// only, so a layer's input gradient runs on the same tile as its forward pass); F(2×2) on
-    /// ties. 28×28, 14×14 and 7×7 maps run F(4×4) (1.78×, 1.36× and 1.78× fewer products).
+    /// The tiling with fewer products per image for this geometry (it depends on the map's size
+    /// only, so a layer's input gradient runs on the same tiles as its forward pass); F(2×2) on
+    /// ties. 28×28, 14×14 and 7×7 maps run F(4×4) (1.78×, 1.62× and 2.12× fewer products).
     pub fn of(p: &Conv2dParams) -> Tile {
-        if Tile::F4.per_image(p) * Tile::F4.positions() < Tile::F2.per_image(p) * Tile::F2.positions() {
+        if Tile::F4.products_per_image(p) < Tile::F2.products_per_image(p) {
             Tile::F4
         } else {
             Tile::F2
         }
     }
 
-    /// Outputs per side, m.
+    /// Outputs per side of a whole tile, m.
     pub const fn outputs(self) -> usize {
         match self {
             Tile::F2 => 2,
@@ -113,14 +118,48 @@ impl Tile {
         }
     }
 
-    /// Positions ξ of a transformed tile, (m + 2)².
+    /// Positions ξ of a whole transformed tile, (m + 2)².
     pub const fn positions(self) -> usize {
         (self.outputs() + 2) * (self.outputs() + 2)
     }
 
+    /// Whether a tile side of `k` outputs has the point with index `i` (of the m + 2): a side of
+    /// F(4×4) with 3 outputs lacks −2 (index 4), one with 2 lacks ±2 (3 and 4).
+    const fn has(self, k: usize, i: usize) -> bool {
+        match self {
+            Tile::F2 => true,
+            Tile::F4 => i <= k || i == 5,
+        }
+    }
+
+    /// How a side of `len` outputs is cut into tiles.
+    fn side(self, len: usize) -> Side {
+        let m = self.outputs();
+        let tiles = len.div_ceil(m).max(1);
+        let rest = len.saturating_sub(m * (tiles - 1));
+        let last = match self {
+            Tile::F2 => 2,
+            Tile::F4 => rest.clamp(2, 4),
+        };
+        let count = core::array::from_fn(|i| tiles - usize::from(!self.has(last, i)));
+        Side { m, tiles, last, count }
+    }
+
+    /// The map's tiles.
+    fn tiles(self, p: &Conv2dParams) -> Tiles {
+        Tiles { n: self.outputs() + 2, h: self.side(p.in_h), w: self.side(p.in_w) }
+    }
+
     /// Tiles per image: `⌈h/m⌉·⌈w/m⌉`.
     fn per_image(self, p: &Conv2dParams) -> usize {
-        p.in_h.div_ceil(self.outputs()) * p.in_w.div_ceil(self.outputs())
+        let t = self.tiles(p);
+        t.h.tiles * t.w.tiles
+    }
+
+    /// Rows of all of an image's products: one per tile and position the tile has.
+    fn products_per_image(self, p: &Conv2dParams) -> usize {
+        let t = self.tiles(p);
+        t.h.positions() * t.w.positions()
     }
 
     pub fn name(self) -> &'static str {
@@ -131,24 +170,98 @@ impl Tile {
     }
 }
 
+/// One side of the map cut into tiles: `tiles − 1` of `m` outputs, then one of `last` (F(2×2):
+/// 2; F(4×4): 4, 3, or 2 where the side leaves 2 or 1).
+#[derive(Clone, Copy, Debug)]
+struct Side {
+    m: usize,
+    tiles: usize,
+    last: usize,
+    /// How many of the side's tiles have each point.
+    count: [usize; 6],
+}
+
+impl Side {
+    /// The outputs of tile `a`.
+    fn kind(&self, a: usize) -> usize {
+        if a + 1 == self.tiles {
+            self.last
+        } else {
+            self.m
+        }
+    }
+
+    /// Points over all of the side's tiles.
+    fn positions(&self) -> usize {
+        (self.tiles - 1) * (self.m + 2) + self.last + 2
+    }
+}
+
+/// A map's tiles: a position ξ = (i, j) of an image's tile (a, b) is row `(a·count_w[j] + b)`
+/// of the image's `count_h[i]·count_w[j]` rows of the product of ξ (tiles without the point
+/// have none): the tiles that have ξ, in order.
+#[derive(Clone, Copy, Debug)]
+struct Tiles {
+    n: usize,
+    h: Side,
+    w: Side,
+}
+
+impl Tiles {
+    /// Rows of the product of ξ for `images` images.
+    fn rows(&self, xi: usize, images: usize) -> usize {
+        images * self.h.count[xi / self.n] * self.w.count[xi % self.n]
+    }
+
+    /// The row of tile (a, b) of image `i` (of the group) in the product of ξ, if it has ξ.
+    fn row(&self, xi: usize, i: usize, a: usize, b: usize) -> usize {
+        let (ch, cw) = (self.h.count[xi / self.n], self.w.count[xi % self.n]);
+        (i * ch + a) * cw + b
+    }
+
+    /// Where each position of tile (a, b) of image `i` goes: `ξ·plane + row·ch` (unused for
+    /// the positions it does not have).
+    fn offsets(&self, i: usize, a: usize, b: usize, plane: usize, ch: usize) -> [usize; MAX_XI] {
+        core::array::from_fn(|xi| if xi < self.n * self.n { xi * plane + self.row(xi, i, a, b) * ch } else { 0 })
+    }
+}
+
+/// What runs on one tile, with the transforms for its sides' outputs `KA` (down) and `KB`
+/// (across), [`Tiling::with_kinds`].
+trait TileWork {
+    type Out;
+    fn run<T: Tiling, const KA: usize, const KB: usize>(self) -> Self::Out;
+}
+
 /// One tile size's transforms. Tiles are row-major `n × n` arrays (rows along the image's
 /// height) in the first `n²` of [`MAX_XI`] lanes; outputs `m × m` in the first `m²` of
-/// [`MAX_OUT`].
+/// [`MAX_OUT`]. A tile with fewer outputs on a side (`KA` down, `KB` across, [`Side`]) takes
+/// its `KA + 2` rows and `KB + 2` columns of inputs and of outputs at the start of those, and
+/// puts its transforms at the positions of the points it has.
 trait Tiling {
     const TILE: Tile;
     const M: usize = Self::TILE.outputs();
     const N: usize = Self::M + 2;
     const XI: usize = Self::N * Self::N;
+    /// Runs `work` with this tiling's transforms for a tile of `ka × kb` outputs.
+    fn with_kinds<W: TileWork>(ka: usize, kb: usize, work: W) -> W::Out;
+    /// Runs `work` with the transforms of a whole tile (`M × M` outputs).
+    fn whole<W: TileWork>(work: W) -> W::Out;
+    /// Whether a tile of `KA × KB` outputs has position ξ.
+    #[inline(always)]
+    fn has<const KA: usize, const KB: usize>(xi: usize) -> bool {
+        Self::TILE.has(KA, xi / Self::N) && Self::TILE.has(KB, xi % Self::N)
+    }
     /// `Bᵀ·d·B`.
-    fn input_tile<L: Lanes>(d: &[L; MAX_XI]) -> [L; MAX_XI];
+    fn input_tile<L: Lanes, const KA: usize, const KB: usize>(d: &[L; MAX_XI]) -> [L; MAX_XI];
     /// `Aᵀ·m·A`.
-    fn output_tile<L: Lanes>(m: &[L; MAX_XI]) -> [L; MAX_OUT];
+    fn output_tile<L: Lanes, const KA: usize, const KB: usize>(m: &[L; MAX_XI]) -> [L; MAX_OUT];
     /// `G·g·Gᵀ` of a 3×3 kernel slice (row-major, `kh` then `kw`).
     fn filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI];
     /// The transform the input gradient uses for the same slice: that of the slice turned by 180°.
     fn turned_filter_tile<L: Lanes>(g: &[L; 9]) -> [L; MAX_XI];
     /// `A·dy·Aᵀ`: an output-gradient tile to the gradient of its product tile.
-    fn grad_output_tile<L: Lanes>(dy: &[L; MAX_OUT]) -> [L; MAX_XI];
+    fn grad_output_tile<L: Lanes, const KA: usize, const KB: usize>(dy: &[L; MAX_OUT]) -> [L; MAX_XI];
     /// `Gᵀ·u·G`: the gradient of a kernel transform to the 3×3 slice's.
     fn grad_filter_tile<L: Lanes>(u: &[L; MAX_XI]) -> [L; 9];
 }
@@ -162,8 +275,16 @@ struct T4;
 impl Tiling for T2 {
     const TILE: Tile = Tile::F2;
 
+    fn with_kinds<W: TileWork>(_: usize, _: usize, work: W) -> W::Out {
+        work.run::<Self, 2, 2>()
+    }
+
+    fn whole<W: TileWork>(work: W) -> W::Out {
+        work.run::<Self, 2, 2>()
+    }
+
     #[inline(always)]
-    fn input_tile<L: Lanes>(d: &[L; MAX_XI]) -> [L; MAX_XI] {
+    fn input_tile<L: Lanes, const KA: usize, const KB: usize>(d: &[L; MAX_XI]) -> [L; MAX_XI] {
         let mut t = *d;
         for j in 0..4 {
             t[j] = d[j].sub(d[8 + j]);
@@ -182,7 +303,7 @@ impl Tiling for T2 {
     }
 
     #[inline(always)]
-    fn output_tile<L: Lanes>(m: &[L; MAX_XI]) -> [L; MAX_OUT] {
+    fn output_tile<L: Lanes, const KA: usize, const KB: usize>(m: &[L; MAX_XI]) -> [L; MAX_OUT] {
         let mut r = [m[0]; 8];
         for j in 0..4 {
             r[j] = m[j].add(m[4 + j]).add(m[8 + j]);
@@ -229,7 +350,7 @@ impl Tiling for T2 {
     }
 
     #[inline(always)]
-    fn grad_output_tile<L: Lanes>(dy: &[L; MAX_OUT]) -> [L; MAX_XI] {
+    fn grad_output_tile<L: Lanes, const KA: usize, const KB: usize>(dy: &[L; MAX_OUT]) -> [L; MAX_XI] {
         let zero = L::splat(0.0);
         let mut r = [zero; 8];
         for j in 0..2 {
@@ -343,6 +464,72 @@ mod f4 {
             s12.mul(minus_sixth).add(s34.mul(sixth)).add(u[5]),
         ]
     }
+
+    /// The edge tiles' transforms: a side of 3 outputs on the points 0, 1, −1, 2, ∞ (F(3, 3)), of
+    /// 2 on 0, 1, −1, ∞ (F(2, 3)). `G`'s rows for those points are [`g`]'s, so each position's
+    /// kernel transform is the whole tile's; the Lagrange scalings that differ from F(4, 3)'s
+    /// (Lavin & Gray's construction) are in `Bᵀ`, which stays integer: for 3 outputs rows
+    /// 4 −2 −4 2 0 · 0 −6 −3 3 0 · 0 2 −3 1 0 · 0 −4 0 4 0 · 0 2 −1 −2 1, for 2 outputs
+    /// 4 0 −4 0 · 0 −3 −3 0 · 0 3 −3 0 · 0 −1 0 1. Inputs and outputs at the start of the arrays;
+    /// transformed values at the indices of their points (0 1 2 3 4 5 for 0, 1, −1, 2, −2, ∞), the
+    /// missing points' left as `d[0]`.
+    #[inline(always)]
+    pub fn bt_k<L: Lanes, const K: usize>(d: [L; 6]) -> [L; 6] {
+        match K {
+            4 => bt(d),
+            3 => {
+                let three = L::splat(3.0);
+                let d31 = d[3].sub(d[1]);
+                [
+                    d[0].sub(d[2]).mul(L::splat(4.0)).add(d31.mul(L::splat(2.0))),
+                    d31.sub(d[1]).sub(d[2]).mul(three),
+                    d31.add(d[1].sub(d[2]).mul(three)),
+                    d31.mul(L::splat(4.0)),
+                    d[0],
+                    d[4].sub(d[2]).sub(d31.mul(L::splat(2.0))),
+                ]
+            }
+            _ => [
+                d[0].sub(d[2]).mul(L::splat(4.0)),
+                d[1].add(d[2]).mul(L::splat(-3.0)),
+                d[1].sub(d[2]).mul(L::splat(3.0)),
+                d[0],
+                d[0],
+                d[3].sub(d[1]),
+            ],
+        }
+    }
+
+    /// `Aᵀ·m` for a side of `K` outputs: for 3, rows 1 1 1 1 · 0 1 −1 2 · 0 1 1 4 (+ ∞);
+    /// for 2, rows 1 1 1 · 0 1 −1 (+ ∞). The outputs past `K` are `m[0]`.
+    #[inline(always)]
+    pub fn at_k<L: Lanes, const K: usize>(m: [L; 6]) -> [L; 4] {
+        let (s12, d12) = (m[1].add(m[2]), m[1].sub(m[2]));
+        match K {
+            4 => at(m),
+            3 => [
+                m[0].add(s12).add(m[3]),
+                d12.add(m[3].mul(L::splat(2.0))),
+                s12.add(m[3].mul(L::splat(4.0))).add(m[5]),
+                m[0],
+            ],
+            _ => [m[0].add(s12), d12.add(m[5]), m[0], m[0]],
+        }
+    }
+
+    /// `A·y` for a side of `K` outputs (the transpose of [`at_k`]).
+    #[inline(always)]
+    pub fn a_k<L: Lanes, const K: usize>(y: [L; 4]) -> [L; 6] {
+        match K {
+            4 => a(y),
+            3 => {
+                let p = y[0].add(y[2]);
+                let q4 = y[0].add(y[2].mul(L::splat(4.0)));
+                [y[0], p.add(y[1]), p.sub(y[1]), q4.add(y[1].mul(L::splat(2.0))), y[0], y[2]]
+            }
+            _ => [y[0], y[0].add(y[1]), y[0].sub(y[1]), y[0], y[0], y[1]],
+        }
+    }
 }
 
 /// `F·x·Fᵀ` for a one-dimensional transform `f` from `I` values to `O`: `f` down each column of
@@ -361,17 +548,57 @@ fn separable<L: Lanes, const I: usize, const O: usize, const N: usize>(
     out
 }
 
+/// Calls `work` for the kinds of F(4×4) tiles `(ka, kb)`, each of 4, 3 or 2.
+macro_rules! f4_kinds {
+    ($ka:expr, $kb:expr, $work:expr, $(($a:literal, $b:literal)),*) => {
+        match ($ka, $kb) {
+            $(($a, $b) => $work.run::<Self, $a, $b>(),)*
+            (ka, kb) => unreachable!("winograd: no F(4×4) tile of {ka}×{kb} outputs"),
+        }
+    };
+}
+
 impl Tiling for T4 {
     const TILE: Tile = Tile::F4;
 
+    fn with_kinds<W: TileWork>(ka: usize, kb: usize, work: W) -> W::Out {
+        f4_kinds!(ka, kb, work, (4, 4), (4, 3), (4, 2), (3, 4), (3, 3), (3, 2), (2, 4), (2, 3), (2, 2))
+    }
+
+    fn whole<W: TileWork>(work: W) -> W::Out {
+        work.run::<Self, 4, 4>()
+    }
+
+    // A whole tile's transforms are `separable`'s: down the 6 columns, then along the 6 rows
+    // (the same operations in the same order whatever the tile's kinds).
     #[inline(always)]
-    fn input_tile<L: Lanes>(d: &[L; MAX_XI]) -> [L; MAX_XI] {
-        separable(d, f4::bt)
+    fn input_tile<L: Lanes, const KA: usize, const KB: usize>(d: &[L; MAX_XI]) -> [L; MAX_XI] {
+        let mut cols = [[d[0]; 6]; 6];
+        for (j, col) in cols[..KB + 2].iter_mut().enumerate() {
+            *col = f4::bt_k::<L, KA>(core::array::from_fn(|k| d[6 * k + j]));
+        }
+        let mut out = [d[0]; MAX_XI];
+        for i in 0..6 {
+            if Tile::F4.has(KA, i) {
+                out[6 * i..6 * i + 6].copy_from_slice(&f4::bt_k::<L, KB>(core::array::from_fn(|j| cols[j][i])));
+            }
+        }
+        out
     }
 
     #[inline(always)]
-    fn output_tile<L: Lanes>(m: &[L; MAX_XI]) -> [L; MAX_OUT] {
-        separable(m, f4::at)
+    fn output_tile<L: Lanes, const KA: usize, const KB: usize>(m: &[L; MAX_XI]) -> [L; MAX_OUT] {
+        let mut cols = [[m[0]; 4]; 6];
+        for (j, col) in cols.iter_mut().enumerate() {
+            if Tile::F4.has(KB, j) {
+                *col = f4::at_k::<L, KA>(core::array::from_fn(|k| m[6 * k + j]));
+            }
+        }
+        let mut out = [m[0]; MAX_OUT];
+        for i in 0..KA {
+            out[4 * i..4 * i + 4].copy_from_slice(&f4::at_k::<L, KB>(core::array::from_fn(|j| cols[j][i])));
+        }
+        out
     }
 
     #[inline(always)]
@@ -385,8 +612,18 @@ impl Tiling for T4 {
     }
 
     #[inline(always)]
-    fn grad_output_tile<L: Lanes>(dy: &[L; MAX_OUT]) -> [L; MAX_XI] {
-        separable(dy, f4::a)
+    fn grad_output_tile<L: Lanes, const KA: usize, const KB: usize>(dy: &[L; MAX_OUT]) -> [L; MAX_XI] {
+        let mut cols = [[dy[0]; 6]; 4];
+        for (j, col) in cols[..KB].iter_mut().enumerate() {
+            *col = f4::a_k::<L, KA>(core::array::from_fn(|k| dy[4 * k + j]));
+        }
+        let mut out = [dy[0]; MAX_XI];
+        for i in 0..6 {
+            if Tile::F4.has(KA, i) {
+                out[6 * i..6 * i + 6].copy_from_slice(&f4::a_k::<L, KB>(core::array::from_fn(|j| cols[j][i])));
+            }
+        }
+        out
     }
 
     #[inline(always)]
@@ -420,10 +657,10 @@ fn product(rows: usize, k: usize, n: usize) -> GemmParams {
 }
 
 /// The arithmetic of [`forward`]'s products (multiply-adds count two), for reports: the direct
-/// convolution's `2·positions·9·in_c·out_c` becomes `2·tiles·n²·in_c·out_c`, tiles past the
-/// edge included. The transforms' adds are not counted.
+/// convolution's `2·positions·9·in_c·out_c` becomes `2·rows·in_c·out_c`, a row for each tile
+/// and position it has, tiles past the edge included. The transforms' adds are not counted.
 pub fn product_flops(tile: Tile, p: &Conv2dParams) -> f64 {
-    2.0 * (p.batch * tile.per_image(p) * tile.positions()) as f64 * (p.in_c * p.out_c) as f64
+    2.0 * (p.batch * tile.products_per_image(p)) as f64 * (p.in_c * p.out_c) as f64
 }
 
 /// The stride between the packed `k × n` operands of successive positions: padded like
@@ -535,79 +772,191 @@ fn pack_weights_t_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32])
     }
 }
 
-/// The transformed input tiles of `images` (whole `h × w × ch` images): `v[ξ][t][c]` with the
-/// tiles `t` image by image, row by row, planes `plane` apart; zeros stand for the padding.
-fn transform_input<T: Tiling>(h: usize, w: usize, ch: usize, images: &[f32], v: &mut [f32], plane: usize) {
-    let (m, n) = (T::M, T::N);
-    let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
-    let zero = F4::splat(0.0);
-    for (i, image) in images.chunks_exact(h * w * ch).enumerate() {
-        for a in 0..th {
-            for b in 0..tw {
-                let t = (i * th + a) * tw + b;
-                if a >= 1 && b >= 1 && m * a + m < h && m * b + m < w {
-                    // The whole n×n block is inside the image: loads at fixed offsets.
-                    let base = ((m * a - 1) * w + m * b - 1) * ch;
-                    for c in (0..ch).step_by(4) {
-                        let mut d = [zero; MAX_XI];
-                        for (k, dk) in d[..T::XI].iter_mut().enumerate() {
-                            *dk = F4::load(&image[base + ((k / n) * w + k % n) * ch + c..]);
-                        }
-                        for (xi, x) in T::input_tile(&d)[..T::XI].iter().enumerate() {
-                            x.store(&mut v[xi * plane + t * ch + c..]);
-                        }
-                    }
-                    continue;
+/// Transforms one tile of an image, all `ch` channels, into `v` at `at[ξ] + c`. `inside`: the
+/// tile's whole n×n block lies in the image, from `base`; else the `rows` and `cols` of the
+/// image that it covers, zeros for the padding.
+struct InputTile<'a> {
+    image: &'a [f32],
+    w: usize,
+    ch: usize,
+    inside: Option<usize>,
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    origin: (usize, usize),
+    v: &'a mut [f32],
+    at: [usize; MAX_XI],
+}
+
+impl TileWork for InputTile<'_> {
+    type Out = ();
+
+    #[inline(never)]
+    fn run<T: Tiling, const KA: usize, const KB: usize>(self) {
+        let InputTile { image, w, ch, inside, rows, cols, origin: (r0, s0), v, at } = self;
+        let n = T::N;
+        let zero = F4::splat(0.0);
+        for c in (0..ch).step_by(4) {
+            let mut d = [zero; MAX_XI];
+            if let Some(base) = inside {
+                // Loads at fixed offsets.
+                for (k, dk) in d[..T::XI].iter_mut().enumerate() {
+                    *dk = F4::load(&image[base + ((k / n) * w + k % n) * ch + c..]);
                 }
+            } else {
+                for r in rows.clone() {
+                    for s in cols.clone() {
+                        d[(r + 1 - r0) * n + s + 1 - s0] = F4::load(&image[(r * w + s) * ch + c..]);
+                    }
+                }
+            }
+            for (xi, x) in T::input_tile::<F4, KA, KB>(&d)[..T::XI].iter().enumerate() {
+                if T::has::<KA, KB>(xi) {
+                    x.store(&mut v[at[xi] + c..]);
+                }
+            }
+        }
+    }
+}
+
+/// The transformed input tiles of `images` (whole `h × w × ch` images): `v[ξ][row][c]`, the rows
+/// of ξ its tiles (image by image, row by row) that have ξ, planes `plane` apart; zeros stand
+/// for the padding.
+fn transform_input<T: Tiling>(
+    tiles: &Tiles,
+    h: usize,
+    w: usize,
+    ch: usize,
+    images: &[f32],
+    v: &mut [f32],
+    plane: usize,
+) {
+    let m = T::M;
+    for (i, image) in images.chunks_exact(h * w * ch).enumerate() {
+        for a in 0..tiles.h.tiles {
+            for b in 0..tiles.w.tiles {
+                let at = tiles.offsets(i, a, b, plane, ch);
                 // Rows m·a−1..m·a+m+1 and columns m·b−1..m·b+m+1 of the image, where they exist.
                 let rows = (m * a).saturating_sub(1)..(m * a + m + 1).min(h);
                 let cols = (m * b).saturating_sub(1)..(m * b + m + 1).min(w);
-                for c in (0..ch).step_by(4) {
-                    let mut d = [zero; MAX_XI];
-                    for r in rows.clone() {
-                        for s in cols.clone() {
-                            d[(r + 1 - m * a) * n + s + 1 - m * b] = F4::load(&image[(r * w + s) * ch + c..]);
-                        }
-                    }
-                    for (xi, x) in T::input_tile(&d)[..T::XI].iter().enumerate() {
-                        x.store(&mut v[xi * plane + t * ch + c..]);
-                    }
+                let inside =
+                    (a >= 1 && b >= 1 && m * a + m < h && m * b + m < w).then(|| ((m * a - 1) * w + m * b - 1) * ch);
+                let work = InputTile { image, w, ch, inside, rows, cols, origin: (m * a, m * b), v: &mut *v, at };
+                if inside.is_some() {
+                    T::whole(work);
+                } else {
+                    T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), work);
                 }
             }
         }
     }
 }
 
-/// The transformed output-gradient tiles of `grads` (whole `h × w × ch` gradients): `u[ξ][t][c]`,
-/// planes `plane` apart, zeros for a tile's outputs past the edge.
-fn transform_grad_output<T: Tiling>(h: usize, w: usize, ch: usize, grads: &[f32], u: &mut [f32], plane: usize) {
+/// Transforms one tile of an output gradient, all `ch` channels, into `u` at `at[ξ] + c`: the
+/// `rows` and `cols` of the gradient it covers, zeros for its outputs past the edge.
+struct GradOutputTile<'a> {
+    grad: &'a [f32],
+    w: usize,
+    ch: usize,
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    u: &'a mut [f32],
+    at: [usize; MAX_XI],
+}
+
+impl TileWork for GradOutputTile<'_> {
+    type Out = ();
+
+    #[inline(never)]
+    fn run<T: Tiling, const KA: usize, const KB: usize>(self) {
+        let GradOutputTile { grad, w, ch, rows, cols, u, at } = self;
+        let zero = F4::splat(0.0);
+        for c in (0..ch).step_by(4) {
+            let mut d = [zero; MAX_OUT];
+            for r in rows.clone() {
+                for s in cols.clone() {
+                    d[(r - rows.start) * T::M + s - cols.start] = F4::load(&grad[(r * w + s) * ch + c..]);
+                }
+            }
+            for (xi, x) in T::grad_output_tile::<F4, KA, KB>(&d)[..T::XI].iter().enumerate() {
+                if T::has::<KA, KB>(xi) {
+                    x.store(&mut u[at[xi] + c..]);
+                }
+            }
+        }
+    }
+}
+
+/// The transformed output-gradient tiles of `grads` (whole `h × w × ch` gradients): `u[ξ][row][c]`
+/// as [`transform_input`]'s, planes `plane` apart, zeros for a tile's outputs past the edge.
+fn transform_grad_output<T: Tiling>(
+    tiles: &Tiles,
+    h: usize,
+    w: usize,
+    ch: usize,
+    grads: &[f32],
+    u: &mut [f32],
+    plane: usize,
+) {
     let m = T::M;
-    let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
-    let zero = F4::splat(0.0);
     for (i, grad) in grads.chunks_exact(h * w * ch).enumerate() {
-        for a in 0..th {
-            for b in 0..tw {
-                let t = (i * th + a) * tw + b;
-                for c in (0..ch).step_by(4) {
-                    let mut d = [zero; MAX_OUT];
-                    for r in m * a..(m * a + m).min(h) {
-                        for s in m * b..(m * b + m).min(w) {
-                            d[(r - m * a) * m + s - m * b] = F4::load(&grad[(r * w + s) * ch + c..]);
-                        }
+        for a in 0..tiles.h.tiles {
+            for b in 0..tiles.w.tiles {
+                let at = tiles.offsets(i, a, b, plane, ch);
+                let (rows, cols) = (m * a..(m * a + m).min(h), m * b..(m * b + m).min(w));
+                let work = GradOutputTile { grad, w, ch, rows, cols, u: &mut *u, at };
+                T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), work);
+            }
+        }
+    }
+}
+
+/// Writes one tile's outputs, all `ch` channels, from the products at `at[ξ] + c` (`+ bias`)
+/// into the `rows` and `cols` of `out` it covers.
+struct OutputTile<'a> {
+    mt: &'a [f32],
+    at: [usize; MAX_XI],
+    bias: Option<&'a [f32]>,
+    w: usize,
+    ch: usize,
+    rows: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    out: &'a mut [f32],
+}
+
+impl TileWork for OutputTile<'_> {
+    type Out = ();
+
+    #[inline(never)]
+    fn run<T: Tiling, const KA: usize, const KB: usize>(self) {
+        let OutputTile { mt, at, bias, w, ch, rows, cols, out } = self;
+        let zero = F4::splat(0.0);
+        for c in (0..ch).step_by(4) {
+            let mut tile = [zero; MAX_XI];
+            for (xi, v) in tile[..T::XI].iter_mut().enumerate() {
+                if T::has::<KA, KB>(xi) {
+                    *v = F4::load(&mt[at[xi] + c..]);
+                }
+            }
+            let o = T::output_tile::<F4, KA, KB>(&tile);
+            let bias = bias.map(|b| F4::load(&b[c..]));
+            for r in rows.clone() {
+                for s in cols.clone() {
+                    let mut v = o[(r - rows.start) * T::M + s - cols.start];
+                    if let Some(b) = bias {
+                        v = v.add(b);
                     }
-                    for (xi, x) in T::grad_output_tile(&d)[..T::XI].iter().enumerate() {
-                        x.store(&mut u[xi * plane + t * ch + c..]);
-                    }
+                    v.store(&mut out[(r * w + s) * ch + c..]);
                 }
             }
         }
     }
 }
 
-/// Writes the outputs of the product tiles `m[ξ][t][c]` (planes `plane` apart, `+ bias`) into
+/// Writes the outputs of the product tiles `m[ξ][row][c]` (planes `plane` apart, `+ bias`) into
 /// whole `h × w × ch` outputs; a tile's outputs past the edge are dropped.
 #[allow(clippy::too_many_arguments)]
 fn transform_output<T: Tiling>(
+    tiles: &Tiles,
     h: usize,
     w: usize,
     ch: usize,
@@ -617,29 +966,13 @@ fn transform_output<T: Tiling>(
     y: &mut [f32],
 ) {
     let m = T::M;
-    let (th, tw) = (h.div_ceil(m), w.div_ceil(m));
-    let zero = F4::splat(0.0);
     for (i, out) in y.chunks_exact_mut(h * w * ch).enumerate() {
-        for a in 0..th {
-            for b in 0..tw {
-                let t = (i * th + a) * tw + b;
-                for c in (0..ch).step_by(4) {
-                    let mut tile = [zero; MAX_XI];
-                    for (xi, v) in tile[..T::XI].iter_mut().enumerate() {
-                        *v = F4::load(&mt[xi * plane + t * ch + c..]);
-                    }
-                    let o = T::output_tile(&tile);
-                    let bias = bias.map(|b| F4::load(&b[c..]));
-                    for r in m * a..(m * a + m).min(h) {
-                        for s in m * b..(m * b + m).min(w) {
-                            let mut v = o[(r - m * a) * m + s - m * b];
-                            if let Some(b) = bias {
-                                v = v.add(b);
-                            }
-                            v.store(&mut out[(r * w + s) * ch + c..]);
-                        }
-                    }
-                }
+        for a in 0..tiles.h.tiles {
+            for b in 0..tiles.w.tiles {
+                let at = tiles.offsets(i, a, b, plane, ch);
+                let (rows, cols) = (m * a..(m * a + m).min(h), m * b..(m * b + m).min(w));
+                let work = OutputTile { mt, at, bias, w, ch, rows, cols, out: &mut *out };
+                T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), work);
             }
         }
     }
@@ -674,6 +1007,7 @@ fn forward_on<T: Tiling>(
 ) {
     let (h, w, ci, co) = (p.in_h, p.in_w, p.in_c, p.out_c);
     let (x_len, y_len) = (h * w * ci, h * w * co);
+    let tiles = T::TILE.tiles(p);
     let (images, gt) = (group(T::TILE, p), group_tiles(T::TILE, p));
     let (v, rest) = scratch.split_at_mut(T::XI * plane(gt, ci));
     let (m, a_pack) = rest.split_at_mut(T::XI * plane(gt, co));
@@ -682,13 +1016,16 @@ fn forward_on<T: Tiling>(
         let n = images.min(p.batch - n0);
         let t = n * T::TILE.per_image(p);
         let (pv, pm) = (plane(t, ci), plane(t, co));
-        transform_input::<T>(h, w, ci, &x[n0 * x_len..(n0 + n) * x_len], v, pv);
-        let gp = product(t, ci, co);
+        transform_input::<T>(&tiles, h, w, ci, &x[n0 * x_len..(n0 + n) * x_len], v, pv);
         for xi in 0..T::XI {
-            let (a, c) = (&v[xi * pv..xi * pv + t * ci], &mut m[xi * pm..xi * pm + t * co]);
-            gemm_packed(&gp, a, &packed[xi * slot..xi * slot + operand], None, c, a_pack);
+            let rows = tiles.rows(xi, n);
+            if rows == 0 {
+                continue;
+            }
+            let (a, c) = (&v[xi * pv..xi * pv + rows * ci], &mut m[xi * pm..xi * pm + rows * co]);
+            gemm_packed(&product(rows, ci, co), a, &packed[xi * slot..xi * slot + operand], None, c, a_pack);
         }
-        transform_output::<T>(h, w, co, m, pm, bias, &mut y[n0 * y_len..(n0 + n) * y_len]);
+        transform_output::<T>(&tiles, h, w, co, m, pm, bias, &mut y[n0 * y_len..(n0 + n) * y_len]);
     }
 }
 
@@ -731,6 +1068,7 @@ fn backward_on<T: Tiling>(
     let ds = plane(ci, co);
     let (du, rest) = scratch.split_at_mut(T::XI * ds);
     du.fill(0.0);
+    let tiles = T::TILE.tiles(p);
     let (images, gt) = (group(T::TILE, p), group_tiles(T::TILE, p));
     let (v, rest) = rest.split_at_mut(T::XI * plane(gt, ci));
     let (yh, gemm_scratch) = rest.split_at_mut(T::XI * plane(gt, co));
@@ -738,12 +1076,16 @@ fn backward_on<T: Tiling>(
         let n = images.min(p.batch - n0);
         let t = n * T::TILE.per_image(p);
         let (pv, py) = (plane(t, ci), plane(t, co));
-        transform_input::<T>(h, wd, ci, &x[n0 * x_len..(n0 + n) * x_len], v, pv);
-        transform_grad_output::<T>(h, wd, co, &dy[n0 * y_len..(n0 + n) * y_len], yh, py);
-        let gp = product(ci, t, co);
+        transform_input::<T>(&tiles, h, wd, ci, &x[n0 * x_len..(n0 + n) * x_len], v, pv);
+        transform_grad_output::<T>(&tiles, h, wd, co, &dy[n0 * y_len..(n0 + n) * y_len], yh, py);
         for xi in 0..T::XI {
-            let (a_t, b) = (&v[xi * pv..xi * pv + t * ci], &yh[xi * py..xi * py + t * co]);
-            gemm_transposed_a_accumulate(&gp, a_t, b, &mut du[xi * ds..xi * ds + ci * co], gemm_scratch);
+            let rows = tiles.rows(xi, n);
+            if rows == 0 {
+                continue;
+            }
+            let (a_t, b) = (&v[xi * pv..xi * pv + rows * ci], &yh[xi * py..xi * py + rows * co]);
+            let du = &mut du[xi * ds..xi * ds + ci * co];
+            gemm_transposed_a_accumulate(&product(ci, rows, co), a_t, b, du, gemm_scratch);
         }
     }
     let zero = F4::splat(0.0);
@@ -804,6 +1146,40 @@ pub mod scalar {
         })
     }
 
+    /// A tile's transforms for its kinds (see [`Tiling::with_kinds`]), one value at a time.
+    struct Input<'a>(&'a [f32; MAX_XI]);
+    struct Output<'a>(&'a [f32; MAX_XI]);
+    struct GradOutput<'a>(&'a [f32; MAX_OUT]);
+    struct Has(usize);
+
+    impl TileWork for Input<'_> {
+        type Out = [f32; MAX_XI];
+        fn run<T: Tiling, const KA: usize, const KB: usize>(self) -> Self::Out {
+            T::input_tile::<f32, KA, KB>(self.0)
+        }
+    }
+
+    impl TileWork for Output<'_> {
+        type Out = [f32; MAX_OUT];
+        fn run<T: Tiling, const KA: usize, const KB: usize>(self) -> Self::Out {
+            T::output_tile::<f32, KA, KB>(self.0)
+        }
+    }
+
+    impl TileWork for GradOutput<'_> {
+        type Out = [f32; MAX_XI];
+        fn run<T: Tiling, const KA: usize, const KB: usize>(self) -> Self::Out {
+            T::grad_output_tile::<f32, KA, KB>(self.0)
+        }
+    }
+
+    impl TileWork for Has {
+        type Out = bool;
+        fn run<T: Tiling, const KA: usize, const KB: usize>(self) -> bool {
+            T::has::<KA, KB>(self.0)
+        }
+    }
+
     /// The convolution with transforms `u[ξ][c][f]` (ci → co channels).
     #[allow(clippy::too_many_arguments)]
     fn convolve<T: Tiling>(
@@ -816,27 +1192,29 @@ pub mod scalar {
         y: &mut [f32],
     ) {
         let (h, w, m) = (p.in_h, p.in_w, T::M);
+        let tiles = T::TILE.tiles(p);
         for n in 0..p.batch {
             let image = &x[n * h * w * ci..(n + 1) * h * w * ci];
             let out = &mut y[n * h * w * co..(n + 1) * h * w * co];
-            for a in 0..h.div_ceil(m) {
-                for bb in 0..w.div_ceil(m) {
+            for a in 0..tiles.h.tiles {
+                for bb in 0..tiles.w.tiles {
+                    let (ka, kb) = (tiles.h.kind(a), tiles.w.kind(bb));
                     let v: Vec<[f32; MAX_XI]> =
-                        (0..ci).map(|c| T::input_tile(&tile::<T>(h, w, ci, image, a, bb, c))).collect();
+                        (0..ci).map(|c| T::with_kinds(ka, kb, Input(&tile::<T>(h, w, ci, image, a, bb, c)))).collect();
                     for f in 0..co {
                         let mt: [f32; MAX_XI] = core::array::from_fn(|xi| {
                             let mut acc = 0.0f32;
-                            if xi < T::XI {
+                            if xi < T::XI && T::with_kinds(ka, kb, Has(xi)) {
                                 for (c, vc) in v.iter().enumerate() {
                                     acc += vc[xi] * u[(xi * ci + c) * co + f];
                                 }
                             }
                             acc
                         });
-                        let o = T::output_tile(&mt);
+                        let o = T::with_kinds(ka, kb, Output(&mt));
                         for (i, &val) in o[..m * m].iter().enumerate() {
                             let (r, s) = (m * a + i / m, m * bb + i % m);
-                            if r < h && s < w {
+                            if i / m < ka && i % m < kb && r < h && s < w {
                                 out[(r * w + s) * co + f] = b.map_or(val, |b| val + b[f]);
                             }
                         }
@@ -870,26 +1248,33 @@ pub mod scalar {
                 db[f] += row[f];
             }
         }
-        // Every tile's V and Ŷ, tiles in order over the batch.
+        // Every tile's kinds, V and Ŷ, tiles in order over the batch.
+        let tiles = T::TILE.tiles(p);
+        let mut kinds: Vec<(usize, usize)> = Vec::new();
         let mut vs: Vec<Vec<[f32; MAX_XI]>> = Vec::new();
         let mut ys: Vec<Vec<[f32; MAX_XI]>> = Vec::new();
         for n in 0..p.batch {
             let image = &x[n * h * wd * ci..(n + 1) * h * wd * ci];
             let grad = &dy[n * h * wd * co..(n + 1) * h * wd * co];
-            for a in 0..h.div_ceil(m) {
-                for b in 0..wd.div_ceil(m) {
-                    vs.push((0..ci).map(|c| T::input_tile(&tile::<T>(h, wd, ci, image, a, b, c))).collect());
+            for a in 0..tiles.h.tiles {
+                for b in 0..tiles.w.tiles {
+                    let (ka, kb) = (tiles.h.kind(a), tiles.w.kind(b));
+                    kinds.push((ka, kb));
+                    vs.push(
+                        (0..ci).map(|c| T::with_kinds(ka, kb, Input(&tile::<T>(h, wd, ci, image, a, b, c)))).collect(),
+                    );
                     ys.push(
                         (0..co)
                             .map(|f| {
-                                T::grad_output_tile(&core::array::from_fn(|i| {
+                                let d = core::array::from_fn(|i| {
                                     let (r, s) = (m * a + i / m, m * b + i % m);
                                     if i < m * m && r < h && s < wd {
                                         grad[(r * wd + s) * co + f]
                                     } else {
                                         0.0
                                     }
-                                }))
+                                });
+                                T::with_kinds(ka, kb, GradOutput(&d))
                             })
                             .collect(),
                     );
@@ -901,8 +1286,10 @@ pub mod scalar {
                 let du: [f32; MAX_XI] = core::array::from_fn(|xi| {
                     let mut acc = 0.0f32;
                     if xi < T::XI {
-                        for (v, y) in vs.iter().zip(&ys) {
-                            acc += v[c][xi] * y[f][xi];
+                        for ((v, y), &(ka, kb)) in vs.iter().zip(&ys).zip(&kinds) {
+                            if T::with_kinds(ka, kb, Has(xi)) {
+                                acc += v[c][xi] * y[f][xi];
+                            }
                         }
                     }
                     acc
@@ -1085,14 +1472,34 @@ mod tests {
 
     kernel_test!(
         fn the_tile_with_fewer_products_is_chosen() {
-            // Both Fashion ConvNets' maps: 28×28 (49 tiles of 36 against 196 of 16), 14×14 and 7×7.
-            for h in [28, 14, 7, 4, 3] {
-                assert_eq!(Tile::of(&params(32, h, h, 64, 64)), Tile::F4, "{h}×{h}");
+            // Both Fashion ConvNets' maps: 28×28 (49 tiles of 36 against 196 of 16), 14×14 and
+            // 7×7, and every map with a side past 2 (an edge tile of 3 or 2 outputs).
+            for (h, w) in [(28, 28), (14, 14), (7, 7), (6, 6), (5, 5), (4, 4), (3, 3), (1, 5), (2, 3)] {
+                assert_eq!(Tile::of(&params(32, h, w, 64, 64)), Tile::F4, "{h}×{w}");
             }
-            // Ties (5×5, 6×6) and maps too small for a 4×4 tile keep F(2×2).
-            for (h, w) in [(5, 5), (6, 6), (2, 2), (1, 5), (1, 1)] {
+            // Ties: maps of one F(2×2) tile.
+            for (h, w) in [(2, 2), (1, 2), (1, 1)] {
                 assert_eq!(Tile::of(&params(32, h, w, 64, 64)), Tile::F2, "{h}×{w}");
             }
+        }
+    );
+
+    kernel_test!(
+        fn edge_tiles_take_the_products_of_their_points() {
+            // A side of 7 is a tile of 4 outputs (6 points) and one of 3 (5 points), 14 three of
+            // 4 and one of 2 (4 points), 28 seven of 4, 9 two of 4 and one of 2 for its last output.
+            for (len, tiles, last, points) in
+                [(7, 2, 3, 11), (14, 4, 2, 22), (28, 7, 4, 42), (9, 3, 2, 16), (3, 1, 3, 5)]
+            {
+                let side = Tile::F4.side(len);
+                assert_eq!((side.tiles, side.last, side.positions()), (tiles, last, points), "side of {len}");
+                let p = params(2, len, len, 32, 32);
+                assert_eq!(Tile::F4.products_per_image(&p), points * points, "{len}×{len}");
+                let t = Tile::F4.tiles(&p);
+                let rows: usize = (0..36).map(|xi| t.rows(xi, 2)).sum();
+                assert_eq!(rows, 2 * points * points, "{len}×{len}: the products' rows");
+            }
+            assert_eq!(Tile::F2.side(7).positions(), 16);
         }
     );
 
