@@ -19,7 +19,8 @@ export function serveGradients(
       if (m.type === 'init') {
         await init(m.module ? { wasm: m.module } : {});
         model?.free();
-        model = callWasm('gradient worker', () => new WasmModel(m.spec, 0n));
+        // Its weights come with every request: `for_worker` builds the model without drawing any.
+        model = callWasm('gradient worker', () => WasmModel.for_worker(m.spec));
         post({ type: 'ready' });
         return;
       }

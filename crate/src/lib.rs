@@ -159,6 +159,12 @@ impl Batch {
     }
 }
 
+/// A model's JSON spec (see `model::ModelSpec`).
+fn parse_spec(spec_json: &str) -> Result<model::ModelSpec, JsValue> {
+    serde_json::from_str(spec_json)
+        .map_err(|e| js_error(ModelError::new(ErrorCode::InvalidArgument, format!("model spec: {e}"))))
+}
+
 /// A compiled Sequential model living in wasm memory. One call per training step, one per
 /// prediction batch. Call `free()` (the TS `dispose()`) when done.
 #[wasm_bindgen]
@@ -171,9 +177,13 @@ impl WasmModel {
     /// Builds a model from its JSON spec (see `model::ModelSpec`), seeded with `seed`.
     #[wasm_bindgen(constructor)]
     pub fn new(spec_json: &str, seed: u64) -> Result<WasmModel, JsValue> {
-        let spec: model::ModelSpec = serde_json::from_str(spec_json)
-            .map_err(|e| js_error(ModelError::new(ErrorCode::InvalidArgument, format!("model spec: {e}"))))?;
-        Ok(WasmModel { inner: model::Model::new(&spec, seed).map_err(js_error)? })
+        Ok(WasmModel { inner: model::Model::new(&parse_spec(spec_json)?, seed).map_err(js_error)? })
+    }
+
+    /// A model for a gradient worker: built from its JSON spec like [`WasmModel::new`], with zeros
+    /// for parameters (a worker gets the weights with every request, so it draws none).
+    pub fn for_worker(spec_json: &str) -> Result<WasmModel, JsValue> {
+        Ok(WasmModel { inner: model::Model::without_initial_params(&parse_spec(spec_json)?).map_err(js_error)? })
     }
 
     /// One step on a batch: forward, loss, backward, optimiser update. Returns the batch's loss.

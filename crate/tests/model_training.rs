@@ -202,10 +202,13 @@ fn check_data_parallel(spec: &ModelSpec, dropout: bool) {
             assert!(same, "split {split:?}: the weights differ from one instance's");
             assert_eq!(main.last_correct(), single.last_correct());
         }
-        // As fit() runs it: this instance computes the first run itself, a worker the rest.
+        // As fit() runs it: this instance computes the first run itself, a worker (built as
+        // fit's are, without initial weights: zeros until each step brings them) the rest.
         for own in [1usize, 2] {
             let mut main = Model::new(&spec, 9).unwrap();
-            let mut worker = Model::new(&spec, 1234).unwrap();
+            let mut worker = Model::without_initial_params(&spec).unwrap();
+            assert_eq!(worker.params().len(), main.params().len());
+            assert!(worker.params().iter().all(|&v| v.to_bits() == 0), "a worker's model starts at +0.0");
             for (s, want) in losses.iter().enumerate() {
                 let seed = main.draw_step_seed();
                 let weights = main.params().to_vec();

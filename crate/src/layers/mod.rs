@@ -258,6 +258,11 @@ impl Builder {
         self.softmax
     }
 
+    /// Every parameter the layers claimed, as zeros.
+    pub(crate) fn zero_params(self) -> Vec<f32> {
+        vec![0.0; self.params]
+    }
+
     /// Draws every initial parameter, in the order the layers claimed them.
     pub(crate) fn initial_params(self, rng: &mut Rng) -> Vec<f32> {
         let mut params = vec![0.0f32; self.params];

@@ -148,6 +148,17 @@ pub struct Model {
 impl Model {
     /// Builds a model from its spec; `seed` drives initialisation, dropout and everything random.
     pub fn new(spec: &ModelSpec, seed: u64) -> Result<Model> {
+        Self::build(spec, seed, true)
+    }
+
+    /// The model of `spec` with zeros for parameters until they are set: a gradient worker's,
+    /// whose weights come with every request, so drawing initial ones (most of the Fashion
+    /// ConvNet's build) would be thrown away.
+    pub fn without_initial_params(spec: &ModelSpec) -> Result<Model> {
+        Self::build(spec, 0, false)
+    }
+
+    fn build(spec: &ModelSpec, seed: u64, draw: bool) -> Result<Model> {
         let mut rng = Rng::new(seed);
         spec.learning_rate.validate()?;
         let shape = spec.input_shape;
@@ -237,7 +248,7 @@ impl Model {
         if macs >= WARM_UP_MACS && !GEMM_WARMED.swap(true, core::sync::atomic::Ordering::Relaxed) {
             crate::kernels::gemm::warm_up();
         }
-        let params = b.initial_params(&mut rng);
+        let params = if draw { b.initial_params(&mut rng) } else { b.zero_params() };
         let optimizer = Optimizer::new(spec.optimizer.clone(), params.len())?;
         let count = layers.len();
         let widest = layers.iter().map(|s| s.out_len).fold(input_len, usize::max);
