@@ -224,6 +224,18 @@ impl Tiles {
     fn offsets(&self, i: usize, a: usize, b: usize, plane: usize, ch: usize) -> [usize; MAX_XI] {
         core::array::from_fn(|xi| if xi < self.n * self.n { xi * plane + self.row(xi, i, a, b) * ch } else { 0 })
     }
+
+    /// Calls `f(i, a, b, offsets)` for each tile (a, b) of `images` images, in order, with its
+    /// [`Tiles::offsets`] in planes `plane` apart of `ch` channels.
+    fn each(&self, images: usize, plane: usize, ch: usize, mut f: impl FnMut(usize, usize, usize, [usize; MAX_XI])) {
+        for i in 0..images {
+            for a in 0..self.h.tiles {
+                for b in 0..self.w.tiles {
+                    f(i, a, b, self.offsets(i, a, b, plane, ch));
+                }
+            }
+        }
+    }
 }
 
 /// What runs on one tile, with the transforms for its sides' outputs `KA` (down) and `KB`
@@ -772,6 +784,22 @@ fn pack_weights_t_on<T: Tiling>(p: &Conv2dParams, w: &[f32], packed: &mut [f32])
     }
 }
 
+/// Stores the transformed values of channels `c..c + 4` at the positions a tile of `KA × KB`
+/// outputs has, position ξ's at `at[ξ] + c`.
+#[inline(always)]
+fn store_positions<T: Tiling, const KA: usize, const KB: usize>(
+    x: &[F4; MAX_XI],
+    to: &mut [f32],
+    at: &[usize; MAX_XI],
+    c: usize,
+) {
+    for (xi, v) in x[..T::XI].iter().enumerate() {
+        if T::has::<KA, KB>(xi) {
+            v.store(&mut to[at[xi] + c..]);
+        }
+    }
+}
+
 /// Transforms one tile of an image, all `ch` channels, into `v` at `at[ξ] + c`. `inside`: the
 /// tile's whole n×n block lies in the image, from `base`; else the `rows` and `cols` of the
 /// image that it covers, zeros for the padding.
@@ -809,11 +837,7 @@ impl TileWork for InputTile<'_> {
                     }
                 }
             }
-            for (xi, x) in T::input_tile::<F4, KA, KB>(&d)[..T::XI].iter().enumerate() {
-                if T::has::<KA, KB>(xi) {
-                    x.store(&mut v[at[xi] + c..]);
-                }
-            }
+            store_positions::<T, KA, KB>(&T::input_tile::<F4, KA, KB>(&d), v, &at, c);
         }
     }
 }
@@ -830,25 +854,20 @@ fn transform_input<T: Tiling>(
     v: &mut [f32],
     plane: usize,
 ) {
-    let m = T::M;
-    for (i, image) in images.chunks_exact(h * w * ch).enumerate() {
-        for a in 0..tiles.h.tiles {
-            for b in 0..tiles.w.tiles {
-                let at = tiles.offsets(i, a, b, plane, ch);
-                // Rows m·a−1..m·a+m+1 and columns m·b−1..m·b+m+1 of the image, where they exist.
-                let rows = (m * a).saturating_sub(1)..(m * a + m + 1).min(h);
-                let cols = (m * b).saturating_sub(1)..(m * b + m + 1).min(w);
-                let inside =
-                    (a >= 1 && b >= 1 && m * a + m < h && m * b + m < w).then(|| ((m * a - 1) * w + m * b - 1) * ch);
-                let work = InputTile { image, w, ch, inside, rows, cols, origin: (m * a, m * b), v: &mut *v, at };
-                if inside.is_some() {
-                    T::whole(work);
-                } else {
-                    T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), work);
-                }
-            }
+    let (m, len) = (T::M, h * w * ch);
+    tiles.each(images.len() / len, plane, ch, |i, a, b, at| {
+        let image = &images[i * len..(i + 1) * len];
+        // Rows m·a−1..m·a+m+1 and columns m·b−1..m·b+m+1 of the image, where they exist.
+        let rows = (m * a).saturating_sub(1)..(m * a + m + 1).min(h);
+        let cols = (m * b).saturating_sub(1)..(m * b + m + 1).min(w);
+        let inside = (a >= 1 && b >= 1 && m * a + m < h && m * b + m < w).then(|| ((m * a - 1) * w + m * b - 1) * ch);
+        let work = InputTile { image, w, ch, inside, rows, cols, origin: (m * a, m * b), v: &mut *v, at };
+        if inside.is_some() {
+            T::whole(work);
+        } else {
+            T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), work);
         }
-    }
+    });
 }
 
 /// Transforms one tile of an output gradient, all `ch` channels, into `u` at `at[ξ] + c`: the
@@ -877,11 +896,7 @@ impl TileWork for GradOutputTile<'_> {
                     d[(r - rows.start) * T::M + s - cols.start] = F4::load(&grad[(r * w + s) * ch + c..]);
                 }
             }
-            for (xi, x) in T::grad_output_tile::<F4, KA, KB>(&d)[..T::XI].iter().enumerate() {
-                if T::has::<KA, KB>(xi) {
-                    x.store(&mut u[at[xi] + c..]);
-                }
-            }
+            store_positions::<T, KA, KB>(&T::grad_output_tile::<F4, KA, KB>(&d), u, &at, c);
         }
     }
 }
@@ -897,17 +912,12 @@ fn transform_grad_output<T: Tiling>(
     u: &mut [f32],
     plane: usize,
 ) {
-    let m = T::M;
-    for (i, grad) in grads.chunks_exact(h * w * ch).enumerate() {
-        for a in 0..tiles.h.tiles {
-            for b in 0..tiles.w.tiles {
-                let at = tiles.offsets(i, a, b, plane, ch);
-                let (rows, cols) = (m * a..(m * a + m).min(h), m * b..(m * b + m).min(w));
-                let work = GradOutputTile { grad, w, ch, rows, cols, u: &mut *u, at };
-                T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), work);
-            }
-        }
-    }
+    let (m, len) = (T::M, h * w * ch);
+    tiles.each(grads.len() / len, plane, ch, |i, a, b, at| {
+        let grad = &grads[i * len..(i + 1) * len];
+        let (rows, cols) = (m * a..(m * a + m).min(h), m * b..(m * b + m).min(w));
+        T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), GradOutputTile { grad, w, ch, rows, cols, u: &mut *u, at });
+    });
 }
 
 /// Writes one tile's outputs, all `ch` channels, from the products at `at[ξ] + c` (`+ bias`)
@@ -965,17 +975,12 @@ fn transform_output<T: Tiling>(
     bias: Option<&[f32]>,
     y: &mut [f32],
 ) {
-    let m = T::M;
-    for (i, out) in y.chunks_exact_mut(h * w * ch).enumerate() {
-        for a in 0..tiles.h.tiles {
-            for b in 0..tiles.w.tiles {
-                let at = tiles.offsets(i, a, b, plane, ch);
-                let (rows, cols) = (m * a..(m * a + m).min(h), m * b..(m * b + m).min(w));
-                let work = OutputTile { mt, at, bias, w, ch, rows, cols, out: &mut *out };
-                T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), work);
-            }
-        }
-    }
+    let (m, len) = (T::M, h * w * ch);
+    tiles.each(y.len() / len, plane, ch, |i, a, b, at| {
+        let out = &mut y[i * len..(i + 1) * len];
+        let (rows, cols) = (m * a..(m * a + m).min(h), m * b..(m * b + m).min(w));
+        T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), OutputTile { mt, at, bias, w, ch, rows, cols, out });
+    });
 }
 
 /// `y = conv(x, w) (+ b)` with the kernel packed by [`pack_weights`], a group of images at a
