@@ -147,7 +147,7 @@ impl Tile {
 
     /// The map's tiles.
     fn tiles(self, p: &Conv2dParams) -> Tiles {
-        Tiles { n: self.outputs() + 2, h: self.side(p.in_h), w: self.side(p.in_w) }
+        Tiles { h: self.side(p.in_h), w: self.side(p.in_w) }
     }
 
     /// Tiles per image: `⌈h/m⌉·⌈w/m⌉`.
@@ -202,7 +202,6 @@ impl Side {
 /// have none): the tiles that have ξ, in order.
 #[derive(Clone, Copy, Debug)]
 struct Tiles {
-    n: usize,
     h: Side,
     w: Side,
 }
@@ -210,19 +209,22 @@ struct Tiles {
 impl Tiles {
     /// Rows of the product of ξ for `images` images.
     fn rows(&self, xi: usize, images: usize) -> usize {
-        images * self.h.count[xi / self.n] * self.w.count[xi % self.n]
+        let n = self.h.m + 2;
+        images * self.h.count[xi / n] * self.w.count[xi % n]
     }
 
     /// The row of tile (a, b) of image `i` (of the group) in the product of ξ, if it has ξ.
     fn row(&self, xi: usize, i: usize, a: usize, b: usize) -> usize {
-        let (ch, cw) = (self.h.count[xi / self.n], self.w.count[xi % self.n]);
+        let n = self.h.m + 2;
+        let (ch, cw) = (self.h.count[xi / n], self.w.count[xi % n]);
         (i * ch + a) * cw + b
     }
 
     /// Where each position of tile (a, b) of image `i` goes: `ξ·plane + row·ch` (unused for
     /// the positions it does not have).
     fn offsets(&self, i: usize, a: usize, b: usize, plane: usize, ch: usize) -> [usize; MAX_XI] {
-        core::array::from_fn(|xi| if xi < self.n * self.n { xi * plane + self.row(xi, i, a, b) * ch } else { 0 })
+        let n = self.h.m + 2;
+        core::array::from_fn(|xi| if xi < n * n { xi * plane + self.row(xi, i, a, b) * ch } else { 0 })
     }
 
     /// Calls `f(i, a, b, offsets)` for each tile (a, b) of `images` images, in order, with its
@@ -257,8 +259,6 @@ trait Tiling {
     const XI: usize = Self::N * Self::N;
     /// Runs `work` with this tiling's transforms for a tile of `ka × kb` outputs.
     fn with_kinds<W: TileWork>(ka: usize, kb: usize, work: W) -> W::Out;
-    /// Runs `work` with the transforms of a whole tile (`M × M` outputs).
-    fn whole<W: TileWork>(work: W) -> W::Out;
     /// Whether a tile of `KA × KB` outputs has position ξ.
     #[inline(always)]
     fn has<const KA: usize, const KB: usize>(xi: usize) -> bool {
@@ -288,10 +288,6 @@ impl Tiling for T2 {
     const TILE: Tile = Tile::F2;
 
     fn with_kinds<W: TileWork>(_: usize, _: usize, work: W) -> W::Out {
-        work.run::<Self, 2, 2>()
-    }
-
-    fn whole<W: TileWork>(work: W) -> W::Out {
         work.run::<Self, 2, 2>()
     }
 
@@ -577,12 +573,8 @@ impl Tiling for T4 {
         f4_kinds!(ka, kb, work, (4, 4), (4, 3), (4, 2), (3, 4), (3, 3), (3, 2), (2, 4), (2, 3), (2, 2))
     }
 
-    fn whole<W: TileWork>(work: W) -> W::Out {
-        work.run::<Self, 4, 4>()
-    }
-
-    // A whole tile's transforms are `separable`'s: down the 6 columns, then along the 6 rows
-    // (the same operations in the same order whatever the tile's kinds).
+    // Down the columns, then along the rows, as `separable` (a whole tile's operations are its
+    // own, in its order); an edge tile skips the columns and rows of the points it lacks.
     #[inline(always)]
     fn input_tile<L: Lanes, const KA: usize, const KB: usize>(d: &[L; MAX_XI]) -> [L; MAX_XI] {
         let mut cols = [[d[0]; 6]; 6];
@@ -863,7 +855,7 @@ fn transform_input<T: Tiling>(
         let inside = (a >= 1 && b >= 1 && m * a + m < h && m * b + m < w).then(|| ((m * a - 1) * w + m * b - 1) * ch);
         let work = InputTile { image, w, ch, inside, rows, cols, origin: (m * a, m * b), v: &mut *v, at };
         if inside.is_some() {
-            T::whole(work);
+            T::with_kinds(T::M, T::M, work);
         } else {
             T::with_kinds(tiles.h.kind(a), tiles.w.kind(b), work);
         }
